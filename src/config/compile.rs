@@ -1,0 +1,379 @@
+//! Stage two: the spanned tree becomes a [`Config`], with every error and warning collected.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::diag::{Diagnostics, Source};
+use super::doc::{At, Doc, Section};
+use super::*;
+use crate::core::outcome::OutcomeClass;
+use crate::runbook::{self, RunbookKind};
+
+pub fn load(path: &Path) -> Result<(Config, Diagnostics), Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let src = match Source::read(path) {
+        Ok(s) => s,
+        Err(e) => {
+            let src = Source::new(path, String::new());
+            diags.error(&src, 0, "", format!("cannot read config: {e}"));
+            return Err(diags);
+        }
+    };
+    let config = compile(&src, &mut diags);
+    match config {
+        Some(c) if !diags.has_errors() => Ok((c, diags.sorted())),
+        _ => Err(diags.sorted()),
+    }
+}
+
+/// Compiles a config from source text. Returns `None` when any error was recorded.
+pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
+    let doc = Doc::parse(src, diags)?;
+    let base = src.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut root = doc.section(diags);
+
+    let service = root.table("service", true).and_then(|mut s| {
+        let out = service(&mut s, &base);
+        s.finish();
+        out
+    });
+    let aws = match root.table("aws", false) {
+        Some(mut s) => {
+            let out = aws(&mut s);
+            s.finish();
+            out
+        }
+        None => Some(Aws { endpoint_url: None, max_attempts: 3 }),
+    };
+    let primary = root.table("primary", true).and_then(|mut s| {
+        let out = region(&mut s, Side::Primary);
+        s.finish();
+        out
+    });
+    let standby = root.table("standby", true).and_then(|mut s| {
+        let out = region(&mut s, Side::Standby);
+        s.finish();
+        out
+    });
+    let dns = root.table("dns", true).and_then(|mut s| {
+        let out = dns(&mut s);
+        s.finish();
+        out
+    });
+    let health_offset;
+    let health = match root.table("health", false) {
+        Some(mut s) => {
+            health_offset = s.offset;
+            let out = health(&mut s);
+            s.finish();
+            out
+        }
+        None => {
+            health_offset = 0;
+            Some(Health::default())
+        }
+    };
+    let failover = match root.table("failover", false) {
+        Some(mut s) => {
+            let out = failover(&mut s, &base);
+            s.finish();
+            out
+        }
+        None => default_runbook(RunbookKind::Failover, &mut root).map(|runbook| Failover {
+            mode: Mode::Automatic,
+            cooldown: Duration::from_secs(1800),
+            runbook,
+        }),
+    };
+    let failback = match root.table("failback", false) {
+        Some(mut s) => {
+            let out = failback(&mut s, &base);
+            s.finish();
+            out
+        }
+        None => default_runbook(RunbookKind::Failback, &mut root).map(|runbook| Failback { runbook }),
+    };
+    root.finish();
+
+    let (service, aws, primary, standby, dns, health, failover, failback) =
+        (service?, aws?, primary?, standby?, dns?, health?, failover?, failback?);
+    let config = Config {
+        path: src.path.clone(),
+        service,
+        aws,
+        primary,
+        standby,
+        dns,
+        health,
+        failover,
+        failback,
+    };
+    cross_checks(&config, src, health_offset, diags);
+    Some(config)
+}
+
+/// Checks that span sections: they run only once each section compiled on its own.
+fn cross_checks(c: &Config, src: &Source, health_offset: usize, diags: &mut Diagnostics) {
+    let detection = c.health.detection_time();
+    let floor = detection + Duration::from_secs(u64::from(c.dns.ttl));
+    if c.service.rto <= floor {
+        diags.warning(
+            src,
+            health_offset,
+            "service.rto",
+            format!(
+                "objective {} is not longer than detection ({}) + DNS TTL ({}s): every failover will breach it",
+                crate::duration::human(c.service.rto),
+                crate::duration::human(detection),
+                c.dns.ttl
+            ),
+        );
+    }
+    if c.health.slow >= c.health.timeout {
+        diags.warning(
+            src,
+            health_offset,
+            "health.slow",
+            format!(
+                "{} is not below health.timeout ({}): a slow answer times out first, so `slow` never fires on its own",
+                crate::duration::human(c.health.slow),
+                crate::duration::human(c.health.timeout)
+            ),
+        );
+    }
+}
+
+fn service(s: &mut Section<'_, '_>, base: &Path) -> Option<Service> {
+    let name = s.req_str("name");
+    let rto = s.duration("rto", None);
+    let state_dir = s.req_str("state_dir");
+    let reports_dir = s.opt_str("reports_dir");
+    if let Some(r) = &rto {
+        if r.value.is_zero() {
+            s.error(r.offset, "rto", "must be greater than zero");
+        }
+    }
+    let state_dir = base.join(state_dir?.value);
+    let reports_dir = match reports_dir {
+        Some(r) => base.join(r.value),
+        None => state_dir.join("reports"),
+    };
+    Some(Service { name: name?.value, rto: rto?.value, state_dir, reports_dir })
+}
+
+fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
+    let endpoint_url = s.opt_str("endpoint_url");
+    if let Some(u) = &endpoint_url {
+        if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
+            s.error(u.offset, "endpoint_url", format!("{:?} is not an http(s) URL", u.value));
+        }
+    }
+    let max_attempts = s.int_in("max_attempts", 1, 10, Some(3));
+    for secret in ["access_key_id", "secret_access_key", "session_token", "profile"] {
+        if s.has(secret) {
+            let _ = s.opt_str(secret);
+            s.error(
+                s.offset,
+                secret,
+                "credentials never come from the config file; use the SDK's standard chain (environment, profile, instance role)",
+            );
+        }
+    }
+    Some(Aws { endpoint_url: endpoint_url.map(|u| u.value), max_attempts: max_attempts?.value as u32 })
+}
+
+fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
+    let region = s.req_str("region");
+    if let Some(r) = &region {
+        if !looks_like_region(&r.value) {
+            s.error(r.offset, "region", format!("{:?} is not an AWS region name (e.g. \"us-east-1\")", r.value));
+        }
+    }
+    let endpoint = s.req_str("endpoint");
+    if let Some(e) = &endpoint {
+        if !(e.value.starts_with("http://") || e.value.starts_with("https://")) {
+            s.error(e.offset, "endpoint", format!("{:?} is not an http(s) URL", e.value));
+        }
+    }
+    let asgs = s.tables("asgs", true, |t| {
+        let name = t.req_str("name");
+        let warm = t.int_in("warm", 0, 10_000, None);
+        let serving = t.int_in("serving", 0, 10_000, None);
+        let (name, warm, serving) = (name?, warm?, serving?);
+        if serving.value == 0 {
+            t.error(serving.offset, "serving", "must be at least 1: a side that serves needs capacity");
+            return None;
+        }
+        if warm.value > serving.value {
+            t.error(warm.offset, "warm", format!("{} is above serving ({})", warm.value, serving.value));
+            return None;
+        }
+        Some(AsgSpec { name: name.value, warm: warm.value as u32, serving: serving.value as u32 })
+    });
+    let asgs = match asgs {
+        Some((items, offset)) => {
+            if items.is_empty() {
+                s.error(offset, "asgs", "lists no Auto Scaling group");
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for a in items.iter().flatten() {
+                if !names.insert(a.name.clone()) {
+                    s.error(offset, "asgs", format!("{:?} is listed twice", a.name));
+                }
+            }
+            if items.iter().any(Option::is_none) { None } else { Some(items.into_iter().flatten().collect()) }
+        }
+        None => None,
+    };
+    Some(Region { side, region: region?.value, endpoint: endpoint?.value, asgs: asgs? })
+}
+
+fn looks_like_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn dns(s: &mut Section<'_, '_>) -> Option<Dns> {
+    let zone_id = s.req_str("zone_id");
+    let name = s.req_str("name");
+    let record_type = s.choice("type", &["CNAME", "A", "AAAA"], Some("CNAME"));
+    let ttl = s.int_in("ttl", 0, 172_800, Some(60));
+    let primary = s.req_str("primary");
+    let standby = s.req_str("standby");
+    if let (Some(p), Some(st)) = (&primary, &standby) {
+        if p.value.trim_end_matches('.') == st.value.trim_end_matches('.') {
+            s.error(st.offset, "standby", "is the same value as dns.primary: a flip would change nothing");
+        }
+    }
+    let record_type = match record_type?.value.as_str() {
+        "A" => RecordType::A,
+        "AAAA" => RecordType::Aaaa,
+        _ => RecordType::Cname,
+    };
+    if record_type != RecordType::Cname {
+        for (key, v) in [("primary", &primary), ("standby", &standby)] {
+            if let Some(v) = v {
+                let ok = match record_type {
+                    RecordType::A => v.value.parse::<std::net::Ipv4Addr>().is_ok(),
+                    _ => v.value.parse::<std::net::Ipv6Addr>().is_ok(),
+                };
+                if !ok {
+                    s.error(v.offset, key, format!("{:?} is not an address for a {} record", v.value, record_type.as_str()));
+                }
+            }
+        }
+    }
+    Some(Dns {
+        zone_id: zone_id?.value.trim_start_matches("/hostedzone/").to_string(),
+        name: name?.value,
+        record_type,
+        ttl: ttl?.value as u32,
+        primary: primary?.value,
+        standby: standby?.value,
+    })
+}
+
+fn health(s: &mut Section<'_, '_>) -> Option<Health> {
+    let d = Health::default();
+    let interval = s.duration("interval", Some(d.interval));
+    let timeout = s.duration("timeout", Some(d.timeout));
+    let failure_threshold = s.int_in("failure_threshold", 1, 100, Some(i64::from(d.failure_threshold)));
+    let window = s.duration("window", Some(d.window));
+    let error_rate = match s.opt_float("error_rate") {
+        Some(r) if !(r.value > 0.0 && r.value < 1.0) => {
+            s.error(r.offset, "error_rate", format!("{} must be a fraction between 0 and 1 (e.g. 0.05 for 5%)", r.value));
+            None
+        }
+        Some(r) => Some(r.value),
+        None if s.has("error_rate") => None,
+        None => Some(d.error_rate),
+    };
+    let min_samples = s.int_in("min_samples", 1, 1_000_000, Some(i64::from(d.min_samples)));
+    let degraded_for = s.duration("degraded_for", Some(d.degraded_for));
+    let slow = s.duration("slow", Some(d.slow));
+    let recover_after = s.int_in("recover_after", 1, 100, Some(i64::from(d.recover_after)));
+    let fail_on = match s.strings("fail_on") {
+        Some(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match OutcomeClass::parse(&item.value) {
+                    Some(OutcomeClass::ProbeError) => s.error(
+                        item.offset,
+                        "fail_on",
+                        "probe_error means our probe is broken (a 4xx other than 429); it alerts but never fails over",
+                    ),
+                    Some(OutcomeClass::Ok) => s.error(item.offset, "fail_on", "\"ok\" cannot count as a failure"),
+                    Some(c) => out.push(c),
+                    None => s.error(
+                        item.offset,
+                        "fail_on",
+                        format!("{:?} is not an outcome class (slow, rate_limited, unavailable, server_error, timeout, connect)", item.value),
+                    ),
+                }
+            }
+            Some(out)
+        }
+        None if s.has("fail_on") => None,
+        None => Some(d.fail_on.clone()),
+    };
+    for (key, v) in [("interval", &interval), ("timeout", &timeout), ("window", &window), ("slow", &slow)] {
+        if let Some(v) = v {
+            if v.value.is_zero() {
+                s.error(v.offset, key, "must be greater than zero");
+            }
+        }
+    }
+    if let (Some(i), Some(w)) = (&interval, &window) {
+        if w.value < i.value {
+            s.error(w.offset, "window", "is shorter than health.interval: it would never hold a sample");
+        }
+    }
+    Some(Health {
+        interval: interval?.value,
+        timeout: timeout?.value,
+        failure_threshold: failure_threshold?.value as u32,
+        window: window?.value,
+        error_rate: error_rate?,
+        min_samples: min_samples?.value as u32,
+        degraded_for: degraded_for?.value,
+        slow: slow?.value,
+        recover_after: recover_after?.value as u32,
+        fail_on: fail_on?,
+    })
+}
+
+fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
+    let mode = s.choice("mode", &["automatic", "manual"], Some("automatic"));
+    let cooldown = s.duration("cooldown", Some(Duration::from_secs(1800)));
+    let runbook = runbook_at(s, base, RunbookKind::Failover);
+    let mode = if mode?.value == "manual" { Mode::Manual } else { Mode::Automatic };
+    Some(Failover { mode, cooldown: cooldown?.value, runbook: runbook? })
+}
+
+fn failback(s: &mut Section<'_, '_>, base: &Path) -> Option<Failback> {
+    let runbook = runbook_at(s, base, RunbookKind::Failback);
+    Some(Failback { runbook: runbook? })
+}
+
+fn runbook_at(s: &mut Section<'_, '_>, base: &Path, kind: RunbookKind) -> Option<Runbook> {
+    match s.opt_str("runbook") {
+        Some(At { value, offset }) => {
+            let path: PathBuf = base.join(&value);
+            match Source::read(&path) {
+                Ok(src) => runbook::compile(&src, kind, s.diags),
+                Err(e) => {
+                    s.error(offset, "runbook", format!("cannot read {}: {e}", path.display()));
+                    None
+                }
+            }
+        }
+        None if s.has("runbook") => None,
+        None => default_runbook(kind, s),
+    }
+}
+
+fn default_runbook(kind: RunbookKind, s: &mut Section<'_, '_>) -> Option<Runbook> {
+    runbook::compile(&runbook::embedded(kind), kind, s.diags)
+}

@@ -1,0 +1,216 @@
+//! The validated configuration. Loading is two-stage, after vector's config compiler: TOML is
+//! parsed into a spanned tree ([`doc`]), then [`compile`] turns it into a [`Config`] or returns
+//! every error at once with file:line:column and key path. Nothing touches AWS before this passes.
+
+pub mod compile;
+pub mod diag;
+pub mod doc;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::core::outcome::OutcomeClass;
+use crate::runbook::Runbook;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+
+/// Which region a step or value refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Primary,
+    Standby,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Primary => "primary",
+            Side::Standby => "standby",
+        }
+    }
+
+    pub fn other(self) -> Side {
+        match self {
+            Side::Primary => Side::Standby,
+            Side::Standby => Side::Primary,
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub service: Service,
+    pub aws: Aws,
+    pub primary: Region,
+    pub standby: Region,
+    pub dns: Dns,
+    pub health: Health,
+    pub failover: Failover,
+    pub failback: Failback,
+}
+
+impl Config {
+    pub fn side(&self, side: Side) -> &Region {
+        match side {
+            Side::Primary => &self.primary,
+            Side::Standby => &self.standby,
+        }
+    }
+
+    /// Loads and validates a config and the runbooks it names. Warnings ride along on success.
+    pub fn load(path: &Path) -> Result<(Config, Diagnostics), Diagnostics> {
+        compile::load(path)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    /// The RTO objective the runs are measured against.
+    pub rto: Duration,
+    pub state_dir: PathBuf,
+    pub reports_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub endpoint_url: Option<String>,
+    /// SDK attempts per call; 1 in tests against the emulator so unimplemented calls fail fast.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub side: Side,
+    pub region: String,
+    pub endpoint: String,
+    pub asgs: Vec<AsgSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AsgSpec {
+    pub name: String,
+    pub warm: u32,
+    pub serving: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RecordType {
+    #[serde(rename = "CNAME")]
+    Cname,
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Cname => "CNAME",
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Dns {
+    pub zone_id: String,
+    pub name: String,
+    pub record_type: RecordType,
+    pub ttl: u32,
+    pub primary: String,
+    pub standby: String,
+}
+
+impl Dns {
+    pub fn value(&self, side: Side) -> &str {
+        match side {
+            Side::Primary => &self.primary,
+            Side::Standby => &self.standby,
+        }
+    }
+
+    /// Which side a record value points at, tolerating the trailing dot Route 53 adds to names.
+    pub fn side_of(&self, value: &str) -> Option<Side> {
+        let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+        let v = norm(value);
+        if v == norm(&self.primary) {
+            Some(Side::Primary)
+        } else if v == norm(&self.standby) {
+            Some(Side::Standby)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failure_threshold: u32,
+    pub window: Duration,
+    pub error_rate: f64,
+    /// Rounds needed in the window before the error rate may trigger.
+    pub min_samples: u32,
+    /// How long the error rate must stay above `error_rate` before the verdict is down.
+    pub degraded_for: Duration,
+    pub slow: Duration,
+    pub recover_after: u32,
+    /// Outcome classes that count as a failed round.
+    pub fail_on: Vec<OutcomeClass>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            failure_threshold: 2,
+            window: Duration::from_secs(300),
+            error_rate: 0.05,
+            min_samples: 20,
+            degraded_for: Duration::from_secs(60),
+            slow: Duration::from_secs(3),
+            recover_after: 3,
+            fail_on: OutcomeClass::DEFAULT_FAILURES.to_vec(),
+        }
+    }
+}
+
+impl Health {
+    /// The fastest a hard-down primary can be declared down: the streak's rounds, each up to
+    /// two attempts bounded by the timeout.
+    pub fn detection_time(&self) -> Duration {
+        let rounds = self.failure_threshold.max(1);
+        self.interval * (rounds - 1) + self.timeout * 2 * rounds
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Automatic,
+    Manual,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failover {
+    pub mode: Mode,
+    pub cooldown: Duration,
+    pub runbook: Runbook,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failback {
+    pub runbook: Runbook,
+}

@@ -1,0 +1,6 @@
+//! The functional core: no I/O, time passed in, every decision carries a reason string that the
+//! logs, the reports and the tests all read.
+
+pub mod detector;
+pub mod machine;
+pub mod outcome;

@@ -1,0 +1,133 @@
+//! Probe outcome classes. A load balancer's 503, an overloaded model server's 429 and a black-holed
+//! region's timeout mean different things to an SRE, so the prober keeps them apart.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeClass {
+    Ok,
+    /// 2xx but slower than `health.slow`: for inference, slow is down.
+    Slow,
+    RateLimited,
+    Unavailable,
+    ServerError,
+    Timeout,
+    /// Refused, DNS, TLS: nothing answered HTTP at all.
+    Connect,
+    /// Any other 4xx: our probe is wrong, not the primary. Alerts, never fails over.
+    ProbeError,
+}
+
+impl OutcomeClass {
+    /// Counted as failures unless `health.fail_on` says otherwise. `rate_limited` is left out on
+    /// purpose: a 429 says the primary is alive and shedding load, and moving that load to a
+    /// colder standby rarely helps. Teams that disagree add it to `fail_on`.
+    pub const DEFAULT_FAILURES: &'static [OutcomeClass] =
+        &[OutcomeClass::Slow, OutcomeClass::Unavailable, OutcomeClass::ServerError, OutcomeClass::Timeout, OutcomeClass::Connect];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeClass::Ok => "ok",
+            OutcomeClass::Slow => "slow",
+            OutcomeClass::RateLimited => "rate_limited",
+            OutcomeClass::Unavailable => "unavailable",
+            OutcomeClass::ServerError => "server_error",
+            OutcomeClass::Timeout => "timeout",
+            OutcomeClass::Connect => "connect",
+            OutcomeClass::ProbeError => "probe_error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutcomeClass> {
+        Some(match s {
+            "ok" => OutcomeClass::Ok,
+            "slow" => OutcomeClass::Slow,
+            "rate_limited" => OutcomeClass::RateLimited,
+            "unavailable" => OutcomeClass::Unavailable,
+            "server_error" => OutcomeClass::ServerError,
+            "timeout" => OutcomeClass::Timeout,
+            "connect" => OutcomeClass::Connect,
+            "probe_error" => OutcomeClass::ProbeError,
+            _ => return None,
+        })
+    }
+
+    /// Worth an immediate retry within the round: transient-looking failures only. A probe error
+    /// will not fix itself by asking again.
+    pub fn retryable(self) -> bool {
+        !matches!(self, OutcomeClass::Ok | OutcomeClass::ProbeError)
+    }
+}
+
+/// What the transport reported for one attempt, before classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Status(u16),
+    Timeout,
+    Connect(String),
+    /// The request could not even be built or sent for a local reason.
+    Local(String),
+}
+
+/// Classifies one attempt. Pure, so the rules can be tested without sockets.
+pub fn classify(answer: &Answer, latency: Duration, slow: Duration) -> OutcomeClass {
+    match answer {
+        Answer::Status(s) if (200..300).contains(s) => {
+            if latency > slow { OutcomeClass::Slow } else { OutcomeClass::Ok }
+        }
+        Answer::Status(429) => OutcomeClass::RateLimited,
+        Answer::Status(503) => OutcomeClass::Unavailable,
+        Answer::Status(s) if *s >= 500 => OutcomeClass::ServerError,
+        // 1xx/3xx/4xx: the endpoint answered, so the region is up, but not the way the probe
+        // expects; a redirect to a login page is a broken probe, not an outage.
+        Answer::Status(_) => OutcomeClass::ProbeError,
+        Answer::Timeout => OutcomeClass::Timeout,
+        Answer::Connect(_) => OutcomeClass::Connect,
+        Answer::Local(_) => OutcomeClass::ProbeError,
+    }
+}
+
+/// One probe round: up to two attempts, the second only when the first failed in a retryable way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeResult {
+    pub at: DateTime<Utc>,
+    pub outcome: OutcomeClass,
+    pub status: Option<u16>,
+    #[serde(with = "crate::serde_duration", rename = "latency_ms")]
+    pub latency: Duration,
+    pub attempts: u8,
+    /// Human detail: `HTTP 503`, `timeout after 1s`, `connection refused`, first attempt's class.
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLOW: Duration = Duration::from_secs(3);
+
+    #[test]
+    fn status_codes_map_to_distinct_classes() {
+        let fast = Duration::from_millis(20);
+        assert_eq!(classify(&Answer::Status(200), fast, SLOW), OutcomeClass::Ok);
+        assert_eq!(classify(&Answer::Status(204), Duration::from_secs(4), SLOW), OutcomeClass::Slow);
+        assert_eq!(classify(&Answer::Status(429), fast, SLOW), OutcomeClass::RateLimited);
+        assert_eq!(classify(&Answer::Status(503), fast, SLOW), OutcomeClass::Unavailable);
+        assert_eq!(classify(&Answer::Status(500), fast, SLOW), OutcomeClass::ServerError);
+        assert_eq!(classify(&Answer::Status(504), fast, SLOW), OutcomeClass::ServerError);
+        assert_eq!(classify(&Answer::Status(404), fast, SLOW), OutcomeClass::ProbeError);
+        assert_eq!(classify(&Answer::Status(401), fast, SLOW), OutcomeClass::ProbeError);
+        assert_eq!(classify(&Answer::Timeout, fast, SLOW), OutcomeClass::Timeout);
+        assert_eq!(classify(&Answer::Connect("refused".into()), fast, SLOW), OutcomeClass::Connect);
+    }
+
+    #[test]
+    fn class_names_round_trip() {
+        for c in [OutcomeClass::Ok, OutcomeClass::Slow, OutcomeClass::RateLimited, OutcomeClass::Unavailable, OutcomeClass::ServerError, OutcomeClass::Timeout, OutcomeClass::Connect, OutcomeClass::ProbeError] {
+            assert_eq!(OutcomeClass::parse(c.as_str()), Some(c));
+        }
+    }
+}
