@@ -20,8 +20,16 @@
 //! - [`ops`]: the commands behind the CLI (failover, failback, status, validate).
 //! - [`testbed`]: the AWS emulator and regional test endpoints used by tests and `make demo`.
 
+pub mod aws;
 pub mod config;
 pub mod core;
+pub mod digest;
 pub mod duration;
+pub mod executor;
+pub mod journal;
+pub mod plan;
+pub mod prober;
+pub mod report;
+pub mod store;
 pub mod runbook;
 pub mod serde_duration;

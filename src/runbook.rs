@@ -116,16 +116,6 @@ pub fn embedded(kind: RunbookKind) -> Source {
     }
 }
 
-/// FNV-1a 64: a stable digest without pulling in a hashing crate for one line of provenance.
-pub fn digest(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("fnv1a64:{h:016x}")
-}
-
 pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Option<Runbook> {
     let before = diags.errors().count();
     let doc = Doc::parse(src, diags)?;
@@ -194,7 +184,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     if diags.errors().count() > before {
         return None;
     }
-    Some(Runbook { path: src.path.clone(), digest: digest(&src.text), steps: steps.into_iter().map(|(s, _)| s).collect() })
+    Some(Runbook { path: src.path.clone(), digest: crate::digest::fnv1a64(src.text.as_bytes()), steps: steps.into_iter().map(|(s, _)| s).collect() })
 }
 
 /// Rules that need the whole step list: names unique, budgets within the objective, and the

@@ -1,0 +1,370 @@
+//! The runbook executor: follows a journaled plan step by step.
+//!
+//! Guarantees: each step's start is durable before the step acts and its end is durable before
+//! the next step starts; a finished step is never run again; an unfinished one is run again from
+//! the top, which is safe because every action is idempotent (set capacity, UPSERT, probe).
+//! Shutdown is honoured only between steps, so a step never stops half-way by request.
+//!
+//! Caveats: a step interrupted by a crash is re-run, so its duration in the report covers the
+//! attempt that finished; the time lost to the crash shows up as `other` in the RTO breakdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::aws::{self, Clients};
+use crate::config::{Config, Side};
+use crate::core::machine::Trigger;
+use crate::core::outcome::{OutcomeClass, ProbeResult};
+use crate::duration::human;
+use crate::journal::{Journal, JournalError, Note, RunRecord, RunStatus, StepStatus};
+use crate::plan::{self, Changes, PlannedStep};
+use crate::prober::Prober;
+use crate::report;
+use crate::runbook::{Action, OnFailure, RunbookKind};
+use crate::store::Store;
+
+/// Everything a run needs from the shell.
+#[derive(Clone)]
+pub struct Ctx {
+    pub cfg: Arc<Config>,
+    pub clients: Clients,
+    pub store: Arc<dyn Store>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("observing the world before planning: {0}")]
+    Observe(#[from] aws::AwsError),
+    #[error("writing the report to {path}: {source}")]
+    Report { path: String, source: std::io::Error },
+}
+
+#[derive(Debug)]
+pub enum RunEnd {
+    Finished(RunRecord),
+    /// Stopped at a safe point by shutdown; resumes on the next start.
+    Interrupted(RunRecord),
+}
+
+/// Creates a run: observe, plan, journal. Nothing in AWS changes here.
+pub async fn create_run(ctx: &Ctx, id: &str, kind: RunbookKind, trigger: Trigger, evidence: Vec<ProbeResult>) -> Result<Journal, ExecError> {
+    let cfg = &ctx.cfg;
+    let world = aws::observe(&ctx.clients, cfg).await?;
+    let runbook = match kind {
+        RunbookKind::Failover => &cfg.failover.runbook,
+        RunbookKind::Failback => &cfg.failback.runbook,
+    };
+    let plan = plan::build(kind, cfg, runbook, &world);
+    let record = RunRecord {
+        id: id.to_string(),
+        kind,
+        service: cfg.service.name.clone(),
+        trigger,
+        evidence,
+        created_at: Utc::now(),
+        finished_at: None,
+        status: RunStatus::Running,
+        reason: "running".into(),
+        config_path: cfg.path.display().to_string(),
+        runbook_path: runbook.path.display().to_string(),
+        runbook_digest: runbook.digest.clone(),
+        rto_objective: cfg.service.rto,
+        dns_ttl_s: cfg.dns.ttl,
+        steps: RunRecord::step_records_for(&plan),
+        plan,
+        resumed_at: vec![],
+        notes: vec![],
+    };
+    Ok(Journal::create(ctx.store.clone(), record).await?)
+}
+
+/// Runs (or resumes) a journaled run to its end or to a requested stop.
+pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecError> {
+    let total = journal.record.steps.len();
+    let mut warned_breach = journal.record.notes.iter().any(|n| n.text.starts_with("projected RTO"));
+    if journal.record.steps.iter().any(|s| s.status != StepStatus::Pending) && journal.record.status == RunStatus::Running {
+        journal.record.resumed_at.push(Utc::now());
+        info!(run = %journal.record.id, "resuming run at step {}", journal.record.next_step().map(|i| i + 1).unwrap_or(total));
+        journal.save().await?;
+    }
+    while let Some(i) = journal.record.next_step() {
+        if journal.record.status != RunStatus::Running {
+            break;
+        }
+        if *ctx.shutdown.borrow() {
+            let name = journal.record.steps[i].name.clone();
+            journal.record.notes.push(Note { at: Utc::now(), text: format!("shutdown requested: stopped before step {name}; resumes on restart") });
+            journal.save().await?;
+            info!(run = %journal.record.id, "stopped at a safe point before step {name}; the run resumes on restart");
+            return Ok(RunEnd::Interrupted(journal.record.clone()));
+        }
+        let step = journal.record.plan.steps[i].clone();
+        test_hold(ctx, &format!("before:{}", step.name)).await;
+
+        let now = Utc::now();
+        {
+            let rec = &mut journal.record.steps[i];
+            rec.status = StepStatus::Running;
+            rec.started_at = Some(now);
+            rec.attempts += 1;
+        }
+        journal.save().await?;
+        let projected = report::projected_rto(&journal.record, now);
+        info!(
+            run = %journal.record.id,
+            "step {}/{total} {} [{}] started: budget {}, projected RTO {} / objective {}",
+            i + 1, step.name, step.action.name(), human(step.budget), human(projected), human(ctx.cfg.service.rto)
+        );
+        test_hold(ctx, &format!("started:{}", step.name)).await;
+
+        let outcome = match tokio::time::timeout(step.timeout, run_step(ctx, &journal.record, &step)).await {
+            Ok(o) => o,
+            Err(_) => StepOutcome::failed(format!("timed out after {}", human(step.timeout)), json!({})),
+        };
+        let finished = Utc::now();
+        let took = crate::duration::between(now, finished);
+        {
+            let rec = &mut journal.record.steps[i];
+            rec.finished_at = Some(finished);
+            rec.status = if outcome.ok { StepStatus::Succeeded } else { StepStatus::Failed };
+            rec.reason = outcome.reason.clone();
+            rec.details = outcome.details;
+        }
+        if outcome.ok {
+            info!(run = %journal.record.id, "step {}/{total} {} succeeded in {}: {}", i + 1, step.name, human(took), outcome.reason);
+        } else {
+            warn!(run = %journal.record.id, "step {}/{total} {} FAILED after {}: {}", i + 1, step.name, human(took), outcome.reason);
+        }
+        let projected = report::projected_rto(&journal.record, finished);
+        if !warned_breach && projected > ctx.cfg.service.rto {
+            warned_breach = true;
+            let text = format!("projected RTO {} exceeds the objective {} after step {}", human(projected), human(ctx.cfg.service.rto), step.name);
+            warn!(run = %journal.record.id, "{text}");
+            journal.record.notes.push(Note { at: finished, text });
+        }
+        if !outcome.ok && step.on_failure == OnFailure::Abort {
+            for later in journal.record.steps.iter_mut().skip(i + 1) {
+                later.status = StepStatus::Skipped;
+                later.reason = format!("skipped: step {} failed and aborts the run", step.name);
+            }
+            journal.record.status = RunStatus::Failed;
+            journal.record.reason = format!("aborted: step {} failed: {}", step.name, outcome.reason);
+        }
+        journal.save().await?;
+        test_hold(ctx, &format!("after:{}", step.name)).await;
+    }
+    finish(ctx, journal).await?;
+    Ok(RunEnd::Finished(journal.record.clone()))
+}
+
+async fn finish(ctx: &Ctx, journal: &mut Journal) -> Result<(), ExecError> {
+    let r = &mut journal.record;
+    if r.status == RunStatus::Running {
+        let soft = r.steps.iter().filter(|s| s.status == StepStatus::Failed).count();
+        r.status = RunStatus::Succeeded;
+        r.reason = if soft == 0 { "all steps succeeded".into() } else { format!("succeeded, but {soft} step(s) with on_failure = \"continue\" failed") };
+    }
+    r.finished_at = Some(Utc::now());
+    journal.save().await?;
+    let paths = write_report(&ctx.cfg, &journal.record)?;
+    let rep = report::build(&journal.record);
+    let rto = rep.rto.measured_ms.map(|m| human(Duration::from_millis(m))).unwrap_or_else(|| "not recovered".into());
+    let eff = rep.rto.effective_ms.map(|m| human(Duration::from_millis(m))).unwrap_or_else(|| "-".into());
+    info!(
+        run = %journal.record.id,
+        "run {:?}: {}; RTO {rto} (effective {eff} with TTL) vs objective {}: {}; report {}",
+        journal.record.status, journal.record.reason, human(ctx.cfg.service.rto),
+        if rep.rto.objective_met { "met" } else { "NOT met" }, paths.0
+    );
+    Ok(())
+}
+
+/// Writes `report.json` and `report.md` atomically into `reports_dir/<run-id>/`.
+pub fn write_report(cfg: &Config, run: &RunRecord) -> Result<(String, String), ExecError> {
+    let dir = cfg.service.reports_dir.join(&run.id);
+    let rep = report::build(run);
+    let err = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| ExecError::Report { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(err(&dir))?;
+    let json_path = dir.join("report.json");
+    let md_path = dir.join("report.md");
+    for (path, text) in [(&json_path, report::to_json(&rep)), (&md_path, report::to_markdown(&rep))] {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(err(path))?;
+    }
+    Ok((json_path.display().to_string(), md_path.display().to_string()))
+}
+
+struct StepOutcome {
+    ok: bool,
+    reason: String,
+    details: serde_json::Value,
+}
+
+impl StepOutcome {
+    fn ok(reason: String, details: serde_json::Value) -> Self {
+        StepOutcome { ok: true, reason, details }
+    }
+    fn failed(reason: String, details: serde_json::Value) -> Self {
+        StepOutcome { ok: false, reason, details }
+    }
+}
+
+async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome {
+    match (&step.action, &step.changes) {
+        (Action::Preflight, _) => preflight(ctx, run).await,
+        (Action::ScaleAsgs { .. }, Changes::Asgs { groups }) => scale(ctx, groups).await,
+        (Action::Verify { side, interval, successes }, _) => verify(ctx, *side, *successes, *interval, step.timeout).await,
+        (Action::FlipDns { .. }, Changes::Dns(change)) => flip(ctx, change, &run.id).await,
+        (Action::Report, _) => match write_report(&ctx.cfg, run) {
+            Ok((j, m)) => StepOutcome::ok(format!("interim report written to {j}"), json!({ "json": j, "markdown": m })),
+            Err(e) => StepOutcome::failed(e.to_string(), json!({})),
+        },
+        (action, changes) => StepOutcome::failed(format!("plan mismatch: action {} with changes {changes:?}", action.name()), json!({})),
+    }
+}
+
+async fn preflight(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
+    let world = match aws::observe(&ctx.clients, &ctx.cfg).await {
+        Ok(w) => w,
+        Err(e) => return StepOutcome::failed(format!("cannot observe the world: {e}"), json!({})),
+    };
+    let checks = plan::preflight(&run.plan, &ctx.cfg, &world);
+    let details = json!({ "checks": checks, "world": world });
+    let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.reason)).collect();
+    if failed.is_empty() {
+        StepOutcome::ok(format!("{} checks passed", checks.len()), details)
+    } else {
+        StepOutcome::failed(failed.join("; "), details)
+    }
+}
+
+async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
+    let mut set = tokio::task::JoinSet::new();
+    for g in groups.iter().cloned() {
+        let client = ctx.clients.asg(g.side).clone();
+        set.spawn(async move {
+            let started = std::time::Instant::now();
+            if let Err(e) = aws::asg::set_capacity(&client, &g.name, g.desired, g.min, g.max).await {
+                return (g, Err(e.to_string()), started.elapsed());
+            }
+            // Up: wait for enough InService instances. Down: wait for the surplus to leave, so a
+            // report never says "warm" while serving capacity is still billed.
+            let up = g.from.is_none_or(|f| g.desired >= f.desired);
+            loop {
+                match aws::asg::describe(&client, std::slice::from_ref(&g.name)).await {
+                    Ok(found) => match found.first().and_then(|(_, c)| *c) {
+                        Some(c) if (up && c.in_service >= g.desired) || (!up && c.in_service <= g.desired) => {
+                            return (g, Ok(c), started.elapsed());
+                        }
+                        Some(_) => {}
+                        None => return (g.clone(), Err(format!("group {} disappeared", g.name)), started.elapsed()),
+                    },
+                    Err(e) => warn!("describing {} while waiting: {e}", g.name),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let Ok((g, res, took)) = joined else { continue };
+        match res {
+            Ok(c) => results.push(json!({
+                "name": g.name, "region": g.region,
+                "before": g.from, "after": c, "target_desired": g.desired, "waited_ms": crate::duration::millis(took)
+            })),
+            Err(e) => errors.push(format!("{}: {e}", g.name)),
+        }
+    }
+    let details = json!({ "groups": results });
+    if errors.is_empty() {
+        let summary: Vec<String> = groups.iter().map(|g| format!("{} -> {}", g.name, g.desired)).collect();
+        StepOutcome::ok(format!("{} at target InService ({})", if groups.len() == 1 { "group" } else { "all groups" }, summary.join(", ")), details)
+    } else {
+        StepOutcome::failed(errors.join("; "), details)
+    }
+}
+
+async fn verify(ctx: &Ctx, side: Side, successes: u32, interval: Duration, timeout: Duration) -> StepOutcome {
+    let url = ctx.cfg.side(side).endpoint.clone();
+    let prober = Prober::new(ctx.cfg.health.timeout, ctx.cfg.health.slow);
+    // Stop a little before the step's hard timeout so the reason can say what the probes saw.
+    let deadline = tokio::time::Instant::now() + timeout.saturating_sub(timeout / 20);
+    let mut streak = 0;
+    let mut rounds = 0;
+    loop {
+        let r = prober.round(&url).await;
+        rounds += 1;
+        if r.outcome == OutcomeClass::Ok {
+            streak += 1;
+        } else {
+            streak = 0;
+        }
+        let last = Some(r);
+        if streak >= successes {
+            return StepOutcome::ok(format!("{side} answered {successes} consecutive probes ok ({rounds} rounds)"), json!({ "url": url, "rounds": rounds, "last": last }));
+        }
+        if tokio::time::Instant::now() + interval >= deadline {
+            let l = last.as_ref().map(|l| format!("{} ({})", l.outcome.as_str(), l.detail)).unwrap_or_default();
+            return StepOutcome::failed(
+                format!("{side} not verified within {}: {streak}/{successes} consecutive ok after {rounds} rounds; last {l}", human(timeout)),
+                json!({ "url": url, "rounds": rounds, "last": last }),
+            );
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome {
+    let r53 = &ctx.clients.route53;
+    let before = aws::dns::current(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type).await.ok().flatten().map(|r| r.value);
+    let comment = format!("standby run {run_id}");
+    let id = match aws::dns::upsert(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type, change.ttl, &change.to, &comment).await {
+        Ok(id) => id,
+        Err(e) => return StepOutcome::failed(e.to_string(), json!({ "from": before, "to": change.to })),
+    };
+    let started = std::time::Instant::now();
+    loop {
+        match aws::dns::in_sync(r53, &id).await {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => warn!("GetChange {id}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let details = json!({ "change_id": id, "from": before, "to": change.to, "insync_ms": crate::duration::millis(started.elapsed()) });
+    StepOutcome::ok(format!("{} {} -> {} (change {id} INSYNC)", change.name, before.as_deref().unwrap_or("(none)"), change.to), details)
+}
+
+/// Test hook for crash-at-every-boundary tests: with `STANDBY_TEST_HOLD_AT=after:flip-dns`, the
+/// process marks the boundary in `state_dir/test-hold` and waits there to be killed. Unset in
+/// production, it costs one environment lookup per boundary.
+async fn test_hold(ctx: &Ctx, boundary: &str) {
+    if std::env::var("STANDBY_TEST_HOLD_AT").ok().as_deref() == Some(boundary) {
+        let _ = std::fs::write(ctx.cfg.service.state_dir.join("test-hold"), boundary);
+        warn!("test hold at {boundary}: waiting to be killed");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Which side the DNS record points at now, read back from Route 53; the plan's view when the
+/// read fails.
+pub async fn traffic_side(ctx: &Ctx, run: &RunRecord) -> Side {
+    let before = run.kind.target().other();
+    match aws::dns::current(&ctx.clients.route53, &ctx.cfg.dns.zone_id, &ctx.cfg.dns.name, ctx.cfg.dns.record_type).await {
+        Ok(Some(r)) => ctx.cfg.dns.side_of(&r.value).unwrap_or(before),
+        _ => plan::traffic_after(&run.plan, |i| run.steps[i].status == StepStatus::Succeeded, before),
+    }
+}

@@ -1,0 +1,253 @@
+//! Runbook planning: the runbook, the config and the observed world in, the exact changes out.
+//! A plan is data: `--dry-run` prints it, the journal stores it, the executor follows it, and the
+//! report shows its before/after values. Also the preflight safety checks, as pure functions.
+
+use std::time::Duration;
+
+use crate::config::{Config, Side};
+use crate::runbook::{Action, Capacity, OnFailure, Runbook, RunbookKind};
+
+/// What the adapters saw before the run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct World {
+    pub asgs: Vec<AsgObservation>,
+    /// `None` when the record does not exist.
+    pub record: Option<RecordObservation>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AsgObservation {
+    pub side: Side,
+    pub region: String,
+    pub name: String,
+    /// `None` when the group does not exist.
+    pub capacity: Option<AsgCapacity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AsgCapacity {
+    pub desired: u32,
+    pub min: u32,
+    pub max: u32,
+    pub in_service: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecordObservation {
+    pub value: String,
+    pub ttl: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    pub kind: RunbookKind,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlannedStep {
+    pub name: String,
+    pub action: Action,
+    #[serde(with = "crate::serde_duration", rename = "timeout_ms")]
+    pub timeout: Duration,
+    /// The step's share of the RTO objective, as a duration.
+    #[serde(with = "crate::serde_duration", rename = "budget_ms")]
+    pub budget: Duration,
+    pub on_failure: OnFailure,
+    pub changes: Changes,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Changes {
+    None,
+    Asgs { groups: Vec<AsgChange> },
+    Dns(DnsChange),
+    Probe { url: String, successes: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AsgChange {
+    pub side: Side,
+    pub region: String,
+    pub name: String,
+    /// `None` when the group was not found at planning time (preflight fails on it).
+    pub from: Option<AsgCapacity>,
+    pub desired: u32,
+    pub min: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DnsChange {
+    pub zone_id: String,
+    pub name: String,
+    pub record_type: String,
+    pub ttl: u32,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) -> Plan {
+    let steps = runbook
+        .steps
+        .iter()
+        .map(|s| PlannedStep {
+            name: s.name.clone(),
+            action: s.action.clone(),
+            timeout: s.timeout,
+            budget: cfg.service.rto.mul_f64(s.budget),
+            on_failure: s.on_failure,
+            changes: changes(&s.action, cfg, world),
+        })
+        .collect();
+    Plan { kind, steps }
+}
+
+fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
+    match action {
+        Action::Preflight | Action::Report => Changes::None,
+        Action::ScaleAsgs { side, target } => {
+            let region = cfg.side(*side);
+            let groups = region
+                .asgs
+                .iter()
+                .map(|spec| {
+                    let desired = match target {
+                        Capacity::Serving => spec.serving,
+                        Capacity::Warm => spec.warm,
+                    };
+                    let from = observed(world, *side, &spec.name);
+                    // Widen the bounds only as far as the target needs; never narrow them on the
+                    // way up, so a group someone sized larger by hand keeps its headroom.
+                    let (min, max) = match from {
+                        Some(c) => (c.min.min(desired), c.max.max(desired)),
+                        None => (desired.min(spec.warm), desired),
+                    };
+                    AsgChange { side: *side, region: region.region.clone(), name: spec.name.clone(), from, desired, min, max }
+                })
+                .collect();
+            Changes::Asgs { groups }
+        }
+        Action::Verify { side, successes, .. } => Changes::Probe { url: cfg.side(*side).endpoint.clone(), successes: *successes },
+        Action::FlipDns { to } => Changes::Dns(DnsChange {
+            zone_id: cfg.dns.zone_id.clone(),
+            name: cfg.dns.name.clone(),
+            record_type: cfg.dns.record_type.as_str().to_string(),
+            ttl: cfg.dns.ttl,
+            from: world.record.as_ref().map(|r| r.value.clone()),
+            to: cfg.dns.value(*to).to_string(),
+        }),
+    }
+}
+
+fn observed(world: &World, side: Side, name: &str) -> Option<AsgCapacity> {
+    world.asgs.iter().find(|a| a.side == side && a.name == name).and_then(|a| a.capacity)
+}
+
+/// One preflight check with its verdict and reason.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub reason: String,
+}
+
+/// Safety checks before a run acts: every group the plan scales exists, and the record exists
+/// and points at one of the two sides we own (never overwrite a value somebody else set).
+pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for step in &plan.steps {
+        if let Changes::Asgs { groups } = &step.changes {
+            for g in groups {
+                let found = observed(world, g.side, &g.name);
+                checks.push(match found {
+                    Some(c) => Check {
+                        name: format!("asg {} ({})", g.name, g.region),
+                        ok: true,
+                        reason: format!("exists: desired {} (min {}, max {}), {} InService", c.desired, c.min, c.max, c.in_service),
+                    },
+                    None => Check {
+                        name: format!("asg {} ({})", g.name, g.region),
+                        ok: false,
+                        reason: format!("Auto Scaling group {:?} not found in {}", g.name, g.region),
+                    },
+                });
+            }
+        }
+    }
+    let target = plan.kind.target();
+    let name = format!("dns {} {}", cfg.dns.record_type.as_str(), cfg.dns.name);
+    checks.push(match &world.record {
+        None => Check { name, ok: false, reason: format!("record not found in zone {}", cfg.dns.zone_id) },
+        Some(r) => match cfg.dns.side_of(&r.value) {
+            Some(side) if side == target => Check { name, ok: true, reason: format!("already points at the {side} ({}); the flip will be a no-op", r.value) },
+            Some(side) => Check { name, ok: true, reason: format!("points at the {side} ({})", r.value) },
+            None => Check {
+                name,
+                ok: false,
+                reason: format!(
+                    "points at {:?}, which is neither dns.primary ({}) nor dns.standby ({}): refusing to overwrite a value standby does not own",
+                    r.value, cfg.dns.primary, cfg.dns.standby
+                ),
+            },
+        },
+    });
+    checks
+}
+
+/// The plan as an operator reads it before saying yes.
+pub fn render(plan: &Plan, cfg: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} plan for {} (RTO objective {}):", plan.kind.as_str(), cfg.service.name, crate::duration::human(cfg.service.rto));
+    for (i, s) in plan.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {} [{}] timeout {}, budget {}, on failure {}",
+            i + 1,
+            s.name,
+            s.action.name(),
+            crate::duration::human(s.timeout),
+            crate::duration::human(s.budget),
+            match s.on_failure {
+                OnFailure::Abort => "abort",
+                OnFailure::Continue => "continue",
+            }
+        );
+        match &s.changes {
+            Changes::None => {}
+            Changes::Asgs { groups } => {
+                for g in groups {
+                    let from = match g.from {
+                        Some(c) => format!("desired {} (min {}, max {})", c.desired, c.min, c.max),
+                        None => "NOT FOUND".to_string(),
+                    };
+                    let _ = writeln!(out, "       {} {}: {from} -> desired {} (min {}, max {})", g.region, g.name, g.desired, g.min, g.max);
+                }
+            }
+            Changes::Dns(d) => {
+                let from = d.from.as_deref().unwrap_or("(no record)");
+                let _ = writeln!(out, "       {} {} in zone {}: {from} -> {} (UPSERT, TTL {}s)", d.record_type, d.name, d.zone_id, d.to, d.ttl);
+            }
+            Changes::Probe { url, successes } => {
+                let _ = writeln!(out, "       probe {url} until {successes} consecutive successes");
+            }
+        }
+    }
+    out
+}
+
+/// The side traffic is on once a plan's DNS steps up to `done` (exclusive) have run.
+pub fn traffic_after(plan: &Plan, flipped: impl Fn(usize) -> bool, before: Side) -> Side {
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| flipped(*i))
+        .filter_map(|(_, s)| match s.action {
+            Action::FlipDns { to } => Some(to),
+            _ => None,
+        })
+        .last()
+        .unwrap_or(before)
+}
