@@ -55,14 +55,13 @@ pub enum RunEnd {
 }
 
 /// Creates a run: observe, plan, journal. Nothing in AWS changes here.
-pub async fn create_run(ctx: &Ctx, id: &str, kind: RunbookKind, trigger: Trigger, evidence: Vec<ProbeResult>) -> Result<Journal, ExecError> {
+pub async fn create_run(ctx: &Ctx, id: &str, kind: RunbookKind, trigger: Trigger, evidence: Vec<ProbeResult>, world: &plan::World) -> Result<Journal, ExecError> {
     let cfg = &ctx.cfg;
-    let world = aws::observe(&ctx.clients, cfg).await?;
     let runbook = match kind {
         RunbookKind::Failover => &cfg.failover.runbook,
         RunbookKind::Failback => &cfg.failback.runbook,
     };
-    let plan = plan::build(kind, cfg, runbook, &world);
+    let plan = plan::build(kind, cfg, runbook, world);
     let record = RunRecord {
         id: id.to_string(),
         kind,

@@ -21,15 +21,20 @@
 //! - [`testbed`]: the AWS emulator and regional test endpoints used by tests and `make demo`.
 
 pub mod aws;
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod core;
 pub mod digest;
 pub mod duration;
 pub mod executor;
 pub mod journal;
+pub mod ops;
 pub mod plan;
 pub mod prober;
 pub mod report;
 pub mod store;
 pub mod runbook;
+pub mod runner;
 pub mod serde_duration;
+pub mod testbed;

@@ -48,6 +48,10 @@ pub struct State {
     /// No automatic failover before this instant unless acknowledged.
     pub cooldown_until: Option<DateTime<Utc>>,
     pub last_run: Option<String>,
+    /// What started the current run, kept with the state so a run whose journal was never
+    /// created (a crash right after the decision) can still be created on resume.
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
     pub reason: String,
     pub changed_at: Option<DateTime<Utc>>,
 }
@@ -59,6 +63,7 @@ impl Default for State {
             paused: false,
             cooldown_until: None,
             last_run: None,
+            trigger: None,
             reason: "initial state: serving from the primary".into(),
             changed_at: None,
         }
@@ -121,6 +126,7 @@ pub fn decide(state: &State, event: &Event, now: DateTime<Utc>, policy: &Policy,
         let mut next = state.clone();
         next.serving = serving;
         next.last_run = Some(run_id.to_string());
+        next.trigger = Some(trigger.clone());
         next.reason = reason.clone();
         next.changed_at = Some(now);
         if cooldown {
@@ -185,6 +191,7 @@ pub fn decide(state: &State, event: &Event, now: DateTime<Utc>, policy: &Policy,
                 Side::Standby => Serving::Standby,
             };
             let verb = if *succeeded { "succeeded" } else { "failed" };
+            next.trigger = None;
             next.reason = format!("run {run} {verb}; traffic is on the {traffic_on}");
             next.changed_at = Some(now);
             Decision { reason: next.reason.clone(), next, actions: vec![] }

@@ -1,0 +1,109 @@
+//! `standby serve`: probe the primary on an interval, feed the detector, act on its verdicts,
+//! and resume any run a previous process left unfinished.
+//!
+//! Shutdown is passed in (as in mini-redis's `server::run`): when it fires, a running step is
+//! allowed to finish, the journal is written, and `run` returns, so systemd's stop is a clean exit.
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::core::detector::{Detector, Health};
+use crate::core::machine::Event;
+use crate::executor::{Ctx, ExecError, RunEnd};
+use crate::journal;
+use crate::prober::Prober;
+use crate::runbook::RunbookKind;
+use crate::runner;
+
+pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), ExecError> {
+    let cfg = ctx.cfg.clone();
+    let (state, _) = journal::read_state(&ctx.store).await?;
+    info!(
+        service = %cfg.service.name,
+        "serving state {} (paused: {}); probing {} every {}",
+        state.serving.label(), state.paused, cfg.primary.endpoint, crate::duration::human(cfg.health.interval)
+    );
+    let prober = Prober::new(cfg.health.timeout, cfg.health.slow);
+    let mut detector = Detector::new(cfg.health.clone());
+    let mut ticker = tokio::time::interval(cfg.health.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut running: Option<JoinHandle<Result<RunEnd, ExecError>>> = None;
+
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                if let Some(handle) = running.take() {
+                    info!("shutdown: letting the current step finish, then stopping at a safe point");
+                    report_end(handle.await);
+                }
+                info!("shutdown complete");
+                return Ok(());
+            }
+            joined = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
+                running = None;
+                report_end(joined);
+            }
+            _ = ticker.tick() => {
+                if running.is_none() {
+                    match runner::adopt_unfinished(&ctx).await {
+                        Ok(Some(owned)) => {
+                            info!(run = %owned.journal.record.id, "found an unfinished run; resuming it");
+                            running = Some(spawn_drive(&ctx, owned));
+                        }
+                        Ok(None) => {}
+                        Err(e) => error!("checking for unfinished runs: {e}"),
+                    }
+                }
+                let round = prober.round(&cfg.primary.endpoint).await;
+                let verdict = detector.observe(&round);
+                if verdict.changed {
+                    info!(health = ?verdict.health, "verdict changed: {}", verdict.reason);
+                    if let Err(e) = journal::write_verdict(&ctx.store, &verdict).await {
+                        error!("persisting the verdict: {e}");
+                    }
+                } else if round.outcome != crate::core::outcome::OutcomeClass::Ok {
+                    info!(health = ?verdict.health, "{}", verdict.reason);
+                } else {
+                    debug!(health = ?verdict.health, "{}", verdict.reason);
+                }
+                let event = match (verdict.changed, verdict.health) {
+                    (true, Health::Down) => Some(Event::PrimaryDown {
+                        reason: verdict.reason.clone(),
+                        streak_start: verdict.streak_start.unwrap_or(verdict.at),
+                    }),
+                    (true, Health::Up) => Some(Event::PrimaryUp { reason: verdict.reason.clone() }),
+                    _ => None,
+                };
+                let Some(event) = event else { continue };
+                if running.is_some() {
+                    info!("{}: a run is already in progress in this process", verdict.reason);
+                    continue;
+                }
+                match runner::start(&ctx, &event, RunbookKind::Failover, verdict.evidence.clone(), None).await {
+                    Ok((decision, owned)) => {
+                        info!("decision: {}", decision.reason);
+                        if let Some(owned) = owned {
+                            running = Some(spawn_drive(&ctx, owned));
+                        }
+                    }
+                    Err(e) => error!("acting on the verdict: {e}"),
+                }
+            }
+        }
+    }
+}
+
+fn spawn_drive(ctx: &Ctx, owned: runner::OwnedRun) -> JoinHandle<Result<RunEnd, ExecError>> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move { runner::drive(&ctx, owned).await })
+}
+
+fn report_end(joined: Result<Result<RunEnd, ExecError>, tokio::task::JoinError>) {
+    match joined {
+        Ok(Ok(RunEnd::Finished(r))) => info!(run = %r.id, "run finished: {:?}, {}", r.status, r.reason),
+        Ok(Ok(RunEnd::Interrupted(r))) => info!(run = %r.id, "run interrupted at a safe point; it resumes on restart"),
+        Ok(Err(e)) => error!("run failed to execute: {e}; it resumes on the next tick or restart"),
+        Err(e) => warn!("run task ended abnormally: {e}"),
+    }
+}

@@ -1,0 +1,97 @@
+//! Starting, resuming and finishing runs: the glue between the state machine, the journal and
+//! the executor, shared by `standby serve` and the CLI commands so both follow one protocol:
+//!
+//! 1. take the run lock (so exactly one live process executes a run),
+//! 2. compare-and-swap the state to `FailingOver{run}` / `FailingBack{run}` (the decision),
+//! 3. create the journal with the plan, 4. execute, 5. record where traffic ended up.
+//!
+//! A crash after 2 leaves a state naming a run; whoever next holds the lock creates the journal
+//! from the trigger kept in the state and carries on.
+
+use chrono::Utc;
+use tracing::info;
+
+use crate::core::machine::{Decision, Event, Policy, State, decide};
+use crate::core::outcome::ProbeResult;
+use crate::executor::{self, Ctx, ExecError, RunEnd};
+use crate::journal::{self, Journal, JournalError};
+use crate::runbook::RunbookKind;
+use crate::store::{RunLock, StoreError};
+
+pub fn policy(ctx: &Ctx) -> Policy {
+    Policy { mode: ctx.cfg.failover.mode, cooldown: ctx.cfg.failover.cooldown }
+}
+
+/// Applies an event to the persisted state with a compare-and-swap loop.
+pub async fn apply(ctx: &Ctx, event: &Event, run_id: &str) -> Result<(Decision, State), JournalError> {
+    loop {
+        let (state, version) = journal::read_state(&ctx.store).await?;
+        let d = decide(&state, event, Utc::now(), &policy(ctx), run_id);
+        if d.next == state {
+            return Ok((d, state));
+        }
+        match journal::write_state(&ctx.store, &d.next, version).await {
+            Ok(()) => return Ok((d, state)),
+            Err(JournalError::Store(StoreError::Conflict { .. })) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A run this process may execute: its lock is held for as long as this lives.
+pub struct OwnedRun {
+    pub journal: Journal,
+    _lock: RunLock,
+}
+
+/// Loads (or, after a crash right after the decision, creates) the journal of the run the state
+/// names, if no other live process holds it.
+pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> {
+    let (state, _) = journal::read_state(&ctx.store).await?;
+    let Some(run) = state.serving.running().map(str::to_string) else { return Ok(None) };
+    let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else { return Ok(None) };
+    let journal = match Journal::load(ctx.store.clone(), &run).await {
+        Ok(j) => j,
+        Err(JournalError::NotFound(_)) => {
+            let kind = if matches!(state.serving, crate::core::machine::Serving::FailingOver { .. }) { RunbookKind::Failover } else { RunbookKind::Failback };
+            let trigger = state.trigger.clone().unwrap_or(crate::core::machine::Trigger::Manual { command: "unknown (state without trigger)".into(), at: Utc::now() });
+            info!(run = %run, "run decided but never journaled (crash after the decision); creating its journal now");
+            let world = crate::aws::observe(&ctx.clients, &ctx.cfg).await?;
+            executor::create_run(ctx, &run, kind, trigger, vec![], &world).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(OwnedRun { journal, _lock: lock }))
+}
+
+/// Decides on `event` and, if that starts a run, locks and journals it.
+pub async fn start(ctx: &Ctx, event: &Event, kind: RunbookKind, evidence: Vec<ProbeResult>, world: Option<&crate::plan::World>) -> Result<(Decision, Option<OwnedRun>), ExecError> {
+    let run_id = journal::new_run_id(kind, Utc::now());
+    let lock = ctx.store.lock_run(&run_id).await.map_err(JournalError::from)?.expect("a brand-new run id is unlocked");
+    let (decision, _) = apply(ctx, event, &run_id).await?;
+    let Some(crate::core::machine::Action::StartRun { run, kind, trigger }) = decision.actions.first().cloned() else {
+        return Ok((decision, None));
+    };
+    let observed;
+    let world = match world {
+        Some(w) => w,
+        None => {
+            observed = crate::aws::observe(&ctx.clients, &ctx.cfg).await?;
+            &observed
+        }
+    };
+    let journal = executor::create_run(ctx, &run, kind, trigger, evidence, world).await?;
+    Ok((decision, Some(OwnedRun { journal, _lock: lock })))
+}
+
+/// Executes an owned run to its end and records in the state where traffic ended up.
+pub async fn drive(ctx: &Ctx, mut owned: OwnedRun) -> Result<RunEnd, ExecError> {
+    let end = executor::execute(ctx, &mut owned.journal).await?;
+    if let RunEnd::Finished(rec) = &end {
+        let side = executor::traffic_side(ctx, rec).await;
+        let succeeded = rec.status == journal::RunStatus::Succeeded;
+        let (d, _) = apply(ctx, &Event::RunFinished { run: rec.id.clone(), succeeded, traffic_on: side }, "-").await?;
+        info!("{}", d.reason);
+    }
+    Ok(end)
+}

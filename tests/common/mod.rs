@@ -1,0 +1,234 @@
+//! Shared harness for the integration tests: moto on a free port, seeded through the SDK, two
+//! regional endpoints, a config in a temporary directory, and the real `standby` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use standby::testbed::endpoint::{AsgGate, Behavior, Endpoint};
+use standby::testbed::moto::Moto;
+use standby::testbed::seed::{self, World};
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let p = std::env::temp_dir().join(format!("standby-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("STANDBY_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub struct Harness {
+    pub moto: Moto,
+    pub zone_id: String,
+    pub world: World,
+    pub primary: Endpoint,
+    pub standby: Endpoint,
+    pub dir: TempDir,
+    pub config: PathBuf,
+}
+
+pub const WARMUP: Duration = Duration::from_millis(800);
+
+impl Harness {
+    pub async fn start(tag: &str) -> Harness {
+        let moto = Moto::start().await.expect("moto server starts (run `make venv` first)");
+        let world = World::default();
+        let zone_id = seed::seed(&moto.endpoint, &world).await.expect("seed moto");
+        let gate = |region: &str, asg: &str, warmup| AsgGate {
+            aws_endpoint: moto.endpoint.clone(),
+            region: region.into(),
+            asg: asg.into(),
+            serving: world.serving,
+            warmup,
+        };
+        let primary = Endpoint::start(Behavior::Ok, Some(gate(&world.primary_region, &world.primary_asg, Duration::ZERO))).await.unwrap();
+        let standby = Endpoint::start(Behavior::Ok, Some(gate(&world.standby_region, &world.standby_asg, WARMUP))).await.unwrap();
+        let dir = TempDir::new(tag);
+        let config = write_config(&dir.0, &moto.endpoint, &zone_id, &primary.url(), &standby.url());
+        let h = Harness { moto, zone_id, world, primary, standby, dir, config };
+        h.wait_primary_ok().await;
+        h
+    }
+
+    /// The primary's gate opens once its first ASG poll sees serving capacity.
+    pub async fn wait_primary_ok(&self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = client.get(self.primary.url()).send().await {
+                if r.status().as_u16() == 200 {
+                    return;
+                }
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "primary endpoint never became healthy");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.0.join("state")
+    }
+
+    pub fn reports_dir(&self) -> PathBuf {
+        self.dir.0.join("reports")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        standby_command(args, &self.config)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().expect("run standby")
+    }
+
+    pub async fn record(&self) -> String {
+        record_value(&self.moto.endpoint, &self.zone_id, &self.world.record_name).await
+    }
+
+    pub async fn capacity(&self, region: &str, asg: &str) -> (u32, u32) {
+        asg_capacity(&self.moto.endpoint, region, asg).await
+    }
+
+    /// Puts the world back as seeded: primary serving and in DNS, standby warm.
+    pub async fn reset_world(&self) {
+        let w = &self.world;
+        seed::set_capacity(&self.moto.endpoint, &w.primary_region, &w.primary_asg, w.serving, w.serving).await.unwrap();
+        seed::set_capacity(&self.moto.endpoint, &w.standby_region, &w.standby_asg, w.standby_warm, 1).await.unwrap();
+        seed::set_record(&self.moto.endpoint, &self.zone_id, &w.record_name, &w.primary_value).await.unwrap();
+    }
+}
+
+pub fn standby_command(args: &[&str], config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_standby"));
+    c.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("STANDBY_TEST_HOLD_AT");
+    c
+}
+
+/// Test runbooks: the shipped defaults with probe intervals shortened so a run takes seconds.
+pub fn write_runbooks(dir: &Path) {
+    let rb = dir.join("runbooks");
+    std::fs::create_dir_all(&rb).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    for name in ["failover.toml", "failback.toml"] {
+        let text = std::fs::read_to_string(root.join(name)).unwrap().replace("interval = \"1s\"", "interval = \"100ms\"");
+        std::fs::write(rb.join(name), text).unwrap();
+    }
+}
+
+pub fn config_text(aws: &str, zone: &str, primary: &str, standby: &str) -> String {
+    format!(
+        r#"[service]
+name = "chat"
+rto = "1m"
+state_dir = "state"
+reports_dir = "reports"
+
+[aws]
+endpoint_url = "{aws}"
+max_attempts = 1
+
+[primary]
+region = "us-east-1"
+endpoint = "{primary}"
+asgs = [{{ name = "gpu-use1", warm = 0, serving = 4 }}]
+
+[standby]
+region = "us-west-2"
+endpoint = "{standby}"
+asgs = [{{ name = "gpu-usw2", warm = 1, serving = 4 }}]
+
+[dns]
+zone_id = "{zone}"
+name = "api.example.com."
+type = "CNAME"
+ttl = 5
+primary = "use1.example.com"
+standby = "usw2.example.com"
+
+[health]
+interval = "200ms"
+timeout = "500ms"
+failure_threshold = 2
+slow = "400ms"
+recover_after = 2
+
+[failover]
+mode = "automatic"
+cooldown = "30m"
+runbook = "runbooks/failover.toml"
+
+[failback]
+runbook = "runbooks/failback.toml"
+"#
+    )
+}
+
+pub fn write_config(dir: &Path, aws: &str, zone: &str, primary: &str, standby: &str) -> PathBuf {
+    write_runbooks(dir);
+    let path = dir.join("standby.toml");
+    std::fs::write(&path, config_text(aws, zone, primary, standby)).unwrap();
+    path
+}
+
+pub async fn record_value(endpoint: &str, zone: &str, name: &str) -> String {
+    let conf = seed::sdk(endpoint, "us-east-1").await;
+    let out = aws_sdk_route53::Client::new(&conf)
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("ListResourceRecordSets");
+    out.resource_record_sets()
+        .iter()
+        .find(|r| r.name() == name && r.r#type().as_str() == "CNAME")
+        .and_then(|r| r.resource_records().first())
+        .map(|v| v.value().to_string())
+        .expect("the record exists")
+}
+
+/// (desired, InService) of a group.
+pub async fn asg_capacity(endpoint: &str, region: &str, asg: &str) -> (u32, u32) {
+    let conf = seed::sdk(endpoint, region).await;
+    let client = aws_sdk_autoscaling::Client::new(&conf);
+    let got = standby::aws::asg::describe(&client, &[asg.to_string()]).await.unwrap();
+    let c = got[0].1.expect("group exists");
+    (c.desired, c.in_service)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+/// The newest report directory under `reports`.
+pub fn reports(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+pub async fn wait_for<F: FnMut() -> bool>(what: &str, timeout: Duration, mut f: F) {
+    let started = Instant::now();
+    while !f() {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
