@@ -107,6 +107,13 @@ impl Action {
     }
 }
 
+/// Where a step's keys are, for rules checked after the whole list is read.
+struct Spans {
+    table: usize,
+    name: Option<usize>,
+    side: Option<usize>,
+}
+
 const ACTIONS: &[&str] = &["preflight", "scale_asgs", "verify", "flip_dns", "report"];
 
 pub fn embedded(kind: RunbookKind) -> Source {
@@ -129,6 +136,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     let steps = root.tables("steps", true, |t| {
         let name = t.opt_str("name");
         let action = t.choice("action", ACTIONS, None)?;
+        let mut spans = Spans { table: t.offset, name: name.as_ref().map(|n| n.offset), side: None };
         let name = name.map(|n| n.value).unwrap_or_else(|| action.value.clone());
         let timeout = t.duration("timeout", Some(Action::default_timeout(&action.value)));
         let budget = match t.opt_float("budget") {
@@ -141,8 +149,10 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
             None => Some(0.0),
         };
         let on_failure = t.choice("on_failure", &["abort", "continue"], Some("abort"));
-        let side = |t: &mut crate::config::doc::Section<'_, '_>, key: &str| {
-            t.choice(key, &["primary", "standby"], None).map(|s| if s.value == "primary" { Side::Primary } else { Side::Standby })
+        let mut side = |t: &mut crate::config::doc::Section<'_, '_>, key: &str| {
+            let s = t.choice(key, &["primary", "standby"], None)?;
+            spans.side = Some(s.offset);
+            Some(if s.value == "primary" { Side::Primary } else { Side::Standby })
         };
         let act = match action.value.as_str() {
             "preflight" => Some(Action::Preflight),
@@ -169,7 +179,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
             }
         }
         let on_failure = if on_failure?.value == "continue" { OnFailure::Continue } else { OnFailure::Abort };
-        Some((Step { name, action: act?, timeout: timeout?.value, budget: budget?, on_failure }, t.offset))
+        Some((Step { name, action: act?, timeout: timeout?.value, budget: budget?, on_failure }, spans))
     });
     root.finish();
     let (items, steps_offset) = steps?;
@@ -179,7 +189,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     if items.iter().any(Option::is_none) || diags.errors().count() > before {
         return None;
     }
-    let steps: Vec<(Step, usize)> = items.into_iter().flatten().collect();
+    let steps: Vec<(Step, Spans)> = items.into_iter().flatten().collect();
     check_rules(src, kind, &steps, diags);
     if diags.errors().count() > before {
         return None;
@@ -189,21 +199,22 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
 
 /// Rules that need the whole step list: names unique, budgets within the objective, and the
 /// safety rule that DNS only ever moves to a side an earlier step verified.
-fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, usize)], diags: &mut Diagnostics) {
+fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: &mut Diagnostics) {
     let mut names = std::collections::BTreeSet::new();
-    for (i, (s, off)) in steps.iter().enumerate() {
+    for (i, (s, spans)) in steps.iter().enumerate() {
         if !names.insert(s.name.as_str()) {
-            diags.error(src, *off, &format!("steps[{i}].name"), format!("{:?} is used by an earlier step; step names identify journal entries and must be unique", s.name));
+            diags.error(src, spans.name.unwrap_or(spans.table), &format!("steps[{i}].name"), format!("{:?} is used by an earlier step; step names identify journal entries and must be unique", s.name));
         }
     }
     let total: f64 = steps.iter().map(|(s, _)| s.budget).sum();
     if total > 1.0 + 1e-9 {
-        diags.error(src, steps.first().map(|s| s.1).unwrap_or(0), "steps", format!("budgets add up to {total:.2}; they are shares of the RTO objective and must total at most 1"));
+        diags.error(src, steps.first().map(|s| s.1.table).unwrap_or(0), "steps", format!("budgets add up to {total:.2}; they are shares of the RTO objective and must total at most 1"));
     }
     let target = kind.target();
     let mut verified = Vec::new();
     let mut flips = 0;
-    for (i, (s, off)) in steps.iter().enumerate() {
+    for (i, (s, spans)) in steps.iter().enumerate() {
+        let off = &spans.side.unwrap_or(spans.table);
         match &s.action {
             Action::Verify { side, .. } if s.on_failure == OnFailure::Abort => verified.push(*side),
             Action::FlipDns { to } => {
@@ -211,7 +222,7 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, usize)], diags: 
                 if *to != target {
                     diags.error(src, *off, &format!("steps[{i}].to"), format!("a {} runbook moves traffic to the {target}, not the {to}", kind.as_str()));
                 } else if !verified.contains(to) {
-                    diags.error(src, *off, &format!("steps[{i}]"), format!("flip_dns to {to} has no earlier `verify` of {to} with on_failure = \"abort\": DNS could point at a side that failed verification"));
+                    diags.error(src, spans.table, &format!("steps[{i}]"), format!("flip_dns to {to} has no earlier `verify` of {to} with on_failure = \"abort\": DNS could point at a side that failed verification"));
                 }
             }
             _ => {}
