@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "standby", version, about = "Active-passive disaster recovery for GPU inference on AWS")]
+#[command(
+    name = "standby",
+    version,
+    about = "Active-passive disaster recovery for GPU inference on AWS"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -14,7 +18,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
     /// Path to standby.toml.
-    #[arg(long, short = 'c', default_value = "/etc/standby/standby.toml", env = "STANDBY_CONFIG")]
+    #[arg(
+        long,
+        short = 'c',
+        default_value = "/etc/standby/standby.toml",
+        env = "STANDBY_CONFIG"
+    )]
     pub config: PathBuf,
 }
 

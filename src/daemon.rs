@@ -62,7 +62,7 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                     if let Err(e) = journal::write_verdict(&ctx.store, &verdict).await {
                         error!("persisting the verdict: {e}");
                     }
-                } else if round.outcome != crate::core::outcome::OutcomeClass::Ok {
+                } else if round.outcome != crate::core::outcome::OutcomeClass::Ok && verdict.health != Health::Down {
                     info!(health = ?verdict.health, "{}", verdict.reason);
                 } else {
                     debug!(health = ?verdict.health, "{}", verdict.reason);
@@ -101,8 +101,12 @@ fn spawn_drive(ctx: &Ctx, owned: runner::OwnedRun) -> JoinHandle<Result<RunEnd, 
 
 fn report_end(joined: Result<Result<RunEnd, ExecError>, tokio::task::JoinError>) {
     match joined {
-        Ok(Ok(RunEnd::Finished(r))) => info!(run = %r.id, "run finished: {:?}, {}", r.status, r.reason),
-        Ok(Ok(RunEnd::Interrupted(r))) => info!(run = %r.id, "run interrupted at a safe point; it resumes on restart"),
+        Ok(Ok(RunEnd::Finished(r))) => {
+            info!(run = %r.id, "run finished: {:?}, {}", r.status, r.reason)
+        }
+        Ok(Ok(RunEnd::Interrupted(r))) => {
+            info!(run = %r.id, "run interrupted at a safe point; it resumes on restart")
+        }
         Ok(Err(e)) => error!("run failed to execute: {e}; it resumes on the next tick or restart"),
         Err(e) => warn!("run task ended abnormally: {e}"),
     }

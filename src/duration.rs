@@ -12,15 +12,21 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("{text:?} is not a duration (expected e.g. \"2s\", \"5m\", \"1h30m\")"));
+            return Err(format!(
+                "{text:?} is not a duration (expected e.g. \"2s\", \"5m\", \"1h30m\")"
+            ));
         }
         let n: u64 = rest[..digits]
             .parse()
             .map_err(|_| format!("{text:?} is not a duration (number too large)"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let part = match unit {

@@ -44,7 +44,10 @@ pub enum ExecError {
     #[error("observing the world before planning: {0}")]
     Observe(#[from] aws::AwsError),
     #[error("writing the report to {path}: {source}")]
-    Report { path: String, source: std::io::Error },
+    Report {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug)]
@@ -55,7 +58,14 @@ pub enum RunEnd {
 }
 
 /// Creates a run: observe, plan, journal. Nothing in AWS changes here.
-pub async fn create_run(ctx: &Ctx, id: &str, kind: RunbookKind, trigger: Trigger, evidence: Vec<ProbeResult>, world: &plan::World) -> Result<Journal, ExecError> {
+pub async fn create_run(
+    ctx: &Ctx,
+    id: &str,
+    kind: RunbookKind,
+    trigger: Trigger,
+    evidence: Vec<ProbeResult>,
+    world: &plan::World,
+) -> Result<Journal, ExecError> {
     let cfg = &ctx.cfg;
     let runbook = match kind {
         RunbookKind::Failover => &cfg.failover.runbook,
@@ -88,8 +98,18 @@ pub async fn create_run(ctx: &Ctx, id: &str, kind: RunbookKind, trigger: Trigger
 /// Runs (or resumes) a journaled run to its end or to a requested stop.
 pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecError> {
     let total = journal.record.steps.len();
-    let mut warned_breach = journal.record.notes.iter().any(|n| n.text.starts_with("projected RTO"));
-    if journal.record.steps.iter().any(|s| s.status != StepStatus::Pending) && journal.record.status == RunStatus::Running {
+    let mut warned_breach = journal
+        .record
+        .notes
+        .iter()
+        .any(|n| n.text.starts_with("projected RTO"));
+    if journal
+        .record
+        .steps
+        .iter()
+        .any(|s| s.status != StepStatus::Pending)
+        && journal.record.status == RunStatus::Running
+    {
         journal.record.resumed_at.push(Utc::now());
         info!(run = %journal.record.id, "resuming run at step {}", journal.record.next_step().map(|i| i + 1).unwrap_or(total));
         journal.save().await?;
@@ -100,7 +120,10 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         }
         if *ctx.shutdown.borrow() {
             let name = journal.record.steps[i].name.clone();
-            journal.record.notes.push(Note { at: Utc::now(), text: format!("shutdown requested: stopped before step {name}; resumes on restart") });
+            journal.record.notes.push(Note {
+                at: Utc::now(),
+                text: format!("shutdown requested: stopped before step {name}; resumes on restart"),
+            });
             journal.save().await?;
             info!(run = %journal.record.id, "stopped at a safe point before step {name}; the run resumes on restart");
             return Ok(RunEnd::Interrupted(journal.record.clone()));
@@ -124,16 +147,24 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         );
         test_hold(ctx, &format!("started:{}", step.name)).await;
 
-        let outcome = match tokio::time::timeout(step.timeout, run_step(ctx, &journal.record, &step)).await {
-            Ok(o) => o,
-            Err(_) => StepOutcome::failed(format!("timed out after {}", human(step.timeout)), json!({})),
-        };
+        let outcome =
+            match tokio::time::timeout(step.timeout, run_step(ctx, &journal.record, &step)).await {
+                Ok(o) => o,
+                Err(_) => StepOutcome::failed(
+                    format!("timed out after {}", human(step.timeout)),
+                    json!({}),
+                ),
+            };
         let finished = Utc::now();
         let took = crate::duration::between(now, finished);
         {
             let rec = &mut journal.record.steps[i];
             rec.finished_at = Some(finished);
-            rec.status = if outcome.ok { StepStatus::Succeeded } else { StepStatus::Failed };
+            rec.status = if outcome.ok {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            };
             rec.reason = outcome.reason.clone();
             rec.details = outcome.details;
         }
@@ -145,7 +176,12 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         let projected = report::projected_rto(&journal.record, finished);
         if !warned_breach && projected > ctx.cfg.service.rto {
             warned_breach = true;
-            let text = format!("projected RTO {} exceeds the objective {} after step {}", human(projected), human(ctx.cfg.service.rto), step.name);
+            let text = format!(
+                "projected RTO {} exceeds the objective {} after step {}",
+                human(projected),
+                human(ctx.cfg.service.rto),
+                step.name
+            );
             warn!(run = %journal.record.id, "{text}");
             journal.record.notes.push(Note { at: finished, text });
         }
@@ -155,7 +191,8 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
                 later.reason = format!("skipped: step {} failed and aborts the run", step.name);
             }
             journal.record.status = RunStatus::Failed;
-            journal.record.reason = format!("aborted: step {} failed: {}", step.name, outcome.reason);
+            journal.record.reason =
+                format!("aborted: step {} failed: {}", step.name, outcome.reason);
         }
         journal.save().await?;
         test_hold(ctx, &format!("after:{}", step.name)).await;
@@ -167,16 +204,32 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
 async fn finish(ctx: &Ctx, journal: &mut Journal) -> Result<(), ExecError> {
     let r = &mut journal.record;
     if r.status == RunStatus::Running {
-        let soft = r.steps.iter().filter(|s| s.status == StepStatus::Failed).count();
+        let soft = r
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+            .count();
         r.status = RunStatus::Succeeded;
-        r.reason = if soft == 0 { "all steps succeeded".into() } else { format!("succeeded, but {soft} step(s) with on_failure = \"continue\" failed") };
+        r.reason = if soft == 0 {
+            "all steps succeeded".into()
+        } else {
+            format!("succeeded, but {soft} step(s) with on_failure = \"continue\" failed")
+        };
     }
     r.finished_at = Some(Utc::now());
     journal.save().await?;
     let paths = write_report(&ctx.cfg, &journal.record)?;
     let rep = report::build(&journal.record);
-    let rto = rep.rto.measured_ms.map(|m| human(Duration::from_millis(m))).unwrap_or_else(|| "not recovered".into());
-    let eff = rep.rto.effective_ms.map(|m| human(Duration::from_millis(m))).unwrap_or_else(|| "-".into());
+    let rto = rep
+        .rto
+        .measured_ms
+        .map(|m| human(Duration::from_millis(m)))
+        .unwrap_or_else(|| "not recovered".into());
+    let eff = rep
+        .rto
+        .effective_ms
+        .map(|m| human(Duration::from_millis(m)))
+        .unwrap_or_else(|| "-".into());
     info!(
         run = %journal.record.id,
         "run {:?}: {}; RTO {rto} (effective {eff} with TTL) vs objective {}: {}; report {}",
@@ -197,11 +250,19 @@ pub fn write_report(cfg: &Config, run: &RunRecord) -> Result<(String, String), E
     std::fs::create_dir_all(&dir).map_err(err(&dir))?;
     let json_path = dir.join("report.json");
     let md_path = dir.join("report.md");
-    for (path, text) in [(&json_path, report::to_json(&rep)), (&md_path, report::to_markdown(&rep))] {
+    for (path, text) in [
+        (&json_path, report::to_json(&rep)),
+        (&md_path, report::to_markdown(&rep)),
+    ] {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(err(path))?;
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(err(path))?;
     }
-    Ok((json_path.display().to_string(), md_path.display().to_string()))
+    Ok((
+        json_path.display().to_string(),
+        md_path.display().to_string(),
+    ))
 }
 
 struct StepOutcome {
@@ -212,10 +273,18 @@ struct StepOutcome {
 
 impl StepOutcome {
     fn ok(reason: String, details: serde_json::Value) -> Self {
-        StepOutcome { ok: true, reason, details }
+        StepOutcome {
+            ok: true,
+            reason,
+            details,
+        }
     }
     fn failed(reason: String, details: serde_json::Value) -> Self {
-        StepOutcome { ok: false, reason, details }
+        StepOutcome {
+            ok: false,
+            reason,
+            details,
+        }
     }
 }
 
@@ -223,13 +292,29 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
     match (&step.action, &step.changes) {
         (Action::Preflight, _) => preflight(ctx, run).await,
         (Action::ScaleAsgs { .. }, Changes::Asgs { groups }) => scale(ctx, groups).await,
-        (Action::Verify { side, interval, successes }, _) => verify(ctx, *side, *successes, *interval, step.timeout).await,
+        (
+            Action::Verify {
+                side,
+                interval,
+                successes,
+            },
+            _,
+        ) => verify(ctx, *side, *successes, *interval, step.timeout).await,
         (Action::FlipDns { .. }, Changes::Dns(change)) => flip(ctx, change, &run.id).await,
         (Action::Report, _) => match write_report(&ctx.cfg, run) {
-            Ok((j, m)) => StepOutcome::ok(format!("interim report written to {j}"), json!({ "json": j, "markdown": m })),
+            Ok((j, m)) => StepOutcome::ok(
+                format!("interim report written to {j}"),
+                json!({ "json": j, "markdown": m }),
+            ),
             Err(e) => StepOutcome::failed(e.to_string(), json!({})),
         },
-        (action, changes) => StepOutcome::failed(format!("plan mismatch: action {} with changes {changes:?}", action.name()), json!({})),
+        (action, changes) => StepOutcome::failed(
+            format!(
+                "plan mismatch: action {} with changes {changes:?}",
+                action.name()
+            ),
+            json!({}),
+        ),
     }
 }
 
@@ -240,7 +325,11 @@ async fn preflight(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
     };
     let checks = plan::preflight(&run.plan, &ctx.cfg, &world);
     let details = json!({ "checks": checks, "world": world });
-    let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.reason)).collect();
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.reason))
+        .collect();
     if failed.is_empty() {
         StepOutcome::ok(format!("{} checks passed", checks.len()), details)
     } else {
@@ -254,7 +343,8 @@ async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
         let client = ctx.clients.asg(g.side).clone();
         set.spawn(async move {
             let started = std::time::Instant::now();
-            if let Err(e) = aws::asg::set_capacity(&client, &g.name, g.desired, g.min, g.max).await {
+            if let Err(e) = aws::asg::set_capacity(&client, &g.name, g.desired, g.min, g.max).await
+            {
                 return (g, Err(e.to_string()), started.elapsed());
             }
             // Up: wait for enough InService instances. Down: wait for the surplus to leave, so a
@@ -263,11 +353,20 @@ async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
             loop {
                 match aws::asg::describe(&client, std::slice::from_ref(&g.name)).await {
                     Ok(found) => match found.first().and_then(|(_, c)| *c) {
-                        Some(c) if (up && c.in_service >= g.desired) || (!up && c.in_service <= g.desired) => {
+                        Some(c)
+                            if (up && c.in_service >= g.desired)
+                                || (!up && c.in_service <= g.desired) =>
+                        {
                             return (g, Ok(c), started.elapsed());
                         }
                         Some(_) => {}
-                        None => return (g.clone(), Err(format!("group {} disappeared", g.name)), started.elapsed()),
+                        None => {
+                            return (
+                                g.clone(),
+                                Err(format!("group {} disappeared", g.name)),
+                                started.elapsed(),
+                            );
+                        }
                     },
                     Err(e) => warn!("describing {} while waiting: {e}", g.name),
                 }
@@ -289,14 +388,34 @@ async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
     }
     let details = json!({ "groups": results });
     if errors.is_empty() {
-        let summary: Vec<String> = groups.iter().map(|g| format!("{} -> {}", g.name, g.desired)).collect();
-        StepOutcome::ok(format!("{} at target InService ({})", if groups.len() == 1 { "group" } else { "all groups" }, summary.join(", ")), details)
+        let summary: Vec<String> = groups
+            .iter()
+            .map(|g| format!("{} -> {}", g.name, g.desired))
+            .collect();
+        StepOutcome::ok(
+            format!(
+                "{} at target InService ({})",
+                if groups.len() == 1 {
+                    "group"
+                } else {
+                    "all groups"
+                },
+                summary.join(", ")
+            ),
+            details,
+        )
     } else {
         StepOutcome::failed(errors.join("; "), details)
     }
 }
 
-async fn verify(ctx: &Ctx, side: Side, successes: u32, interval: Duration, timeout: Duration) -> StepOutcome {
+async fn verify(
+    ctx: &Ctx,
+    side: Side,
+    successes: u32,
+    interval: Duration,
+    timeout: Duration,
+) -> StepOutcome {
     let url = ctx.cfg.side(side).endpoint.clone();
     let prober = Prober::new(ctx.cfg.health.timeout, ctx.cfg.health.slow);
     // Stop a little before the step's hard timeout so the reason can say what the probes saw.
@@ -313,12 +432,21 @@ async fn verify(ctx: &Ctx, side: Side, successes: u32, interval: Duration, timeo
         }
         let last = Some(r);
         if streak >= successes {
-            return StepOutcome::ok(format!("{side} answered {successes} consecutive probes ok ({rounds} rounds)"), json!({ "url": url, "rounds": rounds, "last": last }));
+            return StepOutcome::ok(
+                format!("{side} answered {successes} consecutive probes ok ({rounds} rounds)"),
+                json!({ "url": url, "rounds": rounds, "last": last }),
+            );
         }
         if tokio::time::Instant::now() + interval >= deadline {
-            let l = last.as_ref().map(|l| format!("{} ({})", l.outcome.as_str(), l.detail)).unwrap_or_default();
+            let l = last
+                .as_ref()
+                .map(|l| format!("{} ({})", l.outcome.as_str(), l.detail))
+                .unwrap_or_default();
             return StepOutcome::failed(
-                format!("{side} not verified within {}: {streak}/{successes} consecutive ok after {rounds} rounds; last {l}", human(timeout)),
+                format!(
+                    "{side} not verified within {}: {streak}/{successes} consecutive ok after {rounds} rounds; last {l}",
+                    human(timeout)
+                ),
                 json!({ "url": url, "rounds": rounds, "last": last }),
             );
         }
@@ -328,11 +456,27 @@ async fn verify(ctx: &Ctx, side: Side, successes: u32, interval: Duration, timeo
 
 async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome {
     let r53 = &ctx.clients.route53;
-    let before = aws::dns::current(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type).await.ok().flatten().map(|r| r.value);
+    let before = aws::dns::current(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.value);
     let comment = format!("standby run {run_id}");
-    let id = match aws::dns::upsert(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type, change.ttl, &change.to, &comment).await {
+    let id = match aws::dns::upsert(
+        r53,
+        &change.zone_id,
+        &change.name,
+        ctx.cfg.dns.record_type,
+        change.ttl,
+        &change.to,
+        &comment,
+    )
+    .await
+    {
         Ok(id) => id,
-        Err(e) => return StepOutcome::failed(e.to_string(), json!({ "from": before, "to": change.to })),
+        Err(e) => {
+            return StepOutcome::failed(e.to_string(), json!({ "from": before, "to": change.to }));
+        }
     };
     let started = std::time::Instant::now();
     loop {
@@ -344,7 +488,15 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let details = json!({ "change_id": id, "from": before, "to": change.to, "insync_ms": crate::duration::millis(started.elapsed()) });
-    StepOutcome::ok(format!("{} {} -> {} (change {id} INSYNC)", change.name, before.as_deref().unwrap_or("(none)"), change.to), details)
+    StepOutcome::ok(
+        format!(
+            "{} {} -> {} (change {id} INSYNC)",
+            change.name,
+            before.as_deref().unwrap_or("(none)"),
+            change.to
+        ),
+        details,
+    )
 }
 
 /// Test hook for crash-at-every-boundary tests: with `STANDBY_TEST_HOLD_AT=after:flip-dns`, the
@@ -362,8 +514,19 @@ async fn test_hold(ctx: &Ctx, boundary: &str) {
 /// read fails.
 pub async fn traffic_side(ctx: &Ctx, run: &RunRecord) -> Side {
     let before = run.kind.target().other();
-    match aws::dns::current(&ctx.clients.route53, &ctx.cfg.dns.zone_id, &ctx.cfg.dns.name, ctx.cfg.dns.record_type).await {
+    match aws::dns::current(
+        &ctx.clients.route53,
+        &ctx.cfg.dns.zone_id,
+        &ctx.cfg.dns.name,
+        ctx.cfg.dns.record_type,
+    )
+    .await
+    {
         Ok(Some(r)) => ctx.cfg.dns.side_of(&r.value).unwrap_or(before),
-        _ => plan::traffic_after(&run.plan, |i| run.steps[i].status == StepStatus::Succeeded, before),
+        _ => plan::traffic_after(
+            &run.plan,
+            |i| run.steps[i].status == StepStatus::Succeeded,
+            before,
+        ),
     }
 }

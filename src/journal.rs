@@ -27,7 +27,10 @@ pub enum JournalError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{key} is not a valid record: {source}")]
-    Corrupt { key: String, source: serde_json::Error },
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
     #[error("run {0} not found")]
     NotFound(String),
 }
@@ -112,7 +115,9 @@ impl RunRecord {
 
     /// The first step that has not finished: where a resumed run continues.
     pub fn next_step(&self) -> Option<usize> {
-        self.steps.iter().position(|s| matches!(s.status, StepStatus::Pending | StepStatus::Running))
+        self.steps
+            .iter()
+            .position(|s| matches!(s.status, StepStatus::Pending | StepStatus::Running))
     }
 }
 
@@ -125,21 +130,42 @@ pub struct Journal {
 
 impl Journal {
     pub async fn create(store: Arc<dyn Store>, record: RunRecord) -> Result<Journal, JournalError> {
-        let version = store.put(&run_key(&record.id), Expect::Absent, to_bytes(&record)).await?;
-        Ok(Journal { store, version, record })
+        let version = store
+            .put(&run_key(&record.id), Expect::Absent, to_bytes(&record))
+            .await?;
+        Ok(Journal {
+            store,
+            version,
+            record,
+        })
     }
 
     pub async fn load(store: Arc<dyn Store>, id: &str) -> Result<Journal, JournalError> {
         let key = run_key(id);
-        let got = store.get(&key).await?.ok_or_else(|| JournalError::NotFound(id.to_string()))?;
-        let record = serde_json::from_slice(&got.bytes).map_err(|source| JournalError::Corrupt { key, source })?;
-        Ok(Journal { store, version: got.version, record })
+        let got = store
+            .get(&key)
+            .await?
+            .ok_or_else(|| JournalError::NotFound(id.to_string()))?;
+        let record = serde_json::from_slice(&got.bytes)
+            .map_err(|source| JournalError::Corrupt { key, source })?;
+        Ok(Journal {
+            store,
+            version: got.version,
+            record,
+        })
     }
 
     /// Durably writes the record; fails if anyone else wrote it since we read it.
     pub async fn save(&mut self) -> Result<(), JournalError> {
         let key = run_key(&self.record.id);
-        self.version = self.store.put(&key, Expect::Version(self.version.clone()), to_bytes(&self.record)).await?;
+        self.version = self
+            .store
+            .put(
+                &key,
+                Expect::Version(self.version.clone()),
+                to_bytes(&self.record),
+            )
+            .await?;
         Ok(())
     }
 }
@@ -169,14 +195,21 @@ pub async fn read_state(store: &Arc<dyn Store>) -> Result<(State, Option<Version
     match store.get(STATE_KEY).await? {
         None => Ok((State::default(), None)),
         Some(v) => {
-            let s = serde_json::from_slice(&v.bytes).map_err(|source| JournalError::Corrupt { key: STATE_KEY.into(), source })?;
+            let s = serde_json::from_slice(&v.bytes).map_err(|source| JournalError::Corrupt {
+                key: STATE_KEY.into(),
+                source,
+            })?;
             Ok((s, Some(v.version)))
         }
     }
 }
 
 /// Writes `next` only if the state is still what was read.
-pub async fn write_state(store: &Arc<dyn Store>, next: &State, read_at: Option<Version>) -> Result<(), JournalError> {
+pub async fn write_state(
+    store: &Arc<dyn Store>,
+    next: &State,
+    read_at: Option<Version>,
+) -> Result<(), JournalError> {
     let expect = match read_at {
         Some(v) => Expect::Version(v),
         None => Expect::Absent,
@@ -186,20 +219,34 @@ pub async fn write_state(store: &Arc<dyn Store>, next: &State, read_at: Option<V
 }
 
 pub async fn write_verdict(store: &Arc<dyn Store>, verdict: &Verdict) -> Result<(), JournalError> {
-    store.put(VERDICT_KEY, Expect::Any, to_bytes(verdict)).await?;
+    store
+        .put(VERDICT_KEY, Expect::Any, to_bytes(verdict))
+        .await?;
     Ok(())
 }
 
 pub async fn read_verdict(store: &Arc<dyn Store>) -> Result<Option<Verdict>, JournalError> {
     match store.get(VERDICT_KEY).await? {
         None => Ok(None),
-        Some(v) => serde_json::from_slice(&v.bytes).map(Some).map_err(|source| JournalError::Corrupt { key: VERDICT_KEY.into(), source }),
+        Some(v) => serde_json::from_slice(&v.bytes)
+            .map(Some)
+            .map_err(|source| JournalError::Corrupt {
+                key: VERDICT_KEY.into(),
+                source,
+            }),
     }
 }
 
 /// A run id that sorts by creation time and says what the run was: `20261124T184512Z-failover-3fa1`.
 pub fn new_run_id(kind: RunbookKind, now: DateTime<Utc>) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
-    format!("{}-{}-{salt:04x}", now.format("%Y%m%dT%H%M%SZ"), kind.as_str())
+    format!(
+        "{}-{}-{salt:04x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        kind.as_str()
+    )
 }

@@ -11,7 +11,11 @@ use tokio::sync::watch;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -32,8 +36,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(c) => ops::validate(&c.config),
         Command::Status(c) => ops::status(&c.config).await?,
         Command::Serve(c) => ops::serve(&c.config, shutdown_signal()).await?,
-        Command::Failover(a) => ops::run_command(RunbookKind::Failover, &a, shutdown_signal()).await?,
-        Command::Failback(a) => ops::run_command(RunbookKind::Failback, &a, shutdown_signal()).await?,
+        Command::Failover(a) => {
+            ops::run_command(RunbookKind::Failover, &a, shutdown_signal()).await?
+        }
+        Command::Failback(a) => {
+            ops::run_command(RunbookKind::Failback, &a, shutdown_signal()).await?
+        }
     })
 }
 
@@ -42,7 +50,10 @@ fn shutdown_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             return;
         };
         tokio::select! {
@@ -56,7 +67,9 @@ fn shutdown_signal() -> watch::Receiver<bool> {
 
 fn init_logging() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STANDBY_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STANDBY_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -47,7 +47,11 @@ pub fn load(path: &Path) -> Result<Config, u8> {
         Err(diags) => {
             eprint!("{diags}");
             let n = diags.errors().count();
-            eprintln!("{}: {n} error{} found; nothing was changed", path.display(), if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{}: {n} error{} found; nothing was changed",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
             Err(EXIT_USAGE)
         }
     }
@@ -72,7 +76,12 @@ pub fn validate(path: &Path) -> u8 {
 pub async fn context(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
     let clients = Clients::new(&cfg).await;
     let store = Arc::new(FileStore::new(&cfg.service.state_dir));
-    Ctx { cfg: Arc::new(cfg), clients, store, shutdown }
+    Ctx {
+        cfg: Arc::new(cfg),
+        clients,
+        store,
+        shutdown,
+    }
 }
 
 pub async fn serve(path: &Path, shutdown: watch::Receiver<bool>) -> Result<u8, OpsError> {
@@ -87,7 +96,11 @@ pub async fn serve(path: &Path, shutdown: watch::Receiver<bool>) -> Result<u8, O
 }
 
 /// `standby failover` / `standby failback`.
-pub async fn run_command(kind: RunbookKind, args: &RunArgs, shutdown: watch::Receiver<bool>) -> Result<u8, OpsError> {
+pub async fn run_command(
+    kind: RunbookKind,
+    args: &RunArgs,
+    shutdown: watch::Receiver<bool>,
+) -> Result<u8, OpsError> {
     let cfg = match load(&args.config.config) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -98,12 +111,18 @@ pub async fn run_command(kind: RunbookKind, args: &RunArgs, shutdown: watch::Rec
     if !args.dry_run {
         // A run a crashed process left behind comes first: finish it rather than start another.
         if let Some(owned) = runner::adopt_unfinished(&ctx).await? {
-            println!("resuming unfinished run {} ({})", owned.journal.record.id, owned.journal.record.kind.as_str());
+            println!(
+                "resuming unfinished run {} ({})",
+                owned.journal.record.id,
+                owned.journal.record.kind.as_str()
+            );
             return finish(&ctx, runner::drive(&ctx, owned).await?);
         }
         let (state, _) = journal::read_state(&ctx.store).await?;
         if let Some(run) = state.serving.running() {
-            eprintln!("run {run} is in progress in another process (`standby status` shows its progress)");
+            eprintln!(
+                "run {run} is in progress in another process (`standby status` shows its progress)"
+            );
             return Ok(EXIT_FAILED);
         }
     }
@@ -119,16 +138,28 @@ pub async fn run_command(kind: RunbookKind, args: &RunArgs, shutdown: watch::Rec
     let checks = crate::plan::preflight(&plan, &ctx.cfg, &world);
     println!("preflight as of now:");
     for c in &checks {
-        println!("  [{}] {}: {}", if c.ok { "ok" } else { "FAIL" }, c.name, c.reason);
+        println!(
+            "  [{}] {}: {}",
+            if c.ok { "ok" } else { "FAIL" },
+            c.name,
+            c.reason
+        );
     }
     if args.dry_run {
         println!("dry run: nothing was changed");
-        return Ok(if checks.iter().all(|c| c.ok) { EXIT_OK } else { EXIT_FAILED });
+        return Ok(if checks.iter().all(|c| c.ok) {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        });
     }
     if !args.yes && !confirm(kind)? {
         return Ok(EXIT_USAGE);
     }
-    let event = Event::Requested { kind, force: args.force };
+    let event = Event::Requested {
+        kind,
+        force: args.force,
+    };
     let (decision, owned) = runner::start(&ctx, &event, kind, vec![], Some(&world)).await?;
     let Some(mut owned) = owned else {
         eprintln!("{}", decision.reason);
@@ -139,16 +170,25 @@ pub async fn run_command(kind: RunbookKind, args: &RunArgs, shutdown: watch::Rec
         *at = command_at;
     }
     owned.journal.save().await.map_err(ExecError::from)?;
-    println!("run {} started: {}", owned.journal.record.id, decision.reason);
+    println!(
+        "run {} started: {}",
+        owned.journal.record.id, decision.reason
+    );
     finish(&ctx, runner::drive(&ctx, owned).await?)
 }
 
 fn confirm(kind: RunbookKind) -> Result<bool, OpsError> {
     if !std::io::stdin().is_terminal() {
-        eprintln!("refusing to {} without confirmation: stdin is not a terminal; pass --yes", kind.as_str());
+        eprintln!(
+            "refusing to {} without confirmation: stdin is not a terminal; pass --yes",
+            kind.as_str()
+        );
         return Ok(false);
     }
-    print!("Proceed with the {}? Type 'yes' to continue: ", kind.as_str());
+    print!(
+        "Proceed with the {}? Type 'yes' to continue: ",
+        kind.as_str()
+    );
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -163,7 +203,10 @@ fn confirm(kind: RunbookKind) -> Result<bool, OpsError> {
 fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
     let rec = match end {
         RunEnd::Interrupted(r) => {
-            eprintln!("run {} interrupted at a safe point; run the same command again to resume it", r.id);
+            eprintln!(
+                "run {} interrupted at a safe point; run the same command again to resume it",
+                r.id
+            );
             return Ok(EXIT_FAILED);
         }
         RunEnd::Finished(r) => r,
@@ -172,7 +215,13 @@ fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
     let dir = ctx.cfg.service.reports_dir.join(&rec.id);
     println!("{}", summary_line(&rep));
     println!("report: {}", dir.join("report.md").display());
-    Ok(if rec.status == RunStatus::Succeeded && rep.rto.objective_met { EXIT_OK } else { EXIT_FAILED })
+    Ok(
+        if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        },
+    )
 }
 
 fn summary_line(rep: &report::Report) -> String {
@@ -185,9 +234,16 @@ fn summary_line(rep: &report::Report) -> String {
             ms(m),
             ms(e),
             ms(rep.rto.objective_ms),
-            if rep.rto.objective_met { "met" } else { "BREACHED" }
+            if rep.rto.objective_met {
+                "met"
+            } else {
+                "BREACHED"
+            }
         ),
-        _ => format!("{} {:?}: {}; not recovered", rep.kind, rep.result, rep.reason),
+        _ => format!(
+            "{} {:?}: {}; not recovered",
+            rep.kind, rep.result, rep.reason
+        ),
     }
 }
 
@@ -200,13 +256,28 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     let (state, _) = journal::read_state(&store).await?;
     println!("service:     {}", cfg.service.name);
     println!("serving:     {} ({})", state.serving.label(), state.reason);
-    println!("paused:      {}", if state.paused { "yes: observing only" } else { "no" });
+    println!(
+        "paused:      {}",
+        if state.paused {
+            "yes: observing only"
+        } else {
+            "no"
+        }
+    );
     match state.cooldown_until {
-        Some(u) if u > Utc::now() => println!("cooldown:    no automatic failover until {}", u.to_rfc3339()),
+        Some(u) if u > Utc::now() => println!(
+            "cooldown:    no automatic failover until {}",
+            u.to_rfc3339()
+        ),
         _ => println!("cooldown:    none"),
     }
     match journal::read_verdict(&store).await? {
-        Some(v) => println!("verdict:     {:?} since {}: {}", v.health, v.at.to_rfc3339(), v.reason),
+        Some(v) => println!(
+            "verdict:     {:?} since {}: {}",
+            v.health,
+            v.at.to_rfc3339(),
+            v.reason
+        ),
         None => println!("verdict:     none yet (is `standby serve` running?)"),
     }
     if let Some(run) = state.serving.running() {
@@ -234,7 +305,14 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         Some(r) => {
             let rep = report::build(r);
             println!("last report: {}", summary_line(&rep));
-            println!("             {}", cfg.service.reports_dir.join(&r.id).join("report.md").display());
+            println!(
+                "             {}",
+                cfg.service
+                    .reports_dir
+                    .join(&r.id)
+                    .join("report.md")
+                    .display()
+            );
         }
         None => println!("last report: none"),
     }

@@ -88,7 +88,17 @@ pub struct DnsChange {
     pub to: String,
 }
 
+/// The time a run's steps may use: the objective less detection and the DNS TTL, which every
+/// failover pays whatever the steps do. Step budgets are shares of this, so a run whose steps
+/// stay within budget meets the objective including the TTL.
+pub fn action_budget(cfg: &Config) -> Duration {
+    cfg.service
+        .rto
+        .saturating_sub(cfg.health.detection_time() + Duration::from_secs(u64::from(cfg.dns.ttl)))
+}
+
 pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) -> Plan {
+    let budget = action_budget(cfg);
     let steps = runbook
         .steps
         .iter()
@@ -96,7 +106,7 @@ pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) 
             name: s.name.clone(),
             action: s.action.clone(),
             timeout: s.timeout,
-            budget: cfg.service.rto.mul_f64(s.budget),
+            budget: budget.mul_f64(s.budget),
             on_failure: s.on_failure,
             changes: changes(&s.action, cfg, world),
         })
@@ -124,12 +134,25 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
                         Some(c) => (c.min.min(desired), c.max.max(desired)),
                         None => (desired.min(spec.warm), desired),
                     };
-                    AsgChange { side: *side, region: region.region.clone(), name: spec.name.clone(), from, desired, min, max }
+                    AsgChange {
+                        side: *side,
+                        region: region.region.clone(),
+                        name: spec.name.clone(),
+                        from,
+                        desired,
+                        min,
+                        max,
+                    }
                 })
                 .collect();
             Changes::Asgs { groups }
         }
-        Action::Verify { side, successes, .. } => Changes::Probe { url: cfg.side(*side).endpoint.clone(), successes: *successes },
+        Action::Verify {
+            side, successes, ..
+        } => Changes::Probe {
+            url: cfg.side(*side).endpoint.clone(),
+            successes: *successes,
+        },
         Action::FlipDns { to } => Changes::Dns(DnsChange {
             zone_id: cfg.dns.zone_id.clone(),
             name: cfg.dns.name.clone(),
@@ -142,7 +165,11 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
 }
 
 fn observed(world: &World, side: Side, name: &str) -> Option<AsgCapacity> {
-    world.asgs.iter().find(|a| a.side == side && a.name == name).and_then(|a| a.capacity)
+    world
+        .asgs
+        .iter()
+        .find(|a| a.side == side && a.name == name)
+        .and_then(|a| a.capacity)
 }
 
 /// One preflight check with its verdict and reason.
@@ -165,12 +192,18 @@ pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
                     Some(c) => Check {
                         name: format!("asg {} ({})", g.name, g.region),
                         ok: true,
-                        reason: format!("exists: desired {} (min {}, max {}), {} InService", c.desired, c.min, c.max, c.in_service),
+                        reason: format!(
+                            "exists: desired {} (min {}, max {}), {} InService",
+                            c.desired, c.min, c.max, c.in_service
+                        ),
                     },
                     None => Check {
                         name: format!("asg {} ({})", g.name, g.region),
                         ok: false,
-                        reason: format!("Auto Scaling group {:?} not found in {}", g.name, g.region),
+                        reason: format!(
+                            "Auto Scaling group {:?} not found in {}",
+                            g.name, g.region
+                        ),
                     },
                 });
             }
@@ -200,7 +233,13 @@ pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
 pub fn render(plan: &Plan, cfg: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "{} plan for {} (RTO objective {}):", plan.kind.as_str(), cfg.service.name, crate::duration::human(cfg.service.rto));
+    let _ = writeln!(
+        out,
+        "{} plan for {} (RTO objective {}):",
+        plan.kind.as_str(),
+        cfg.service.name,
+        crate::duration::human(cfg.service.rto)
+    );
     for (i, s) in plan.steps.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -223,15 +262,26 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
                         Some(c) => format!("desired {} (min {}, max {})", c.desired, c.min, c.max),
                         None => "NOT FOUND".to_string(),
                     };
-                    let _ = writeln!(out, "       {} {}: {from} -> desired {} (min {}, max {})", g.region, g.name, g.desired, g.min, g.max);
+                    let _ = writeln!(
+                        out,
+                        "       {} {}: {from} -> desired {} (min {}, max {})",
+                        g.region, g.name, g.desired, g.min, g.max
+                    );
                 }
             }
             Changes::Dns(d) => {
                 let from = d.from.as_deref().unwrap_or("(no record)");
-                let _ = writeln!(out, "       {} {} in zone {}: {from} -> {} (UPSERT, TTL {}s)", d.record_type, d.name, d.zone_id, d.to, d.ttl);
+                let _ = writeln!(
+                    out,
+                    "       {} {} in zone {}: {from} -> {} (UPSERT, TTL {}s)",
+                    d.record_type, d.name, d.zone_id, d.to, d.ttl
+                );
             }
             Changes::Probe { url, successes } => {
-                let _ = writeln!(out, "       probe {url} until {successes} consecutive successes");
+                let _ = writeln!(
+                    out,
+                    "       probe {url} until {successes} consecutive successes"
+                );
             }
         }
     }
@@ -250,4 +300,96 @@ pub fn traffic_after(plan: &Plan, flipped: impl Fn(usize) -> bool, before: Side)
         })
         .last()
         .unwrap_or(before)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::compile::from_text;
+
+    pub const CONFIG: &str = r#"
+[service]
+name = "chat"
+rto = "5m"
+state_dir = "/var/lib/standby"
+[primary]
+region = "us-east-1"
+endpoint = "http://127.0.0.1:8081/health"
+asgs = [{ name = "gpu-use1", warm = 0, serving = 4 }]
+[standby]
+region = "us-west-2"
+endpoint = "http://127.0.0.1:8082/health"
+asgs = [{ name = "gpu-usw2", warm = 1, serving = 4 }, { name = "gpu-usw2-b", warm = 0, serving = 2 }]
+[dns]
+zone_id = "Z0123456789"
+name = "api.example.com."
+ttl = 60
+primary = "use1.example.com"
+standby = "usw2.example.com"
+"#;
+
+    pub fn config() -> Config {
+        from_text(std::path::Path::new("/etc/standby/standby.toml"), CONFIG).expect("test config compiles")
+    }
+
+    fn world(record: Option<&str>) -> World {
+        let cap = |desired, max| Some(AsgCapacity { desired, min: 0, max, in_service: desired });
+        World {
+            asgs: vec![
+                AsgObservation { side: Side::Primary, region: "us-east-1".into(), name: "gpu-use1".into(), capacity: cap(4, 4) },
+                AsgObservation { side: Side::Standby, region: "us-west-2".into(), name: "gpu-usw2".into(), capacity: cap(1, 1) },
+                AsgObservation { side: Side::Standby, region: "us-west-2".into(), name: "gpu-usw2-b".into(), capacity: None },
+            ],
+            record: record.map(|v| RecordObservation { value: v.into(), ttl: Some(60) }),
+        }
+    }
+
+    #[test]
+    fn failover_plan_names_every_change() {
+        let cfg = config();
+        let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &world(Some("use1.example.com")));
+        let text = render(&plan, &cfg);
+        assert!(text.contains("us-west-2 gpu-usw2: desired 1 (min 0, max 1) -> desired 4 (min 0, max 4)"), "{text}");
+        assert!(text.contains("us-west-2 gpu-usw2-b: NOT FOUND -> desired 2 (min 0, max 2)"), "{text}");
+        assert!(text.contains("CNAME api.example.com. in zone Z0123456789: use1.example.com -> usw2.example.com (UPSERT, TTL 60s)"), "{text}");
+        // 5m objective less detection (2 rounds: 2s + 2×2×1s = 6s) and TTL (60s) = 234s of action budget.
+        assert_eq!(action_budget(&cfg), Duration::from_secs(234));
+        let scale = plan.steps.iter().find(|s| s.name == "scale-standby").unwrap();
+        assert_eq!(scale.budget, Duration::from_secs(234).mul_f64(0.45));
+    }
+
+    #[test]
+    fn scaling_down_keeps_max_and_lowers_min() {
+        let cfg = config();
+        let plan = build(RunbookKind::Failback, &cfg, &cfg.failback.runbook, &world(Some("usw2.example.com")));
+        let Changes::Asgs { groups } = &plan.steps.iter().find(|s| s.name == "standby-to-warm").unwrap().changes else { panic!() };
+        let g = groups.iter().find(|g| g.name == "gpu-usw2").unwrap();
+        assert_eq!((g.desired, g.min, g.max), (1, 0, 1));
+    }
+
+    #[test]
+    fn preflight_refuses_missing_groups_and_foreign_records() {
+        let cfg = config();
+        let w = world(Some("somebody-else.example.net"));
+        let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
+        let checks = preflight(&plan, &cfg, &w);
+        let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.reason.as_str()).collect();
+        assert_eq!(failed.len(), 2, "{checks:?}");
+        assert!(failed[0].contains("Auto Scaling group \"gpu-usw2-b\" not found in us-west-2"));
+        assert!(failed[1].contains("refusing to overwrite a value standby does not own"));
+        let w = world(None);
+        let checks = preflight(&plan, &cfg, &w);
+        assert!(checks.iter().any(|c| !c.ok && c.reason == "record not found in zone Z0123456789"));
+    }
+
+    #[test]
+    fn flip_to_the_current_side_is_a_no_op_but_allowed() {
+        let cfg = config();
+        let w = world(Some("usw2.example.com."));
+        let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
+        let checks = preflight(&plan, &cfg, &w);
+        let dns = checks.iter().find(|c| c.name.starts_with("dns")).unwrap();
+        assert!(dns.ok);
+        assert!(dns.reason.contains("already points at the standby"), "{}", dns.reason);
+    }
 }

@@ -24,10 +24,18 @@ impl Prober {
             // A fresh connection per probe: a pooled keep-alive socket to a dead host would turn
             // "connection refused" into a slower, vaguer error.
             .pool_max_idle_per_host(0)
-            .user_agent(concat!("standby/", env!("CARGO_PKG_VERSION"), " health-probe"))
+            .user_agent(concat!(
+                "standby/",
+                env!("CARGO_PKG_VERSION"),
+                " health-probe"
+            ))
             .build()
             .expect("static reqwest configuration is valid");
-        Prober { client, timeout, slow }
+        Prober {
+            client,
+            timeout,
+            slow,
+        }
     }
 
     /// One probe round against `url`.
@@ -61,7 +69,11 @@ impl Prober {
         let latency = started.elapsed();
         let class = classify(&answer, latency, self.slow);
         let detail = match &answer {
-            Answer::Status(s) if class == OutcomeClass::Slow => format!("HTTP {s} in {} (slow > {})", human(latency), human(self.slow)),
+            Answer::Status(s) if class == OutcomeClass::Slow => format!(
+                "HTTP {s} in {} (slow > {})",
+                human(latency),
+                human(self.slow)
+            ),
             Answer::Status(s) => format!("HTTP {s}"),
             Answer::Timeout => format!("timeout after {}", human(self.timeout)),
             Answer::Connect(e) | Answer::Local(e) => e.clone(),
@@ -74,8 +86,20 @@ impl Prober {
     }
 }
 
-fn result(at: chrono::DateTime<Utc>, a: (OutcomeClass, Option<u16>, Duration, String), attempts: u8, prefix: Option<String>) -> ProbeResult {
-    ProbeResult { at, outcome: a.0, status: a.1, latency: a.2, attempts, detail: format!("{}{}", prefix.unwrap_or_default(), a.3) }
+fn result(
+    at: chrono::DateTime<Utc>,
+    a: (OutcomeClass, Option<u16>, Duration, String),
+    attempts: u8,
+    prefix: Option<String>,
+) -> ProbeResult {
+    ProbeResult {
+        at,
+        outcome: a.0,
+        status: a.1,
+        latency: a.2,
+        attempts,
+        detail: format!("{}{}", prefix.unwrap_or_default(), a.3),
+    }
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; keep the innermost.

@@ -100,7 +100,9 @@ pub struct Provenance {
 pub fn build(run: &RunRecord) -> Report {
     let clock_start = run.trigger.clock_start();
     let (trigger_kind, trigger_reason, decided_at) = match &run.trigger {
-        Trigger::Automatic { reason, decided_at, .. } => ("automatic", reason.clone(), Some(*decided_at)),
+        Trigger::Automatic {
+            reason, decided_at, ..
+        } => ("automatic", reason.clone(), Some(*decided_at)),
         Trigger::Manual { command, .. } => ("manual", format!("operator ran `{command}`"), None),
     };
 
@@ -142,7 +144,9 @@ pub fn build(run: &RunRecord) -> Report {
             breakdown.decide_ms = millis(between(decided_at.unwrap_or(clock_start), first));
         }
         for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
-            let (Some(a), Some(b)) = (rec.started_at, rec.finished_at) else { continue };
+            let (Some(a), Some(b)) = (rec.started_at, rec.finished_at) else {
+                continue;
+            };
             if a >= stop {
                 continue;
             }
@@ -154,12 +158,17 @@ pub fn build(run: &RunRecord) -> Report {
                 Action::Preflight | Action::Report => {}
             }
         }
-        let accounted = breakdown.detect_ms + breakdown.decide_ms + breakdown.scale_ms + breakdown.verify_ms + breakdown.dns_ms;
+        let accounted = breakdown.detect_ms
+            + breakdown.decide_ms
+            + breakdown.scale_ms
+            + breakdown.verify_ms
+            + breakdown.dns_ms;
         breakdown.other_ms = measured.map(millis).unwrap_or(0).saturating_sub(accounted);
     }
     let ttl = Duration::from_secs(u64::from(run.dns_ttl_s));
     let effective = measured.map(|m| m + ttl);
-    let objective_met = run.status == RunStatus::Succeeded && effective.is_some_and(|e| e <= run.rto_objective);
+    let objective_met =
+        run.status == RunStatus::Succeeded && effective.is_some_and(|e| e <= run.rto_objective);
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -170,7 +179,13 @@ pub fn build(run: &RunRecord) -> Report {
         reason: run.reason.clone(),
         started_at: run.created_at,
         finished_at: run.finished_at,
-        trigger: TriggerSection { kind: trigger_kind.into(), reason: trigger_reason, clock_start, decided_at, evidence: run.evidence.clone() },
+        trigger: TriggerSection {
+            kind: trigger_kind.into(),
+            reason: trigger_reason,
+            clock_start,
+            decided_at,
+            evidence: run.evidence.clone(),
+        },
         rto: Rto {
             objective_ms: millis(run.rto_objective),
             measured_ms: measured.map(millis),
@@ -182,10 +197,20 @@ pub fn build(run: &RunRecord) -> Report {
             breakdown,
         },
         steps,
-        runbook: Provenance { path: run.runbook_path.clone(), digest: Some(run.runbook_digest.clone()) },
-        config: Provenance { path: run.config_path.clone(), digest: None },
+        runbook: Provenance {
+            path: run.runbook_path.clone(),
+            digest: Some(run.runbook_digest.clone()),
+        },
+        config: Provenance {
+            path: run.config_path.clone(),
+            digest: None,
+        },
         resumed_at: run.resumed_at.clone(),
-        notes: run.notes.iter().map(|n| format!("{} {}", n.at.format("%H:%M:%S%.3f"), n.text)).collect(),
+        notes: run
+            .notes
+            .iter()
+            .map(|n| format!("{} {}", n.at.format("%H:%M:%S%.3f"), n.text))
+            .collect(),
     }
 }
 
@@ -225,33 +250,71 @@ pub fn to_markdown(r: &Report) -> String {
         RunStatus::Running => "still running",
     };
     let _ = writeln!(o, "# {} {} — {}\n", r.service, r.kind, verdict);
-    let _ = writeln!(o, "Run `{}`, started {}, {}.\n", r.run_id, r.started_at.to_rfc3339(), r.reason);
+    let _ = writeln!(
+        o,
+        "Run `{}`, started {}, {}.\n",
+        r.run_id,
+        r.started_at.to_rfc3339(),
+        r.reason
+    );
     let _ = writeln!(o, "## RTO\n");
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| objective | {} |", ms(r.rto.objective_ms));
     match (r.rto.measured_ms, r.rto.effective_ms) {
         (Some(m), Some(e)) => {
-            let _ = writeln!(o, "| measured (first failing probe → last verify) | {} |", ms(m));
-            let _ = writeln!(o, "| effective (+ DNS TTL {}) | {} |", ms(r.rto.dns_ttl_ms), ms(e));
+            let _ = writeln!(
+                o,
+                "| measured (first failing probe → last verify) | {} |",
+                ms(m)
+            );
+            let _ = writeln!(
+                o,
+                "| effective (+ DNS TTL {}) | {} |",
+                ms(r.rto.dns_ttl_ms),
+                ms(e)
+            );
         }
         _ => {
             let _ = writeln!(o, "| measured | not recovered: no verify step succeeded |");
         }
     }
-    let _ = writeln!(o, "| objective met | {} |", if r.rto.objective_met { "yes" } else { "**NO**" });
+    let _ = writeln!(
+        o,
+        "| objective met | {} |",
+        if r.rto.objective_met { "yes" } else { "**NO**" }
+    );
     let _ = writeln!(o, "| clock start | {} |", r.rto.clock_start.to_rfc3339());
     if let Some(stop) = r.rto.clock_stop {
         let _ = writeln!(o, "| clock stop | {} |", stop.to_rfc3339());
     }
     let b = &r.rto.breakdown;
-    let _ = writeln!(o, "\n| detect | decide | scale | verify | DNS | other |\n|---|---|---|---|---|---|");
-    let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} |", ms(b.detect_ms), ms(b.decide_ms), ms(b.scale_ms), ms(b.verify_ms), ms(b.dns_ms), ms(b.other_ms));
+    let _ = writeln!(
+        o,
+        "\n| detect | decide | scale | verify | DNS | other |\n|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} |",
+        ms(b.detect_ms),
+        ms(b.decide_ms),
+        ms(b.scale_ms),
+        ms(b.verify_ms),
+        ms(b.dns_ms),
+        ms(b.other_ms)
+    );
 
     let _ = writeln!(o, "\n## Steps\n");
-    let _ = writeln!(o, "| # | step | action | status | duration | budget | attempts | reason |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "| # | step | action | status | duration | budget | attempts | reason |\n|---|---|---|---|---|---|---|---|"
+    );
     for (i, s) in r.steps.iter().enumerate() {
         let dur = s.duration_ms.map(ms).unwrap_or_else(|| "—".into());
-        let flag = if s.over_budget { " ⚠ over budget" } else { "" };
+        let flag = if s.over_budget {
+            " ⚠ over budget"
+        } else {
+            ""
+        };
         let _ = writeln!(
             o,
             "| {} | {} | {} | {:?} | {dur}{flag} | {} | {} | {} |",
@@ -269,12 +332,23 @@ pub fn to_markdown(r: &Report) -> String {
         match &s.planned {
             Changes::Asgs { groups } => {
                 for g in groups {
-                    let from = g.from.map(|c| format!("desired {} (min {}, max {})", c.desired, c.min, c.max)).unwrap_or_else(|| "not found".into());
-                    let _ = writeln!(o, "- `{}`: ASG {} ({}): {from} → desired {} (min {}, max {})", s.name, g.name, g.region, g.desired, g.min, g.max);
+                    let from = g
+                        .from
+                        .map(|c| format!("desired {} (min {}, max {})", c.desired, c.min, c.max))
+                        .unwrap_or_else(|| "not found".into());
+                    let _ = writeln!(
+                        o,
+                        "- `{}`: ASG {} ({}): {from} → desired {} (min {}, max {})",
+                        s.name, g.name, g.region, g.desired, g.min, g.max
+                    );
                 }
             }
             Changes::Dns(d) => {
-                let change_id = s.details.get("change_id").and_then(|v| v.as_str()).unwrap_or("—");
+                let change_id = s
+                    .details
+                    .get("change_id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("—");
                 let _ = writeln!(
                     o,
                     "- `{}`: {} {} {} → {} (TTL {}s, change {change_id})",
@@ -292,10 +366,24 @@ pub fn to_markdown(r: &Report) -> String {
     let _ = writeln!(o, "\n## Trigger\n");
     let _ = writeln!(o, "{} — {}\n", r.trigger.kind, r.trigger.reason);
     if !r.trigger.evidence.is_empty() {
-        let _ = writeln!(o, "| probe at | outcome | status | latency | attempts | detail |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "| probe at | outcome | status | latency | attempts | detail |\n|---|---|---|---|---|---|"
+        );
         for p in &r.trigger.evidence {
-            let status = p.status.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
-            let _ = writeln!(o, "| {} | {} | {status} | {} | {} | {} |", p.at.format("%H:%M:%S%.3f"), p.outcome.as_str(), human(p.latency), p.attempts, p.detail);
+            let status = p
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                o,
+                "| {} | {} | {status} | {} | {} | {} |",
+                p.at.format("%H:%M:%S%.3f"),
+                p.outcome.as_str(),
+                human(p.latency),
+                p.attempts,
+                p.detail
+            );
         }
     }
     if !r.resumed_at.is_empty() || !r.notes.is_empty() {
@@ -308,7 +396,126 @@ pub fn to_markdown(r: &Report) -> String {
         }
     }
     let _ = writeln!(o, "\n## Provenance\n");
-    let _ = writeln!(o, "- runbook: `{}` ({})", r.runbook.path, r.runbook.digest.as_deref().unwrap_or("—"));
+    let _ = writeln!(
+        o,
+        "- runbook: `{}` ({})",
+        r.runbook.path,
+        r.runbook.digest.as_deref().unwrap_or("—")
+    );
     let _ = writeln!(o, "- config: `{}`", r.config.path);
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::journal::{RunRecord, StepRecord};
+    use crate::plan::{self, World};
+
+    fn t(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(1_800_000_000_000 + ms).unwrap()
+    }
+
+    /// A finished automatic failover: first failing probe at 0, verdict at 3s, steps back to back.
+    fn run(status: RunStatus, verify_ok: bool) -> RunRecord {
+        let cfg = plan::tests::config();
+        let plan = plan::build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &World::default());
+        // preflight, scale, verify, flip, verify-after-flip, report
+        let spans = [(3_500, 3_600), (3_600, 63_600), (63_600, 73_600), (73_600, 75_600), (75_600, 78_600), (78_600, 78_700)];
+        let steps = plan
+            .steps
+            .iter()
+            .zip(spans)
+            .map(|(p, (a, b))| {
+                let ok = verify_ok || !matches!(p.action, Action::Verify { .. });
+                StepRecord {
+                    name: p.name.clone(),
+                    status: if ok { StepStatus::Succeeded } else { StepStatus::Failed },
+                    started_at: Some(t(a)),
+                    finished_at: Some(t(b)),
+                    attempts: 1,
+                    reason: "ok".into(),
+                    details: serde_json::Value::Null,
+                }
+            })
+            .collect();
+        RunRecord {
+            id: "r1".into(),
+            kind: RunbookKind::Failover,
+            service: "chat".into(),
+            trigger: Trigger::Automatic { reason: "down: 2 consecutive failing rounds".into(), streak_start: t(0), decided_at: t(3_000) },
+            evidence: vec![],
+            created_at: t(3_000),
+            finished_at: Some(t(78_700)),
+            status,
+            reason: "all steps succeeded".into(),
+            config_path: "/etc/standby/standby.toml".into(),
+            runbook_path: "runbooks/failover.toml".into(),
+            runbook_digest: "fnv1a64:0".into(),
+            rto_objective: Duration::from_secs(300),
+            dns_ttl_s: 60,
+            plan,
+            steps,
+            resumed_at: vec![],
+            notes: vec![],
+        }
+    }
+
+    use crate::runbook::RunbookKind;
+
+    #[test]
+    fn rto_runs_from_first_failing_probe_to_last_verify_and_breaks_down() {
+        let r = build(&run(RunStatus::Succeeded, true));
+        assert_eq!(r.rto.measured_ms, Some(78_600));
+        assert_eq!(r.rto.effective_ms, Some(138_600));
+        assert!(r.rto.objective_met);
+        let b = &r.rto.breakdown;
+        assert_eq!((b.detect_ms, b.decide_ms, b.scale_ms, b.verify_ms, b.dns_ms, b.other_ms), (3_000, 500, 60_000, 13_000, 2_000, 100));
+        let md = to_markdown(&r);
+        assert!(md.contains("| measured (first failing probe → last verify) | 1m 18s |"), "{md}");
+        assert!(md.contains("| 3.0s | 500ms | 1m | 13.0s | 2.0s | 100ms |"), "{md}");
+    }
+
+    #[test]
+    fn failed_verification_means_not_recovered_and_objective_not_met() {
+        let r = build(&run(RunStatus::Failed, false));
+        assert_eq!(r.rto.measured_ms, None);
+        assert!(!r.rto.objective_met);
+        assert!(to_markdown(&r).contains("not recovered: no verify step succeeded"));
+    }
+
+    #[test]
+    fn effective_rto_over_objective_is_a_breach() {
+        let mut rec = run(RunStatus::Succeeded, true);
+        rec.rto_objective = Duration::from_secs(120);
+        let r = build(&rec);
+        assert!(!r.rto.objective_met);
+        assert!(to_markdown(&r).contains("| objective met | **NO** |"));
+    }
+
+    #[test]
+    fn projected_rto_is_elapsed_plus_remaining_budgets_plus_ttl() {
+        let mut rec = run(RunStatus::Running, true);
+        for s in rec.steps.iter_mut().skip(2) {
+            s.status = StepStatus::Pending;
+            s.started_at = None;
+            s.finished_at = None;
+        }
+        let remaining: Duration = rec.plan.steps.iter().skip(2).map(|s| s.budget).sum();
+        assert_eq!(projected_rto(&rec, t(63_600)), Duration::from_millis(63_600) + remaining + Duration::from_secs(60));
+    }
+
+    #[test]
+    fn json_field_names_are_snake_case_and_stable() {
+        let json: serde_json::Value = serde_json::from_str(&to_json(&build(&run(RunStatus::Succeeded, true)))).unwrap();
+        for key in ["schema_version", "run_id", "kind", "result", "trigger", "rto", "steps", "runbook"] {
+            assert!(json.get(key).is_some(), "missing {key}");
+        }
+        for key in ["objective_ms", "measured_ms", "effective_ms", "dns_ttl_ms", "objective_met", "breakdown"] {
+            assert!(json["rto"].get(key).is_some(), "missing rto.{key}");
+        }
+        assert_eq!(json["steps"][1]["action"], "scale_asgs");
+    }
 }

@@ -47,7 +47,7 @@ pub struct Step {
     pub action: Action,
     #[serde(with = "crate::serde_duration")]
     pub timeout: Duration,
-    /// Share of the RTO objective this step may use.
+    /// Share of the action budget (RTO objective less detection and DNS TTL) this step may use.
     pub budget: f64,
     pub on_failure: OnFailure,
 }
@@ -118,8 +118,14 @@ const ACTIONS: &[&str] = &["preflight", "scale_asgs", "verify", "flip_dns", "rep
 
 pub fn embedded(kind: RunbookKind) -> Source {
     match kind {
-        RunbookKind::Failover => Source::new("runbooks/failover.toml (built in)", include_str!("../runbooks/failover.toml").into()),
-        RunbookKind::Failback => Source::new("runbooks/failback.toml (built in)", include_str!("../runbooks/failback.toml").into()),
+        RunbookKind::Failover => Source::new(
+            "runbooks/failover.toml (built in)",
+            include_str!("../runbooks/failover.toml").into(),
+        ),
+        RunbookKind::Failback => Source::new(
+            "runbooks/failback.toml (built in)",
+            include_str!("../runbooks/failback.toml").into(),
+        ),
     }
 }
 
@@ -127,21 +133,42 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     let before = diags.errors().count();
     let doc = Doc::parse(src, diags)?;
     let mut root = doc.section(diags);
-    if let Some(k) = root.choice("kind", &["failover", "failback"], Some(kind.as_str())) {
-        if k.value != kind.as_str() {
-            root.error(k.offset, "kind", format!("this runbook is for {:?} but is configured as the {} runbook", k.value, kind.as_str()));
-        }
+    if let Some(k) = root.choice("kind", &["failover", "failback"], Some(kind.as_str()))
+        && k.value != kind.as_str()
+    {
+        root.error(
+            k.offset,
+            "kind",
+            format!(
+                "this runbook is for {:?} but is configured as the {} runbook",
+                k.value,
+                kind.as_str()
+            ),
+        );
     }
     let _ = root.opt_str("description");
     let steps = root.tables("steps", true, |t| {
         let name = t.opt_str("name");
         let action = t.choice("action", ACTIONS, None)?;
-        let mut spans = Spans { table: t.offset, name: name.as_ref().map(|n| n.offset), side: None };
-        let name = name.map(|n| n.value).unwrap_or_else(|| action.value.clone());
+        let mut spans = Spans {
+            table: t.offset,
+            name: name.as_ref().map(|n| n.offset),
+            side: None,
+        };
+        let name = name
+            .map(|n| n.value)
+            .unwrap_or_else(|| action.value.clone());
         let timeout = t.duration("timeout", Some(Action::default_timeout(&action.value)));
         let budget = match t.opt_float("budget") {
             Some(b) if !(0.0..=1.0).contains(&b.value) => {
-                t.error(b.offset, "budget", format!("{} must be a share of the RTO objective between 0 and 1", b.value));
+                t.error(
+                    b.offset,
+                    "budget",
+                    format!(
+                        "{} must be a share of the RTO objective between 0 and 1",
+                        b.value
+                    ),
+                );
                 None
             }
             Some(b) => Some(b.value),
@@ -152,7 +179,11 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
         let mut side = |t: &mut crate::config::doc::Section<'_, '_>, key: &str| {
             let s = t.choice(key, &["primary", "standby"], None)?;
             spans.side = Some(s.offset);
-            Some(if s.value == "primary" { Side::Primary } else { Side::Standby })
+            Some(if s.value == "primary" {
+                Side::Primary
+            } else {
+                Side::Standby
+            })
         };
         let act = match action.value.as_str() {
             "preflight" => Some(Action::Preflight),
@@ -160,26 +191,52 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
             "scale_asgs" => {
                 let side = side(t, "side");
                 let target = t.choice("target", &["serving", "warm"], None);
-                let target = target.map(|c| if c.value == "serving" { Capacity::Serving } else { Capacity::Warm });
-                Some(Action::ScaleAsgs { side: side?, target: target? })
+                let target = target.map(|c| {
+                    if c.value == "serving" {
+                        Capacity::Serving
+                    } else {
+                        Capacity::Warm
+                    }
+                });
+                Some(Action::ScaleAsgs {
+                    side: side?,
+                    target: target?,
+                })
             }
             "verify" => {
                 let side = side(t, "side");
                 let successes = t.int_in("successes", 1, 100, Some(3));
                 let interval = t.duration("interval", Some(Duration::from_secs(1)));
-                Some(Action::Verify { side: side?, successes: successes?.value as u32, interval: interval?.value })
+                Some(Action::Verify {
+                    side: side?,
+                    successes: successes?.value as u32,
+                    interval: interval?.value,
+                })
             }
             "flip_dns" => side(t, "to").map(|to| Action::FlipDns { to }),
             _ => None,
         };
-        if let Some(t0) = &timeout {
-            if t0.value.is_zero() {
-                t.error(t0.offset, "timeout", "must be greater than zero");
-                return None;
-            }
+        if let Some(t0) = &timeout
+            && t0.value.is_zero()
+        {
+            t.error(t0.offset, "timeout", "must be greater than zero");
+            return None;
         }
-        let on_failure = if on_failure?.value == "continue" { OnFailure::Continue } else { OnFailure::Abort };
-        Some((Step { name, action: act?, timeout: timeout?.value, budget: budget?, on_failure }, spans))
+        let on_failure = if on_failure?.value == "continue" {
+            OnFailure::Continue
+        } else {
+            OnFailure::Abort
+        };
+        Some((
+            Step {
+                name,
+                action: act?,
+                timeout: timeout?.value,
+                budget: budget?,
+                on_failure,
+            },
+            spans,
+        ))
     });
     root.finish();
     let (items, steps_offset) = steps?;
@@ -194,7 +251,11 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     if diags.errors().count() > before {
         return None;
     }
-    Some(Runbook { path: src.path.clone(), digest: crate::digest::fnv1a64(src.text.as_bytes()), steps: steps.into_iter().map(|(s, _)| s).collect() })
+    Some(Runbook {
+        path: src.path.clone(),
+        digest: crate::digest::fnv1a64(src.text.as_bytes()),
+        steps: steps.into_iter().map(|(s, _)| s).collect(),
+    })
 }
 
 /// Rules that need the whole step list: names unique, budgets within the objective, and the
@@ -208,7 +269,7 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
     }
     let total: f64 = steps.iter().map(|(s, _)| s.budget).sum();
     if total > 1.0 + 1e-9 {
-        diags.error(src, steps.first().map(|s| s.1.table).unwrap_or(0), "steps", format!("budgets add up to {total:.2}; they are shares of the RTO objective and must total at most 1"));
+        diags.error(src, steps.first().map(|s| s.1.table).unwrap_or(0), "steps", format!("budgets add up to {total:.2}; they are shares of the action budget (RTO objective less detection and DNS TTL) and must total at most 1"));
     }
     let target = kind.target();
     let mut verified = Vec::new();
@@ -220,7 +281,15 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
             Action::FlipDns { to } => {
                 flips += 1;
                 if *to != target {
-                    diags.error(src, *off, &format!("steps[{i}].to"), format!("a {} runbook moves traffic to the {target}, not the {to}", kind.as_str()));
+                    diags.error(
+                        src,
+                        *off,
+                        &format!("steps[{i}].to"),
+                        format!(
+                            "a {} runbook moves traffic to the {target}, not the {to}",
+                            kind.as_str()
+                        ),
+                    );
                 } else if !verified.contains(to) {
                     diags.error(src, spans.table, &format!("steps[{i}]"), format!("flip_dns to {to} has no earlier `verify` of {to} with on_failure = \"abort\": DNS could point at a side that failed verification"));
                 }
@@ -229,10 +298,32 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
         }
     }
     if flips == 0 {
-        diags.warning(src, 0, "steps", format!("no flip_dns step: this {} runbook never moves traffic", kind.as_str()));
+        diags.warning(
+            src,
+            0,
+            "steps",
+            format!(
+                "no flip_dns step: this {} runbook never moves traffic",
+                kind.as_str()
+            ),
+        );
     }
-    if !matches!(steps.first(), Some((Step { action: Action::Preflight, .. }, _))) {
-        diags.warning(src, 0, "steps", "the first step is not `preflight`: nothing checks the world before acting");
+    if !matches!(
+        steps.first(),
+        Some((
+            Step {
+                action: Action::Preflight,
+                ..
+            },
+            _
+        ))
+    ) {
+        diags.warning(
+            src,
+            0,
+            "steps",
+            "the first step is not `preflight`: nothing checks the world before acting",
+        );
     }
 }
 
@@ -258,9 +349,16 @@ mod tests {
 
     #[test]
     fn flip_without_verify_is_refused() {
-        let (rb, d) = compile_text("[[steps]]\naction = \"preflight\"\n[[steps]]\naction = \"flip_dns\"\nto = \"standby\"\n", RunbookKind::Failover);
+        let (rb, d) = compile_text(
+            "[[steps]]\naction = \"preflight\"\n[[steps]]\naction = \"flip_dns\"\nto = \"standby\"\n",
+            RunbookKind::Failover,
+        );
         assert!(rb.is_none());
-        assert!(d.to_string().contains("rb.toml:3:1 steps[1]: flip_dns to standby has no earlier `verify`"), "{d}");
+        assert!(
+            d.to_string()
+                .contains("rb.toml:3:1 steps[1]: flip_dns to standby has no earlier `verify`"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -269,10 +367,22 @@ mod tests {
         let (rb, d) = compile_text(text, RunbookKind::Failover);
         assert!(rb.is_none());
         let s = d.to_string();
-        assert!(s.contains("rb.toml:3:8 steps[0].side: \"west\" is not one of"), "{s}");
-        assert!(s.contains("rb.toml:4:10 steps[0].target: \"max\" is not one of"), "{s}");
-        assert!(s.contains("rb.toml:5:1 steps[0].timout: unknown key"), "{s}");
-        assert!(s.contains("rb.toml:7:10 steps[1].action: \"reboot\" is not one of"), "{s}");
+        assert!(
+            s.contains("rb.toml:3:8 steps[0].side: \"west\" is not one of"),
+            "{s}"
+        );
+        assert!(
+            s.contains("rb.toml:4:10 steps[0].target: \"max\" is not one of"),
+            "{s}"
+        );
+        assert!(
+            s.contains("rb.toml:5:1 steps[0].timout: unknown key"),
+            "{s}"
+        );
+        assert!(
+            s.contains("rb.toml:7:10 steps[1].action: \"reboot\" is not one of"),
+            "{s}"
+        );
     }
 
     #[test]

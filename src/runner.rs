@@ -19,11 +19,18 @@ use crate::runbook::RunbookKind;
 use crate::store::{RunLock, StoreError};
 
 pub fn policy(ctx: &Ctx) -> Policy {
-    Policy { mode: ctx.cfg.failover.mode, cooldown: ctx.cfg.failover.cooldown }
+    Policy {
+        mode: ctx.cfg.failover.mode,
+        cooldown: ctx.cfg.failover.cooldown,
+    }
 }
 
 /// Applies an event to the persisted state with a compare-and-swap loop.
-pub async fn apply(ctx: &Ctx, event: &Event, run_id: &str) -> Result<(Decision, State), JournalError> {
+pub async fn apply(
+    ctx: &Ctx,
+    event: &Event,
+    run_id: &str,
+) -> Result<(Decision, State), JournalError> {
     loop {
         let (state, version) = journal::read_state(&ctx.store).await?;
         let d = decide(&state, event, Utc::now(), &policy(ctx), run_id);
@@ -48,28 +55,61 @@ pub struct OwnedRun {
 /// names, if no other live process holds it.
 pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> {
     let (state, _) = journal::read_state(&ctx.store).await?;
-    let Some(run) = state.serving.running().map(str::to_string) else { return Ok(None) };
-    let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else { return Ok(None) };
+    let Some(run) = state.serving.running().map(str::to_string) else {
+        return Ok(None);
+    };
+    let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else {
+        return Ok(None);
+    };
     let journal = match Journal::load(ctx.store.clone(), &run).await {
         Ok(j) => j,
         Err(JournalError::NotFound(_)) => {
-            let kind = if matches!(state.serving, crate::core::machine::Serving::FailingOver { .. }) { RunbookKind::Failover } else { RunbookKind::Failback };
-            let trigger = state.trigger.clone().unwrap_or(crate::core::machine::Trigger::Manual { command: "unknown (state without trigger)".into(), at: Utc::now() });
+            let kind = if matches!(
+                state.serving,
+                crate::core::machine::Serving::FailingOver { .. }
+            ) {
+                RunbookKind::Failover
+            } else {
+                RunbookKind::Failback
+            };
+            let trigger = state
+                .trigger
+                .clone()
+                .unwrap_or(crate::core::machine::Trigger::Manual {
+                    command: "unknown (state without trigger)".into(),
+                    at: Utc::now(),
+                });
             info!(run = %run, "run decided but never journaled (crash after the decision); creating its journal now");
             let world = crate::aws::observe(&ctx.clients, &ctx.cfg).await?;
             executor::create_run(ctx, &run, kind, trigger, vec![], &world).await?
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(Some(OwnedRun { journal, _lock: lock }))
+    Ok(Some(OwnedRun {
+        journal,
+        _lock: lock,
+    }))
 }
 
 /// Decides on `event` and, if that starts a run, locks and journals it.
-pub async fn start(ctx: &Ctx, event: &Event, kind: RunbookKind, evidence: Vec<ProbeResult>, world: Option<&crate::plan::World>) -> Result<(Decision, Option<OwnedRun>), ExecError> {
+pub async fn start(
+    ctx: &Ctx,
+    event: &Event,
+    kind: RunbookKind,
+    evidence: Vec<ProbeResult>,
+    world: Option<&crate::plan::World>,
+) -> Result<(Decision, Option<OwnedRun>), ExecError> {
     let run_id = journal::new_run_id(kind, Utc::now());
-    let lock = ctx.store.lock_run(&run_id).await.map_err(JournalError::from)?.expect("a brand-new run id is unlocked");
+    let lock = ctx
+        .store
+        .lock_run(&run_id)
+        .await
+        .map_err(JournalError::from)?
+        .expect("a brand-new run id is unlocked");
     let (decision, _) = apply(ctx, event, &run_id).await?;
-    let Some(crate::core::machine::Action::StartRun { run, kind, trigger }) = decision.actions.first().cloned() else {
+    let Some(crate::core::machine::Action::StartRun { run, kind, trigger }) =
+        decision.actions.first().cloned()
+    else {
         return Ok((decision, None));
     };
     let observed;
@@ -81,7 +121,13 @@ pub async fn start(ctx: &Ctx, event: &Event, kind: RunbookKind, evidence: Vec<Pr
         }
     };
     let journal = executor::create_run(ctx, &run, kind, trigger, evidence, world).await?;
-    Ok((decision, Some(OwnedRun { journal, _lock: lock })))
+    Ok((
+        decision,
+        Some(OwnedRun {
+            journal,
+            _lock: lock,
+        }),
+    ))
 }
 
 /// Executes an owned run to its end and records in the state where traffic ended up.
@@ -90,7 +136,16 @@ pub async fn drive(ctx: &Ctx, mut owned: OwnedRun) -> Result<RunEnd, ExecError> 
     if let RunEnd::Finished(rec) = &end {
         let side = executor::traffic_side(ctx, rec).await;
         let succeeded = rec.status == journal::RunStatus::Succeeded;
-        let (d, _) = apply(ctx, &Event::RunFinished { run: rec.id.clone(), succeeded, traffic_on: side }, "-").await?;
+        let (d, _) = apply(
+            ctx,
+            &Event::RunFinished {
+                run: rec.id.clone(),
+                succeeded,
+                traffic_on: side,
+            },
+            "-",
+        )
+        .await?;
         info!("{}", d.reason);
     }
     Ok(end)

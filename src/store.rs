@@ -51,7 +51,12 @@ pub struct RunLock {
 
 pub trait Store: Send + Sync {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Versioned>, StoreError>>;
-    fn put<'a>(&'a self, key: &'a str, expect: Expect, bytes: Vec<u8>) -> BoxFuture<'a, Result<Version, StoreError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        expect: Expect,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Version, StoreError>>;
     /// Keys under a prefix, sorted.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
     /// `None` when another live process holds the run.
@@ -74,12 +79,18 @@ impl FileStore {
     }
 
     fn io(key: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io { key: key.to_string(), source }
+        move |source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        }
     }
 
     fn get_sync(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
         match fs::read(self.root.join(key)) {
-            Ok(bytes) => Ok(Some(Versioned { version: version_of(&bytes), bytes })),
+            Ok(bytes) => Ok(Some(Versioned {
+                version: version_of(&bytes),
+                bytes,
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Self::io(key)(e)),
         }
@@ -92,7 +103,12 @@ impl FileStore {
         fs::create_dir_all(&dir).map_err(&io)?;
         // One lock for all compare-and-swaps in this store, so the read-compare-write is atomic
         // against other processes (a CLI `failover` next to a running `serve`).
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.root.join(".store.lock")).map_err(&io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(".store.lock"))
+            .map_err(&io)?;
         lock.lock().map_err(&io)?;
         let current = self.get_sync(key)?;
         let ok = match (expect, &current) {
@@ -101,9 +117,15 @@ impl FileStore {
             (Expect::Absent, Some(_)) | (Expect::Version(_), None) => false,
         };
         if !ok {
-            return Err(StoreError::Conflict { key: key.to_string() });
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+            });
         }
-        let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("doc"), std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("doc"),
+            std::process::id()
+        ));
         {
             let mut f = File::create(&tmp).map_err(&io)?;
             f.write_all(bytes).map_err(&io)?;
@@ -140,9 +162,16 @@ impl FileStore {
         let io = Self::io(&key);
         let path = self.root.join(&key);
         fs::create_dir_all(path.parent().unwrap_or(&self.root)).map_err(&io)?;
-        let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(&io)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(&io)?;
         match f.try_lock() {
-            Ok(()) => Ok(Some(RunLock { _guard: Box::new(f) })),
+            Ok(()) => Ok(Some(RunLock {
+                _guard: Box::new(f),
+            })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(e)) => Err(io(e)),
         }
@@ -158,13 +187,23 @@ impl Store for FileStore {
         Box::pin(async move { self.get_sync(key) })
     }
 
-    fn put<'a>(&'a self, key: &'a str, expect: Expect, bytes: Vec<u8>) -> BoxFuture<'a, Result<Version, StoreError>> {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        expect: Expect,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Version, StoreError>> {
         let this = self.clone();
         let key_owned = key.to_string();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || this.put_sync(&key_owned, &expect, &bytes))
                 .await
-                .unwrap_or_else(|e| Err(StoreError::Io { key: key.to_string(), source: std::io::Error::other(e) }))
+                .unwrap_or_else(|e| {
+                    Err(StoreError::Io {
+                        key: key.to_string(),
+                        source: std::io::Error::other(e),
+                    })
+                })
         })
     }
 
@@ -182,21 +221,45 @@ mod tests {
     use super::*;
 
     fn temp_store() -> (FileStore, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("standby-store-{}-{}", std::process::id(), rand_suffix()));
+        let dir = std::env::temp_dir().join(format!(
+            "standby-store-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         (FileStore::new(&dir), dir)
     }
 
     fn rand_suffix() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     }
 
     #[tokio::test]
     async fn compare_and_swap_refuses_stale_writers() {
         let (s, dir) = temp_store();
-        let v1 = s.put("state.json", Expect::Absent, b"{\"a\":1}".to_vec()).await.unwrap();
-        assert!(matches!(s.put("state.json", Expect::Absent, b"x".to_vec()).await, Err(StoreError::Conflict { .. })));
-        let v2 = s.put("state.json", Expect::Version(v1.clone()), b"{\"a\":2}".to_vec()).await.unwrap();
-        assert!(matches!(s.put("state.json", Expect::Version(v1), b"{\"a\":3}".to_vec()).await, Err(StoreError::Conflict { .. })));
+        let v1 = s
+            .put("state.json", Expect::Absent, b"{\"a\":1}".to_vec())
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.put("state.json", Expect::Absent, b"x".to_vec()).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        let v2 = s
+            .put(
+                "state.json",
+                Expect::Version(v1.clone()),
+                b"{\"a\":2}".to_vec(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.put("state.json", Expect::Version(v1), b"{\"a\":3}".to_vec())
+                .await,
+            Err(StoreError::Conflict { .. })
+        ));
         let got = s.get("state.json").await.unwrap().unwrap();
         assert_eq!(got.version, v2);
         assert_eq!(got.bytes, b"{\"a\":2}");
@@ -206,9 +269,16 @@ mod tests {
     #[tokio::test]
     async fn lists_and_locks_runs() {
         let (s, dir) = temp_store();
-        s.put("runs/b.json", Expect::Absent, b"{}".to_vec()).await.unwrap();
-        s.put("runs/a.json", Expect::Absent, b"{}".to_vec()).await.unwrap();
-        assert_eq!(s.list("runs/").await.unwrap(), vec!["runs/a.json", "runs/b.json"]);
+        s.put("runs/b.json", Expect::Absent, b"{}".to_vec())
+            .await
+            .unwrap();
+        s.put("runs/a.json", Expect::Absent, b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.list("runs/").await.unwrap(),
+            vec!["runs/a.json", "runs/b.json"]
+        );
         let held = s.lock_run("a").await.unwrap();
         assert!(held.is_some());
         // flock locks are per open file description, so a second open in this process conflicts too.

@@ -25,34 +25,195 @@ struct Case {
     expect: &'static str,
 }
 
-const fn case(name: &'static str, target: Target, from: &'static str, to: &'static str, anchor: Option<&'static str>, expect: &'static str) -> Case {
-    Case { name, target, from, to, anchor, expect }
+const fn case(
+    name: &'static str,
+    target: Target,
+    from: &'static str,
+    to: &'static str,
+    anchor: Option<&'static str>,
+    expect: &'static str,
+) -> Case {
+    Case {
+        name,
+        target,
+        from,
+        to,
+        anchor,
+        expect,
+    }
 }
 
 use Target::*;
 
 const CASES: &[Case] = &[
-    case("bad duration", Config, "interval = \"200ms\"", "interval = \"2x\"", Some("interval = \"2x\""), "health.interval: \"2x\" is not a duration"),
-    case("missing key", Config, "zone_id = ", "zone_idx = ", Some("[dns]"), "dns.zone_id: is required"),
-    case("typo is an unknown key", Config, "failure_threshold = 2", "failure_treshold = 2", Some("failure_treshold"), "health.failure_treshold: unknown key"),
-    case("wrong type", Config, "ttl = 5", "ttl = \"5\"", Some("ttl = \"5\""), "dns.ttl: expected an integer, found a string"),
-    case("error rate as percent", Config, "recover_after = 2", "recover_after = 2\nerror_rate = 5", Some("error_rate = 5"), "health.error_rate: 5 must be a fraction between 0 and 1"),
-    case("unknown mode", Config, "mode = \"automatic\"", "mode = \"auto\"", Some("mode = \"auto\""), "failover.mode: \"auto\" is not one of \"automatic\", \"manual\""),
-    case("bad region", Config, "region = \"us-east-1\"", "region = \"mars-1\"", Some("mars-1"), "primary.region: \"mars-1\" is not an AWS region name"),
-    case("non-http endpoint", Config, "[standby]\nregion = \"us-west-2\"\nendpoint = \"", "[standby]\nregion = \"us-west-2\"\nendpoint = \"ftp://", Some("ftp://"), "standby.endpoint: \"ftp://"),
-    case("warm above serving", Config, "name = \"gpu-usw2\", warm = 1", "name = \"gpu-usw2\", warm = 5", Some("warm = 5"), "standby.asgs[0].warm: 5 is above serving (4)"),
-    case("same value both sides", Config, "standby = \"usw2.example.com\"", "standby = \"use1.example.com\"", Some("standby = \"use1"), "dns.standby: is the same value as dns.primary"),
-    case("credentials in the file", Config, "max_attempts = 1", "max_attempts = 1\nsecret_access_key = \"x\"", Some("[aws]"), "aws.secret_access_key: credentials never come from the config file"),
-    case("TOML syntax", Config, "name = \"chat\"", "name = \"chat", Some("name = \"chat"), "TOML syntax"),
-    case("runbook file missing", Config, "runbook = \"runbooks/failover.toml\"", "runbook = \"runbooks/nope.toml\"", Some("nope.toml"), "failover.runbook: cannot read"),
-    case("probe_error cannot trigger", Config, "recover_after = 2", "recover_after = 2\nfail_on = [\"timeout\", \"probe_error\"]", Some("fail_on"), "health.fail_on: probe_error means our probe is broken"),
-    case("zero RTO", Config, "rto = \"1m\"", "rto = \"0s\"", Some("rto = \"0s\""), "service.rto: must be greater than zero"),
-    case("unknown action", Failover, "action = \"scale_asgs\"", "action = \"reboot_region\"", Some("reboot_region"), "steps[1].action: \"reboot_region\" is not one of"),
-    case("flip after a verify that may fail", Failover, "budget = 0.2\non_failure = \"abort\"", "budget = 0.2\non_failure = \"continue\"", None, "flip_dns to standby has no earlier `verify` of standby"),
-    case("budgets over the objective", Failover, "budget = 0.45", "budget = 0.95", None, "budgets add up to 1.45"),
-    case("zero successes", Failover, "successes = 3", "successes = 0", Some("successes = 0"), "steps[2].successes: 0 is out of range"),
-    case("wrong side in runbook", Failover, "to = \"standby\"", "to = \"primary\"", Some("to = \"primary\""), "a failover runbook moves traffic to the standby, not the primary"),
-    case("runbook typo", Failover, "on_failure = \"abort\"", "on_falure = \"abort\"", Some("on_falure"), "steps[0].on_falure: unknown key"),
+    case(
+        "bad duration",
+        Config,
+        "interval = \"200ms\"",
+        "interval = \"2x\"",
+        Some("interval = \"2x\""),
+        "health.interval: \"2x\" is not a duration",
+    ),
+    case(
+        "missing key",
+        Config,
+        "zone_id = ",
+        "zone_idx = ",
+        Some("[dns]"),
+        "dns.zone_id: is required",
+    ),
+    case(
+        "typo is an unknown key",
+        Config,
+        "failure_threshold = 2",
+        "failure_treshold = 2",
+        Some("failure_treshold"),
+        "health.failure_treshold: unknown key",
+    ),
+    case(
+        "wrong type",
+        Config,
+        "ttl = 5",
+        "ttl = \"5\"",
+        Some("ttl = \"5\""),
+        "dns.ttl: expected an integer, found a string",
+    ),
+    case(
+        "error rate as percent",
+        Config,
+        "recover_after = 2",
+        "recover_after = 2\nerror_rate = 5",
+        Some("error_rate = 5"),
+        "health.error_rate: 5 must be a fraction between 0 and 1",
+    ),
+    case(
+        "unknown mode",
+        Config,
+        "mode = \"automatic\"",
+        "mode = \"auto\"",
+        Some("mode = \"auto\""),
+        "failover.mode: \"auto\" is not one of \"automatic\", \"manual\"",
+    ),
+    case(
+        "bad region",
+        Config,
+        "region = \"us-east-1\"",
+        "region = \"mars-1\"",
+        Some("mars-1"),
+        "primary.region: \"mars-1\" is not an AWS region name",
+    ),
+    case(
+        "non-http endpoint",
+        Config,
+        "[standby]\nregion = \"us-west-2\"\nendpoint = \"",
+        "[standby]\nregion = \"us-west-2\"\nendpoint = \"ftp://",
+        Some("ftp://"),
+        "standby.endpoint: \"ftp://",
+    ),
+    case(
+        "warm above serving",
+        Config,
+        "name = \"gpu-usw2\", warm = 1",
+        "name = \"gpu-usw2\", warm = 5",
+        Some("warm = 5"),
+        "standby.asgs[0].warm: 5 is above serving (4)",
+    ),
+    case(
+        "same value both sides",
+        Config,
+        "standby = \"usw2.example.com\"",
+        "standby = \"use1.example.com\"",
+        Some("standby = \"use1"),
+        "dns.standby: is the same value as dns.primary",
+    ),
+    case(
+        "credentials in the file",
+        Config,
+        "max_attempts = 1",
+        "max_attempts = 1\nsecret_access_key = \"x\"",
+        Some("[aws]"),
+        "aws.secret_access_key: credentials never come from the config file",
+    ),
+    case(
+        "TOML syntax",
+        Config,
+        "name = \"chat\"",
+        "name = \"chat",
+        Some("name = \"chat"),
+        "TOML syntax",
+    ),
+    case(
+        "runbook file missing",
+        Config,
+        "runbook = \"runbooks/failover.toml\"",
+        "runbook = \"runbooks/nope.toml\"",
+        Some("nope.toml"),
+        "failover.runbook: cannot read",
+    ),
+    case(
+        "probe_error cannot trigger",
+        Config,
+        "recover_after = 2",
+        "recover_after = 2\nfail_on = [\"timeout\", \"probe_error\"]",
+        Some("fail_on"),
+        "health.fail_on: probe_error means our probe is broken",
+    ),
+    case(
+        "zero RTO",
+        Config,
+        "rto = \"1m\"",
+        "rto = \"0s\"",
+        Some("rto = \"0s\""),
+        "service.rto: must be greater than zero",
+    ),
+    case(
+        "unknown action",
+        Failover,
+        "action = \"scale_asgs\"",
+        "action = \"reboot_region\"",
+        Some("reboot_region"),
+        "steps[1].action: \"reboot_region\" is not one of",
+    ),
+    case(
+        "flip after a verify that may fail",
+        Failover,
+        "budget = 0.2\non_failure = \"abort\"",
+        "budget = 0.2\non_failure = \"continue\"",
+        None,
+        "flip_dns to standby has no earlier `verify` of standby",
+    ),
+    case(
+        "budgets over the objective",
+        Failover,
+        "budget = 0.45",
+        "budget = 0.95",
+        None,
+        "budgets add up to 1.45",
+    ),
+    case(
+        "zero successes",
+        Failover,
+        "successes = 3",
+        "successes = 0",
+        Some("successes = 0"),
+        "steps[2].successes: 0 is out of range",
+    ),
+    case(
+        "wrong side in runbook",
+        Failover,
+        "to = \"standby\"",
+        "to = \"primary\"",
+        Some("to = \"primary\""),
+        "a failover runbook moves traffic to the standby, not the primary",
+    ),
+    case(
+        "runbook typo",
+        Failover,
+        "on_failure = \"abort\"",
+        "on_falure = \"abort\"",
+        Some("on_falure"),
+        "steps[0].on_falure: unknown key",
+    ),
 ];
 
 #[test]
@@ -65,7 +226,12 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
 
     for c in CASES {
         let dir = TempDir::new("bad");
-        let mut config = config_text(&aws_url, "Z0123456789", "http://127.0.0.1:9/health", "http://127.0.0.1:9/health");
+        let mut config = config_text(
+            &aws_url,
+            "Z0123456789",
+            "http://127.0.0.1:9/health",
+            "http://127.0.0.1:9/health",
+        );
         write_runbooks(&dir.0);
         let rb_path = dir.0.join("runbooks/failover.toml");
         let mut runbook = std::fs::read_to_string(&rb_path).unwrap();
@@ -73,11 +239,20 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
             Config => (&mut config, "standby.toml"),
             Failover => (&mut runbook, "failover.toml"),
         };
-        assert!(text.contains(c.from), "case {:?}: {:?} not in the base text", c.name, c.from);
+        assert!(
+            text.contains(c.from),
+            "case {:?}: {:?} not in the base text",
+            c.name,
+            c.from
+        );
         *text = text.replacen(c.from, c.to, 1);
         let prefix = match c.anchor {
             Some(a) => {
-                let line = text.lines().position(|l| l.contains(a)).unwrap_or_else(|| panic!("case {:?}: anchor missing", c.name)) + 1;
+                let line = text
+                    .lines()
+                    .position(|l| l.contains(a))
+                    .unwrap_or_else(|| panic!("case {:?}: anchor missing", c.name))
+                    + 1;
                 format!("{file}:{line}:")
             }
             None => format!("{file}:"),
@@ -85,33 +260,66 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
         std::fs::write(dir.0.join("standby.toml"), &config).unwrap();
         std::fs::write(&rb_path, &runbook).unwrap();
 
-        for args in [&["validate"][..], &["failover", "--yes"][..], &["serve"][..]] {
-            let out = standby_command(args, &dir.0.join("standby.toml")).output().unwrap();
+        for args in [
+            &["validate"][..],
+            &["failover", "--yes"][..],
+            &["serve"][..],
+        ] {
+            let out = standby_command(args, &dir.0.join("standby.toml"))
+                .output()
+                .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "case {:?} with {args:?}: {stderr}", c.name);
-            let hit = stderr.lines().any(|l| l.starts_with(&prefix) && l.contains(c.expect));
-            assert!(hit, "case {:?} with {args:?}: want a line starting {prefix:?} containing {:?}, got:\n{stderr}", c.name, c.expect);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "case {:?} with {args:?}: {stderr}",
+                c.name
+            );
+            let hit = stderr
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(c.expect));
+            assert!(
+                hit,
+                "case {:?} with {args:?}: want a line starting {prefix:?} containing {:?}, got:\n{stderr}",
+                c.name, c.expect
+            );
         }
         while let Ok((_s, _)) = aws.accept() {
             connections.fetch_add(1, Ordering::Relaxed);
         }
     }
-    assert_eq!(connections.load(Ordering::Relaxed), 0, "a bad config must never reach AWS");
+    assert_eq!(
+        connections.load(Ordering::Relaxed),
+        0,
+        "a bad config must never reach AWS"
+    );
 }
 
 #[test]
 fn all_errors_are_reported_at_once() {
     let dir = TempDir::new("many");
     write_runbooks(&dir.0);
-    let config = config_text("http://127.0.0.1:9", "Z1", "http://127.0.0.1:9/h", "http://127.0.0.1:9/h")
-        .replace("interval = \"200ms\"", "interval = \"2x\"")
-        .replace("ttl = 5", "ttl = -3")
-        .replace("mode = \"automatic\"", "mode = \"sometimes\"");
+    let config = config_text(
+        "http://127.0.0.1:9",
+        "Z1",
+        "http://127.0.0.1:9/h",
+        "http://127.0.0.1:9/h",
+    )
+    .replace("interval = \"200ms\"", "interval = \"2x\"")
+    .replace("ttl = 5", "ttl = -3")
+    .replace("mode = \"automatic\"", "mode = \"sometimes\"");
     std::fs::write(dir.0.join("standby.toml"), config).unwrap();
-    let out = standby_command(&["validate"], &dir.0.join("standby.toml")).output().unwrap();
+    let out = standby_command(&["validate"], &dir.0.join("standby.toml"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    for want in ["health.interval: \"2x\" is not a duration", "dns.ttl: -3 is out of range", "failover.mode: \"sometimes\" is not one of", "3 errors found; nothing was changed"] {
+    for want in [
+        "health.interval: \"2x\" is not a duration",
+        "dns.ttl: -3 is out of range",
+        "failover.mode: \"sometimes\" is not one of",
+        "3 errors found; nothing was changed",
+    ] {
         assert!(stderr.contains(want), "missing {want:?} in:\n{stderr}");
     }
 }
@@ -121,11 +329,25 @@ fn a_valid_config_validates_with_its_warnings() {
     let dir = TempDir::new("valid");
     write_runbooks(&dir.0);
     // An objective shorter than detection + TTL is legal but will always breach: a warning.
-    let config = config_text("http://127.0.0.1:9", "Z1", "http://127.0.0.1:9/h", "http://127.0.0.1:9/h").replace("ttl = 5", "ttl = 300");
+    let config = config_text(
+        "http://127.0.0.1:9",
+        "Z1",
+        "http://127.0.0.1:9/h",
+        "http://127.0.0.1:9/h",
+    )
+    .replace("ttl = 5", "ttl = 300");
     std::fs::write(dir.0.join("standby.toml"), config).unwrap();
-    let out = standby_command(&["validate"], &dir.0.join("standby.toml")).output().unwrap();
+    let out = standby_command(&["validate"], &dir.0.join("standby.toml"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("warning: service.rto: objective 1m is not longer than detection"), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("valid (service chat, failover runbook 6 steps, failback runbook 7 steps)"));
+    assert!(
+        stderr.contains("warning: service.rto: objective 1m is not longer than detection"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("valid (service chat, failover runbook 6 steps, failback runbook 7 steps)")
+    );
 }

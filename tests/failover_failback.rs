@@ -17,20 +17,41 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     // A dry run prints the exact plan and changes nothing.
     let out = h.run(&["failover", "--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("us-west-2 gpu-usw2: desired 1 (min 0, max 1) -> desired 4 (min 0, max 4)"), "{stdout}");
-    assert!(stdout.contains("CNAME api.example.com. in zone"), "{stdout}");
-    assert!(stdout.contains("use1.example.com -> usw2.example.com (UPSERT, TTL 5s)"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("us-west-2 gpu-usw2: desired 1 (min 0, max 1) -> desired 4 (min 0, max 4)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CNAME api.example.com. in zone"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("use1.example.com -> usw2.example.com (UPSERT, TTL 5s)"),
+        "{stdout}"
+    );
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 1);
     assert_eq!(h.record().await, w.primary_value);
 
-    let mut serve = h.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut serve = h
+        .command(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     h.primary.set(Behavior::Refuse);
 
     let state = h.state_dir().join("state.json");
     wait_for("serve to fail over", Duration::from_secs(60), || {
-        std::fs::read_to_string(&state).map(|s| s.contains("\"mode\": \"standby\"")).unwrap_or(false)
+        std::fs::read_to_string(&state)
+            .map(|s| s.contains("\"mode\": \"standby\""))
+            .unwrap_or(false)
     })
     .await;
 
@@ -43,22 +64,54 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     assert_eq!(rep["kind"], "failover");
     assert_eq!(rep["result"], "succeeded");
     assert_eq!(rep["trigger"]["kind"], "automatic");
-    assert!(rep["trigger"]["reason"].as_str().unwrap().starts_with("down: 2 consecutive failing rounds"), "{}", rep["trigger"]);
+    assert!(
+        rep["trigger"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("down: 2 consecutive failing rounds"),
+        "{}",
+        rep["trigger"]
+    );
     let ev = rep["trigger"]["evidence"].as_array().unwrap();
     assert!(ev.iter().any(|p| p["outcome"] == "connect"), "{ev:?}");
     let rto = &rep["rto"];
     let measured = rto["measured_ms"].as_u64().unwrap();
     let b = &rto["breakdown"];
-    let sum: u64 = ["detect_ms", "decide_ms", "scale_ms", "verify_ms", "dns_ms", "other_ms"].iter().map(|k| b[k].as_u64().unwrap()).sum();
-    assert_eq!(sum, measured, "breakdown adds up to the measured RTO: {rto}");
+    let sum: u64 = [
+        "detect_ms",
+        "decide_ms",
+        "scale_ms",
+        "verify_ms",
+        "dns_ms",
+        "other_ms",
+    ]
+    .iter()
+    .map(|k| b[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(
+        sum, measured,
+        "breakdown adds up to the measured RTO: {rto}"
+    );
     assert!(b["detect_ms"].as_u64().unwrap() > 0);
-    assert!(b["verify_ms"].as_u64().unwrap() >= common::WARMUP.as_millis() as u64, "warm-up shows in verify: {rto}");
+    assert!(
+        b["verify_ms"].as_u64().unwrap() >= common::WARMUP.as_millis() as u64,
+        "warm-up shows in verify: {rto}"
+    );
     assert_eq!(rto["effective_ms"].as_u64().unwrap(), measured + 5000);
     assert_eq!(rto["objective_met"], true);
-    let flip = rep["steps"].as_array().unwrap().iter().find(|s| s["action"] == "flip_dns").unwrap();
+    let flip = rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "flip_dns")
+        .unwrap();
     assert_eq!(flip["details"]["from"], w.primary_value);
     assert_eq!(flip["details"]["to"], w.standby_value);
-    assert!(flip["details"]["change_id"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(
+        flip["details"]["change_id"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
     let md = std::fs::read_to_string(dirs[0].join("report.md")).unwrap();
     assert!(md.contains("| objective met | yes |"), "{md}");
 
@@ -70,20 +123,40 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
 
     // SIGTERM: a clean exit 0.
     let pid = serve.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || serve.wait()).await.unwrap().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || serve.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.code(), Some(0));
 
     // The outage took the primary's capacity with it; failback brings it back.
-    standby::testbed::seed::set_capacity(&h.moto.endpoint, &w.primary_region, &w.primary_asg, 0, 4).await.unwrap();
+    standby::testbed::seed::set_capacity(&h.moto.endpoint, &w.primary_region, &w.primary_asg, 0, 4)
+        .await
+        .unwrap();
     h.primary.set(Behavior::Ok);
     let out = h.run(&["failback", "--yes"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("failback Succeeded: RTO"), "{stdout}");
     assert_eq!(h.capacity(&w.primary_region, &w.primary_asg).await, (4, 4));
     assert_eq!(h.record().await, w.primary_value);
-    assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 1, "standby back to warm");
+    assert_eq!(
+        h.capacity(&w.standby_region, &w.standby_asg).await.0,
+        1,
+        "standby back to warm"
+    );
 
     let out = h.run(&["status"]);
     let s = String::from_utf8_lossy(&out.stdout);
@@ -92,5 +165,7 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     // A second failback is refused: traffic is already on the primary.
     let out = h.run(&["failback", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refused: already serving from the primary"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused: already serving from the primary")
+    );
 }

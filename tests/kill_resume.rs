@@ -9,14 +9,24 @@ use std::time::Duration;
 use common::*;
 use standby::testbed::endpoint::Behavior;
 
-const STEPS: [&str; 6] = ["preflight", "scale-standby", "verify-standby", "flip-dns", "verify-after-flip", "report"];
+const STEPS: [&str; 6] = [
+    "preflight",
+    "scale-standby",
+    "verify-standby",
+    "flip-dns",
+    "verify-after-flip",
+    "report",
+];
 
 fn spawn_serve(config: &std::path::Path, hold: Option<&str>) -> Child {
     let mut c = standby_command(&["serve"], config);
     if let Some(h) = hold {
         c.env("STANDBY_TEST_HOLD_AT", h);
     }
-    c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn serve")
+    c.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve")
 }
 
 fn state_serving(dir: &std::path::Path) -> String {
@@ -37,27 +47,49 @@ async fn sigkill_at_every_step_boundary_resumes_and_completes() {
         h.primary.set(Behavior::Ok);
         h.wait_primary_ok().await;
         let dir = TempDir::new("kill-case");
-        let config = write_config(&dir.0, &h.moto.endpoint, &h.zone_id, &h.primary.url(), &h.standby.url());
+        let config = write_config(
+            &dir.0,
+            &h.moto.endpoint,
+            &h.zone_id,
+            &h.primary.url(),
+            &h.standby.url(),
+        );
 
         let mut first = spawn_serve(&config, Some(boundary));
         tokio::time::sleep(Duration::from_millis(500)).await;
         h.primary.set(Behavior::Status(503));
         let hold = dir.0.join("state/test-hold");
-        wait_for(&format!("hold at {boundary}"), Duration::from_secs(60), || hold.exists()).await;
+        wait_for(
+            &format!("hold at {boundary}"),
+            Duration::from_secs(60),
+            || hold.exists(),
+        )
+        .await;
         first.kill().expect("SIGKILL");
         first.wait().unwrap();
         std::fs::remove_file(&hold).unwrap();
 
         let mut second = spawn_serve(&config, None);
-        wait_for(&format!("resumed run to finish after a kill at {boundary}"), Duration::from_secs(60), || {
-            state_serving(&dir.0).contains("\"mode\": \"standby\"")
-        })
+        wait_for(
+            &format!("resumed run to finish after a kill at {boundary}"),
+            Duration::from_secs(60),
+            || state_serving(&dir.0).contains("\"mode\": \"standby\""),
+        )
         .await;
         second.kill().unwrap();
         second.wait().unwrap();
 
-        let runs: Vec<_> = std::fs::read_dir(dir.0.join("state/runs")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-        assert_eq!(runs.len(), 1, "one run, not a second one, after a kill at {boundary}: {runs:?}");
+        let runs: Vec<_> = std::fs::read_dir(dir.0.join("state/runs"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        assert_eq!(
+            runs.len(),
+            1,
+            "one run, not a second one, after a kill at {boundary}: {runs:?}"
+        );
         let run = read_json(&runs[0]);
         assert_eq!(run["status"], "succeeded", "{boundary}: {run:#}");
         assert_eq!(run["resumed_at"].as_array().unwrap().len(), 1, "{boundary}");
@@ -65,12 +97,25 @@ async fn sigkill_at_every_step_boundary_resumes_and_completes() {
         for step in run["steps"].as_array().unwrap() {
             let name = step["name"].as_str().unwrap();
             let expected = if Some(name) == interrupted { 2 } else { 1 };
-            assert_eq!(step["attempts"], expected, "{boundary}: step {name} ran {} times", step["attempts"]);
+            assert_eq!(
+                step["attempts"], expected,
+                "{boundary}: step {name} ran {} times",
+                step["attempts"]
+            );
             assert_eq!(step["status"], "succeeded", "{boundary}: {name}");
         }
-        assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await, (4, 4), "{boundary}");
+        assert_eq!(
+            h.capacity(&w.standby_region, &w.standby_asg).await,
+            (4, 4),
+            "{boundary}"
+        );
         assert_eq!(h.record().await, w.standby_value, "{boundary}");
-        let report = read_json(&dir.0.join("reports").join(run["id"].as_str().unwrap()).join("report.json"));
+        let report = read_json(
+            &dir.0
+                .join("reports")
+                .join(run["id"].as_str().unwrap())
+                .join("report.json"),
+        );
         assert_eq!(report["result"], "succeeded");
         assert_eq!(report["resumed_at"].as_array().unwrap().len(), 1);
     }

@@ -7,7 +7,10 @@ use super::AwsError;
 use crate::plan::AsgCapacity;
 
 /// Observes the named groups; a name missing from the answer maps to `None`.
-pub async fn describe(client: &Client, names: &[String]) -> Result<Vec<(String, Option<AsgCapacity>)>, AwsError> {
+pub async fn describe(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<(String, Option<AsgCapacity>)>, AwsError> {
     let target = names.join(",");
     let out = client
         .describe_auto_scaling_groups()
@@ -18,12 +21,19 @@ pub async fn describe(client: &Client, names: &[String]) -> Result<Vec<(String, 
     Ok(names
         .iter()
         .map(|n| {
-            let found = out.auto_scaling_groups().iter().find(|g| g.auto_scaling_group_name() == Some(n.as_str()));
+            let found = out
+                .auto_scaling_groups()
+                .iter()
+                .find(|g| g.auto_scaling_group_name() == Some(n.as_str()));
             let cap = found.map(|g| AsgCapacity {
                 desired: non_negative(g.desired_capacity()),
                 min: non_negative(g.min_size()),
                 max: non_negative(g.max_size()),
-                in_service: g.instances().iter().filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService)).count() as u32,
+                in_service: g
+                    .instances()
+                    .iter()
+                    .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                    .count() as u32,
             });
             (n.clone(), cap)
         })
@@ -35,7 +45,13 @@ fn non_negative(v: Option<i32>) -> u32 {
 }
 
 /// Sets min, max and desired in one call: idempotent, so a resumed step simply repeats it.
-pub async fn set_capacity(client: &Client, name: &str, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
+pub async fn set_capacity(
+    client: &Client,
+    name: &str,
+    desired: u32,
+    min: u32,
+    max: u32,
+) -> Result<(), AwsError> {
     client
         .update_auto_scaling_group()
         .auto_scaling_group_name(name)

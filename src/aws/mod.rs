@@ -6,9 +6,9 @@ pub mod dns;
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
 
 use crate::config::{Config, Side};
 
@@ -23,7 +23,11 @@ pub struct AwsError {
 impl AwsError {
     pub fn new(op: &'static str, target: impl Into<String>, err: impl std::error::Error) -> Self {
         let message = aws_smithy_error_text(&err);
-        AwsError { op, target: target.into(), message }
+        AwsError {
+            op,
+            target: target.into(),
+            message,
+        }
     }
 }
 
@@ -75,7 +79,11 @@ pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .retry_config(RetryConfig::standard().with_max_attempts(cfg.aws.max_attempts))
-        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(20)).build());
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        );
     if let Some(url) = &cfg.aws.endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -88,9 +96,20 @@ pub async fn observe(clients: &Clients, cfg: &Config) -> Result<crate::plan::Wor
     for region in [&cfg.primary, &cfg.standby] {
         let names: Vec<String> = region.asgs.iter().map(|a| a.name.clone()).collect();
         for (name, capacity) in asg::describe(clients.asg(region.side), &names).await? {
-            world.asgs.push(crate::plan::AsgObservation { side: region.side, region: region.region.clone(), name, capacity });
+            world.asgs.push(crate::plan::AsgObservation {
+                side: region.side,
+                region: region.region.clone(),
+                name,
+                capacity,
+            });
         }
     }
-    world.record = dns::current(&clients.route53, &cfg.dns.zone_id, &cfg.dns.name, cfg.dns.record_type).await?;
+    world.record = dns::current(
+        &clients.route53,
+        &cfg.dns.zone_id,
+        &cfg.dns.name,
+        cfg.dns.record_type,
+    )
+    .await?;
     Ok(world)
 }

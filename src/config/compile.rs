@@ -26,6 +26,17 @@ pub fn load(path: &Path) -> Result<(Config, Diagnostics), Diagnostics> {
     }
 }
 
+/// Compiles a config held in memory (tests, generated configs); relative paths resolve against
+/// the directory of `path`.
+pub fn from_text(path: &Path, text: &str) -> Result<Config, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let src = Source::new(path, text.to_string());
+    match compile(&src, &mut diags) {
+        Some(c) if !diags.has_errors() => Ok(c),
+        _ => Err(diags.sorted()),
+    }
+}
+
 /// Compiles a config from source text. Returns `None` when any error was recorded.
 pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
     let doc = Doc::parse(src, diags)?;
@@ -43,7 +54,10 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
             s.finish();
             out
         }
-        None => Some(Aws { endpoint_url: None, max_attempts: 3 }),
+        None => Some(Aws {
+            endpoint_url: None,
+            max_attempts: 3,
+        }),
     };
     let primary = root.table("primary", true).and_then(|mut s| {
         let out = region(&mut s, Side::Primary);
@@ -91,12 +105,15 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
             s.finish();
             out
         }
-        None => default_runbook(RunbookKind::Failback, &mut root).map(|runbook| Failback { runbook }),
+        None => {
+            default_runbook(RunbookKind::Failback, &mut root).map(|runbook| Failback { runbook })
+        }
     };
     root.finish();
 
-    let (service, aws, primary, standby, dns, health, failover, failback) =
-        (service?, aws?, primary?, standby?, dns?, health?, failover?, failback?);
+    let (service, aws, primary, standby, dns, health, failover, failback) = (
+        service?, aws?, primary?, standby?, dns?, health?, failover?, failback?,
+    );
     let config = Config {
         path: src.path.clone(),
         service,
@@ -148,28 +165,42 @@ fn service(s: &mut Section<'_, '_>, base: &Path) -> Option<Service> {
     let rto = s.duration("rto", None);
     let state_dir = s.req_str("state_dir");
     let reports_dir = s.opt_str("reports_dir");
-    if let Some(r) = &rto {
-        if r.value.is_zero() {
-            s.error(r.offset, "rto", "must be greater than zero");
-        }
+    if let Some(r) = &rto
+        && r.value.is_zero()
+    {
+        s.error(r.offset, "rto", "must be greater than zero");
     }
     let state_dir = base.join(state_dir?.value);
     let reports_dir = match reports_dir {
         Some(r) => base.join(r.value),
         None => state_dir.join("reports"),
     };
-    Some(Service { name: name?.value, rto: rto?.value, state_dir, reports_dir })
+    Some(Service {
+        name: name?.value,
+        rto: rto?.value,
+        state_dir,
+        reports_dir,
+    })
 }
 
 fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
     let endpoint_url = s.opt_str("endpoint_url");
-    if let Some(u) = &endpoint_url {
-        if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
-            s.error(u.offset, "endpoint_url", format!("{:?} is not an http(s) URL", u.value));
-        }
+    if let Some(u) = &endpoint_url
+        && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+    {
+        s.error(
+            u.offset,
+            "endpoint_url",
+            format!("{:?} is not an http(s) URL", u.value),
+        );
     }
     let max_attempts = s.int_in("max_attempts", 1, 10, Some(3));
-    for secret in ["access_key_id", "secret_access_key", "session_token", "profile"] {
+    for secret in [
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+    ] {
         if s.has(secret) {
             let _ = s.opt_str(secret);
             s.error(
@@ -179,21 +210,35 @@ fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
             );
         }
     }
-    Some(Aws { endpoint_url: endpoint_url.map(|u| u.value), max_attempts: max_attempts?.value as u32 })
+    Some(Aws {
+        endpoint_url: endpoint_url.map(|u| u.value),
+        max_attempts: max_attempts?.value as u32,
+    })
 }
 
 fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
     let region = s.req_str("region");
-    if let Some(r) = &region {
-        if !looks_like_region(&r.value) {
-            s.error(r.offset, "region", format!("{:?} is not an AWS region name (e.g. \"us-east-1\")", r.value));
-        }
+    if let Some(r) = &region
+        && !looks_like_region(&r.value)
+    {
+        s.error(
+            r.offset,
+            "region",
+            format!(
+                "{:?} is not an AWS region name (e.g. \"us-east-1\")",
+                r.value
+            ),
+        );
     }
     let endpoint = s.req_str("endpoint");
-    if let Some(e) = &endpoint {
-        if !(e.value.starts_with("http://") || e.value.starts_with("https://")) {
-            s.error(e.offset, "endpoint", format!("{:?} is not an http(s) URL", e.value));
-        }
+    if let Some(e) = &endpoint
+        && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
+    {
+        s.error(
+            e.offset,
+            "endpoint",
+            format!("{:?} is not an http(s) URL", e.value),
+        );
     }
     let asgs = s.tables("asgs", true, |t| {
         let name = t.req_str("name");
@@ -201,14 +246,26 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
         let serving = t.int_in("serving", 0, 10_000, None);
         let (name, warm, serving) = (name?, warm?, serving?);
         if serving.value == 0 {
-            t.error(serving.offset, "serving", "must be at least 1: a side that serves needs capacity");
+            t.error(
+                serving.offset,
+                "serving",
+                "must be at least 1: a side that serves needs capacity",
+            );
             return None;
         }
         if warm.value > serving.value {
-            t.error(warm.offset, "warm", format!("{} is above serving ({})", warm.value, serving.value));
+            t.error(
+                warm.offset,
+                "warm",
+                format!("{} is above serving ({})", warm.value, serving.value),
+            );
             return None;
         }
-        Some(AsgSpec { name: name.value, warm: warm.value as u32, serving: serving.value as u32 })
+        Some(AsgSpec {
+            name: name.value,
+            warm: warm.value as u32,
+            serving: serving.value as u32,
+        })
     });
     let asgs = match asgs {
         Some((items, offset)) => {
@@ -221,18 +278,33 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
                     s.error(offset, "asgs", format!("{:?} is listed twice", a.name));
                 }
             }
-            if items.iter().any(Option::is_none) { None } else { Some(items.into_iter().flatten().collect()) }
+            if items.iter().any(Option::is_none) {
+                None
+            } else {
+                Some(items.into_iter().flatten().collect())
+            }
         }
         None => None,
     };
-    Some(Region { side, region: region?.value, endpoint: endpoint?.value, asgs: asgs? })
+    Some(Region {
+        side,
+        region: region?.value,
+        endpoint: endpoint?.value,
+        asgs: asgs?,
+    })
 }
 
 fn looks_like_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn dns(s: &mut Section<'_, '_>) -> Option<Dns> {
@@ -242,10 +314,14 @@ fn dns(s: &mut Section<'_, '_>) -> Option<Dns> {
     let ttl = s.int_in("ttl", 0, 172_800, Some(60));
     let primary = s.req_str("primary");
     let standby = s.req_str("standby");
-    if let (Some(p), Some(st)) = (&primary, &standby) {
-        if p.value.trim_end_matches('.') == st.value.trim_end_matches('.') {
-            s.error(st.offset, "standby", "is the same value as dns.primary: a flip would change nothing");
-        }
+    if let (Some(p), Some(st)) = (&primary, &standby)
+        && p.value.trim_end_matches('.') == st.value.trim_end_matches('.')
+    {
+        s.error(
+            st.offset,
+            "standby",
+            "is the same value as dns.primary: a flip would change nothing",
+        );
     }
     let record_type = match record_type?.value.as_str() {
         "A" => RecordType::A,
@@ -260,13 +336,24 @@ fn dns(s: &mut Section<'_, '_>) -> Option<Dns> {
                     _ => v.value.parse::<std::net::Ipv6Addr>().is_ok(),
                 };
                 if !ok {
-                    s.error(v.offset, key, format!("{:?} is not an address for a {} record", v.value, record_type.as_str()));
+                    s.error(
+                        v.offset,
+                        key,
+                        format!(
+                            "{:?} is not an address for a {} record",
+                            v.value,
+                            record_type.as_str()
+                        ),
+                    );
                 }
             }
         }
     }
     Some(Dns {
-        zone_id: zone_id?.value.trim_start_matches("/hostedzone/").to_string(),
+        zone_id: zone_id?
+            .value
+            .trim_start_matches("/hostedzone/")
+            .to_string(),
         name: name?.value,
         record_type,
         ttl: ttl?.value as u32,
@@ -279,11 +366,23 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
     let d = Health::default();
     let interval = s.duration("interval", Some(d.interval));
     let timeout = s.duration("timeout", Some(d.timeout));
-    let failure_threshold = s.int_in("failure_threshold", 1, 100, Some(i64::from(d.failure_threshold)));
+    let failure_threshold = s.int_in(
+        "failure_threshold",
+        1,
+        100,
+        Some(i64::from(d.failure_threshold)),
+    );
     let window = s.duration("window", Some(d.window));
     let error_rate = match s.opt_float("error_rate") {
         Some(r) if !(r.value > 0.0 && r.value < 1.0) => {
-            s.error(r.offset, "error_rate", format!("{} must be a fraction between 0 and 1 (e.g. 0.05 for 5%)", r.value));
+            s.error(
+                r.offset,
+                "error_rate",
+                format!(
+                    "{} must be a fraction between 0 and 1 (e.g. 0.05 for 5%)",
+                    r.value
+                ),
+            );
             None
         }
         Some(r) => Some(r.value),
@@ -318,17 +417,26 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
         None if s.has("fail_on") => None,
         None => Some(d.fail_on.clone()),
     };
-    for (key, v) in [("interval", &interval), ("timeout", &timeout), ("window", &window), ("slow", &slow)] {
-        if let Some(v) = v {
-            if v.value.is_zero() {
-                s.error(v.offset, key, "must be greater than zero");
-            }
+    for (key, v) in [
+        ("interval", &interval),
+        ("timeout", &timeout),
+        ("window", &window),
+        ("slow", &slow),
+    ] {
+        if let Some(v) = v
+            && v.value.is_zero()
+        {
+            s.error(v.offset, key, "must be greater than zero");
         }
     }
-    if let (Some(i), Some(w)) = (&interval, &window) {
-        if w.value < i.value {
-            s.error(w.offset, "window", "is shorter than health.interval: it would never hold a sample");
-        }
+    if let (Some(i), Some(w)) = (&interval, &window)
+        && w.value < i.value
+    {
+        s.error(
+            w.offset,
+            "window",
+            "is shorter than health.interval: it would never hold a sample",
+        );
     }
     Some(Health {
         interval: interval?.value,
@@ -348,8 +456,16 @@ fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
     let mode = s.choice("mode", &["automatic", "manual"], Some("automatic"));
     let cooldown = s.duration("cooldown", Some(Duration::from_secs(1800)));
     let runbook = runbook_at(s, base, RunbookKind::Failover);
-    let mode = if mode?.value == "manual" { Mode::Manual } else { Mode::Automatic };
-    Some(Failover { mode, cooldown: cooldown?.value, runbook: runbook? })
+    let mode = if mode?.value == "manual" {
+        Mode::Manual
+    } else {
+        Mode::Automatic
+    };
+    Some(Failover {
+        mode,
+        cooldown: cooldown?.value,
+        runbook: runbook?,
+    })
 }
 
 fn failback(s: &mut Section<'_, '_>, base: &Path) -> Option<Failback> {
@@ -364,7 +480,11 @@ fn runbook_at(s: &mut Section<'_, '_>, base: &Path, kind: RunbookKind) -> Option
             match Source::read(&path) {
                 Ok(src) => runbook::compile(&src, kind, s.diags),
                 Err(e) => {
-                    s.error(offset, "runbook", format!("cannot read {}: {e}", path.display()));
+                    s.error(
+                        offset,
+                        "runbook",
+                        format!("cannot read {}: {e}", path.display()),
+                    );
                     None
                 }
             }
@@ -376,4 +496,42 @@ fn runbook_at(s: &mut Section<'_, '_>, base: &Path, kind: RunbookKind) -> Option
 
 fn default_runbook(kind: RunbookKind, s: &mut Section<'_, '_>) -> Option<Runbook> {
     runbook::compile(&runbook::embedded(kind), kind, s.diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_annotated_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standby.toml");
+        let (cfg, warnings) = load(&path).unwrap_or_else(|d| panic!("{d}"));
+        assert!(warnings.items.is_empty(), "{warnings}");
+        assert_eq!(cfg.service.rto, Duration::from_secs(300));
+        assert_eq!(cfg.standby.asgs[0], AsgSpec { name: "gpu-usw2".into(), warm: 1, serving: 4 });
+        assert_eq!(cfg.failover.runbook.steps.len(), 6);
+        assert_eq!(cfg.dns.side_of("usw2.example.com."), Some(Side::Standby));
+    }
+
+    #[test]
+    fn the_issue_sample_warns_that_slow_never_fires() {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standby.toml")).unwrap().replace("slow = \"800ms\"", "slow = \"3s\"");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standby.toml");
+        let mut diags = Diagnostics::default();
+        let src = Source::new(&path, text);
+        assert!(compile(&src, &mut diags).is_some());
+        let w: Vec<String> = diags.warnings().map(|d| d.to_string()).collect();
+        assert!(w.iter().any(|w| w.contains("health.slow: 3.0s is not below health.timeout (1.0s)")), "{w:?}");
+    }
+
+    #[test]
+    fn defaults_fill_optional_sections() {
+        let text = "[service]\nname = \"x\"\nrto = \"10m\"\nstate_dir = \"s\"\n[primary]\nregion = \"us-east-1\"\nendpoint = \"http://a/h\"\nasgs = [{ name = \"a\", warm = 0, serving = 1 }]\n[standby]\nregion = \"eu-west-1\"\nendpoint = \"http://b/h\"\nasgs = [{ name = \"b\", warm = 0, serving = 1 }]\n[dns]\nzone_id = \"/hostedzone/Z1\"\nname = \"api.x.\"\nprimary = \"a.x\"\nstandby = \"b.x\"\n";
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), text).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(cfg.dns.zone_id, "Z1");
+        assert_eq!(cfg.health, Health::default());
+        assert_eq!(cfg.failover.mode, Mode::Automatic);
+        assert_eq!(cfg.service.reports_dir, Path::new("/etc/standby/s/reports"));
+        assert!(cfg.failover.runbook.path.display().to_string().contains("built in"));
+    }
 }

@@ -33,9 +33,17 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning: ",
         };
         if self.key.is_empty() {
-            write!(f, "{name}:{}:{} {tag}{}", self.line, self.column, self.message)
+            write!(
+                f,
+                "{name}:{}:{} {tag}{}",
+                self.line, self.column, self.message
+            )
         } else {
-            write!(f, "{name}:{}:{} {tag}{}: {}", self.line, self.column, self.key, self.message)
+            write!(
+                f,
+                "{name}:{}:{} {tag}{}: {}",
+                self.line, self.column, self.key, self.message
+            )
         }
     }
 }
@@ -52,7 +60,11 @@ impl Source {
     pub fn new(path: impl Into<PathBuf>, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { path: path.into(), text, line_starts }
+        Source {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     pub fn read(path: &Path) -> std::io::Result<Self> {
@@ -76,7 +88,14 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn push(&mut self, severity: Severity, src: &Source, offset: usize, key: &str, message: impl Into<String>) {
+    pub fn push(
+        &mut self,
+        severity: Severity,
+        src: &Source,
+        offset: usize,
+        key: &str,
+        message: impl Into<String>,
+    ) {
         let (line, column) = src.position(offset);
         self.items.push(Diagnostic {
             severity,
@@ -105,7 +124,9 @@ impl Diagnostics {
     }
 
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
@@ -144,9 +165,15 @@ mod tests {
 
     #[test]
     fn display_names_file_line_column_and_key() {
-        let src = Source::new("/etc/standby/standby.toml", "\n\n[health]\ninterval = \"2x\"\n".into());
+        let src = Source::new(
+            "/etc/standby/standby.toml",
+            "\n\n[health]\ninterval = \"2x\"\n".into(),
+        );
         let mut d = Diagnostics::default();
         d.error(&src, 22, "health.interval", "\"2x\" is not a duration");
-        assert_eq!(d.items[0].to_string(), "standby.toml:4:12 health.interval: \"2x\" is not a duration");
+        assert_eq!(
+            d.items[0].to_string(),
+            "standby.toml:4:12 health.interval: \"2x\" is not a duration"
+        );
     }
 }

@@ -35,7 +35,13 @@ impl<'s> Doc<'s> {
     }
 
     pub fn section<'d>(&'d self, diags: &'d mut Diagnostics) -> Section<'d, 's> {
-        Section::new(self.src, self.root.get_ref(), self.root.span().start, String::new(), diags)
+        Section::new(
+            self.src,
+            self.root.get_ref(),
+            self.root.span().start,
+            String::new(),
+            diags,
+        )
     }
 }
 
@@ -59,12 +65,29 @@ pub struct Section<'d, 's> {
 }
 
 impl<'d, 's> Section<'d, 's> {
-    fn new(src: &'s Source, table: &'d DeTable<'s>, offset: usize, path: String, diags: &'d mut Diagnostics) -> Self {
-        Section { src, table, offset, path, seen: BTreeSet::new(), diags }
+    fn new(
+        src: &'s Source,
+        table: &'d DeTable<'s>,
+        offset: usize,
+        path: String,
+        diags: &'d mut Diagnostics,
+    ) -> Self {
+        Section {
+            src,
+            table,
+            offset,
+            path,
+            seen: BTreeSet::new(),
+            diags,
+        }
     }
 
     pub fn key_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     pub fn error(&mut self, offset: usize, key: &str, msg: impl Into<String>) {
@@ -79,7 +102,10 @@ impl<'d, 's> Section<'d, 's> {
 
     fn raw(&mut self, key: &str) -> Option<&'d Spanned<DeValue<'s>>> {
         self.seen.insert(key.to_string());
-        self.table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
+        self.table
+            .iter()
+            .find(|(k, _)| k.get_ref() == key)
+            .map(|(_, v)| v)
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -99,7 +125,10 @@ impl<'d, 's> Section<'d, 's> {
     pub fn opt_str(&mut self, key: &str) -> Option<At<String>> {
         let v = self.raw(key)?;
         match v.get_ref() {
-            DeValue::String(s) => Some(At { value: s.to_string(), offset: v.span().start }),
+            DeValue::String(s) => Some(At {
+                value: s.to_string(),
+                offset: v.span().start,
+            }),
             _ => {
                 self.mistyped(key, v, "a string");
                 None
@@ -127,9 +156,16 @@ impl<'d, 's> Section<'d, 's> {
             DeValue::Integer(i) => {
                 let digits = i.as_str().replace('_', "");
                 match i64::from_str_radix(&digits, i.radix()) {
-                    Ok(n) => Some(At { value: n, offset: v.span().start }),
+                    Ok(n) => Some(At {
+                        value: n,
+                        offset: v.span().start,
+                    }),
                     Err(_) => {
-                        self.error(v.span().start, key, format!("{} is out of range", i.as_str()));
+                        self.error(
+                            v.span().start,
+                            key,
+                            format!("{} is out of range", i.as_str()),
+                        );
                         None
                     }
                 }
@@ -142,13 +178,22 @@ impl<'d, 's> Section<'d, 's> {
     }
 
     /// An integer within `[min, max]`, or `default` when absent.
-    pub fn int_in(&mut self, key: &str, min: i64, max: i64, default: Option<i64>) -> Option<At<i64>> {
+    pub fn int_in(
+        &mut self,
+        key: &str,
+        min: i64,
+        max: i64,
+        default: Option<i64>,
+    ) -> Option<At<i64>> {
         let Some(n) = self.opt_int(key) else {
             if self.has(key) {
                 return None;
             }
             return match default {
-                Some(d) => Some(At { value: d, offset: self.offset }),
+                Some(d) => Some(At {
+                    value: d,
+                    offset: self.offset,
+                }),
                 None => {
                     self.missing(key);
                     None
@@ -156,7 +201,11 @@ impl<'d, 's> Section<'d, 's> {
             };
         };
         if n.value < min || n.value > max {
-            self.error(n.offset, key, format!("{} is out of range ({min}..={max})", n.value));
+            self.error(
+                n.offset,
+                key,
+                format!("{} is out of range ({min}..={max})", n.value),
+            );
             return None;
         }
         Some(n)
@@ -166,17 +215,31 @@ impl<'d, 's> Section<'d, 's> {
         let v = self.raw(key)?;
         match v.get_ref() {
             DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
-                Ok(x) => Some(At { value: x, offset: v.span().start }),
+                Ok(x) => Some(At {
+                    value: x,
+                    offset: v.span().start,
+                }),
                 Err(_) => {
-                    self.error(v.span().start, key, format!("{} is not a number", f.as_str()));
+                    self.error(
+                        v.span().start,
+                        key,
+                        format!("{} is not a number", f.as_str()),
+                    );
                     None
                 }
             },
             // `budget = 1` should not be an error just because it lacks a decimal point.
             DeValue::Integer(i) => match i.as_str().replace('_', "").parse::<f64>() {
-                Ok(x) => Some(At { value: x, offset: v.span().start }),
+                Ok(x) => Some(At {
+                    value: x,
+                    offset: v.span().start,
+                }),
                 Err(_) => {
-                    self.error(v.span().start, key, format!("{} is not a number", i.as_str()));
+                    self.error(
+                        v.span().start,
+                        key,
+                        format!("{} is not a number", i.as_str()),
+                    );
                     None
                 }
             },
@@ -190,7 +253,10 @@ impl<'d, 's> Section<'d, 's> {
     pub fn opt_bool(&mut self, key: &str) -> Option<At<bool>> {
         let v = self.raw(key)?;
         match v.get_ref() {
-            DeValue::Boolean(b) => Some(At { value: *b, offset: v.span().start }),
+            DeValue::Boolean(b) => Some(At {
+                value: *b,
+                offset: v.span().start,
+            }),
             _ => {
                 self.mistyped(key, v, "true or false");
                 None
@@ -206,7 +272,10 @@ impl<'d, 's> Section<'d, 's> {
                 return None;
             }
             return match default {
-                Some(d) => Some(At { value: d, offset: self.offset }),
+                Some(d) => Some(At {
+                    value: d,
+                    offset: self.offset,
+                }),
                 None => {
                     self.missing(key);
                     None
@@ -214,7 +283,10 @@ impl<'d, 's> Section<'d, 's> {
             };
         };
         match duration::parse(&s.value) {
-            Ok(d) => Some(At { value: d, offset: s.offset }),
+            Ok(d) => Some(At {
+                value: d,
+                offset: s.offset,
+            }),
             Err(e) => {
                 self.error(s.offset, key, e);
                 None
@@ -223,14 +295,22 @@ impl<'d, 's> Section<'d, 's> {
     }
 
     /// A string that must be one of `choices`.
-    pub fn choice(&mut self, key: &str, choices: &[&str], default: Option<&str>) -> Option<At<String>> {
+    pub fn choice(
+        &mut self,
+        key: &str,
+        choices: &[&str],
+        default: Option<&str>,
+    ) -> Option<At<String>> {
         let present = self.has(key);
         let Some(s) = self.opt_str(key) else {
             if present {
                 return None;
             }
             return match default {
-                Some(d) => Some(At { value: d.to_string(), offset: self.offset }),
+                Some(d) => Some(At {
+                    value: d.to_string(),
+                    offset: self.offset,
+                }),
                 None => {
                     self.missing(key);
                     None
@@ -240,7 +320,11 @@ impl<'d, 's> Section<'d, 's> {
         if choices.contains(&s.value.as_str()) {
             Some(s)
         } else {
-            let list = choices.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
+            let list = choices
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             self.error(s.offset, key, format!("{:?} is not one of {list}", s.value));
             None
         }
@@ -265,7 +349,12 @@ impl<'d, 's> Section<'d, 's> {
     }
 
     /// An array of tables (`[[steps]]` or `asgs = [{...}]`): calls `f` on each element.
-    pub fn tables<T>(&mut self, key: &str, required: bool, mut f: impl FnMut(&mut Section<'_, 's>) -> Option<T>) -> Option<(Vec<Option<T>>, usize)> {
+    pub fn tables<T>(
+        &mut self,
+        key: &str,
+        required: bool,
+        mut f: impl FnMut(&mut Section<'_, 's>) -> Option<T>,
+    ) -> Option<(Vec<Option<T>>, usize)> {
         let path = self.key_path(key);
         let Some(v) = self.raw(key) else {
             if required {
@@ -282,13 +371,15 @@ impl<'d, 's> Section<'d, 's> {
             let item_path = format!("{path}[{i}]");
             match item.get_ref() {
                 DeValue::Table(t) => {
-                    let mut sec = Section::new(self.src, t, item.span().start, item_path, self.diags);
+                    let mut sec =
+                        Section::new(self.src, t, item.span().start, item_path, self.diags);
                     out.push(f(&mut sec));
                     sec.finish();
                 }
                 other => {
                     let msg = format!("expected a table, found {}", type_name(other));
-                    self.diags.error(self.src, item.span().start, &item_path, msg);
+                    self.diags
+                        .error(self.src, item.span().start, &item_path, msg);
                     out.push(None);
                 }
             }
@@ -306,7 +397,10 @@ impl<'d, 's> Section<'d, 's> {
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match item.get_ref() {
-                DeValue::String(s) => out.push(At { value: s.to_string(), offset: item.span().start }),
+                DeValue::String(s) => out.push(At {
+                    value: s.to_string(),
+                    offset: item.span().start,
+                }),
                 other => {
                     let msg = format!("expected a string, found {}", type_name(other));
                     self.error(item.span().start, &format!("{key}[{i}]"), msg);

@@ -85,7 +85,8 @@ impl Detector {
         }
 
         let failed = self.policy.fail_on.contains(&r.outcome);
-        let cutoff = now - chrono::Duration::from_std(self.policy.window).unwrap_or(chrono::Duration::MAX);
+        let cutoff =
+            now - chrono::Duration::from_std(self.policy.window).unwrap_or(chrono::Duration::MAX);
         while self.window.front().is_some_and(|(t, _)| *t < cutoff) {
             self.window.pop_front();
         }
@@ -149,7 +150,11 @@ impl Detector {
                 let changed = self.health == Health::Unknown;
                 self.health = Health::Up;
                 let reason = if rate_high {
-                    format!("up, but degraded: error rate {:.1}% ({failures}/{total}) over {}", rate * 100.0, human(self.policy.window))
+                    format!(
+                        "up, but degraded: error rate {:.1}% ({failures}/{total}) over {}",
+                        rate * 100.0,
+                        human(self.policy.window)
+                    )
                 } else {
                     format!("up: {last}")
                 };
@@ -157,7 +162,10 @@ impl Detector {
             }
             Health::Down => {
                 if self.consecutive_successes >= self.policy.recover_after {
-                    let down_for = self.down_since.map(|d| human(crate::duration::between(d, now))).unwrap_or_default();
+                    let down_for = self
+                        .down_since
+                        .map(|d| human(crate::duration::between(d, now)))
+                        .unwrap_or_default();
                     let reason = format!(
                         "up: {} consecutive good rounds (recover_after {}) after being down for {down_for}",
                         self.consecutive_successes, self.policy.recover_after
@@ -169,14 +177,23 @@ impl Detector {
                 let reason = if failed {
                     format!("still down: {last}")
                 } else {
-                    format!("recovering: good round {}/{}", self.consecutive_successes, self.policy.recover_after)
+                    format!(
+                        "recovering: good round {}/{}",
+                        self.consecutive_successes, self.policy.recover_after
+                    )
                 };
                 self.verdict(now, false, reason, None)
             }
         }
     }
 
-    fn verdict(&self, at: DateTime<Utc>, changed: bool, reason: String, streak_start: Option<DateTime<Utc>>) -> Verdict {
+    fn verdict(
+        &self,
+        at: DateTime<Utc>,
+        changed: bool,
+        reason: String,
+        streak_start: Option<DateTime<Utc>>,
+    ) -> Verdict {
         Verdict {
             health: self.health,
             changed,
@@ -199,17 +216,31 @@ mod tests {
     }
 
     fn round(at: i64, outcome: OutcomeClass) -> ProbeResult {
-        ProbeResult { at: t(at), outcome, status: None, latency: Duration::from_millis(5), attempts: 2, detail: "test".into() }
+        ProbeResult {
+            at: t(at),
+            outcome,
+            status: None,
+            latency: Duration::from_millis(5),
+            attempts: 2,
+            detail: "test".into(),
+        }
     }
 
     fn policy() -> Policy {
-        Policy { min_samples: 10, degraded_for: Duration::from_secs(10), ..Policy::default() }
+        Policy {
+            min_samples: 10,
+            degraded_for: Duration::from_secs(10),
+            ..Policy::default()
+        }
     }
 
     #[test]
     fn two_failing_rounds_make_down_with_streak_start() {
         let mut d = Detector::new(policy());
-        assert_eq!(d.observe(&round(0, OutcomeClass::Ok)).reason, "up: ok (test)");
+        assert_eq!(
+            d.observe(&round(0, OutcomeClass::Ok)).reason,
+            "up: ok (test)"
+        );
         let v = d.observe(&round(2, OutcomeClass::Unavailable));
         assert_eq!(v.health, Health::Up);
         assert_eq!(v.reason, "failing round 1/2: unavailable (test)");
@@ -217,7 +248,12 @@ mod tests {
         assert_eq!(v.health, Health::Down);
         assert!(v.changed);
         assert_eq!(v.streak_start, Some(t(2)));
-        assert!(v.reason.starts_with("down: 2 consecutive failing rounds (threshold 2)"), "{}", v.reason);
+        assert!(
+            v.reason
+                .starts_with("down: 2 consecutive failing rounds (threshold 2)"),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]
@@ -237,7 +273,10 @@ mod tests {
         let v = d.observe(&round(2, OutcomeClass::RateLimited));
         assert_eq!(v.health, Health::Up);
         d.observe(&round(4, OutcomeClass::Slow));
-        assert_eq!(d.observe(&round(6, OutcomeClass::Slow)).health, Health::Down);
+        assert_eq!(
+            d.observe(&round(6, OutcomeClass::Slow)).health,
+            Health::Down
+        );
     }
 
     #[test]
@@ -246,7 +285,12 @@ mod tests {
         for i in 0..50 {
             let v = d.observe(&round(i, OutcomeClass::ProbeError));
             assert_ne!(v.health, Health::Down);
-            assert!(v.reason.starts_with("probe_error (test): the probe itself is misconfigured"), "{}", v.reason);
+            assert!(
+                v.reason
+                    .starts_with("probe_error (test): the probe itself is misconfigured"),
+                "{}",
+                v.reason
+            );
         }
     }
 
@@ -255,12 +299,18 @@ mod tests {
         let mut d = Detector::new(policy());
         d.observe(&round(0, OutcomeClass::Unavailable));
         d.observe(&round(1, OutcomeClass::Unavailable));
-        assert_eq!(d.observe(&round(2, OutcomeClass::Ok)).reason, "recovering: good round 1/3");
+        assert_eq!(
+            d.observe(&round(2, OutcomeClass::Ok)).reason,
+            "recovering: good round 1/3"
+        );
         d.observe(&round(3, OutcomeClass::Ok));
         let v = d.observe(&round(4, OutcomeClass::Ok));
         assert_eq!(v.health, Health::Up);
         assert!(v.changed);
-        assert_eq!(v.reason, "up: 3 consecutive good rounds (recover_after 3) after being down for 3.0s");
+        assert_eq!(
+            v.reason,
+            "up: 3 consecutive good rounds (recover_after 3) after being down for 3.0s"
+        );
     }
 
     #[test]
@@ -269,7 +319,11 @@ mod tests {
         let mut last = None;
         // Every third round fails: never two in a row, but a 33% error rate.
         for i in 0..40 {
-            let outcome = if i % 3 == 0 { OutcomeClass::ServerError } else { OutcomeClass::Ok };
+            let outcome = if i % 3 == 0 {
+                OutcomeClass::ServerError
+            } else {
+                OutcomeClass::Ok
+            };
             let v = d.observe(&round(i, outcome));
             if v.health == Health::Down {
                 last = Some((i, v));
@@ -280,5 +334,69 @@ mod tests {
         assert!(v.reason.starts_with("down: error rate"), "{}", v.reason);
         assert!(v.reason.contains("above 5.0% for 1"), "{}", v.reason);
         assert!((19..=22).contains(&i), "triggered at round {i}");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn at(i: usize) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + i as i64 * 2, 0).unwrap()
+    }
+
+    fn any_class() -> impl Strategy<Value = OutcomeClass> {
+        prop_oneof![
+            Just(OutcomeClass::Ok),
+            Just(OutcomeClass::Slow),
+            Just(OutcomeClass::RateLimited),
+            Just(OutcomeClass::Unavailable),
+            Just(OutcomeClass::ServerError),
+            Just(OutcomeClass::Timeout),
+            Just(OutcomeClass::Connect),
+            Just(OutcomeClass::ProbeError),
+        ]
+    }
+
+    fn round(i: usize, outcome: OutcomeClass) -> ProbeResult {
+        ProbeResult {
+            at: at(i),
+            outcome,
+            status: None,
+            latency: Duration::from_millis(5),
+            attempts: 1,
+            detail: String::new(),
+        }
+    }
+
+    proptest! {
+        /// A broken probe (only ok and probe_error rounds) never yields a down verdict.
+        #[test]
+        fn probe_error_never_triggers(seq in proptest::collection::vec(prop_oneof![Just(OutcomeClass::Ok), Just(OutcomeClass::ProbeError)], 1..500)) {
+            let mut d = Detector::new(Policy { min_samples: 1, degraded_for: Duration::ZERO, ..Policy::default() });
+            for (i, c) in seq.into_iter().enumerate() {
+                prop_assert_ne!(d.observe(&round(i, c)).health, Health::Down);
+            }
+        }
+
+        /// probe_error rounds are invisible: removing them changes no verdict.
+        #[test]
+        fn probe_error_rounds_change_nothing(seq in proptest::collection::vec(any_class(), 1..300)) {
+            let policy = Policy { min_samples: 5, degraded_for: Duration::from_secs(10), ..Policy::default() };
+            let mut with = Detector::new(policy.clone());
+            let mut without = Detector::new(policy);
+            for (i, c) in seq.into_iter().enumerate() {
+                let v = with.observe(&round(i, c));
+                if c != OutcomeClass::ProbeError {
+                    let w = without.observe(&round(i, c));
+                    prop_assert_eq!(v.health, w.health);
+                    prop_assert_eq!(v.streak_start, w.streak_start);
+                }
+            }
+        }
     }
 }

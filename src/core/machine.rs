@@ -74,7 +74,11 @@ impl Default for State {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     /// The detector's down verdict.
-    Automatic { reason: String, streak_start: DateTime<Utc>, decided_at: DateTime<Utc> },
+    Automatic {
+        reason: String,
+        streak_start: DateTime<Utc>,
+        decided_at: DateTime<Utc>,
+    },
     /// An operator's command.
     Manual { command: String, at: DateTime<Utc> },
 }
@@ -91,10 +95,22 @@ impl Trigger {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    PrimaryDown { reason: String, streak_start: DateTime<Utc> },
-    PrimaryUp { reason: String },
-    Requested { kind: RunbookKind, force: bool },
-    RunFinished { run: String, succeeded: bool, traffic_on: Side },
+    PrimaryDown {
+        reason: String,
+        streak_start: DateTime<Utc>,
+    },
+    PrimaryUp {
+        reason: String,
+    },
+    Requested {
+        kind: RunbookKind,
+        force: bool,
+    },
+    RunFinished {
+        run: String,
+        succeeded: bool,
+        traffic_on: Side,
+    },
     Pause,
     Resume,
     Ack,
@@ -102,7 +118,11 @@ pub enum Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    StartRun { run: String, kind: RunbookKind, trigger: Trigger },
+    StartRun {
+        run: String,
+        kind: RunbookKind,
+        trigger: Trigger,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,33 +140,66 @@ pub struct Policy {
 
 /// Decides what an event means in a state. `run_id` names the run this event would start, so the
 /// function stays pure; it is ignored when no run starts.
-pub fn decide(state: &State, event: &Event, now: DateTime<Utc>, policy: &Policy, run_id: &str) -> Decision {
-    let stay = |reason: String| Decision { next: state.clone(), actions: vec![], reason };
-    let start = |serving: Serving, kind: RunbookKind, trigger: Trigger, cooldown: bool, reason: String| {
-        let mut next = state.clone();
-        next.serving = serving;
-        next.last_run = Some(run_id.to_string());
-        next.trigger = Some(trigger.clone());
-        next.reason = reason.clone();
-        next.changed_at = Some(now);
-        if cooldown {
-            next.cooldown_until = Some(now + chrono::Duration::from_std(policy.cooldown).unwrap_or(chrono::Duration::MAX));
-        }
-        Decision { next, actions: vec![Action::StartRun { run: run_id.to_string(), kind, trigger }], reason }
+pub fn decide(
+    state: &State,
+    event: &Event,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    run_id: &str,
+) -> Decision {
+    let stay = |reason: String| Decision {
+        next: state.clone(),
+        actions: vec![],
+        reason,
     };
+    let start =
+        |serving: Serving, kind: RunbookKind, trigger: Trigger, cooldown: bool, reason: String| {
+            let mut next = state.clone();
+            next.serving = serving;
+            next.last_run = Some(run_id.to_string());
+            next.trigger = Some(trigger.clone());
+            next.reason = reason.clone();
+            next.changed_at = Some(now);
+            if cooldown {
+                next.cooldown_until = Some(
+                    now + chrono::Duration::from_std(policy.cooldown)
+                        .unwrap_or(chrono::Duration::MAX),
+                );
+            }
+            Decision {
+                next,
+                actions: vec![Action::StartRun {
+                    run: run_id.to_string(),
+                    kind,
+                    trigger,
+                }],
+                reason,
+            }
+        };
     match event {
-        Event::PrimaryDown { reason, streak_start } => {
+        Event::PrimaryDown {
+            reason,
+            streak_start,
+        } => {
             if let Some(run) = state.serving.running() {
-                return stay(format!("primary down ({reason}); run {run} is already in progress"));
+                return stay(format!(
+                    "primary down ({reason}); run {run} is already in progress"
+                ));
             }
             if state.serving == Serving::Standby {
-                return stay(format!("primary down ({reason}); already serving from the standby"));
+                return stay(format!(
+                    "primary down ({reason}); already serving from the standby"
+                ));
             }
             if state.paused {
-                return stay(format!("primary down ({reason}); not failing over: actions are paused (`standby resume` to act)"));
+                return stay(format!(
+                    "primary down ({reason}); not failing over: actions are paused (`standby resume` to act)"
+                ));
             }
             if policy.mode == Mode::Manual {
-                return stay(format!("primary down ({reason}); manual mode: waiting for an operator to run `standby failover`"));
+                return stay(format!(
+                    "primary down ({reason}); manual mode: waiting for an operator to run `standby failover`"
+                ));
             }
             if let Some(until) = state.cooldown_until.filter(|u| *u > now) {
                 return stay(format!(
@@ -154,15 +207,33 @@ pub fn decide(state: &State, event: &Event, now: DateTime<Utc>, policy: &Policy,
                     until.to_rfc3339()
                 ));
             }
-            let trigger = Trigger::Automatic { reason: reason.clone(), streak_start: *streak_start, decided_at: now };
-            start(Serving::FailingOver { run: run_id.to_string() }, RunbookKind::Failover, trigger, true, format!("failing over automatically: {reason}"))
+            let trigger = Trigger::Automatic {
+                reason: reason.clone(),
+                streak_start: *streak_start,
+                decided_at: now,
+            };
+            start(
+                Serving::FailingOver {
+                    run: run_id.to_string(),
+                },
+                RunbookKind::Failover,
+                trigger,
+                true,
+                format!("failing over automatically: {reason}"),
+            )
         }
         Event::PrimaryUp { reason } => match state.serving {
-            Serving::Standby => stay(format!("primary healthy ({reason}); automatic failback is off: run `standby failback` when ready")),
+            Serving::Standby => stay(format!(
+                "primary healthy ({reason}); automatic failback is off: run `standby failback` when ready"
+            )),
             _ => stay(format!("primary healthy ({reason})")),
         },
         Event::Requested { kind, force } => {
-            let command = format!("standby {}{}", kind.as_str(), if *force { " --force" } else { "" });
+            let command = format!(
+                "standby {}{}",
+                kind.as_str(),
+                if *force { " --force" } else { "" }
+            );
             if let Some(run) = state.serving.running() {
                 return stay(format!("refused: run {run} is already in progress"));
             }
@@ -181,9 +252,16 @@ pub fn decide(state: &State, event: &Event, now: DateTime<Utc>, policy: &Policy,
                 (RunbookKind::Failback, _) => start(Serving::FailingBack { run: run_id.to_string() }, *kind, trigger, false, "failing back on operator request".into()),
             }
         }
-        Event::RunFinished { run, succeeded, traffic_on } => {
+        Event::RunFinished {
+            run,
+            succeeded,
+            traffic_on,
+        } => {
             if state.serving.running() != Some(run.as_str()) {
-                return stay(format!("run {run} finished but is not the current run ({}); ignored", state.serving.label()));
+                return stay(format!(
+                    "run {run} finished but is not the current run ({}); ignored",
+                    state.serving.label()
+                ));
             }
             let mut next = state.clone();
             next.serving = match traffic_on {
@@ -194,22 +272,38 @@ pub fn decide(state: &State, event: &Event, now: DateTime<Utc>, policy: &Policy,
             next.trigger = None;
             next.reason = format!("run {run} {verb}; traffic is on the {traffic_on}");
             next.changed_at = Some(now);
-            Decision { reason: next.reason.clone(), next, actions: vec![] }
+            Decision {
+                reason: next.reason.clone(),
+                next,
+                actions: vec![],
+            }
         }
         Event::Pause => {
             let mut next = state.clone();
             next.paused = true;
-            Decision { next, actions: vec![], reason: "paused: observing only, no action will be taken".into() }
+            Decision {
+                next,
+                actions: vec![],
+                reason: "paused: observing only, no action will be taken".into(),
+            }
         }
         Event::Resume => {
             let mut next = state.clone();
             next.paused = false;
-            Decision { next, actions: vec![], reason: "resumed: actions allowed again".into() }
+            Decision {
+                next,
+                actions: vec![],
+                reason: "resumed: actions allowed again".into(),
+            }
         }
         Event::Ack => {
             let mut next = state.clone();
             next.cooldown_until = None;
-            Decision { next, actions: vec![], reason: "cooldown acknowledged and lifted".into() }
+            Decision {
+                next,
+                actions: vec![],
+                reason: "cooldown acknowledged and lifted".into(),
+            }
         }
     }
 }
@@ -224,20 +318,35 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
     }
 
-    const AUTO: Policy = Policy { mode: Mode::Automatic, cooldown: Duration::from_secs(1800) };
+    const AUTO: Policy = Policy {
+        mode: Mode::Automatic,
+        cooldown: Duration::from_secs(1800),
+    };
 
     fn down() -> Event {
-        Event::PrimaryDown { reason: "down: 2 consecutive failing rounds".into(), streak_start: t(0) }
+        Event::PrimaryDown {
+            reason: "down: 2 consecutive failing rounds".into(),
+            streak_start: t(0),
+        }
     }
 
     #[test]
     fn primary_down_starts_an_automatic_failover_with_cooldown() {
         let d = decide(&State::default(), &down(), t(4), &AUTO, "r1");
         assert_eq!(d.next.serving, Serving::FailingOver { run: "r1".into() });
-        assert_eq!(d.reason, "failing over automatically: down: 2 consecutive failing rounds");
+        assert_eq!(
+            d.reason,
+            "failing over automatically: down: 2 consecutive failing rounds"
+        );
         assert_eq!(d.next.cooldown_until, Some(t(4 + 1800)));
         match &d.actions[..] {
-            [Action::StartRun { run, kind: RunbookKind::Failover, trigger }] => {
+            [
+                Action::StartRun {
+                    run,
+                    kind: RunbookKind::Failover,
+                    trigger,
+                },
+            ] => {
                 assert_eq!(run, "r1");
                 assert_eq!(trigger.clock_start(), t(0));
             }
@@ -248,21 +357,70 @@ mod tests {
     #[test]
     fn finished_failover_serves_from_standby_and_failback_returns() {
         let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
-        let s = decide(&s, &Event::RunFinished { run: "r1".into(), succeeded: true, traffic_on: Side::Standby }, t(60), &AUTO, "-").next;
+        let s = decide(
+            &s,
+            &Event::RunFinished {
+                run: "r1".into(),
+                succeeded: true,
+                traffic_on: Side::Standby,
+            },
+            t(60),
+            &AUTO,
+            "-",
+        )
+        .next;
         assert_eq!(s.serving, Serving::Standby);
-        let d = decide(&s, &Event::PrimaryUp { reason: "up".into() }, t(70), &AUTO, "-");
+        let d = decide(
+            &s,
+            &Event::PrimaryUp {
+                reason: "up".into(),
+            },
+            t(70),
+            &AUTO,
+            "-",
+        );
         assert!(d.actions.is_empty());
         assert!(d.reason.contains("automatic failback is off"));
-        let d = decide(&s, &Event::Requested { kind: RunbookKind::Failback, force: false }, t(80), &AUTO, "r2");
+        let d = decide(
+            &s,
+            &Event::Requested {
+                kind: RunbookKind::Failback,
+                force: false,
+            },
+            t(80),
+            &AUTO,
+            "r2",
+        );
         assert_eq!(d.next.serving, Serving::FailingBack { run: "r2".into() });
-        let s = decide(&d.next, &Event::RunFinished { run: "r2".into(), succeeded: true, traffic_on: Side::Primary }, t(90), &AUTO, "-").next;
+        let s = decide(
+            &d.next,
+            &Event::RunFinished {
+                run: "r2".into(),
+                succeeded: true,
+                traffic_on: Side::Primary,
+            },
+            t(90),
+            &AUTO,
+            "-",
+        )
+        .next;
         assert_eq!(s.serving, Serving::Primary);
     }
 
     #[test]
     fn failed_failover_before_the_flip_stays_on_primary() {
         let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
-        let d = decide(&s, &Event::RunFinished { run: "r1".into(), succeeded: false, traffic_on: Side::Primary }, t(60), &AUTO, "-");
+        let d = decide(
+            &s,
+            &Event::RunFinished {
+                run: "r1".into(),
+                succeeded: false,
+                traffic_on: Side::Primary,
+            },
+            t(60),
+            &AUTO,
+            "-",
+        );
         assert_eq!(d.next.serving, Serving::Primary);
         assert_eq!(d.reason, "run r1 failed; traffic is on the primary");
     }
@@ -270,7 +428,18 @@ mod tests {
     #[test]
     fn cooldown_blocks_a_second_automatic_failover_until_acknowledged() {
         let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
-        let s = decide(&s, &Event::RunFinished { run: "r1".into(), succeeded: false, traffic_on: Side::Primary }, t(60), &AUTO, "-").next;
+        let s = decide(
+            &s,
+            &Event::RunFinished {
+                run: "r1".into(),
+                succeeded: false,
+                traffic_on: Side::Primary,
+            },
+            t(60),
+            &AUTO,
+            "-",
+        )
+        .next;
         let d = decide(&s, &down(), t(120), &AUTO, "r2");
         assert!(d.actions.is_empty());
         assert!(d.reason.contains("inside the cooldown"), "{}", d.reason);
@@ -278,13 +447,30 @@ mod tests {
         assert_eq!(decide(&s, &down(), t(140), &AUTO, "r2").actions.len(), 1);
         // And without an ack, once the cooldown is over.
         let s2 = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
-        let s2 = decide(&s2, &Event::RunFinished { run: "r1".into(), succeeded: false, traffic_on: Side::Primary }, t(60), &AUTO, "-").next;
-        assert_eq!(decide(&s2, &down(), t(4 + 1801), &AUTO, "r3").actions.len(), 1);
+        let s2 = decide(
+            &s2,
+            &Event::RunFinished {
+                run: "r1".into(),
+                succeeded: false,
+                traffic_on: Side::Primary,
+            },
+            t(60),
+            &AUTO,
+            "-",
+        )
+        .next;
+        assert_eq!(
+            decide(&s2, &down(), t(4 + 1801), &AUTO, "r3").actions.len(),
+            1
+        );
     }
 
     #[test]
     fn manual_mode_and_pause_never_act() {
-        let manual = Policy { mode: Mode::Manual, ..AUTO };
+        let manual = Policy {
+            mode: Mode::Manual,
+            ..AUTO
+        };
         let d = decide(&State::default(), &down(), t(4), &manual, "r1");
         assert!(d.actions.is_empty());
         assert!(d.reason.contains("manual mode: waiting for an operator"));
@@ -292,23 +478,78 @@ mod tests {
         let d = decide(&paused, &down(), t(4), &AUTO, "r1");
         assert!(d.actions.is_empty());
         assert!(d.reason.contains("actions are paused"));
-        let d = decide(&paused, &Event::Requested { kind: RunbookKind::Failover, force: false }, t(4), &AUTO, "r1");
+        let d = decide(
+            &paused,
+            &Event::Requested {
+                kind: RunbookKind::Failover,
+                force: false,
+            },
+            t(4),
+            &AUTO,
+            "r1",
+        );
         assert!(d.reason.starts_with("refused: actions are paused"));
         let resumed = decide(&paused, &Event::Resume, t(5), &AUTO, "-").next;
-        assert_eq!(decide(&resumed, &down(), t(6), &AUTO, "r1").actions.len(), 1);
+        assert_eq!(
+            decide(&resumed, &down(), t(6), &AUTO, "r1").actions.len(),
+            1
+        );
     }
 
     #[test]
     fn requests_are_refused_when_pointless_or_busy() {
         let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
-        let d = decide(&s, &Event::Requested { kind: RunbookKind::Failback, force: false }, t(5), &AUTO, "r2");
+        let d = decide(
+            &s,
+            &Event::Requested {
+                kind: RunbookKind::Failback,
+                force: false,
+            },
+            t(5),
+            &AUTO,
+            "r2",
+        );
         assert_eq!(d.reason, "refused: run r1 is already in progress");
-        let d = decide(&State::default(), &Event::Requested { kind: RunbookKind::Failback, force: false }, t(5), &AUTO, "r2");
-        assert!(d.reason.starts_with("refused: already serving from the primary"));
-        let d = decide(&State::default(), &Event::Requested { kind: RunbookKind::Failover, force: false }, t(5), &AUTO, "r2");
+        let d = decide(
+            &State::default(),
+            &Event::Requested {
+                kind: RunbookKind::Failback,
+                force: false,
+            },
+            t(5),
+            &AUTO,
+            "r2",
+        );
+        assert!(
+            d.reason
+                .starts_with("refused: already serving from the primary")
+        );
+        let d = decide(
+            &State::default(),
+            &Event::Requested {
+                kind: RunbookKind::Failover,
+                force: false,
+            },
+            t(5),
+            &AUTO,
+            "r2",
+        );
         assert_eq!(d.reason, "failing over on operator request");
-        assert_eq!(d.next.cooldown_until, None, "manual runs do not start the automatic cooldown");
-        let d = decide(&s, &Event::RunFinished { run: "other".into(), succeeded: true, traffic_on: Side::Standby }, t(6), &AUTO, "-");
+        assert_eq!(
+            d.next.cooldown_until, None,
+            "manual runs do not start the automatic cooldown"
+        );
+        let d = decide(
+            &s,
+            &Event::RunFinished {
+                run: "other".into(),
+                succeeded: true,
+                traffic_on: Side::Standby,
+            },
+            t(6),
+            &AUTO,
+            "-",
+        );
         assert!(d.reason.contains("is not the current run"));
         assert_eq!(d.next, s);
     }
@@ -316,9 +557,20 @@ mod tests {
     #[test]
     fn primary_down_while_on_standby_or_running_does_nothing() {
         let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
-        assert!(decide(&s, &down(), t(5), &AUTO, "r2").reason.contains("run r1 is already in progress"));
-        let st = State { serving: Serving::Standby, ..State::default() };
-        assert!(decide(&st, &down(), t(5), &AUTO, "r2").reason.contains("already serving from the standby"));
+        assert!(
+            decide(&s, &down(), t(5), &AUTO, "r2")
+                .reason
+                .contains("run r1 is already in progress")
+        );
+        let st = State {
+            serving: Serving::Standby,
+            ..State::default()
+        };
+        assert!(
+            decide(&st, &down(), t(5), &AUTO, "r2")
+                .reason
+                .contains("already serving from the standby")
+        );
     }
 
     fn arb_event() -> impl Strategy<Value = (u16, u8)> {
@@ -327,12 +579,31 @@ mod tests {
 
     fn event_of(code: u8, run: &str) -> Event {
         match code {
-            0 | 1 => Event::PrimaryDown { reason: "down".into(), streak_start: t(0) },
-            2 => Event::PrimaryUp { reason: "up".into() },
-            3 => Event::Requested { kind: RunbookKind::Failover, force: false },
-            4 => Event::Requested { kind: RunbookKind::Failback, force: true },
-            5 => Event::RunFinished { run: run.into(), succeeded: true, traffic_on: Side::Standby },
-            6 => Event::RunFinished { run: run.into(), succeeded: false, traffic_on: Side::Primary },
+            0 | 1 => Event::PrimaryDown {
+                reason: "down".into(),
+                streak_start: t(0),
+            },
+            2 => Event::PrimaryUp {
+                reason: "up".into(),
+            },
+            3 => Event::Requested {
+                kind: RunbookKind::Failover,
+                force: false,
+            },
+            4 => Event::Requested {
+                kind: RunbookKind::Failback,
+                force: true,
+            },
+            5 => Event::RunFinished {
+                run: run.into(),
+                succeeded: true,
+                traffic_on: Side::Standby,
+            },
+            6 => Event::RunFinished {
+                run: run.into(),
+                succeeded: false,
+                traffic_on: Side::Primary,
+            },
             _ => Event::Ack,
         }
     }

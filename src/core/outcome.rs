@@ -25,8 +25,13 @@ impl OutcomeClass {
     /// Counted as failures unless `health.fail_on` says otherwise. `rate_limited` is left out on
     /// purpose: a 429 says the primary is alive and shedding load, and moving that load to a
     /// colder standby rarely helps. Teams that disagree add it to `fail_on`.
-    pub const DEFAULT_FAILURES: &'static [OutcomeClass] =
-        &[OutcomeClass::Slow, OutcomeClass::Unavailable, OutcomeClass::ServerError, OutcomeClass::Timeout, OutcomeClass::Connect];
+    pub const DEFAULT_FAILURES: &'static [OutcomeClass] = &[
+        OutcomeClass::Slow,
+        OutcomeClass::Unavailable,
+        OutcomeClass::ServerError,
+        OutcomeClass::Timeout,
+        OutcomeClass::Connect,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,7 +81,11 @@ pub enum Answer {
 pub fn classify(answer: &Answer, latency: Duration, slow: Duration) -> OutcomeClass {
     match answer {
         Answer::Status(s) if (200..300).contains(s) => {
-            if latency > slow { OutcomeClass::Slow } else { OutcomeClass::Ok }
+            if latency > slow {
+                OutcomeClass::Slow
+            } else {
+                OutcomeClass::Ok
+            }
         }
         Answer::Status(429) => OutcomeClass::RateLimited,
         Answer::Status(503) => OutcomeClass::Unavailable,
@@ -113,20 +122,56 @@ mod tests {
     fn status_codes_map_to_distinct_classes() {
         let fast = Duration::from_millis(20);
         assert_eq!(classify(&Answer::Status(200), fast, SLOW), OutcomeClass::Ok);
-        assert_eq!(classify(&Answer::Status(204), Duration::from_secs(4), SLOW), OutcomeClass::Slow);
-        assert_eq!(classify(&Answer::Status(429), fast, SLOW), OutcomeClass::RateLimited);
-        assert_eq!(classify(&Answer::Status(503), fast, SLOW), OutcomeClass::Unavailable);
-        assert_eq!(classify(&Answer::Status(500), fast, SLOW), OutcomeClass::ServerError);
-        assert_eq!(classify(&Answer::Status(504), fast, SLOW), OutcomeClass::ServerError);
-        assert_eq!(classify(&Answer::Status(404), fast, SLOW), OutcomeClass::ProbeError);
-        assert_eq!(classify(&Answer::Status(401), fast, SLOW), OutcomeClass::ProbeError);
-        assert_eq!(classify(&Answer::Timeout, fast, SLOW), OutcomeClass::Timeout);
-        assert_eq!(classify(&Answer::Connect("refused".into()), fast, SLOW), OutcomeClass::Connect);
+        assert_eq!(
+            classify(&Answer::Status(204), Duration::from_secs(4), SLOW),
+            OutcomeClass::Slow
+        );
+        assert_eq!(
+            classify(&Answer::Status(429), fast, SLOW),
+            OutcomeClass::RateLimited
+        );
+        assert_eq!(
+            classify(&Answer::Status(503), fast, SLOW),
+            OutcomeClass::Unavailable
+        );
+        assert_eq!(
+            classify(&Answer::Status(500), fast, SLOW),
+            OutcomeClass::ServerError
+        );
+        assert_eq!(
+            classify(&Answer::Status(504), fast, SLOW),
+            OutcomeClass::ServerError
+        );
+        assert_eq!(
+            classify(&Answer::Status(404), fast, SLOW),
+            OutcomeClass::ProbeError
+        );
+        assert_eq!(
+            classify(&Answer::Status(401), fast, SLOW),
+            OutcomeClass::ProbeError
+        );
+        assert_eq!(
+            classify(&Answer::Timeout, fast, SLOW),
+            OutcomeClass::Timeout
+        );
+        assert_eq!(
+            classify(&Answer::Connect("refused".into()), fast, SLOW),
+            OutcomeClass::Connect
+        );
     }
 
     #[test]
     fn class_names_round_trip() {
-        for c in [OutcomeClass::Ok, OutcomeClass::Slow, OutcomeClass::RateLimited, OutcomeClass::Unavailable, OutcomeClass::ServerError, OutcomeClass::Timeout, OutcomeClass::Connect, OutcomeClass::ProbeError] {
+        for c in [
+            OutcomeClass::Ok,
+            OutcomeClass::Slow,
+            OutcomeClass::RateLimited,
+            OutcomeClass::Unavailable,
+            OutcomeClass::ServerError,
+            OutcomeClass::Timeout,
+            OutcomeClass::Connect,
+            OutcomeClass::ProbeError,
+        ] {
             assert_eq!(OutcomeClass::parse(c.as_str()), Some(c));
         }
     }

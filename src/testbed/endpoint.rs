@@ -22,7 +22,10 @@ pub enum Behavior {
     /// Close the listening socket: connection refused.
     Refuse,
     /// Each request fails with 503 with this probability, from a seeded generator.
-    Flaky { fail_ratio: f64, seed: u64 },
+    Flaky {
+        fail_ratio: f64,
+        seed: u64,
+    },
 }
 
 /// Gate the answer on an Auto Scaling group: 503 until it has `serving` InService instances,
@@ -68,7 +71,11 @@ impl Endpoint {
         let shared = Arc::new(Shared {
             behavior: Mutex::new(behavior),
             rng: Mutex::new(seed | 1),
-            ready: Mutex::new(if gate.is_some() { GateState::Cold } else { GateState::Open }),
+            ready: Mutex::new(if gate.is_some() {
+                GateState::Cold
+            } else {
+                GateState::Open
+            }),
             requests: AtomicU64::new(0),
             changed: Notify::new(),
         });
@@ -188,8 +195,15 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
         404 => "Not Found",
         _ => "Status",
     };
-    let body = if gated { "{\"status\":\"warming\"}" } else { "{\"status\":\"ok\"}" };
-    let resp = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let body = if gated {
+        "{\"status\":\"warming\"}"
+    } else {
+        "{\"status\":\"ok\"}"
+    };
+    let resp = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     let _ = stream.write_all(resp.as_bytes()).await;
     let _ = stream.shutdown().await;
 }
@@ -208,8 +222,12 @@ async fn watch_gate(g: AsgGate, shared: Arc<Shared>) {
             let mut ready = shared.ready.lock().unwrap();
             let enough = in_service.is_some_and(|n| n >= g.serving);
             *ready = match (*ready, enough) {
-                (GateState::Cold, true) => GateState::WarmingUntil(tokio::time::Instant::now() + g.warmup),
-                (GateState::WarmingUntil(t), true) if tokio::time::Instant::now() >= t => GateState::Open,
+                (GateState::Cold, true) => {
+                    GateState::WarmingUntil(tokio::time::Instant::now() + g.warmup)
+                }
+                (GateState::WarmingUntil(t), true) if tokio::time::Instant::now() >= t => {
+                    GateState::Open
+                }
                 (s, true) => s,
                 (_, false) => GateState::Cold,
             };

@@ -47,14 +47,20 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .map_err(MotoError::Spawn)?;
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let client = reqwest::Client::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(r) = client.get(format!("{}/moto-api/", moto.endpoint)).send().await {
-                if r.status().is_success() {
-                    return Ok(moto);
-                }
+            if let Ok(r) = client
+                .get(format!("{}/moto-api/", moto.endpoint))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok(moto);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

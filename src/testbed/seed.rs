@@ -2,7 +2,9 @@
 //! pointing at the primary, a launch configuration and GPU groups per region, artifact buckets.
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 #[derive(Debug, Clone)]
@@ -55,7 +57,13 @@ fn err(e: impl std::error::Error) -> SeedError {
 pub async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "standby-testbed"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "standby-testbed",
+        ))
         .endpoint_url(endpoint)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
         .load()
@@ -65,7 +73,10 @@ pub async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
 /// Creates everything and returns the hosted zone id.
 pub async fn seed(endpoint: &str, w: &World) -> Result<String, SeedError> {
     // The primary starts serving: its group at `serving`, the standby at `warm`.
-    for (region, asg, desired) in [(&w.primary_region, &w.primary_asg, w.serving), (&w.standby_region, &w.standby_asg, w.standby_warm)] {
+    for (region, asg, desired) in [
+        (&w.primary_region, &w.primary_asg, w.serving),
+        (&w.standby_region, &w.standby_asg, w.standby_warm),
+    ] {
         let conf = sdk(endpoint, region).await;
         let client = aws_sdk_autoscaling::Client::new(&conf);
         let lc = format!("{asg}-lc");
@@ -88,16 +99,28 @@ pub async fn seed(endpoint: &str, w: &World) -> Result<String, SeedError> {
             .send()
             .await
             .map_err(err)?;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
         let mut create = s3.create_bucket().bucket(format!("artifacts-{region}"));
         if region != "us-east-1" {
-            create = create.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str())).build());
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
         }
         create.send().await.map_err(err)?;
     }
     let conf = sdk(endpoint, "us-east-1").await;
     let r53 = aws_sdk_route53::Client::new(&conf);
-    let zone_name = w.record_name.split_once('.').map(|(_, z)| z.to_string()).unwrap_or_else(|| w.record_name.clone());
+    let zone_name = w
+        .record_name
+        .split_once('.')
+        .map(|(_, z)| z.to_string())
+        .unwrap_or_else(|| w.record_name.clone());
     let zone = r53
         .create_hosted_zone()
         .name(zone_name)
@@ -105,26 +128,48 @@ pub async fn seed(endpoint: &str, w: &World) -> Result<String, SeedError> {
         .send()
         .await
         .map_err(err)?;
-    let zone_id = zone.hosted_zone().map(|z| z.id().trim_start_matches("/hostedzone/").to_string()).ok_or_else(|| SeedError("no hosted zone id".into()))?;
+    let zone_id = zone
+        .hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .ok_or_else(|| SeedError("no hosted zone id".into()))?;
     set_record(endpoint, &zone_id, &w.record_name, &w.primary_value).await?;
     Ok(zone_id)
 }
 
 /// Points the record at `value` (tests use it to reset between runs).
-pub async fn set_record(endpoint: &str, zone_id: &str, name: &str, value: &str) -> Result<(), SeedError> {
+pub async fn set_record(
+    endpoint: &str,
+    zone_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), SeedError> {
     let conf = sdk(endpoint, "us-east-1").await;
     let r53 = aws_sdk_route53::Client::new(&conf);
     let rr = ResourceRecordSet::builder()
         .name(name)
         .r#type(RrType::Cname)
         .ttl(60)
-        .resource_records(ResourceRecord::builder().value(value).build().map_err(err)?)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .map_err(err)?,
+        )
         .build()
         .map_err(err)?;
-    let change = Change::builder().action(ChangeAction::Upsert).resource_record_set(rr).build().map_err(err)?;
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(rr)
+        .build()
+        .map_err(err)?;
     r53.change_resource_record_sets()
         .hosted_zone_id(zone_id)
-        .change_batch(ChangeBatch::builder().changes(change).build().map_err(err)?)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(change)
+                .build()
+                .map_err(err)?,
+        )
         .send()
         .await
         .map_err(err)?;
@@ -132,7 +177,13 @@ pub async fn set_record(endpoint: &str, zone_id: &str, name: &str, value: &str) 
 }
 
 /// Sets a group's capacity directly (tests use it to reset between runs).
-pub async fn set_capacity(endpoint: &str, region: &str, asg: &str, desired: u32, max: u32) -> Result<(), SeedError> {
+pub async fn set_capacity(
+    endpoint: &str,
+    region: &str,
+    asg: &str,
+    desired: u32,
+    max: u32,
+) -> Result<(), SeedError> {
     let conf = sdk(endpoint, region).await;
     aws_sdk_autoscaling::Client::new(&conf)
         .update_auto_scaling_group()

@@ -14,7 +14,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let p = std::env::temp_dir().join(format!("standby-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -43,7 +46,9 @@ pub const WARMUP: Duration = Duration::from_millis(800);
 
 impl Harness {
     pub async fn start(tag: &str) -> Harness {
-        let moto = Moto::start().await.expect("moto server starts (run `make venv` first)");
+        let moto = Moto::start()
+            .await
+            .expect("moto server starts (run `make venv` first)");
         let world = World::default();
         let zone_id = seed::seed(&moto.endpoint, &world).await.expect("seed moto");
         let gate = |region: &str, asg: &str, warmup| AsgGate {
@@ -53,11 +58,39 @@ impl Harness {
             serving: world.serving,
             warmup,
         };
-        let primary = Endpoint::start(Behavior::Ok, Some(gate(&world.primary_region, &world.primary_asg, Duration::ZERO))).await.unwrap();
-        let standby = Endpoint::start(Behavior::Ok, Some(gate(&world.standby_region, &world.standby_asg, WARMUP))).await.unwrap();
+        let primary = Endpoint::start(
+            Behavior::Ok,
+            Some(gate(
+                &world.primary_region,
+                &world.primary_asg,
+                Duration::ZERO,
+            )),
+        )
+        .await
+        .unwrap();
+        let standby = Endpoint::start(
+            Behavior::Ok,
+            Some(gate(&world.standby_region, &world.standby_asg, WARMUP)),
+        )
+        .await
+        .unwrap();
         let dir = TempDir::new(tag);
-        let config = write_config(&dir.0, &moto.endpoint, &zone_id, &primary.url(), &standby.url());
-        let h = Harness { moto, zone_id, world, primary, standby, dir, config };
+        let config = write_config(
+            &dir.0,
+            &moto.endpoint,
+            &zone_id,
+            &primary.url(),
+            &standby.url(),
+        );
+        let h = Harness {
+            moto,
+            zone_id,
+            world,
+            primary,
+            standby,
+            dir,
+            config,
+        };
         h.wait_primary_ok().await;
         h
     }
@@ -67,12 +100,15 @@ impl Harness {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            if let Ok(r) = client.get(self.primary.url()).send().await {
-                if r.status().as_u16() == 200 {
-                    return;
-                }
+            if let Ok(r) = client.get(self.primary.url()).send().await
+                && r.status().as_u16() == 200
+            {
+                return;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "primary endpoint never became healthy");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "primary endpoint never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -90,7 +126,10 @@ impl Harness {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().expect("run standby")
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run standby")
     }
 
     pub async fn record(&self) -> String {
@@ -104,9 +143,32 @@ impl Harness {
     /// Puts the world back as seeded: primary serving and in DNS, standby warm.
     pub async fn reset_world(&self) {
         let w = &self.world;
-        seed::set_capacity(&self.moto.endpoint, &w.primary_region, &w.primary_asg, w.serving, w.serving).await.unwrap();
-        seed::set_capacity(&self.moto.endpoint, &w.standby_region, &w.standby_asg, w.standby_warm, 1).await.unwrap();
-        seed::set_record(&self.moto.endpoint, &self.zone_id, &w.record_name, &w.primary_value).await.unwrap();
+        seed::set_capacity(
+            &self.moto.endpoint,
+            &w.primary_region,
+            &w.primary_asg,
+            w.serving,
+            w.serving,
+        )
+        .await
+        .unwrap();
+        seed::set_capacity(
+            &self.moto.endpoint,
+            &w.standby_region,
+            &w.standby_asg,
+            w.standby_warm,
+            1,
+        )
+        .await
+        .unwrap();
+        seed::set_record(
+            &self.moto.endpoint,
+            &self.zone_id,
+            &w.record_name,
+            &w.primary_value,
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -129,7 +191,9 @@ pub fn write_runbooks(dir: &Path) {
     std::fs::create_dir_all(&rb).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
     for name in ["failover.toml", "failback.toml"] {
-        let text = std::fs::read_to_string(root.join(name)).unwrap().replace("interval = \"1s\"", "interval = \"100ms\"");
+        let text = std::fs::read_to_string(root.join(name))
+            .unwrap()
+            .replace("interval = \"1s\"", "interval = \"100ms\"");
         std::fs::write(rb.join(name), text).unwrap();
     }
 }
@@ -209,18 +273,25 @@ pub async fn record_value(endpoint: &str, zone: &str, name: &str) -> String {
 pub async fn asg_capacity(endpoint: &str, region: &str, asg: &str) -> (u32, u32) {
     let conf = seed::sdk(endpoint, region).await;
     let client = aws_sdk_autoscaling::Client::new(&conf);
-    let got = standby::aws::asg::describe(&client, &[asg.to_string()]).await.unwrap();
+    let got = standby::aws::asg::describe(&client, &[asg.to_string()])
+        .await
+        .unwrap();
     let c = got[0].1.expect("group exists");
     (c.desired, c.in_service)
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// The newest report directory under `reports`.
 pub fn reports(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -228,7 +299,10 @@ pub fn reports(dir: &Path) -> Vec<PathBuf> {
 pub async fn wait_for<F: FnMut() -> bool>(what: &str, timeout: Duration, mut f: F) {
     let started = Instant::now();
     while !f() {
-        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

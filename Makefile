@@ -1,0 +1,37 @@
+# standby: two commands on a fresh machine.
+#   make demo   the main job on the embedded default (moto + two local regional endpoints)
+#   make test   every test: fmt, clippy, unit, property and integration tests against moto
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+# 5.2.x returns wrong XML root names for GetBucketVersioning, ListParts and others, which the Rust
+# SDK rejects; stay on 5.1.18.
+MOTO := moto[server]==5.1.18
+
+.PHONY: all demo test venv build lint clean
+
+all: build
+
+venv: $(VENV)/.moto-5.1.18
+
+$(VENV)/.moto-5.1.18:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)'
+	touch $@
+
+build:
+	cargo build --bin standby --example demo
+
+demo: venv build
+	./target/debug/examples/demo
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+test: venv lint
+	cargo test --all-targets
+
+clean:
+	rm -rf $(VENV) target/demo

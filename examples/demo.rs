@@ -1,0 +1,268 @@
+//! `make demo`: the main job on the embedded default, end to end on this machine.
+//!
+//! moto server stands in for AWS (seeded like the Terraform example would leave it), two small
+//! HTTP servers stand in for the regions' inference endpoints (the standby answers 503 until its
+//! GPU group has serving capacity, then warms up), and the real `standby serve` watches the
+//! primary. The primary is then made to fail; standby fails over on its own; the primary comes
+//! back and an operator fails back by hand. The reports are printed at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use standby::testbed::endpoint::{AsgGate, Behavior, Endpoint};
+use standby::testbed::moto::Moto;
+use standby::testbed::seed::{self, World};
+
+const WARMUP: Duration = Duration::from_secs(3);
+
+fn banner(text: &str) {
+    eprintln!("\n\x1b[1m==> {text}\x1b[0m");
+}
+
+fn standby_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/debug/examples/demo -> target/debug/standby
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("standby"))
+        .expect("target dir")
+}
+
+fn standby(args: &[&str], config: &Path) -> Command {
+    let mut c = Command::new(standby_bin());
+    c.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", "demo")
+        .env("AWS_SECRET_ACCESS_KEY", "demo")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/demo");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+
+    banner("starting the AWS emulator (moto server) and seeding both regions");
+    let moto = Moto::start().await?;
+    let world = World::default();
+    let zone = seed::seed(&moto.endpoint, &world).await?;
+    eprintln!(
+        "    moto at {}; zone {zone}; {} CNAME -> {}",
+        moto.endpoint, world.record_name, world.primary_value
+    );
+    eprintln!(
+        "    {} {} at {} GPU instances, {} {} warm at {}",
+        world.primary_region,
+        world.primary_asg,
+        world.serving,
+        world.standby_region,
+        world.standby_asg,
+        world.standby_warm
+    );
+
+    let gate = |region: &str, asg: &str, warmup| AsgGate {
+        aws_endpoint: moto.endpoint.clone(),
+        region: region.into(),
+        asg: asg.into(),
+        serving: world.serving,
+        warmup,
+    };
+    let primary = Endpoint::start(
+        Behavior::Ok,
+        Some(gate(
+            &world.primary_region,
+            &world.primary_asg,
+            Duration::ZERO,
+        )),
+    )
+    .await?;
+    let standby_ep = Endpoint::start(
+        Behavior::Ok,
+        Some(gate(&world.standby_region, &world.standby_asg, WARMUP)),
+    )
+    .await?;
+    eprintln!(
+        "    primary endpoint {} ; standby endpoint {} (503 until {} InService, then {}s warm-up)",
+        primary.url(),
+        standby_ep.url(),
+        world.serving,
+        WARMUP.as_secs()
+    );
+
+    let config = dir.join("standby.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"# Written by `make demo`. The same keys as /etc/standby/standby.toml in production.
+[service]
+name = "chat"
+rto = "2m"
+state_dir = "state"
+reports_dir = "reports"
+
+[aws]
+endpoint_url = "{aws}"
+max_attempts = 1
+
+[primary]
+region = "{pr}"
+endpoint = "{pe}"
+asgs = [{{ name = "{pa}", warm = 0, serving = {n} }}]
+
+[standby]
+region = "{sr}"
+endpoint = "{se}"
+asgs = [{{ name = "{sa}", warm = {sw}, serving = {n} }}]
+
+[dns]
+zone_id = "{zone}"
+name = "{rn}"
+type = "CNAME"
+ttl = 60
+primary = "{pv}"
+standby = "{sv}"
+
+[health]
+interval = "1s"
+timeout = "800ms"
+slow = "700ms"
+failure_threshold = 2
+recover_after = 3
+
+[failover]
+mode = "automatic"
+cooldown = "30m"
+runbook = "{root}/runbooks/failover.toml"
+
+[failback]
+runbook = "{root}/runbooks/failback.toml"
+"#,
+            aws = moto.endpoint,
+            pr = world.primary_region,
+            pe = primary.url(),
+            pa = world.primary_asg,
+            sr = world.standby_region,
+            se = standby_ep.url(),
+            sa = world.standby_asg,
+            sw = world.standby_warm,
+            n = world.serving,
+            rn = world.record_name,
+            pv = world.primary_value,
+            sv = world.standby_value,
+            root = root.display(),
+        ),
+    )?;
+    // Wait for the primary's gate to see its capacity so the daemon starts on a healthy primary.
+    let client = reqwest::Client::new();
+    while client
+        .get(primary.url())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    banner(&format!("standby validate --config {}", config.display()));
+    let ok = standby(&["validate"], &config).status()?;
+    if !ok.success() {
+        return Err("the demo config did not validate".into());
+    }
+
+    banner("standby serve: probing the primary every second");
+    let mut serve = standby(&["serve"], &config).stdin(Stdio::null()).spawn()?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    banner("the primary region goes dark (connections refused)");
+    primary.set(Behavior::Refuse);
+    let state = dir.join("state/state.json");
+    let wait_started = Instant::now();
+    while !std::fs::read_to_string(&state)
+        .unwrap_or_default()
+        .contains("\"mode\": \"standby\"")
+    {
+        if wait_started.elapsed() > Duration::from_secs(120) {
+            let _ = serve.kill();
+            return Err("no failover within 120s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    banner("traffic is on the standby; the primary region recovers");
+    seed::set_capacity(
+        &moto.endpoint,
+        &world.primary_region,
+        &world.primary_asg,
+        0,
+        world.serving,
+    )
+    .await?;
+    primary.set(Behavior::Ok);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    banner("standby status");
+    standby(&["status"], &config).status()?;
+
+    banner("an operator fails back: standby failback --yes");
+    let failback = standby(&["failback", "--yes"], &config).status()?;
+
+    banner("stopping standby serve (SIGTERM)");
+    Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()?;
+    let serve_status = serve.wait()?;
+
+    banner("results");
+    let mut reports: Vec<PathBuf> = std::fs::read_dir(dir.join("reports"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    reports.sort();
+    for r in &reports {
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(r.join("report.json"))?)?;
+        let ms = |v: &serde_json::Value| {
+            v.as_u64()
+                .map(|m| format!("{:.1}s", m as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into())
+        };
+        let b = &json["rto"]["breakdown"];
+        eprintln!(
+            "    {} {}: RTO {} (effective {} with the 60s TTL; objective {}, met: {})\n      detect {} | decide {} | scale {} | verify {} | dns {} | other {}\n      {}",
+            json["kind"].as_str().unwrap_or("?"),
+            json["result"].as_str().unwrap_or("?"),
+            ms(&json["rto"]["measured_ms"]),
+            ms(&json["rto"]["effective_ms"]),
+            ms(&json["rto"]["objective_ms"]),
+            json["rto"]["objective_met"],
+            ms(&b["detect_ms"]),
+            ms(&b["decide_ms"]),
+            ms(&b["scale_ms"]),
+            ms(&b["verify_ms"]),
+            ms(&b["dns_ms"]),
+            ms(&b["other_ms"]),
+            r.join("report.md").display(),
+        );
+    }
+    eprintln!(
+        "    demo took {:.0}s; config, state and reports are under {}",
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    if !failback.success() || !serve_status.success() || reports.len() != 2 {
+        return Err(format!(
+            "demo failed: failback {failback}, serve {serve_status}, {} reports",
+            reports.len()
+        )
+        .into());
+    }
+    Ok(())
+}
