@@ -329,40 +329,96 @@ standby = "usw2.example.com"
 "#;
 
     pub fn config() -> Config {
-        from_text(std::path::Path::new("/etc/standby/standby.toml"), CONFIG).expect("test config compiles")
+        from_text(std::path::Path::new("/etc/standby/standby.toml"), CONFIG)
+            .expect("test config compiles")
     }
 
     fn world(record: Option<&str>) -> World {
-        let cap = |desired, max| Some(AsgCapacity { desired, min: 0, max, in_service: desired });
+        let cap = |desired, max| {
+            Some(AsgCapacity {
+                desired,
+                min: 0,
+                max,
+                in_service: desired,
+            })
+        };
         World {
             asgs: vec![
-                AsgObservation { side: Side::Primary, region: "us-east-1".into(), name: "gpu-use1".into(), capacity: cap(4, 4) },
-                AsgObservation { side: Side::Standby, region: "us-west-2".into(), name: "gpu-usw2".into(), capacity: cap(1, 1) },
-                AsgObservation { side: Side::Standby, region: "us-west-2".into(), name: "gpu-usw2-b".into(), capacity: None },
+                AsgObservation {
+                    side: Side::Primary,
+                    region: "us-east-1".into(),
+                    name: "gpu-use1".into(),
+                    capacity: cap(4, 4),
+                },
+                AsgObservation {
+                    side: Side::Standby,
+                    region: "us-west-2".into(),
+                    name: "gpu-usw2".into(),
+                    capacity: cap(1, 1),
+                },
+                AsgObservation {
+                    side: Side::Standby,
+                    region: "us-west-2".into(),
+                    name: "gpu-usw2-b".into(),
+                    capacity: None,
+                },
             ],
-            record: record.map(|v| RecordObservation { value: v.into(), ttl: Some(60) }),
+            record: record.map(|v| RecordObservation {
+                value: v.into(),
+                ttl: Some(60),
+            }),
         }
     }
 
     #[test]
     fn failover_plan_names_every_change() {
         let cfg = config();
-        let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &world(Some("use1.example.com")));
+        let plan = build(
+            RunbookKind::Failover,
+            &cfg,
+            &cfg.failover.runbook,
+            &world(Some("use1.example.com")),
+        );
         let text = render(&plan, &cfg);
-        assert!(text.contains("us-west-2 gpu-usw2: desired 1 (min 0, max 1) -> desired 4 (min 0, max 4)"), "{text}");
-        assert!(text.contains("us-west-2 gpu-usw2-b: NOT FOUND -> desired 2 (min 0, max 2)"), "{text}");
+        assert!(
+            text.contains(
+                "us-west-2 gpu-usw2: desired 1 (min 0, max 1) -> desired 4 (min 0, max 4)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("us-west-2 gpu-usw2-b: NOT FOUND -> desired 2 (min 0, max 2)"),
+            "{text}"
+        );
         assert!(text.contains("CNAME api.example.com. in zone Z0123456789: use1.example.com -> usw2.example.com (UPSERT, TTL 60s)"), "{text}");
         // 5m objective less detection (2 rounds: 2s + 2×2×1s = 6s) and TTL (60s) = 234s of action budget.
         assert_eq!(action_budget(&cfg), Duration::from_secs(234));
-        let scale = plan.steps.iter().find(|s| s.name == "scale-standby").unwrap();
+        let scale = plan
+            .steps
+            .iter()
+            .find(|s| s.name == "scale-standby")
+            .unwrap();
         assert_eq!(scale.budget, Duration::from_secs(234).mul_f64(0.45));
     }
 
     #[test]
     fn scaling_down_keeps_max_and_lowers_min() {
         let cfg = config();
-        let plan = build(RunbookKind::Failback, &cfg, &cfg.failback.runbook, &world(Some("usw2.example.com")));
-        let Changes::Asgs { groups } = &plan.steps.iter().find(|s| s.name == "standby-to-warm").unwrap().changes else { panic!() };
+        let plan = build(
+            RunbookKind::Failback,
+            &cfg,
+            &cfg.failback.runbook,
+            &world(Some("usw2.example.com")),
+        );
+        let Changes::Asgs { groups } = &plan
+            .steps
+            .iter()
+            .find(|s| s.name == "standby-to-warm")
+            .unwrap()
+            .changes
+        else {
+            panic!()
+        };
         let g = groups.iter().find(|g| g.name == "gpu-usw2").unwrap();
         assert_eq!((g.desired, g.min, g.max), (1, 0, 1));
     }
@@ -373,13 +429,21 @@ standby = "usw2.example.com"
         let w = world(Some("somebody-else.example.net"));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
         let checks = preflight(&plan, &cfg, &w);
-        let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.reason.as_str()).collect();
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.reason.as_str())
+            .collect();
         assert_eq!(failed.len(), 2, "{checks:?}");
         assert!(failed[0].contains("Auto Scaling group \"gpu-usw2-b\" not found in us-west-2"));
         assert!(failed[1].contains("refusing to overwrite a value standby does not own"));
         let w = world(None);
         let checks = preflight(&plan, &cfg, &w);
-        assert!(checks.iter().any(|c| !c.ok && c.reason == "record not found in zone Z0123456789"));
+        assert!(
+            checks
+                .iter()
+                .any(|c| !c.ok && c.reason == "record not found in zone Z0123456789")
+        );
     }
 
     #[test]
@@ -390,6 +454,10 @@ standby = "usw2.example.com"
         let checks = preflight(&plan, &cfg, &w);
         let dns = checks.iter().find(|c| c.name.starts_with("dns")).unwrap();
         assert!(dns.ok);
-        assert!(dns.reason.contains("already points at the standby"), "{}", dns.reason);
+        assert!(
+            dns.reason.contains("already points at the standby"),
+            "{}",
+            dns.reason
+        );
     }
 }

@@ -421,9 +421,21 @@ mod tests {
     /// A finished automatic failover: first failing probe at 0, verdict at 3s, steps back to back.
     fn run(status: RunStatus, verify_ok: bool) -> RunRecord {
         let cfg = plan::tests::config();
-        let plan = plan::build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &World::default());
+        let plan = plan::build(
+            RunbookKind::Failover,
+            &cfg,
+            &cfg.failover.runbook,
+            &World::default(),
+        );
         // preflight, scale, verify, flip, verify-after-flip, report
-        let spans = [(3_500, 3_600), (3_600, 63_600), (63_600, 73_600), (73_600, 75_600), (75_600, 78_600), (78_600, 78_700)];
+        let spans = [
+            (3_500, 3_600),
+            (3_600, 63_600),
+            (63_600, 73_600),
+            (73_600, 75_600),
+            (75_600, 78_600),
+            (78_600, 78_700),
+        ];
         let steps = plan
             .steps
             .iter()
@@ -432,7 +444,11 @@ mod tests {
                 let ok = verify_ok || !matches!(p.action, Action::Verify { .. });
                 StepRecord {
                     name: p.name.clone(),
-                    status: if ok { StepStatus::Succeeded } else { StepStatus::Failed },
+                    status: if ok {
+                        StepStatus::Succeeded
+                    } else {
+                        StepStatus::Failed
+                    },
                     started_at: Some(t(a)),
                     finished_at: Some(t(b)),
                     attempts: 1,
@@ -445,7 +461,11 @@ mod tests {
             id: "r1".into(),
             kind: RunbookKind::Failover,
             service: "chat".into(),
-            trigger: Trigger::Automatic { reason: "down: 2 consecutive failing rounds".into(), streak_start: t(0), decided_at: t(3_000) },
+            trigger: Trigger::Automatic {
+                reason: "down: 2 consecutive failing rounds".into(),
+                streak_start: t(0),
+                decided_at: t(3_000),
+            },
             evidence: vec![],
             created_at: t(3_000),
             finished_at: Some(t(78_700)),
@@ -472,10 +492,26 @@ mod tests {
         assert_eq!(r.rto.effective_ms, Some(138_600));
         assert!(r.rto.objective_met);
         let b = &r.rto.breakdown;
-        assert_eq!((b.detect_ms, b.decide_ms, b.scale_ms, b.verify_ms, b.dns_ms, b.other_ms), (3_000, 500, 60_000, 13_000, 2_000, 100));
+        assert_eq!(
+            (
+                b.detect_ms,
+                b.decide_ms,
+                b.scale_ms,
+                b.verify_ms,
+                b.dns_ms,
+                b.other_ms
+            ),
+            (3_000, 500, 60_000, 13_000, 2_000, 100)
+        );
         let md = to_markdown(&r);
-        assert!(md.contains("| measured (first failing probe → last verify) | 1m 18s |"), "{md}");
-        assert!(md.contains("| 3.0s | 500ms | 1m | 13.0s | 2.0s | 100ms |"), "{md}");
+        assert!(
+            md.contains("| measured (first failing probe → last verify) | 1m 18s |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 3.0s | 500ms | 1m | 13.0s | 2.0s | 100ms |"),
+            "{md}"
+        );
     }
 
     #[test]
@@ -504,16 +540,36 @@ mod tests {
             s.finished_at = None;
         }
         let remaining: Duration = rec.plan.steps.iter().skip(2).map(|s| s.budget).sum();
-        assert_eq!(projected_rto(&rec, t(63_600)), Duration::from_millis(63_600) + remaining + Duration::from_secs(60));
+        assert_eq!(
+            projected_rto(&rec, t(63_600)),
+            Duration::from_millis(63_600) + remaining + Duration::from_secs(60)
+        );
     }
 
     #[test]
     fn json_field_names_are_snake_case_and_stable() {
-        let json: serde_json::Value = serde_json::from_str(&to_json(&build(&run(RunStatus::Succeeded, true)))).unwrap();
-        for key in ["schema_version", "run_id", "kind", "result", "trigger", "rto", "steps", "runbook"] {
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&build(&run(RunStatus::Succeeded, true)))).unwrap();
+        for key in [
+            "schema_version",
+            "run_id",
+            "kind",
+            "result",
+            "trigger",
+            "rto",
+            "steps",
+            "runbook",
+        ] {
             assert!(json.get(key).is_some(), "missing {key}");
         }
-        for key in ["objective_ms", "measured_ms", "effective_ms", "dns_ttl_ms", "objective_met", "breakdown"] {
+        for key in [
+            "objective_ms",
+            "measured_ms",
+            "effective_ms",
+            "dns_ttl_ms",
+            "objective_met",
+            "breakdown",
+        ] {
             assert!(json["rto"].get(key).is_some(), "missing rto.{key}");
         }
         assert_eq!(json["steps"][1]["action"], "scale_asgs");

@@ -508,30 +508,53 @@ mod tests {
         let (cfg, warnings) = load(&path).unwrap_or_else(|d| panic!("{d}"));
         assert!(warnings.items.is_empty(), "{warnings}");
         assert_eq!(cfg.service.rto, Duration::from_secs(300));
-        assert_eq!(cfg.standby.asgs[0], AsgSpec { name: "gpu-usw2".into(), warm: 1, serving: 4 });
+        assert_eq!(
+            cfg.standby.asgs[0],
+            AsgSpec {
+                name: "gpu-usw2".into(),
+                warm: 1,
+                serving: 4
+            }
+        );
         assert_eq!(cfg.failover.runbook.steps.len(), 6);
         assert_eq!(cfg.dns.side_of("usw2.example.com."), Some(Side::Standby));
     }
 
     #[test]
     fn the_issue_sample_warns_that_slow_never_fires() {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standby.toml")).unwrap().replace("slow = \"800ms\"", "slow = \"3s\"");
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standby.toml"),
+        )
+        .unwrap()
+        .replace("slow = \"800ms\"", "slow = \"3s\"");
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standby.toml");
         let mut diags = Diagnostics::default();
         let src = Source::new(&path, text);
         assert!(compile(&src, &mut diags).is_some());
         let w: Vec<String> = diags.warnings().map(|d| d.to_string()).collect();
-        assert!(w.iter().any(|w| w.contains("health.slow: 3.0s is not below health.timeout (1.0s)")), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|w| w.contains("health.slow: 3.0s is not below health.timeout (1.0s)")),
+            "{w:?}"
+        );
     }
 
     #[test]
     fn defaults_fill_optional_sections() {
         let text = "[service]\nname = \"x\"\nrto = \"10m\"\nstate_dir = \"s\"\n[primary]\nregion = \"us-east-1\"\nendpoint = \"http://a/h\"\nasgs = [{ name = \"a\", warm = 0, serving = 1 }]\n[standby]\nregion = \"eu-west-1\"\nendpoint = \"http://b/h\"\nasgs = [{ name = \"b\", warm = 0, serving = 1 }]\n[dns]\nzone_id = \"/hostedzone/Z1\"\nname = \"api.x.\"\nprimary = \"a.x\"\nstandby = \"b.x\"\n";
-        let cfg = from_text(Path::new("/etc/standby/standby.toml"), text).unwrap_or_else(|d| panic!("{d}"));
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), text)
+            .unwrap_or_else(|d| panic!("{d}"));
         assert_eq!(cfg.dns.zone_id, "Z1");
         assert_eq!(cfg.health, Health::default());
         assert_eq!(cfg.failover.mode, Mode::Automatic);
         assert_eq!(cfg.service.reports_dir, Path::new("/etc/standby/s/reports"));
-        assert!(cfg.failover.runbook.path.display().to_string().contains("built in"));
+        assert!(
+            cfg.failover
+                .runbook
+                .path
+                .display()
+                .to_string()
+                .contains("built in")
+        );
     }
 }
