@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use standby::testbed::endpoint::{AsgGate, Behavior, Endpoint};
-use standby::testbed::moto::Moto;
-use standby::testbed::seed::{self, World};
+use standby::testbed::Lab;
+use standby::testbed::endpoint::Behavior;
+use standby::testbed::seed;
 
 const WARMUP: Duration = Duration::from_secs(3);
 
@@ -49,9 +49,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
 
     banner("starting the AWS emulator (moto server) and seeding both regions");
-    let moto = Moto::start().await?;
-    let world = World::default();
-    let zone = seed::seed(&moto.endpoint, &world).await?;
+    let lab = Lab::start(WARMUP).await?;
+    let (moto, world, zone, primary, standby_ep) = (
+        &lab.moto,
+        &lab.world,
+        &lab.zone_id,
+        &lab.primary,
+        &lab.standby,
+    );
     eprintln!(
         "    moto at {}; zone {zone}; {} CNAME -> {}",
         moto.endpoint, world.record_name, world.primary_value
@@ -65,28 +70,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         world.standby_asg,
         world.standby_warm
     );
-
-    let gate = |region: &str, asg: &str, warmup| AsgGate {
-        aws_endpoint: moto.endpoint.clone(),
-        region: region.into(),
-        asg: asg.into(),
-        serving: world.serving,
-        warmup,
-    };
-    let primary = Endpoint::start(
-        Behavior::Ok,
-        Some(gate(
-            &world.primary_region,
-            &world.primary_asg,
-            Duration::ZERO,
-        )),
-    )
-    .await?;
-    let standby_ep = Endpoint::start(
-        Behavior::Ok,
-        Some(gate(&world.standby_region, &world.standby_asg, WARMUP)),
-    )
-    .await?;
     eprintln!(
         "    primary endpoint {} ; standby endpoint {} (503 until {} InService, then {}s warm-up)",
         primary.url(),
@@ -158,19 +141,6 @@ runbook = "{root}/runbooks/failback.toml"
             root = root.display(),
         ),
     )?;
-    // Wait for the primary's gate to see its capacity so the daemon starts on a healthy primary.
-    let client = reqwest::Client::new();
-    while client
-        .get(primary.url())
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
     banner(&format!("standby validate --config {}", config.display()));
     let ok = standby(&["validate"], &config).status()?;
     if !ok.success() {

@@ -120,3 +120,88 @@ async fn sigkill_at_every_step_boundary_resumes_and_completes() {
         assert_eq!(report["resumed_at"].as_array().unwrap().len(), 1);
     }
 }
+
+/// SIGTERM in the middle of a run: the step in flight finishes, the journal notes the safe point,
+/// the process exits 0, and the next start completes the run without running a step twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_run_stops_at_a_safe_point_and_resumes() {
+    let h = Harness::start("term").await;
+    let mut serve = spawn_serve(&h.config, None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.primary.set(Behavior::Status(503));
+
+    // The standby's warm-up keeps verify-standby running for a while: stop during it.
+    let runs_dir = h.state_dir().join("runs");
+    wait_for("verify-standby to start", Duration::from_secs(60), || {
+        std::fs::read_dir(&runs_dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .any(|e| {
+                        let run: serde_json::Value = serde_json::from_str(
+                            &std::fs::read_to_string(e.path()).unwrap_or_default(),
+                        )
+                        .unwrap_or_default();
+                        run["steps"][2]["status"] == "running"
+                    })
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &serve.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || serve.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean exit");
+
+    let run_path = std::fs::read_dir(&runs_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let run = read_json(&run_path);
+    assert_eq!(run["status"], "running");
+    assert_eq!(
+        run["steps"][2]["status"], "succeeded",
+        "the step in flight finished: {run:#}"
+    );
+    assert_eq!(
+        run["steps"][3]["status"], "pending",
+        "nothing after the safe point ran"
+    );
+    assert!(run["notes"].as_array().unwrap().iter().any(|n| {
+        n["text"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before step flip-dns")
+    }));
+    assert_eq!(
+        h.record().await,
+        h.world.primary_value,
+        "DNS untouched before the safe point"
+    );
+
+    let mut again = spawn_serve(&h.config, None);
+    wait_for(
+        "the run to complete after restart",
+        Duration::from_secs(60),
+        || state_serving(&h.dir.0).contains("\"mode\": \"standby\""),
+    )
+    .await;
+    again.kill().unwrap();
+    again.wait().unwrap();
+    let run = read_json(&run_path);
+    assert_eq!(run["status"], "succeeded");
+    for step in run["steps"].as_array().unwrap() {
+        assert_eq!(step["attempts"], 1, "{}", step["name"]);
+    }
+    assert_eq!(h.record().await, h.world.standby_value);
+}

@@ -112,6 +112,24 @@ impl<'d, 's> Section<'d, 's> {
         self.table.iter().any(|(k, _)| k.get_ref() == key)
     }
 
+    /// What an optional reader returns when it read nothing: `None` if the key was present (its
+    /// error is already recorded), else the default, else a "required" error.
+    fn absent<T>(&mut self, key: &str, default: Option<T>) -> Option<At<T>> {
+        if self.has(key) {
+            return None;
+        }
+        match default {
+            Some(value) => Some(At {
+                value,
+                offset: self.offset,
+            }),
+            None => {
+                self.missing(key);
+                None
+            }
+        }
+    }
+
     fn missing(&mut self, key: &str) {
         let offset = self.offset;
         self.error(offset, key, "is required");
@@ -186,19 +204,7 @@ impl<'d, 's> Section<'d, 's> {
         default: Option<i64>,
     ) -> Option<At<i64>> {
         let Some(n) = self.opt_int(key) else {
-            if self.has(key) {
-                return None;
-            }
-            return match default {
-                Some(d) => Some(At {
-                    value: d,
-                    offset: self.offset,
-                }),
-                None => {
-                    self.missing(key);
-                    None
-                }
-            };
+            return self.absent(key, default);
         };
         if n.value < min || n.value > max {
             self.error(
@@ -213,38 +219,22 @@ impl<'d, 's> Section<'d, 's> {
 
     pub fn opt_float(&mut self, key: &str) -> Option<At<f64>> {
         let v = self.raw(key)?;
-        match v.get_ref() {
-            DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
-                Ok(x) => Some(At {
-                    value: x,
-                    offset: v.span().start,
-                }),
-                Err(_) => {
-                    self.error(
-                        v.span().start,
-                        key,
-                        format!("{} is not a number", f.as_str()),
-                    );
-                    None
-                }
-            },
+        let text = match v.get_ref() {
+            DeValue::Float(f) => f.as_str(),
             // `budget = 1` should not be an error just because it lacks a decimal point.
-            DeValue::Integer(i) => match i.as_str().replace('_', "").parse::<f64>() {
-                Ok(x) => Some(At {
-                    value: x,
-                    offset: v.span().start,
-                }),
-                Err(_) => {
-                    self.error(
-                        v.span().start,
-                        key,
-                        format!("{} is not a number", i.as_str()),
-                    );
-                    None
-                }
-            },
+            DeValue::Integer(i) => i.as_str(),
             _ => {
                 self.mistyped(key, v, "a number");
+                return None;
+            }
+        };
+        match text.replace('_', "").parse::<f64>() {
+            Ok(value) => Some(At {
+                value,
+                offset: v.span().start,
+            }),
+            Err(_) => {
+                self.error(v.span().start, key, format!("{text} is not a number"));
                 None
             }
         }
@@ -266,21 +256,8 @@ impl<'d, 's> Section<'d, 's> {
 
     /// A duration string; `default` applies only when the key is absent.
     pub fn duration(&mut self, key: &str, default: Option<Duration>) -> Option<At<Duration>> {
-        let present = self.has(key);
         let Some(s) = self.opt_str(key) else {
-            if present {
-                return None;
-            }
-            return match default {
-                Some(d) => Some(At {
-                    value: d,
-                    offset: self.offset,
-                }),
-                None => {
-                    self.missing(key);
-                    None
-                }
-            };
+            return self.absent(key, default);
         };
         match duration::parse(&s.value) {
             Ok(d) => Some(At {
@@ -301,21 +278,8 @@ impl<'d, 's> Section<'d, 's> {
         choices: &[&str],
         default: Option<&str>,
     ) -> Option<At<String>> {
-        let present = self.has(key);
         let Some(s) = self.opt_str(key) else {
-            if present {
-                return None;
-            }
-            return match default {
-                Some(d) => Some(At {
-                    value: d.to_string(),
-                    offset: self.offset,
-                }),
-                None => {
-                    self.missing(key);
-                    None
-                }
-            };
+            return self.absent(key, default.map(str::to_string));
         };
         if choices.contains(&s.value.as_str()) {
             Some(s)

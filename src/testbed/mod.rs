@@ -16,3 +16,89 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
+
+use std::time::Duration;
+
+use endpoint::{AsgGate, Behavior, Endpoint};
+use moto::Moto;
+use seed::World;
+
+/// The whole local world: moto seeded with `world`, and the two regions' endpoints, each gated on
+/// its group's serving capacity (the standby with `standby_warmup` on top).
+pub struct Lab {
+    pub moto: Moto,
+    pub zone_id: String,
+    pub world: World,
+    pub primary: Endpoint,
+    pub standby: Endpoint,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(transparent)]
+    Moto(#[from] moto::MotoError),
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+    #[error("starting a regional endpoint: {0}")]
+    Endpoint(#[from] std::io::Error),
+    #[error("the primary endpoint never answered 200 within 20s")]
+    PrimaryNotHealthy,
+}
+
+impl Lab {
+    pub async fn start(standby_warmup: Duration) -> Result<Lab, LabError> {
+        let moto = Moto::start().await?;
+        let world = World::default();
+        let zone_id = seed::seed(&moto.endpoint, &world).await?;
+        let gate = |region: &str, asg: &str, warmup| AsgGate {
+            aws_endpoint: moto.endpoint.clone(),
+            region: region.into(),
+            asg: asg.into(),
+            serving: world.serving,
+            warmup,
+        };
+        let primary = Endpoint::start(
+            Behavior::Ok,
+            Some(gate(
+                &world.primary_region,
+                &world.primary_asg,
+                Duration::ZERO,
+            )),
+        )
+        .await?;
+        let standby = Endpoint::start(
+            Behavior::Ok,
+            Some(gate(
+                &world.standby_region,
+                &world.standby_asg,
+                standby_warmup,
+            )),
+        )
+        .await?;
+        let lab = Lab {
+            moto,
+            zone_id,
+            world,
+            primary,
+            standby,
+        };
+        lab.wait_primary_ok().await?;
+        Ok(lab)
+    }
+
+    /// The primary's gate opens once its first ASG poll sees serving capacity; a daemon started
+    /// before that would see a 503 and could fail over on a healthy world.
+    pub async fn wait_primary_ok(&self) -> Result<(), LabError> {
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(r) = client.get(self.primary.url()).send().await
+                && r.status().as_u16() == 200
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(LabError::PrimaryNotHealthy)
+    }
+}

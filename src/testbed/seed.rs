@@ -2,9 +2,6 @@
 //! pointing at the primary, a launch configuration and GPU groups per region, artifact buckets.
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 #[derive(Debug, Clone)]
@@ -143,36 +140,18 @@ pub async fn set_record(
     name: &str,
     value: &str,
 ) -> Result<(), SeedError> {
-    let conf = sdk(endpoint, "us-east-1").await;
-    let r53 = aws_sdk_route53::Client::new(&conf);
-    let rr = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Cname)
-        .ttl(60)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .map_err(err)?,
-        )
-        .build()
-        .map_err(err)?;
-    let change = Change::builder()
-        .action(ChangeAction::Upsert)
-        .resource_record_set(rr)
-        .build()
-        .map_err(err)?;
-    r53.change_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(change)
-                .build()
-                .map_err(err)?,
-        )
-        .send()
-        .await
-        .map_err(err)?;
+    let r53 = aws_sdk_route53::Client::new(&sdk(endpoint, "us-east-1").await);
+    crate::aws::dns::upsert(
+        &r53,
+        zone_id,
+        name,
+        crate::config::RecordType::Cname,
+        60,
+        value,
+        "testbed",
+    )
+    .await
+    .map_err(err)?;
     Ok(())
 }
 
@@ -184,14 +163,8 @@ pub async fn set_capacity(
     desired: u32,
     max: u32,
 ) -> Result<(), SeedError> {
-    let conf = sdk(endpoint, region).await;
-    aws_sdk_autoscaling::Client::new(&conf)
-        .update_auto_scaling_group()
-        .auto_scaling_group_name(asg)
-        .min_size(0)
-        .max_size(max as i32)
-        .desired_capacity(desired as i32)
-        .send()
+    let client = aws_sdk_autoscaling::Client::new(&sdk(endpoint, region).await);
+    crate::aws::asg::set_capacity(&client, asg, desired, 0, max)
         .await
         .map_err(err)?;
     Ok(())

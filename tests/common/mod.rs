@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use standby::testbed::endpoint::{AsgGate, Behavior, Endpoint};
-use standby::testbed::moto::Moto;
+use standby::testbed::Lab;
 use standby::testbed::seed::{self, World};
 
 pub struct TempDir(pub PathBuf);
@@ -33,84 +32,51 @@ impl Drop for TempDir {
 }
 
 pub struct Harness {
-    pub moto: Moto,
+    pub lab: Lab,
+    pub moto_endpoint: String,
     pub zone_id: String,
     pub world: World,
-    pub primary: Endpoint,
-    pub standby: Endpoint,
     pub dir: TempDir,
     pub config: PathBuf,
 }
 
 pub const WARMUP: Duration = Duration::from_millis(800);
 
+impl std::ops::Deref for Harness {
+    type Target = Lab;
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
 impl Harness {
     pub async fn start(tag: &str) -> Harness {
-        let moto = Moto::start()
+        let lab = Lab::start(WARMUP)
             .await
-            .expect("moto server starts (run `make venv` first)");
-        let world = World::default();
-        let zone_id = seed::seed(&moto.endpoint, &world).await.expect("seed moto");
-        let gate = |region: &str, asg: &str, warmup| AsgGate {
-            aws_endpoint: moto.endpoint.clone(),
-            region: region.into(),
-            asg: asg.into(),
-            serving: world.serving,
-            warmup,
-        };
-        let primary = Endpoint::start(
-            Behavior::Ok,
-            Some(gate(
-                &world.primary_region,
-                &world.primary_asg,
-                Duration::ZERO,
-            )),
-        )
-        .await
-        .unwrap();
-        let standby = Endpoint::start(
-            Behavior::Ok,
-            Some(gate(&world.standby_region, &world.standby_asg, WARMUP)),
-        )
-        .await
-        .unwrap();
+            .expect("the local world starts (run `make venv` first)");
         let dir = TempDir::new(tag);
         let config = write_config(
             &dir.0,
-            &moto.endpoint,
-            &zone_id,
-            &primary.url(),
-            &standby.url(),
+            &lab.moto.endpoint,
+            &lab.zone_id,
+            &lab.primary.url(),
+            &lab.standby.url(),
         );
-        let h = Harness {
-            moto,
-            zone_id,
-            world,
-            primary,
-            standby,
+        Harness {
+            moto_endpoint: lab.moto.endpoint.clone(),
+            zone_id: lab.zone_id.clone(),
+            world: lab.world.clone(),
+            lab,
             dir,
             config,
-        };
-        h.wait_primary_ok().await;
-        h
+        }
     }
 
-    /// The primary's gate opens once its first ASG poll sees serving capacity.
     pub async fn wait_primary_ok(&self) {
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = client.get(self.primary.url()).send().await
-                && r.status().as_u16() == 200
-            {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "primary endpoint never became healthy"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.lab
+            .wait_primary_ok()
+            .await
+            .expect("primary endpoint healthy");
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -133,18 +99,18 @@ impl Harness {
     }
 
     pub async fn record(&self) -> String {
-        record_value(&self.moto.endpoint, &self.zone_id, &self.world.record_name).await
+        record_value(&self.moto_endpoint, &self.zone_id, &self.world.record_name).await
     }
 
     pub async fn capacity(&self, region: &str, asg: &str) -> (u32, u32) {
-        asg_capacity(&self.moto.endpoint, region, asg).await
+        asg_capacity(&self.moto_endpoint, region, asg).await
     }
 
     /// Puts the world back as seeded: primary serving and in DNS, standby warm.
     pub async fn reset_world(&self) {
         let w = &self.world;
         seed::set_capacity(
-            &self.moto.endpoint,
+            &self.moto_endpoint,
             &w.primary_region,
             &w.primary_asg,
             w.serving,
@@ -153,7 +119,7 @@ impl Harness {
         .await
         .unwrap();
         seed::set_capacity(
-            &self.moto.endpoint,
+            &self.moto_endpoint,
             &w.standby_region,
             &w.standby_asg,
             w.standby_warm,
@@ -162,7 +128,7 @@ impl Harness {
         .await
         .unwrap();
         seed::set_record(
-            &self.moto.endpoint,
+            &self.moto_endpoint,
             &self.zone_id,
             &w.record_name,
             &w.primary_value,
