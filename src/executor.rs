@@ -499,15 +499,8 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
     )
 }
 
-/// Test hook for crash-at-every-boundary tests: with `STANDBY_TEST_HOLD_AT=after:flip-dns`, the
-/// process marks the boundary in `state_dir/test-hold` and waits there to be killed. Unset in
-/// production, it costs one environment lookup per boundary.
 async fn test_hold(ctx: &Ctx, boundary: &str) {
-    if std::env::var("STANDBY_TEST_HOLD_AT").ok().as_deref() == Some(boundary) {
-        let _ = std::fs::write(ctx.cfg.service.state_dir.join("test-hold"), boundary);
-        warn!("test hold at {boundary}: waiting to be killed");
-        std::future::pending::<()>().await;
-    }
+    crate::testhook::hold(&ctx.cfg.service.state_dir, boundary).await;
 }
 
 /// Which side the DNS record points at now, read back from Route 53; the plan's view when the

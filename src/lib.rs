@@ -36,5 +36,8 @@ pub mod report;
 pub mod runbook;
 pub mod runner;
 pub mod serde_duration;
+pub mod serde_duration_opt;
 pub mod store;
+pub mod sync;
 pub mod testbed;
+pub mod testhook;

@@ -3,6 +3,7 @@
 
 pub mod asg;
 pub mod dns;
+pub mod s3;
 
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub struct Clients {
     pub primary_asg: aws_sdk_autoscaling::Client,
     pub standby_asg: aws_sdk_autoscaling::Client,
     pub route53: aws_sdk_route53::Client,
+    pub primary_s3: aws_sdk_s3::Client,
+    pub standby_s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -64,6 +67,15 @@ impl Clients {
             primary_asg: aws_sdk_autoscaling::Client::new(&primary),
             standby_asg: aws_sdk_autoscaling::Client::new(&standby),
             route53: aws_sdk_route53::Client::new(&global),
+            primary_s3: s3_client(&primary),
+            standby_s3: s3_client(&standby),
+        }
+    }
+
+    pub fn s3(&self, side: Side) -> &aws_sdk_s3::Client {
+        match side {
+            Side::Primary => &self.primary_s3,
+            Side::Standby => &self.standby_s3,
         }
     }
 
@@ -73,6 +85,12 @@ impl Clients {
             Side::Standby => &self.standby_asg,
         }
     }
+}
+
+/// Path-style addressing: works with every S3-compatible endpoint (and the emulator), and bucket
+/// names with dots.
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(conf).force_path_style(true).build())
 }
 
 pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {

@@ -55,6 +55,8 @@ pub struct Config {
     pub health: Health,
     pub failover: Failover,
     pub failback: Failback,
+    pub artifacts: Vec<ArtifactSet>,
+    pub sync: SyncTuning,
 }
 
 impl Config {
@@ -93,6 +95,8 @@ pub struct Region {
     pub region: String,
     pub endpoint: String,
     pub asgs: Vec<AsgSpec>,
+    /// Artifact bucket in this region; required when artifact sets are configured.
+    pub bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -213,4 +217,45 @@ pub struct Failover {
 #[derive(Debug, Clone)]
 pub struct Failback {
     pub runbook: Runbook,
+}
+
+/// One artifact set: its own prefix, schedule, RPO objective and failure domain.
+#[derive(Debug, Clone)]
+pub struct ArtifactSet {
+    pub name: String,
+    pub prefix: String,
+    pub schedule: crate::sync::schedule::Schedule,
+    pub rpo: Duration,
+    pub mode: SyncMode,
+    /// Propagate deletions from the primary.
+    pub delete: bool,
+    /// Per-set bucket overrides (e.g. weights in their own buckets); default `[primary] bucket`.
+    pub primary_bucket: String,
+    pub standby_bucket: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// standby copies the bytes server-side.
+    Copy,
+    /// S3 Cross-Region Replication moves the bytes; standby verifies and publishes.
+    Replication,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncTuning {
+    /// Copies in flight at once, across all parts.
+    pub concurrency: usize,
+    /// Objects at or above this size are copied with multipart UploadPartCopy.
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    /// Attempts per copy call, with exponential backoff and full jitter between them.
+    pub attempts: u32,
+}
+
+impl Default for SyncTuning {
+    fn default() -> Self {
+        SyncTuning { concurrency: 32, multipart_threshold: 64 << 20, part_size: 32 << 20, attempts: 4 }
+    }
 }

@@ -1,0 +1,40 @@
+//! Keeping the standby's artifacts warm: per artifact set, list both sides, plan the difference,
+//! copy server-side, verify, and publish a manifest last so the standby only ever sees a complete
+//! set. Each set is its own failure domain.
+//!
+//! Pure: [`planner`] (listings + last manifest → plan with reasons), [`manifest`] (the published
+//! record and RPO), [`schedule`]. Shell: [`engine`] (listing, copying, publishing).
+
+pub mod engine;
+pub mod manifest;
+pub mod planner;
+pub mod schedule;
+
+use chrono::{DateTime, Utc};
+
+/// One object as a listing shows it. ETags are stored without quotes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: DateTime<Utc>,
+}
+
+impl Object {
+    /// A multipart ETag (`<md5 of part md5s>-<parts>`) depends on the part layout, so it cannot be
+    /// compared across copies made with different part sizes.
+    pub fn multipart_etag(etag: &str) -> bool {
+        etag.contains('-')
+    }
+}
+
+/// Which way bytes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Primary → standby: the normal, scheduled direction.
+    Forward,
+    /// Standby → primary, for failback: only what changed on the standby since its manifest.
+    Reverse,
+}
