@@ -8,16 +8,18 @@ VENV := .venv
 # 5.2.x returns wrong XML root names for GetBucketVersioning, ListParts and others, which the Rust
 # SDK rejects; stay on 5.1.18.
 MOTO := moto[server]==5.1.18
+# The AWS CLI reads back what standby wrote, as an independent checker in the tests.
+AWSCLI := awscli
 
 .PHONY: all demo test venv build lint clean
 
 all: build
 
-venv: $(VENV)/.moto-5.1.18
+venv: $(VENV)/.moto-5.1.18-awscli
 
-$(VENV)/.moto-5.1.18:
+$(VENV)/.moto-5.1.18-awscli:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)' '$(AWSCLI)'
 	touch $@
 
 build:

@@ -54,4 +54,17 @@ pub enum Command {
     Status(ConfigArg),
     /// Check a config and its runbooks; exit 0 if valid, 2 if not.
     Validate(ConfigArg),
+    /// Sync artifact sets to the standby now (all sets, or the one named).
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The artifact set to sync; all sets when omitted.
+    pub set: Option<String>,
+    /// Print what would be copied, overwritten and deleted, with reasons, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -29,6 +29,9 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
     let mut ticker = tokio::time::interval(cfg.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: Option<JoinHandle<Result<RunEnd, ExecError>>> = None;
+    let mut syncs = SyncScheduler::new(&ctx);
+    let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         tokio::select! {
@@ -40,6 +43,8 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                 info!("shutdown complete");
                 return Ok(());
             }
+            _ = sync_tick.tick() => syncs.start_due().await,
+            Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),
             joined = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
                 running = None;
                 report_end(joined);
@@ -109,5 +114,91 @@ fn report_end(joined: Result<Result<RunEnd, ExecError>, tokio::task::JoinError>)
         }
         Ok(Err(e)) => error!("run failed to execute: {e}; it resumes on the next tick or restart"),
         Err(e) => warn!("run task ended abnormally: {e}"),
+    }
+}
+
+/// Runs each artifact set on its own cron schedule: one run of a set at a time, a missed firing
+/// once, and an interrupted run (the daemon stopped mid-sync) again at once, since only a
+/// published manifest counts.
+struct SyncScheduler {
+    engine: std::sync::Arc<crate::sync::engine::Engine>,
+    running: std::collections::BTreeSet<String>,
+    tasks: tokio::task::JoinSet<(
+        String,
+        Result<crate::sync::engine::SetOutcome, crate::sync::engine::SyncError>,
+    )>,
+}
+
+impl SyncScheduler {
+    fn new(ctx: &Ctx) -> Self {
+        let engine = crate::sync::engine::Engine {
+            cfg: ctx.cfg.clone(),
+            clients: ctx.clients.clone(),
+            store: ctx.store.clone(),
+            progress: Default::default(),
+        };
+        SyncScheduler {
+            engine: std::sync::Arc::new(engine),
+            running: Default::default(),
+            tasks: tokio::task::JoinSet::new(),
+        }
+    }
+
+    async fn start_due(&mut self) {
+        let now = chrono::Utc::now();
+        for set in self.engine.cfg.artifacts.clone() {
+            if self.running.contains(&set.name) {
+                continue;
+            }
+            let st = crate::sync::engine::read_state(&self.engine.store, &set.name).await;
+            let interrupted = st
+                .last_started_at
+                .is_some_and(|s| st.last_finished_at.is_none_or(|f| f < s));
+            if !(interrupted || set.schedule.due(st.last_started_at, now)) {
+                continue;
+            }
+            info!(set = %set.name, "artifact sync due ({}){}", set.schedule.text(), if interrupted { "; the last run was interrupted" } else { "" });
+            self.running.insert(set.name.clone());
+            let engine = self.engine.clone();
+            self.tasks.spawn(async move {
+                (
+                    set.name.clone(),
+                    engine
+                        .run(&set, crate::sync::Direction::Forward, false)
+                        .await,
+                )
+            });
+        }
+    }
+
+    fn finished(
+        &mut self,
+        done: Result<
+            (
+                String,
+                Result<crate::sync::engine::SetOutcome, crate::sync::engine::SyncError>,
+            ),
+            tokio::task::JoinError,
+        >,
+    ) {
+        match done {
+            Ok((name, result)) => {
+                self.running.remove(&name);
+                match result {
+                    Ok(o) => {
+                        if let Some(r) = &o.rpo {
+                            let line = crate::ops::rpo_line(r);
+                            if r.over_objective {
+                                warn!(set = %name, "{line}")
+                            } else {
+                                info!(set = %name, "{line}")
+                            }
+                        }
+                    }
+                    Err(e) => error!(set = %name, "artifact sync failed: {e}"),
+                }
+            }
+            Err(e) => error!("artifact sync task ended abnormally: {e}"),
+        }
     }
 }

@@ -301,6 +301,13 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
             _,
         ) => verify(ctx, *side, *successes, *interval, step.timeout).await,
         (Action::FlipDns { .. }, Changes::Dns(change)) => flip(ctx, change, &run.id).await,
+        (Action::FreezeRpo, _) => freeze_rpo(ctx).await,
+        (Action::FinalSync, _) => {
+            sync_sets(ctx, crate::sync::Direction::Forward, step.timeout).await
+        }
+        (Action::ReverseSync, _) => {
+            sync_sets(ctx, crate::sync::Direction::Reverse, step.timeout).await
+        }
         (Action::Report, _) => match write_report(&ctx.cfg, run) {
             Ok((j, m)) => StepOutcome::ok(
                 format!("interim report written to {j}"),
@@ -315,6 +322,126 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
             ),
             json!({}),
         ),
+    }
+}
+
+fn engine(ctx: &Ctx) -> crate::sync::engine::Engine {
+    crate::sync::engine::Engine {
+        cfg: ctx.cfg.clone(),
+        clients: ctx.clients.clone(),
+        store: ctx.store.clone(),
+        progress: Default::default(),
+    }
+}
+
+async fn freeze_rpo(ctx: &Ctx) -> StepOutcome {
+    if ctx.cfg.artifacts.is_empty() {
+        return StepOutcome::ok("no artifact sets configured".into(), json!({ "rpo": [] }));
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for a in ctx.cfg.artifacts.iter().cloned() {
+        let clients = ctx.clients.clone();
+        set.spawn(async move {
+            (
+                a.name.clone(),
+                crate::sync::engine::measure_rpo(&clients, &a).await,
+            )
+        });
+    }
+    let mut rpos = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(Ok((name, r))) = set.join_next().await {
+        match r {
+            Ok(r) => rpos.push(r),
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    rpos.sort_by(|a, b| a.set.cmp(&b.set));
+    let summary: Vec<String> = rpos
+        .iter()
+        .map(|r| {
+            let v = r.value.map(human).unwrap_or_else(|| "unknown".into());
+            let bound = if r.kind == crate::sync::manifest::RpoKind::UpperBound {
+                "≤ "
+            } else {
+                ""
+            };
+            format!(
+                "{} {bound}{v}{}",
+                r.set,
+                if r.over_objective {
+                    " (over objective)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .chain(errors.iter().cloned())
+        .collect();
+    let details = json!({ "rpo": rpos, "errors": errors });
+    if errors.is_empty() {
+        StepOutcome::ok(summary.join(", "), details)
+    } else {
+        StepOutcome::failed(summary.join(", "), details)
+    }
+}
+
+/// Every set in parallel, each its own failure domain. A forward (final) sync is best effort: a
+/// set whose primary bucket cannot be read is skipped, and the whole step stops a little before
+/// its timeout with whatever finished. A reverse sync must complete: failing back without it
+/// would lose what was written on the standby during the outage.
+async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Duration) -> StepOutcome {
+    use crate::sync::Direction;
+    use crate::sync::engine::SyncError;
+    if ctx.cfg.artifacts.is_empty() {
+        return StepOutcome::ok("no artifact sets configured".into(), json!({ "sets": {} }));
+    }
+    let deadline = timeout.saturating_sub(timeout / 10);
+    let mut set = tokio::task::JoinSet::new();
+    for a in ctx.cfg.artifacts.iter().cloned() {
+        let engine = engine(ctx);
+        set.spawn(async move {
+            let r = tokio::time::timeout(deadline, engine.run(&a, direction, false)).await;
+            (a.name.clone(), r)
+        });
+    }
+    let mut results = serde_json::Map::new();
+    let mut failed = Vec::new();
+    while let Some(Ok((name, r))) = set.join_next().await {
+        let text = match r {
+            Ok(Ok(o)) => o.incomplete.unwrap_or_else(|| o.plan.summary()),
+            Ok(Err(SyncError::List {
+                side: Side::Primary,
+                source,
+                ..
+            })) if direction == Direction::Forward => {
+                format!("skipped: primary bucket unreadable ({source})")
+            }
+            Ok(Err(e)) => {
+                failed.push(name.clone());
+                format!("failed: {e}")
+            }
+            Err(_) => {
+                failed.push(name.clone());
+                format!("did not finish within {}", human(deadline))
+            }
+        };
+        results.insert(name, serde_json::Value::String(text));
+    }
+    let summary = results
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let details = json!({ "direction": direction, "sets": results });
+    match (direction, failed.is_empty()) {
+        (_, true) => StepOutcome::ok(summary, details),
+        // Best effort: the run goes on; the report shows which sets did not make it.
+        (Direction::Forward, false) => StepOutcome::ok(
+            format!("best effort, {} set(s) not synced: {summary}", failed.len()),
+            details,
+        ),
+        (Direction::Reverse, false) => StepOutcome::failed(summary, details),
     }
 }
 

@@ -39,6 +39,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Failover(a) => {
             ops::run_command(RunbookKind::Failover, &a, shutdown_signal()).await?
         }
+        Command::Sync(a) => ops::sync(&a).await?,
         Command::Failback(a) => {
             ops::run_command(RunbookKind::Failback, &a, shutdown_signal()).await?
         }

@@ -316,5 +316,203 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         }
         None => println!("last report: none"),
     }
+    for a in &cfg.artifacts {
+        let st = crate::sync::engine::read_state(&store, &a.name).await;
+        let last = match (st.last_finished_at, st.last_ok) {
+            (Some(t), Some(true)) => format!("last sync ok at {}", t.to_rfc3339()),
+            (Some(t), _) => format!(
+                "last sync FAILED at {}: {}",
+                t.to_rfc3339(),
+                st.last_message
+            ),
+            (None, _) if st.last_started_at.is_some() => {
+                "a sync started and has not finished".into()
+            }
+            (None, _) => "never synced".into(),
+        };
+        println!(
+            "artifacts:   {} ({}, every `{}`): {last}",
+            a.name,
+            a.prefix,
+            a.schedule.text()
+        );
+        match (&st.last_rpo, st.last_published_at) {
+            (Some(r), Some(p)) => {
+                let bound = crate::duration::between(p, Utc::now());
+                let over = if bound > a.rpo {
+                    " — OVER OBJECTIVE"
+                } else {
+                    ""
+                };
+                println!(
+                    "             {}; now at most {} behind (objective {}){over}",
+                    rpo_line(r),
+                    human(bound),
+                    human(a.rpo)
+                );
+            }
+            (Some(r), None) => println!("             {}", rpo_line(r)),
+            _ => println!(
+                "             RPO unknown: nothing published yet (objective {}) — OVER OBJECTIVE",
+                human(a.rpo)
+            ),
+        }
+    }
     Ok(EXIT_OK)
+}
+
+/// `standby sync [SET] [--dry-run]`: every set (or one) in parallel, each its own failure domain.
+pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
+    use crate::sync::engine::{Engine, Progress};
+    let cfg = match load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let sets: Vec<crate::config::ArtifactSet> = cfg
+        .artifacts
+        .iter()
+        .filter(|a| args.set.as_ref().is_none_or(|n| *n == a.name))
+        .cloned()
+        .collect();
+    if let Some(name) = &args.set
+        && sets.is_empty()
+    {
+        let known: Vec<&str> = cfg.artifacts.iter().map(|a| a.name.as_str()).collect();
+        eprintln!(
+            "no artifact set named {name:?} (configured: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        );
+        return Ok(EXIT_USAGE);
+    }
+    if sets.is_empty() {
+        println!("no artifact sets configured");
+        return Ok(EXIT_OK);
+    }
+    std::fs::create_dir_all(&cfg.service.state_dir)?;
+    let (_tx, rx) = watch::channel(false);
+    let ctx = context(cfg, rx).await;
+    let progress = std::sync::Arc::new(Progress::default());
+    let ticker = std::io::stderr()
+        .is_terminal()
+        .then(|| tokio::spawn(show_progress(progress.clone())));
+    let mut tasks = tokio::task::JoinSet::new();
+    for set in sets {
+        let engine = Engine {
+            cfg: ctx.cfg.clone(),
+            clients: ctx.clients.clone(),
+            store: ctx.store.clone(),
+            progress: progress.clone(),
+        };
+        let dry_run = args.dry_run;
+        tasks.spawn(async move {
+            (
+                set.name.clone(),
+                engine
+                    .run(&set, crate::sync::Direction::Forward, dry_run)
+                    .await,
+            )
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(Ok(r)) = tasks.join_next().await {
+        results.push(r);
+    }
+    if let Some(t) = ticker {
+        t.abort();
+        eprint!("\r\x1b[2K");
+    }
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut code = EXIT_OK;
+    for (name, r) in results {
+        match r {
+            Ok(o) => {
+                println!(
+                    "{name}: {}{}",
+                    o.plan.summary(),
+                    if o.published {
+                        "; manifest published"
+                    } else {
+                        ""
+                    }
+                );
+                if args.dry_run {
+                    let changes: Vec<_> = o.plan.changes().collect();
+                    for op in changes.iter().take(50) {
+                        let verb = match op {
+                            crate::sync::planner::Op::Copy { .. } => "copy",
+                            crate::sync::planner::Op::Overwrite { .. } => "overwrite",
+                            crate::sync::planner::Op::Delete { .. } => "delete",
+                            crate::sync::planner::Op::Skip { .. } => "skip",
+                        };
+                        println!("  {verb:9} {}  ({})", op.key(), op.reason());
+                    }
+                    if changes.len() > 50 {
+                        println!("  … and {} more", changes.len() - 50);
+                    }
+                }
+                if let Some(why) = &o.incomplete {
+                    println!("  {why}");
+                    code = EXIT_FAILED;
+                }
+                if let Some(r) = &o.rpo {
+                    println!("  {}", rpo_line(r));
+                    if r.over_objective {
+                        code = EXIT_FAILED;
+                    }
+                }
+            }
+            Err(e) => {
+                println!("{name}: FAILED: {e}");
+                code = EXIT_FAILED;
+                // The figure an SRE needs most when a sync fails: how far behind are we now.
+                if let Some(set) = ctx.cfg.artifacts.iter().find(|a| a.name == name)
+                    && let Ok(r) = crate::sync::engine::measure_rpo(&ctx.clients, set).await
+                {
+                    println!("  {}", rpo_line(&r));
+                }
+            }
+        }
+    }
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+    }
+    Ok(code)
+}
+
+pub fn rpo_line(r: &crate::sync::manifest::Rpo) -> String {
+    use crate::sync::manifest::RpoKind;
+    let v = r.value.map(human).unwrap_or_else(|| "unknown".into());
+    let kind = match r.kind {
+        RpoKind::Measured => "",
+        RpoKind::UpperBound => "≤ ",
+        RpoKind::Unknown => "",
+    };
+    let flag = if r.over_objective {
+        " — OVER OBJECTIVE"
+    } else {
+        ""
+    };
+    format!(
+        "RPO {kind}{v} (objective {}){flag}: {}",
+        human(r.objective),
+        r.reason
+    )
+}
+
+async fn show_progress(p: std::sync::Arc<crate::sync::engine::Progress>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        eprint!(
+            "\r\x1b[2Ksyncing: {}/{} objects, {} / {}",
+            p.objects_done.load(Relaxed),
+            p.objects_total.load(Relaxed),
+            crate::sync::planner::bytes(p.bytes_done.load(Relaxed)),
+            crate::sync::planner::bytes(p.bytes_total.load(Relaxed))
+        );
+    }
 }

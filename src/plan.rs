@@ -61,9 +61,25 @@ pub struct PlannedStep {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Changes {
     None,
-    Asgs { groups: Vec<AsgChange> },
+    Asgs {
+        groups: Vec<AsgChange>,
+    },
     Dns(DnsChange),
-    Probe { url: String, successes: u32 },
+    Probe {
+        url: String,
+        successes: u32,
+    },
+    Sync {
+        direction: crate::sync::Direction,
+        sets: Vec<SyncTarget>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SyncTarget {
+    pub set: String,
+    pub from: String,
+    pub to: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -116,7 +132,33 @@ pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) 
 
 fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
     match action {
-        Action::Preflight | Action::Report => Changes::None,
+        Action::Preflight | Action::Report | Action::FreezeRpo => Changes::None,
+        Action::FinalSync | Action::ReverseSync => {
+            let direction = if matches!(action, Action::FinalSync) {
+                crate::sync::Direction::Forward
+            } else {
+                crate::sync::Direction::Reverse
+            };
+            let sets = cfg
+                .artifacts
+                .iter()
+                .map(|a| {
+                    let p = format!("s3://{}/{}", a.primary_bucket, a.prefix);
+                    let st = format!("s3://{}/{}", a.standby_bucket, a.prefix);
+                    let (from, to) = if direction == crate::sync::Direction::Forward {
+                        (p, st)
+                    } else {
+                        (st, p)
+                    };
+                    SyncTarget {
+                        set: a.name.clone(),
+                        from,
+                        to,
+                    }
+                })
+                .collect();
+            Changes::Sync { direction, sets }
+        }
         Action::ScaleAsgs { side, target } => {
             let region = cfg.side(*side);
             let groups = region
@@ -283,6 +325,14 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
                     "       probe {url} until {successes} consecutive successes"
                 );
             }
+            Changes::Sync { sets, .. } if sets.is_empty() => {
+                let _ = writeln!(out, "       no artifact sets configured");
+            }
+            Changes::Sync { sets, .. } => {
+                for t in sets {
+                    let _ = writeln!(out, "       {}: {} -> {}", t.set, t.from, t.to);
+                }
+            }
         }
     }
     out
@@ -398,7 +448,7 @@ standby = "usw2.example.com"
             .iter()
             .find(|s| s.name == "scale-standby")
             .unwrap();
-        assert_eq!(scale.budget, Duration::from_secs(234).mul_f64(0.45));
+        assert_eq!(scale.budget, Duration::from_secs(234).mul_f64(0.35));
     }
 
     #[test]

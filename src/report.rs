@@ -32,6 +32,8 @@ pub struct Report {
     pub trigger: TriggerSection,
     pub rto: Rto,
     pub steps: Vec<StepSection>,
+    /// Each artifact set's RPO as frozen at the start of the run.
+    pub rpo: Vec<crate::sync::manifest::Rpo>,
     pub runbook: Provenance,
     pub config: Provenance,
     pub resumed_at: Vec<DateTime<Utc>>,
@@ -67,6 +69,8 @@ pub struct Breakdown {
     pub detect_ms: u64,
     /// Verdict (or command) → first step started: decision, confirmation, planning.
     pub decide_ms: u64,
+    /// Final sync (failover) or reverse sync (failback) of the artifact sets.
+    pub sync_ms: u64,
     pub scale_ms: u64,
     pub verify_ms: u64,
     pub dns_ms: u64,
@@ -155,11 +159,13 @@ pub fn build(run: &RunRecord) -> Report {
                 Action::ScaleAsgs { .. } => breakdown.scale_ms += d,
                 Action::Verify { .. } => breakdown.verify_ms += d,
                 Action::FlipDns { .. } => breakdown.dns_ms += d,
-                Action::Preflight | Action::Report => {}
+                Action::FinalSync | Action::ReverseSync => breakdown.sync_ms += d,
+                Action::Preflight | Action::Report | Action::FreezeRpo => {}
             }
         }
         let accounted = breakdown.detect_ms
             + breakdown.decide_ms
+            + breakdown.sync_ms
             + breakdown.scale_ms
             + breakdown.verify_ms
             + breakdown.dns_ms;
@@ -197,6 +203,7 @@ pub fn build(run: &RunRecord) -> Report {
             breakdown,
         },
         steps,
+        rpo: frozen_rpo(run),
         runbook: Provenance {
             path: run.runbook_path.clone(),
             digest: Some(run.runbook_digest.clone()),
@@ -212,6 +219,19 @@ pub fn build(run: &RunRecord) -> Report {
             .map(|n| format!("{} {}", n.at.format("%H:%M:%S%.3f"), n.text))
             .collect(),
     }
+}
+
+/// The RPO figures the `freeze_rpo` step recorded, if the runbook has one and it ran.
+fn frozen_rpo(run: &RunRecord) -> Vec<crate::sync::manifest::Rpo> {
+    run.plan
+        .steps
+        .iter()
+        .zip(&run.steps)
+        .filter(|(p, _)| matches!(p.action, Action::FreezeRpo))
+        .filter_map(|(_, r)| r.details.get("rpo").cloned())
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .next_back()
+        .unwrap_or_default()
 }
 
 /// Elapsed since the clock started plus the budgets of the steps not yet finished: the RTO this
@@ -290,19 +310,43 @@ pub fn to_markdown(r: &Report) -> String {
     let b = &r.rto.breakdown;
     let _ = writeln!(
         o,
-        "\n| detect | decide | scale | verify | DNS | other |\n|---|---|---|---|---|---|"
+        "\n| detect | decide | sync | scale | verify | DNS | other |\n|---|---|---|---|---|---|---|"
     );
     let _ = writeln!(
         o,
-        "| {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} |",
         ms(b.detect_ms),
         ms(b.decide_ms),
+        ms(b.sync_ms),
         ms(b.scale_ms),
         ms(b.verify_ms),
         ms(b.dns_ms),
         ms(b.other_ms)
     );
 
+    if !r.rpo.is_empty() {
+        let _ = writeln!(o, "\n## RPO per artifact set (at the start of the run)\n");
+        let _ = writeln!(
+            o,
+            "| set | RPO | kind | objective | within | reason |\n|---|---|---|---|---|---|"
+        );
+        for p in &r.rpo {
+            let v = p.value.map(human).unwrap_or_else(|| "unknown".into());
+            let kind = match p.kind {
+                crate::sync::manifest::RpoKind::Measured => "measured",
+                crate::sync::manifest::RpoKind::UpperBound => "upper bound",
+                crate::sync::manifest::RpoKind::Unknown => "unknown",
+            };
+            let within = if p.over_objective { "**NO**" } else { "yes" };
+            let _ = writeln!(
+                o,
+                "| {} | {v} | {kind} | {} | {within} | {} |",
+                p.set,
+                human(p.objective),
+                p.reason.replace('|', "\\|")
+            );
+        }
+    }
     let _ = writeln!(o, "\n## Steps\n");
     let _ = writeln!(
         o,
@@ -359,6 +403,21 @@ pub fn to_markdown(r: &Report) -> String {
                     d.to,
                     d.ttl
                 );
+            }
+            Changes::Sync { sets, .. } => {
+                for t in sets {
+                    let outcome = s
+                        .details
+                        .get("sets")
+                        .and_then(|d| d.get(&t.set))
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("not run");
+                    let _ = writeln!(
+                        o,
+                        "- `{}`: artifact set {} ({} → {}): {outcome}",
+                        s.name, t.set, t.from, t.to
+                    );
+                }
             }
             Changes::Probe { .. } | Changes::None => {}
         }
@@ -427,9 +486,11 @@ mod tests {
             &cfg.failover.runbook,
             &World::default(),
         );
-        // preflight, scale, verify, flip, verify-after-flip, report
+        // preflight, freeze-rpo, final-sync, scale, verify, flip, verify-after-flip, report
         let spans = [
-            (3_500, 3_600),
+            (3_500, 3_550),
+            (3_550, 3_600),
+            (3_600, 3_600),
             (3_600, 63_600),
             (63_600, 73_600),
             (73_600, 75_600),
@@ -509,7 +570,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 3.0s | 500ms | 1m | 13.0s | 2.0s | 100ms |"),
+            md.contains("| 3.0s | 500ms | 0ms | 1m | 13.0s | 2.0s | 100ms |"),
             "{md}"
         );
     }
@@ -534,12 +595,12 @@ mod tests {
     #[test]
     fn projected_rto_is_elapsed_plus_remaining_budgets_plus_ttl() {
         let mut rec = run(RunStatus::Running, true);
-        for s in rec.steps.iter_mut().skip(2) {
+        for s in rec.steps.iter_mut().skip(4) {
             s.status = StepStatus::Pending;
             s.started_at = None;
             s.finished_at = None;
         }
-        let remaining: Duration = rec.plan.steps.iter().skip(2).map(|s| s.budget).sum();
+        let remaining: Duration = rec.plan.steps.iter().skip(4).map(|s| s.budget).sum();
         assert_eq!(
             projected_rto(&rec, t(63_600)),
             Duration::from_millis(63_600) + remaining + Duration::from_secs(60)
@@ -572,6 +633,6 @@ mod tests {
         ] {
             assert!(json["rto"].get(key).is_some(), "missing rto.{key}");
         }
-        assert_eq!(json["steps"][1]["action"], "scale_asgs");
+        assert_eq!(json["steps"][3]["action"], "scale_asgs");
     }
 }

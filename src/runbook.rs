@@ -83,6 +83,13 @@ pub enum Action {
     FlipDns {
         to: Side,
     },
+    /// Record each artifact set's RPO at the start of the run.
+    FreezeRpo,
+    /// Best effort, time-boxed forward sync of every set; skipped for a set whose primary bucket
+    /// cannot be read.
+    FinalSync,
+    /// Copy back to the primary what changed on the standby during the outage.
+    ReverseSync,
     Report,
 }
 
@@ -93,6 +100,9 @@ impl Action {
             Action::ScaleAsgs { .. } => "scale_asgs",
             Action::Verify { .. } => "verify",
             Action::FlipDns { .. } => "flip_dns",
+            Action::FreezeRpo => "freeze_rpo",
+            Action::FinalSync => "final_sync",
+            Action::ReverseSync => "reverse_sync",
             Action::Report => "report",
         }
     }
@@ -102,6 +112,7 @@ impl Action {
             "scale_asgs" => Duration::from_secs(600),
             "verify" => Duration::from_secs(120),
             "flip_dns" => Duration::from_secs(300),
+            "final_sync" | "reverse_sync" => Duration::from_secs(120),
             _ => Duration::from_secs(30),
         }
     }
@@ -110,11 +121,21 @@ impl Action {
 /// Where a step's keys are, for rules checked after the whole list is read.
 struct Spans {
     table: usize,
+    action: usize,
     name: Option<usize>,
     side: Option<usize>,
 }
 
-const ACTIONS: &[&str] = &["preflight", "scale_asgs", "verify", "flip_dns", "report"];
+const ACTIONS: &[&str] = &[
+    "preflight",
+    "scale_asgs",
+    "verify",
+    "flip_dns",
+    "freeze_rpo",
+    "final_sync",
+    "reverse_sync",
+    "report",
+];
 
 pub fn embedded(kind: RunbookKind) -> Source {
     match kind {
@@ -152,6 +173,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
         let action = t.choice("action", ACTIONS, None)?;
         let mut spans = Spans {
             table: t.offset,
+            action: action.offset,
             name: name.as_ref().map(|n| n.offset),
             side: None,
         };
@@ -188,6 +210,9 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
         let act = match action.value.as_str() {
             "preflight" => Some(Action::Preflight),
             "report" => Some(Action::Report),
+            "freeze_rpo" => Some(Action::FreezeRpo),
+            "final_sync" => Some(Action::FinalSync),
+            "reverse_sync" => Some(Action::ReverseSync),
             "scale_asgs" => {
                 let side = side(t, "side");
                 let target = t.choice("target", &["serving", "warm"], None);
@@ -295,6 +320,20 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
                 }
             }
             _ => {}
+        }
+    }
+    for (i, (s, spans)) in steps.iter().enumerate() {
+        let wrong = match (&s.action, kind) {
+            (Action::FinalSync, RunbookKind::Failback) => {
+                Some("final_sync copies primary → standby; a failback runbook wants reverse_sync")
+            }
+            (Action::ReverseSync, RunbookKind::Failover) => {
+                Some("reverse_sync copies standby → primary; a failover runbook wants final_sync")
+            }
+            _ => None,
+        };
+        if let Some(msg) = wrong {
+            diags.error(src, spans.action, &format!("steps[{i}].action"), msg);
         }
     }
     if flips == 0 {

@@ -13,6 +13,7 @@ use common::*;
 enum Target {
     Config,
     Failover,
+    Failback,
 }
 
 struct Case {
@@ -172,7 +173,7 @@ const CASES: &[Case] = &[
         "action = \"scale_asgs\"",
         "action = \"reboot_region\"",
         Some("reboot_region"),
-        "steps[1].action: \"reboot_region\" is not one of",
+        "steps[3].action: \"reboot_region\" is not one of",
     ),
     case(
         "flip after a verify that may fail",
@@ -185,10 +186,10 @@ const CASES: &[Case] = &[
     case(
         "budgets over the objective",
         Failover,
-        "budget = 0.45",
+        "budget = 0.35",
         "budget = 0.95",
         None,
-        "budgets add up to 1.45",
+        "budgets add up to 1.55",
     ),
     case(
         "zero successes",
@@ -196,7 +197,7 @@ const CASES: &[Case] = &[
         "successes = 3",
         "successes = 0",
         Some("successes = 0"),
-        "steps[2].successes: 0 is out of range",
+        "steps[4].successes: 0 is out of range",
     ),
     case(
         "wrong side in runbook",
@@ -205,6 +206,30 @@ const CASES: &[Case] = &[
         "to = \"primary\"",
         Some("to = \"primary\""),
         "a failover runbook moves traffic to the standby, not the primary",
+    ),
+    case(
+        "final sync in a failback runbook",
+        Target::Failback,
+        "action = \"reverse_sync\"",
+        "action = \"final_sync\"",
+        Some("action = \"final_sync\""),
+        "final_sync copies primary → standby; a failback runbook wants reverse_sync",
+    ),
+    case(
+        "bad cron schedule",
+        Config,
+        "schedule = \"*/5 * * * *\"",
+        "schedule = \"every 5 minutes\"",
+        Some("every 5 minutes"),
+        "artifacts[0].schedule: \"every 5 minutes\" is not a cron schedule",
+    ),
+    case(
+        "set without a bucket",
+        Config,
+        "bucket = \"artifacts-use1\"\n",
+        "",
+        Some("[[artifacts]]"),
+        "artifacts[0].primary_bucket: no bucket",
     ),
     case(
         "runbook typo",
@@ -234,10 +259,13 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
         );
         write_runbooks(&dir.0);
         let rb_path = dir.0.join("runbooks/failover.toml");
+        let fb_path = dir.0.join("runbooks/failback.toml");
         let mut runbook = std::fs::read_to_string(&rb_path).unwrap();
+        let mut failback = std::fs::read_to_string(&fb_path).unwrap();
         let (text, file) = match c.target {
             Config => (&mut config, "standby.toml"),
             Failover => (&mut runbook, "failover.toml"),
+            Target::Failback => (&mut failback, "failback.toml"),
         };
         assert!(
             text.contains(c.from),
@@ -259,6 +287,7 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
         };
         std::fs::write(dir.0.join("standby.toml"), &config).unwrap();
         std::fs::write(&rb_path, &runbook).unwrap();
+        std::fs::write(&fb_path, &failback).unwrap();
 
         for args in [
             &["validate"][..],
@@ -348,6 +377,6 @@ fn a_valid_config_validates_with_its_warnings() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .contains("valid (service chat, failover runbook 6 steps, failback runbook 7 steps)")
+            .contains("valid (service chat, failover runbook 8 steps, failback runbook 8 steps)")
     );
 }

@@ -38,13 +38,37 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 1);
     assert_eq!(h.record().await, w.primary_value);
 
+    // Artifacts on the primary; serve's scheduler syncs every set at start (never synced: due).
+    let p3 = s3(&h.moto_endpoint, "us-east-1").await;
+    let st3 = s3(&h.moto_endpoint, "us-west-2").await;
+    put(
+        &p3,
+        "artifacts-use1",
+        "prompts/system.txt",
+        b"You are helpful.",
+    )
+    .await;
+
     let mut serve = h
         .command(&["serve"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let manifest_key = standby::sync::manifest::key("prompts");
+    let mut published = false;
+    for _ in 0..100 {
+        if standby::aws::s3::get_bytes(&st3, "artifacts-usw2", &manifest_key)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "serve synced the prompts set on its schedule");
     h.primary.set(Behavior::Refuse);
 
     let state = h.state_dir().join("state.json");
@@ -80,6 +104,7 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     let sum: u64 = [
         "detect_ms",
         "decide_ms",
+        "sync_ms",
         "scale_ms",
         "verify_ms",
         "dns_ms",
@@ -112,7 +137,18 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
             .as_str()
             .is_some_and(|c| !c.is_empty())
     );
+    let rpo = rep["rpo"].as_array().unwrap();
+    assert_eq!(rpo.len(), 2, "{rpo:?}");
+    assert!(rpo.iter().all(|r| r["kind"] == "measured"), "{rpo:?}");
+    let final_sync = rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "final_sync")
+        .unwrap();
+    assert_eq!(final_sync["status"], "succeeded", "{final_sync}");
     let md = std::fs::read_to_string(dirs[0].join("report.md")).unwrap();
+    assert!(md.contains("## RPO per artifact set"), "{md}");
     assert!(md.contains("| objective met | yes |"), "{md}");
 
     // Status shows the state and the last report.
@@ -135,6 +171,15 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0));
+
+    // Written on the standby during the outage: the failback's reverse sync brings it home.
+    put(
+        &st3,
+        "artifacts-usw2",
+        "prompts/written-during-outage.txt",
+        b"new prompt",
+    )
+    .await;
 
     // The outage took the primary's capacity with it; failback brings it back.
     standby::testbed::seed::set_capacity(&h.moto.endpoint, &w.primary_region, &w.primary_asg, 0, 4)

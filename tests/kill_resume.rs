@@ -23,8 +23,13 @@ fn spawn_serve(config: &std::path::Path, hold: Option<&str>) -> Child {
     if let Some(h) = hold {
         c.env("STANDBY_TEST_HOLD_AT", h);
     }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("serve.log"))
+        .unwrap();
     c.stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn serve")
 }
@@ -142,7 +147,7 @@ async fn sigterm_mid_run_stops_at_a_safe_point_and_resumes() {
                             &std::fs::read_to_string(e.path()).unwrap_or_default(),
                         )
                         .unwrap_or_default();
-                        run["steps"][2]["status"] == "running"
+                        run["steps"][4]["status"] == "running"
                     })
             })
             .unwrap_or(false)
@@ -170,11 +175,11 @@ async fn sigterm_mid_run_stops_at_a_safe_point_and_resumes() {
     let run = read_json(&run_path);
     assert_eq!(run["status"], "running");
     assert_eq!(
-        run["steps"][2]["status"], "succeeded",
+        run["steps"][4]["status"], "succeeded",
         "the step in flight finished: {run:#}"
     );
     assert_eq!(
-        run["steps"][3]["status"], "pending",
+        run["steps"][5]["status"], "pending",
         "nothing after the safe point ran"
     );
     assert!(run["notes"].as_array().unwrap().iter().any(|n| {

@@ -90,7 +90,11 @@ impl Clients {
 /// Path-style addressing: works with every S3-compatible endpoint (and the emulator), and bucket
 /// names with dots.
 pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(conf).force_path_style(true).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {

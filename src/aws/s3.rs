@@ -17,7 +17,12 @@ fn unquote(etag: &str) -> String {
 pub async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<Object>, AwsError> {
     let target = format!("s3://{bucket}/{prefix}");
     let mut out = Vec::new();
-    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::new("ListObjectsV2", &target, e))?;
         for o in page.contents() {
@@ -63,7 +68,12 @@ pub struct Copied {
     pub source_version_id: Option<String>,
 }
 
-pub async fn copy(client: &Client, src_bucket: &str, key: &str, dst_bucket: &str) -> Result<Copied, AwsError> {
+pub async fn copy(
+    client: &Client,
+    src_bucket: &str,
+    key: &str,
+    dst_bucket: &str,
+) -> Result<Copied, AwsError> {
     let target = format!("s3://{src_bucket}/{key} -> s3://{dst_bucket}/{key}");
     let out = client
         .copy_object()
@@ -74,13 +84,21 @@ pub async fn copy(client: &Client, src_bucket: &str, key: &str, dst_bucket: &str
         .await
         .map_err(|e| AwsError::new("CopyObject", &target, e))?;
     Ok(Copied {
-        etag: unquote(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default()),
+        etag: unquote(
+            out.copy_object_result()
+                .and_then(|r| r.e_tag())
+                .unwrap_or_default(),
+        ),
         version_id: out.version_id().map(str::to_string),
         source_version_id: out.copy_source_version_id().map(str::to_string),
     })
 }
 
-pub async fn create_multipart(client: &Client, bucket: &str, key: &str) -> Result<String, AwsError> {
+pub async fn create_multipart(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<String, AwsError> {
     let out = client
         .create_multipart_upload()
         .bucket(bucket)
@@ -93,7 +111,16 @@ pub async fn create_multipart(client: &Client, bucket: &str, key: &str) -> Resul
 
 /// Copies bytes `first..=last` of the source into part `part` of an upload; returns its ETag.
 #[allow(clippy::too_many_arguments)]
-pub async fn copy_part(client: &Client, src_bucket: &str, key: &str, dst_bucket: &str, upload_id: &str, part: i32, first: u64, last: u64) -> Result<String, AwsError> {
+pub async fn copy_part(
+    client: &Client,
+    src_bucket: &str,
+    key: &str,
+    dst_bucket: &str,
+    upload_id: &str,
+    part: i32,
+    first: u64,
+    last: u64,
+) -> Result<String, AwsError> {
     let out = client
         .upload_part_copy()
         .bucket(dst_bucket)
@@ -104,25 +131,62 @@ pub async fn copy_part(client: &Client, src_bucket: &str, key: &str, dst_bucket:
         .copy_source_range(format!("bytes={first}-{last}"))
         .send()
         .await
-        .map_err(|e| AwsError::new("UploadPartCopy", format!("s3://{dst_bucket}/{key} part {part}"), e))?;
-    Ok(unquote(out.copy_part_result().and_then(|r| r.e_tag()).unwrap_or_default()))
+        .map_err(|e| {
+            AwsError::new(
+                "UploadPartCopy",
+                format!("s3://{dst_bucket}/{key} part {part}"),
+                e,
+            )
+        })?;
+    Ok(unquote(
+        out.copy_part_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or_default(),
+    ))
 }
 
-pub async fn complete_multipart(client: &Client, bucket: &str, key: &str, upload_id: &str, parts: Vec<(i32, String)>) -> Result<Copied, AwsError> {
-    let parts = parts.into_iter().map(|(n, etag)| CompletedPart::builder().part_number(n).e_tag(format!("\"{etag}\"")).build()).collect();
+pub async fn complete_multipart(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: Vec<(i32, String)>,
+) -> Result<Copied, AwsError> {
+    let parts = parts
+        .into_iter()
+        .map(|(n, etag)| {
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(format!("\"{etag}\""))
+                .build()
+        })
+        .collect();
     let out = client
         .complete_multipart_upload()
         .bucket(bucket)
         .key(key)
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| AwsError::new("CompleteMultipartUpload", format!("s3://{bucket}/{key}"), e))?;
-    Ok(Copied { etag: unquote(out.e_tag().unwrap_or_default()), version_id: out.version_id().map(str::to_string), source_version_id: None })
+    Ok(Copied {
+        etag: unquote(out.e_tag().unwrap_or_default()),
+        version_id: out.version_id().map(str::to_string),
+        source_version_id: None,
+    })
 }
 
-pub async fn abort_multipart(client: &Client, bucket: &str, key: &str, upload_id: &str) -> Result<(), AwsError> {
+pub async fn abort_multipart(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), AwsError> {
     client
         .abort_multipart_upload()
         .bucket(bucket)
@@ -135,29 +199,67 @@ pub async fn abort_multipart(client: &Client, bucket: &str, key: &str, upload_id
 }
 
 /// (size, ETag, version id) of an object.
-pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<(u64, String, Option<String>), AwsError> {
-    let out = client.head_object().bucket(bucket).key(key).send().await.map_err(|e| AwsError::new("HeadObject", format!("s3://{bucket}/{key}"), e))?;
-    Ok((out.content_length().unwrap_or(0).max(0) as u64, unquote(out.e_tag().unwrap_or_default()), out.version_id().map(str::to_string)))
+pub async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<(u64, String, Option<String>), AwsError> {
+    let out = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("HeadObject", format!("s3://{bucket}/{key}"), e))?;
+    Ok((
+        out.content_length().unwrap_or(0).max(0) as u64,
+        unquote(out.e_tag().unwrap_or_default()),
+        out.version_id().map(str::to_string),
+    ))
 }
 
 pub async fn delete(client: &Client, bucket: &str, key: &str) -> Result<(), AwsError> {
-    client.delete_object().bucket(bucket).key(key).send().await.map_err(|e| AwsError::new("DeleteObject", format!("s3://{bucket}/{key}"), e))?;
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DeleteObject", format!("s3://{bucket}/{key}"), e))?;
     Ok(())
 }
 
 /// A small document, or `None` if the key does not exist.
-pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+pub async fn get_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, AwsError> {
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
-            let body = out.body.collect().await.map_err(|e| AwsError::new("GetObject", format!("s3://{bucket}/{key}"), e))?;
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| AwsError::new("GetObject", format!("s3://{bucket}/{key}"), e))?;
             Ok(Some(body.into_bytes().to_vec()))
         }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-        Err(e) => Err(AwsError::new("GetObject", format!("s3://{bucket}/{key}"), e)),
+        Err(e) => Err(AwsError::new(
+            "GetObject",
+            format!("s3://{bucket}/{key}"),
+            e,
+        )),
     }
 }
 
-pub async fn put_bytes(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<Option<String>, AwsError> {
+pub async fn put_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<Option<String>, AwsError> {
     let out = client
         .put_object()
         .bucket(bucket)
@@ -174,6 +276,9 @@ pub async fn put_bytes(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>,
 mod tests {
     #[test]
     fn copy_source_percent_encodes_the_key_but_not_slashes() {
-        assert_eq!(super::copy_source("b", "m/日本 語+x.bin"), "b/m/%E6%97%A5%E6%9C%AC%20%E8%AA%9E%2Bx.bin");
+        assert_eq!(
+            super::copy_source("b", "m/日本 語+x.bin"),
+            "b/m/%E6%97%A5%E6%9C%AC%20%E8%AA%9E%2Bx.bin"
+        );
     }
 }

@@ -117,32 +117,49 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
         }
         None => Some(SyncTuning::default()),
     };
-    let buckets = (primary.as_ref().and_then(|p| p.bucket.clone()), standby.as_ref().and_then(|s| s.bucket.clone()));
+    let buckets = (
+        primary.as_ref().and_then(|p| p.bucket.clone()),
+        standby.as_ref().and_then(|s| s.bucket.clone()),
+    );
     let artifacts = match root.tables("artifacts", false, |t| artifact_set(t, &buckets)) {
         Some((items, offset)) => {
             let mut names = std::collections::BTreeSet::new();
             for a in items.iter().flatten() {
                 if !names.insert(a.name.clone()) {
-                    root.error(offset, "artifacts", format!("set name {:?} is used twice; names identify sync state and manifests", a.name));
+                    root.error(
+                        offset,
+                        "artifacts",
+                        format!(
+                            "set name {:?} is used twice; names identify sync state and manifests",
+                            a.name
+                        ),
+                    );
                 }
             }
             let sets: Vec<&ArtifactSet> = items.iter().flatten().collect();
             for (i, a) in sets.iter().enumerate() {
                 for b in &sets[i + 1..] {
-                    if a.primary_bucket == b.primary_bucket && (a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix)) {
+                    if a.primary_bucket == b.primary_bucket
+                        && (a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix))
+                    {
                         root.error(offset, "artifacts", format!("sets {:?} ({}) and {:?} ({}) overlap: each set must be its own failure domain", a.name, a.prefix, b.name, b.prefix));
                     }
                 }
             }
-            if items.iter().any(Option::is_none) { None } else { Some(items.into_iter().flatten().collect()) }
+            if items.iter().any(Option::is_none) {
+                None
+            } else {
+                Some(items.into_iter().flatten().collect())
+            }
         }
         None if root.has("artifacts") => None,
         None => Some(vec![]),
     };
     root.finish();
 
-    let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) =
-        (service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?);
+    let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
+        service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
+    );
     let config = Config {
         path: src.path.clone(),
         service,
@@ -321,35 +338,71 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
     if let Some(b) = &bucket
         && !valid_bucket(&b.value)
     {
-        s.error(b.offset, "bucket", format!("{:?} is not a valid S3 bucket name", b.value));
+        s.error(
+            b.offset,
+            "bucket",
+            format!("{:?} is not a valid S3 bucket name", b.value),
+        );
     }
-    Some(Region { side, region: region?.value, endpoint: endpoint?.value, asgs: asgs?, bucket: bucket.map(|b| b.value) })
+    Some(Region {
+        side,
+        region: region?.value,
+        endpoint: endpoint?.value,
+        asgs: asgs?,
+        bucket: bucket.map(|b| b.value),
+    })
 }
 
 fn valid_bucket(b: &str) -> bool {
     (3..=63).contains(&b.len())
-        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-fn artifact_set(t: &mut Section<'_, '_>, buckets: &(Option<String>, Option<String>)) -> Option<ArtifactSet> {
+fn artifact_set(
+    t: &mut Section<'_, '_>,
+    buckets: &(Option<String>, Option<String>),
+) -> Option<ArtifactSet> {
     let name = t.req_str("name");
     if let Some(n) = &name
-        && !n.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !n
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        t.error(n.offset, "name", format!("{:?} may only use letters, digits, '-' and '_' (it names files and keys)", n.value));
+        t.error(
+            n.offset,
+            "name",
+            format!(
+                "{:?} may only use letters, digits, '-' and '_' (it names files and keys)",
+                n.value
+            ),
+        );
     }
     let prefix = t.req_str("prefix");
     if let Some(p) = &prefix
         && (p.value.starts_with('/') || p.value.starts_with(".standby/"))
     {
-        t.error(p.offset, "prefix", format!("{:?} must not start with '/' or '.standby/'", p.value));
+        t.error(
+            p.offset,
+            "prefix",
+            format!("{:?} must not start with '/' or '.standby/'", p.value),
+        );
     }
     if let Some(p) = &prefix
         && !p.value.ends_with('/')
     {
-        t.warning(p.offset, "prefix", format!("{:?} does not end with '/': it also matches keys like {:?}", p.value, format!("{}-other", p.value)));
+        t.warning(
+            p.offset,
+            "prefix",
+            format!(
+                "{:?} does not end with '/': it also matches keys like {:?}",
+                p.value,
+                format!("{}-other", p.value)
+            ),
+        );
     }
     let schedule = match t.req_str("schedule") {
         Some(s) => match crate::sync::schedule::Schedule::parse(&s.value) {
@@ -365,14 +418,28 @@ fn artifact_set(t: &mut Section<'_, '_>, buckets: &(Option<String>, Option<Strin
     let mode = t.choice("mode", &["copy", "replication"], Some("copy"));
     let delete = t.opt_bool("delete").map(|b| b.value);
     let delete = if t.has("delete") { delete } else { Some(false) };
-    let primary_bucket = t.opt_str("primary_bucket").map(|b| b.value).or_else(|| buckets.0.clone());
-    let standby_bucket = t.opt_str("standby_bucket").map(|b| b.value).or_else(|| buckets.1.clone());
+    let primary_bucket = t
+        .opt_str("primary_bucket")
+        .map(|b| b.value)
+        .or_else(|| buckets.0.clone());
+    let standby_bucket = t
+        .opt_str("standby_bucket")
+        .map(|b| b.value)
+        .or_else(|| buckets.1.clone());
     let offset = t.offset;
     if primary_bucket.is_none() {
-        t.error(offset, "primary_bucket", "no bucket: set [primary] bucket (or this set's primary_bucket)");
+        t.error(
+            offset,
+            "primary_bucket",
+            "no bucket: set [primary] bucket (or this set's primary_bucket)",
+        );
     }
     if standby_bucket.is_none() {
-        t.error(offset, "standby_bucket", "no bucket: set [standby] bucket (or this set's standby_bucket)");
+        t.error(
+            offset,
+            "standby_bucket",
+            "no bucket: set [standby] bucket (or this set's standby_bucket)",
+        );
     }
     if let (Some(sch), Some(r)) = (&schedule, &rpo)
         && let Some(period) = sch.period()
@@ -380,7 +447,11 @@ fn artifact_set(t: &mut Section<'_, '_>, buckets: &(Option<String>, Option<Strin
     {
         t.warning(r.offset, "rpo", format!("{} is shorter than the schedule's period ({}): the set will breach its RPO between runs", crate::duration::human(r.value), crate::duration::human(period)));
     }
-    let mode = if mode?.value == "replication" { SyncMode::Replication } else { SyncMode::Copy };
+    let mode = if mode?.value == "replication" {
+        SyncMode::Replication
+    } else {
+        SyncMode::Copy
+    };
     Some(ArtifactSet {
         name: name?.value,
         prefix: prefix?.value,
@@ -396,8 +467,18 @@ fn artifact_set(t: &mut Section<'_, '_>, buckets: &(Option<String>, Option<Strin
 fn sync_tuning(s: &mut Section<'_, '_>) -> Option<SyncTuning> {
     let d = SyncTuning::default();
     let concurrency = s.int_in("concurrency", 1, 1024, Some(d.concurrency as i64));
-    let threshold = s.int_in("multipart_threshold_mib", 5, 5 * 1024, Some((d.multipart_threshold >> 20) as i64));
-    let part = s.int_in("part_size_mib", 5, 5 * 1024, Some((d.part_size >> 20) as i64));
+    let threshold = s.int_in(
+        "multipart_threshold_mib",
+        5,
+        5 * 1024,
+        Some((d.multipart_threshold >> 20) as i64),
+    );
+    let part = s.int_in(
+        "part_size_mib",
+        5,
+        5 * 1024,
+        Some((d.part_size >> 20) as i64),
+    );
     let attempts = s.int_in("attempts", 1, 20, Some(i64::from(d.attempts)));
     Some(SyncTuning {
         concurrency: concurrency?.value as usize,
@@ -629,7 +710,7 @@ mod tests {
                 serving: 4
             }
         );
-        assert_eq!(cfg.failover.runbook.steps.len(), 6);
+        assert_eq!(cfg.failover.runbook.steps.len(), 8);
         assert_eq!(cfg.dns.side_of("usw2.example.com."), Some(Side::Standby));
     }
 

@@ -256,6 +256,11 @@ pub struct SyncTuning {
 
 impl Default for SyncTuning {
     fn default() -> Self {
-        SyncTuning { concurrency: 32, multipart_threshold: 64 << 20, part_size: 32 << 20, attempts: 4 }
+        SyncTuning {
+            concurrency: 32,
+            multipart_threshold: 64 << 20,
+            part_size: 32 << 20,
+            attempts: 4,
+        }
     }
 }

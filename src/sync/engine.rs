@@ -26,9 +26,18 @@ use crate::store::{Expect, Store};
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("listing {side} s3://{bucket}/{prefix}: {source}")]
-    List { side: Side, bucket: String, prefix: String, source: AwsError },
+    List {
+        side: Side,
+        bucket: String,
+        prefix: String,
+        source: AwsError,
+    },
     #[error("{failed} of {total} changes failed; first: {first}")]
-    Apply { failed: usize, total: usize, first: String },
+    Apply {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
     #[error("verification failed: {0}")]
     Verify(String),
     #[error("reading or writing the manifest: {0}")]
@@ -82,19 +91,41 @@ pub async fn read_state(store: &Arc<dyn Store>, set: &str) -> SetState {
     }
 }
 
-pub async fn write_state(store: &Arc<dyn Store>, set: &str, st: &SetState) -> Result<(), SyncError> {
-    store.put(&state_key(set), Expect::Any, serde_json::to_vec_pretty(st).expect("state serializes")).await?;
+pub async fn write_state(
+    store: &Arc<dyn Store>,
+    set: &str,
+    st: &SetState,
+) -> Result<(), SyncError> {
+    store
+        .put(
+            &state_key(set),
+            Expect::Any,
+            serde_json::to_vec_pretty(st).expect("state serializes"),
+        )
+        .await?;
     Ok(())
 }
 
 /// The published manifest of a set, if any.
-pub async fn read_manifest(clients: &Clients, set: &ArtifactSet) -> Result<Option<Manifest>, SyncError> {
-    let bytes = s3::get_bytes(clients.s3(Side::Standby), &set.standby_bucket, &manifest::key(&set.name))
-        .await
-        .map_err(|e| SyncError::Manifest(e.to_string()))?;
+pub async fn read_manifest(
+    clients: &Clients,
+    set: &ArtifactSet,
+) -> Result<Option<Manifest>, SyncError> {
+    let bytes = s3::get_bytes(
+        clients.s3(Side::Standby),
+        &set.standby_bucket,
+        &manifest::key(&set.name),
+    )
+    .await
+    .map_err(|e| SyncError::Manifest(e.to_string()))?;
     match bytes {
         None => Ok(None),
-        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| SyncError::Manifest(format!("{} is not a manifest: {e}", manifest::key(&set.name)))),
+        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            SyncError::Manifest(format!(
+                "{} is not a manifest: {e}",
+                manifest::key(&set.name)
+            ))
+        }),
     }
 }
 
@@ -105,7 +136,12 @@ pub async fn measure_rpo(clients: &Clients, set: &ArtifactSet) -> Result<Rpo, Sy
     if let Err(e) = &primary {
         warn!(set = %set.name, "primary bucket unreadable, RPO is a bound: {e}");
     }
-    Ok(manifest::rpo(set, primary.as_deref().ok(), last.as_ref(), Utc::now()))
+    Ok(manifest::rpo(
+        set,
+        primary.as_deref().ok(),
+        last.as_ref(),
+        Utc::now(),
+    ))
 }
 
 pub struct Engine {
@@ -117,7 +153,12 @@ pub struct Engine {
 
 impl Engine {
     /// Runs one set once; records the outcome in the set's state.
-    pub async fn run(&self, set: &ArtifactSet, direction: Direction, dry_run: bool) -> Result<SetOutcome, SyncError> {
+    pub async fn run(
+        &self,
+        set: &ArtifactSet,
+        direction: Direction,
+        dry_run: bool,
+    ) -> Result<SetOutcome, SyncError> {
         let mut st = read_state(&self.store, &set.name).await;
         let started = Utc::now();
         if !dry_run {
@@ -148,22 +189,47 @@ impl Engine {
         result
     }
 
-    async fn run_inner(&self, set: &ArtifactSet, direction: Direction, dry_run: bool, started: DateTime<Utc>) -> Result<SetOutcome, SyncError> {
+    async fn run_inner(
+        &self,
+        set: &ArtifactSet,
+        direction: Direction,
+        dry_run: bool,
+        started: DateTime<Utc>,
+    ) -> Result<SetOutcome, SyncError> {
         let t0 = Instant::now();
         let sync_id = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), set.name);
         let (src_side, dst_side) = match direction {
             Direction::Forward => (Side::Primary, Side::Standby),
             Direction::Reverse => (Side::Standby, Side::Primary),
         };
-        let bucket_of = |side| if side == Side::Primary { &set.primary_bucket } else { &set.standby_bucket };
+        let bucket_of = |side| {
+            if side == Side::Primary {
+                &set.primary_bucket
+            } else {
+                &set.standby_bucket
+            }
+        };
         let (src_bucket, dst_bucket) = (bucket_of(src_side).clone(), bucket_of(dst_side).clone());
         let list = |side: Side| {
             let bucket = bucket_of(side).clone();
             let client = self.clients.s3(side).clone();
             let prefix = set.prefix.clone();
-            async move { s3::list(&client, &bucket, &prefix).await.map_err(|source| SyncError::List { side, bucket, prefix, source }) }
+            async move {
+                s3::list(&client, &bucket, &prefix)
+                    .await
+                    .map_err(|source| SyncError::List {
+                        side,
+                        bucket,
+                        prefix,
+                        source,
+                    })
+            }
         };
-        let (src, dst, last) = tokio::join!(list(src_side), list(dst_side), read_manifest(&self.clients, set));
+        let (src, dst, last) = tokio::join!(
+            list(src_side),
+            list(dst_side),
+            read_manifest(&self.clients, set)
+        );
         let (src, dst, last) = (src?, dst?, last?);
         let plan = match direction {
             Direction::Forward => planner::plan(&src, &dst, last.as_ref(), set.delete),
@@ -191,13 +257,23 @@ impl Engine {
 
         if set.mode == SyncMode::Replication && direction == Direction::Forward {
             // CRR moves the bytes; a key whose replica is missing or differs means "not yet".
-            let pending: Vec<&Op> = plan.ops.iter().filter(|o| matches!(o, Op::Copy { .. } | Op::Overwrite { .. })).collect();
+            let pending: Vec<&Op> = plan
+                .ops
+                .iter()
+                .filter(|o| matches!(o, Op::Copy { .. } | Op::Overwrite { .. }))
+                .collect();
             if !pending.is_empty() {
                 let oldest = pending
                     .iter()
-                    .filter_map(|o| src.binary_search_by(|s| s.key.as_str().cmp(o.key())).ok().map(|i| &src[i]))
+                    .filter_map(|o| {
+                        src.binary_search_by(|s| s.key.as_str().cmp(o.key()))
+                            .ok()
+                            .map(|i| &src[i])
+                    })
                     .min_by_key(|o| o.last_modified);
-                let lag = oldest.map(|o| human(crate::duration::between(o.last_modified, Utc::now()))).unwrap_or_default();
+                let lag = oldest
+                    .map(|o| human(crate::duration::between(o.last_modified, Utc::now())))
+                    .unwrap_or_default();
                 outcome.incomplete = Some(format!(
                     "replication incomplete: {} object(s) not yet replicated, oldest {} ({lag} ago); manifest not published",
                     pending.len(),
@@ -210,15 +286,37 @@ impl Engine {
             }
         }
 
-        let copied = self.apply(set, &plan, &src, &src_bucket, &dst_bucket, dst_side).await?;
-        crate::testhook::hold(&self.cfg.service.state_dir, &format!("sync:{}:before-publish", set.name)).await;
+        let copied = self
+            .apply(set, &plan, &src, &src_bucket, &dst_bucket, dst_side)
+            .await?;
+        crate::testhook::hold(
+            &self.cfg.service.state_dir,
+            &format!("sync:{}:before-publish", set.name),
+        )
+        .await;
 
         if direction == Direction::Forward {
-            let m = build_manifest(set, &sync_id, started, &src, &dst, last.as_ref(), &copied, &src_bucket, &dst_bucket);
+            let m = build_manifest(
+                set,
+                &sync_id,
+                started,
+                &src,
+                &dst,
+                last.as_ref(),
+                &copied,
+                &src_bucket,
+                &dst_bucket,
+            );
             let bytes = serde_json::to_vec_pretty(&m).expect("manifest serializes");
-            s3::put_bytes(self.clients.s3(Side::Standby), &dst_bucket, &manifest::key(&set.name), bytes, "application/json")
-                .await
-                .map_err(|e| SyncError::Manifest(e.to_string()))?;
+            s3::put_bytes(
+                self.clients.s3(Side::Standby),
+                &dst_bucket,
+                &manifest::key(&set.name),
+                bytes,
+                "application/json",
+            )
+            .await
+            .map_err(|e| SyncError::Manifest(e.to_string()))?;
             outcome.published = true;
             outcome.rpo = Some(manifest::rpo(set, Some(&src), Some(&m), Utc::now()));
         }
@@ -228,22 +326,56 @@ impl Engine {
     }
 
     /// Copies, then deletes; verifies every copy with HEAD. Returns what each copy wrote.
-    async fn apply(&self, set: &ArtifactSet, plan: &Plan, src: &[Object], src_bucket: &str, dst_bucket: &str, dst_side: Side) -> Result<Vec<(String, s3::Copied)>, SyncError> {
+    async fn apply(
+        &self,
+        set: &ArtifactSet,
+        plan: &Plan,
+        src: &[Object],
+        src_bucket: &str,
+        dst_bucket: &str,
+        dst_side: Side,
+    ) -> Result<Vec<(String, s3::Copied)>, SyncError> {
         let tuning = self.cfg.sync.clone();
         let permits = Arc::new(Semaphore::new(tuning.concurrency));
         let client = self.clients.s3(dst_side).clone();
-        let copies: Vec<&Op> = plan.ops.iter().filter(|o| matches!(o, Op::Copy { .. } | Op::Overwrite { .. })).collect();
-        self.progress.objects_total.store(copies.len() as u64, Ordering::Relaxed);
-        self.progress.bytes_total.store(plan.bytes, Ordering::Relaxed);
+        let copies: Vec<&Op> = plan
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::Copy { .. } | Op::Overwrite { .. }))
+            .collect();
+        self.progress
+            .objects_total
+            .fetch_add(copies.len() as u64, Ordering::Relaxed);
+        self.progress
+            .bytes_total
+            .fetch_add(plan.bytes, Ordering::Relaxed);
         let half = copies.len().div_ceil(2);
         let mut set_tasks = tokio::task::JoinSet::new();
         for op in &copies {
             let key = op.key().to_string();
-            let size = src.binary_search_by(|s| s.key.as_str().cmp(&key)).ok().map(|i| src[i].size).unwrap_or(0);
-            let (client, permits, tuning, progress) = (client.clone(), permits.clone(), tuning.clone(), self.progress.clone());
+            let size = src
+                .binary_search_by(|s| s.key.as_str().cmp(&key))
+                .ok()
+                .map(|i| src[i].size)
+                .unwrap_or(0);
+            let (client, permits, tuning, progress) = (
+                client.clone(),
+                permits.clone(),
+                tuning.clone(),
+                self.progress.clone(),
+            );
             let (src_bucket, dst_bucket) = (src_bucket.to_string(), dst_bucket.to_string());
             set_tasks.spawn(async move {
-                let r = copy_one(&client, &permits, &tuning, &src_bucket, &dst_bucket, &key, size).await;
+                let r = copy_one(
+                    &client,
+                    &permits,
+                    &tuning,
+                    &src_bucket,
+                    &dst_bucket,
+                    &key,
+                    size,
+                )
+                .await;
                 if r.is_ok() {
                     progress.objects_done.fetch_add(1, Ordering::Relaxed);
                     progress.bytes_done.fetch_add(size, Ordering::Relaxed);
@@ -260,23 +392,38 @@ impl Engine {
                 Err(e) => failures.push(format!("copy task: {e}")),
             }
             if copied.len() == half && failures.is_empty() {
-                crate::testhook::hold(&self.cfg.service.state_dir, &format!("sync:{}:mid-copy", set.name)).await;
+                crate::testhook::hold(
+                    &self.cfg.service.state_dir,
+                    &format!("sync:{}:mid-copy", set.name),
+                )
+                .await;
             }
         }
         let total = copies.len() + plan.delete;
         if !failures.is_empty() {
             failures.sort();
-            return Err(SyncError::Apply { failed: failures.len(), total, first: failures[0].clone() });
+            return Err(SyncError::Apply {
+                failed: failures.len(),
+                total,
+                first: failures[0].clone(),
+            });
         }
         for op in plan.ops.iter().filter(|o| matches!(o, Op::Delete { .. })) {
             let key = op.key();
-            with_retry(tuning.attempts, || s3::delete(&client, dst_bucket, key)).await.map_err(|e| SyncError::Apply { failed: 1, total, first: format!("{key}: {e}") })?;
+            with_retry(tuning.attempts, || s3::delete(&client, dst_bucket, key))
+                .await
+                .map_err(|e| SyncError::Apply {
+                    failed: 1,
+                    total,
+                    first: format!("{key}: {e}"),
+                })?;
         }
         // Verify before publishing: the manifest must never name a copy that is not what it says.
         let mut verified = Vec::with_capacity(copied.len());
         let mut heads = tokio::task::JoinSet::new();
         for (key, size, c) in copied {
-            let (client, permits, dst_bucket) = (client.clone(), permits.clone(), dst_bucket.to_string());
+            let (client, permits, dst_bucket) =
+                (client.clone(), permits.clone(), dst_bucket.to_string());
             heads.spawn(async move {
                 let _p = permits.acquire_owned().await;
                 let h = s3::head(&client, &dst_bucket, &key).await;
@@ -284,14 +431,23 @@ impl Engine {
             });
         }
         while let Some(j) = heads.join_next().await {
-            let Ok((key, size, mut c, h)) = j else { continue };
+            let Ok((key, size, mut c, h)) = j else {
+                continue;
+            };
             match h {
-                Ok((got, etag, version)) if got == size && (etag == c.etag || c.etag.is_empty()) => {
+                Ok((got, etag, version))
+                    if got == size && (etag == c.etag || c.etag.is_empty()) =>
+                {
                     c.etag = etag;
                     c.version_id = c.version_id.or(version);
                     verified.push((key, c));
                 }
-                Ok((got, etag, _)) => return Err(SyncError::Verify(format!("{key}: HEAD says {got} bytes, ETag {etag}; expected {size} bytes, ETag {}", c.etag))),
+                Ok((got, etag, _)) => {
+                    return Err(SyncError::Verify(format!(
+                        "{key}: HEAD says {got} bytes, ETag {etag}; expected {size} bytes, ETag {}",
+                        c.etag
+                    )));
+                }
                 Err(e) => return Err(SyncError::Verify(e.to_string())),
             }
         }
@@ -300,7 +456,15 @@ impl Engine {
     }
 }
 
-async fn copy_one(client: &aws_sdk_s3::Client, permits: &Arc<Semaphore>, t: &SyncTuning, src_bucket: &str, dst_bucket: &str, key: &str, size: u64) -> Result<s3::Copied, String> {
+async fn copy_one(
+    client: &aws_sdk_s3::Client,
+    permits: &Arc<Semaphore>,
+    t: &SyncTuning,
+    src_bucket: &str,
+    dst_bucket: &str,
+    key: &str,
+    size: u64,
+) -> Result<s3::Copied, String> {
     if size < t.multipart_threshold {
         let _p = permits.acquire().await.map_err(|e| e.to_string())?;
         return with_retry(t.attempts, || s3::copy(client, src_bucket, key, dst_bucket)).await;
@@ -315,10 +479,28 @@ async fn copy_one(client: &aws_sdk_s3::Client, permits: &Arc<Semaphore>, t: &Syn
     while first < size {
         let last = (first + t.part_size).min(size) - 1;
         let (client, permits, attempts) = (client.clone(), permits.clone(), t.attempts);
-        let (src_bucket, dst_bucket, key, upload_id) = (src_bucket.to_string(), dst_bucket.to_string(), key.to_string(), upload_id.clone());
+        let (src_bucket, dst_bucket, key, upload_id) = (
+            src_bucket.to_string(),
+            dst_bucket.to_string(),
+            key.to_string(),
+            upload_id.clone(),
+        );
         parts.spawn(async move {
             let _p = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-            with_retry(attempts, || s3::copy_part(&client, &src_bucket, &key, &dst_bucket, &upload_id, n, first, last)).await.map(|etag| (n, etag))
+            with_retry(attempts, || {
+                s3::copy_part(
+                    &client,
+                    &src_bucket,
+                    &key,
+                    &dst_bucket,
+                    &upload_id,
+                    n,
+                    first,
+                    last,
+                )
+            })
+            .await
+            .map(|etag| (n, etag))
         });
         first = last + 1;
         n += 1;
@@ -339,7 +521,10 @@ async fn copy_one(client: &aws_sdk_s3::Client, permits: &Arc<Semaphore>, t: &Syn
     }
     done.sort_by_key(|p| p.0);
     let _p = permits.acquire().await.map_err(|e| e.to_string())?;
-    let mut c = with_retry(t.attempts, || s3::complete_multipart(client, dst_bucket, key, &upload_id, done.clone())).await?;
+    let mut c = with_retry(t.attempts, || {
+        s3::complete_multipart(client, dst_bucket, key, &upload_id, done.clone())
+    })
+    .await?;
     // The multipart ETag is ours (our part size); the HEAD check compares against it.
     c.source_version_id = None;
     Ok(c)
@@ -359,7 +544,8 @@ where
             Err(e) => last = e.to_string(),
         }
         if attempt + 1 < attempts {
-            let cap = Duration::from_millis(100 * (1u64 << attempt.min(6))).min(Duration::from_secs(5));
+            let cap =
+                Duration::from_millis(100 * (1u64 << attempt.min(6))).min(Duration::from_secs(5));
             tokio::time::sleep(cap.mul_f64(jitter())).await;
         }
     }
@@ -367,7 +553,10 @@ where
 }
 
 fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let mut x = u64::from(nanos) ^ 0x9e37_79b9_7f4a_7c15;
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -377,7 +566,17 @@ fn jitter() -> f64 {
 
 /// The manifest for a forward sync: every source object, with what the standby holds for it.
 #[allow(clippy::too_many_arguments)]
-fn build_manifest(set: &ArtifactSet, sync_id: &str, started: DateTime<Utc>, src: &[Object], dst: &[Object], last: Option<&Manifest>, copied: &[(String, s3::Copied)], src_bucket: &str, dst_bucket: &str) -> Manifest {
+fn build_manifest(
+    set: &ArtifactSet,
+    sync_id: &str,
+    started: DateTime<Utc>,
+    src: &[Object],
+    dst: &[Object],
+    last: Option<&Manifest>,
+    copied: &[(String, s3::Copied)],
+    src_bucket: &str,
+    dst_bucket: &str,
+) -> Manifest {
     let mut objects = Vec::with_capacity(src.len());
     for o in src {
         let entry = if let Ok(i) = copied.binary_search_by(|(k, _)| k.as_str().cmp(&o.key)) {
@@ -391,10 +590,16 @@ fn build_manifest(set: &ArtifactSet, sync_id: &str, started: DateTime<Utc>, src:
                 version_id: c.version_id.clone(),
                 source_version_id: c.source_version_id.clone(),
             }
-        } else if let Some(prev) = last.and_then(|m| m.entry(&o.key)).filter(|e| e.source_etag == o.etag && e.size == o.size) {
+        } else if let Some(prev) = last
+            .and_then(|m| m.entry(&o.key))
+            .filter(|e| e.source_etag == o.etag && e.size == o.size)
+        {
             prev.clone()
         } else {
-            let d = dst.binary_search_by(|d| d.key.as_str().cmp(&o.key)).ok().map(|i| &dst[i]);
+            let d = dst
+                .binary_search_by(|d| d.key.as_str().cmp(&o.key))
+                .ok()
+                .map(|i| &dst[i]);
             Entry {
                 key: o.key.clone(),
                 size: o.size,

@@ -52,7 +52,10 @@ pub struct Entry {
 impl Manifest {
     /// Entries are kept sorted by key.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
-        self.objects.binary_search_by(|e| e.key.as_str().cmp(key)).ok().map(|i| &self.objects[i])
+        self.objects
+            .binary_search_by(|e| e.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.objects[i])
     }
 }
 
@@ -83,7 +86,12 @@ pub struct Rpo {
 /// The set's RPO at `now`. With the primary's listing: the age of the oldest primary change the
 /// manifest does not hold (0 when they agree). Without it: now − the start of the last sync that
 /// published, labelled as a bound.
-pub fn rpo(set: &ArtifactSet, primary: Option<&[Object]>, last: Option<&Manifest>, now: DateTime<Utc>) -> Rpo {
+pub fn rpo(
+    set: &ArtifactSet,
+    primary: Option<&[Object]>,
+    last: Option<&Manifest>,
+    now: DateTime<Utc>,
+) -> Rpo {
     let mk = |kind, value: Option<Duration>, reason: String| Rpo {
         set: set.name.clone(),
         kind,
@@ -94,16 +102,30 @@ pub fn rpo(set: &ArtifactSet, primary: Option<&[Object]>, last: Option<&Manifest
         at: now,
     };
     match (primary, last) {
-        (None, None) => mk(RpoKind::Unknown, None, "primary unreadable and nothing published yet".into()),
+        (None, None) => mk(
+            RpoKind::Unknown,
+            None,
+            "primary unreadable and nothing published yet".into(),
+        ),
         (None, Some(m)) => {
             let v = between(m.started_at, now);
-            mk(RpoKind::UpperBound, Some(v), format!("primary unreadable: at most {} behind (last published sync started {})", human(v), m.started_at.to_rfc3339()))
+            mk(
+                RpoKind::UpperBound,
+                Some(v),
+                format!(
+                    "primary unreadable: at most {} behind (last published sync started {})",
+                    human(v),
+                    m.started_at.to_rfc3339()
+                ),
+            )
         }
         (Some(src), last) => {
             let mut oldest: Option<(DateTime<Utc>, &str)> = None;
             let mut pending = 0usize;
             for o in src {
-                let held = last.and_then(|m| m.entry(&o.key)).is_some_and(|e| e.source_etag == o.etag && e.size == o.size);
+                let held = last
+                    .and_then(|m| m.entry(&o.key))
+                    .is_some_and(|e| e.source_etag == o.etag && e.size == o.size);
                 if !held {
                     pending += 1;
                     if oldest.is_none_or(|(t, _)| o.last_modified < t) {
@@ -116,7 +138,10 @@ pub fn rpo(set: &ArtifactSet, primary: Option<&[Object]>, last: Option<&Manifest
             let mut deleted = 0usize;
             if let Some(m) = last {
                 for e in &m.objects {
-                    if src.binary_search_by(|o| o.key.as_str().cmp(&e.key)).is_err() {
+                    if src
+                        .binary_search_by(|o| o.key.as_str().cmp(&e.key))
+                        .is_err()
+                    {
                         deleted += 1;
                     }
                 }
@@ -126,13 +151,22 @@ pub fn rpo(set: &ArtifactSet, primary: Option<&[Object]>, last: Option<&Manifest
             }
             let counted_deletions = if set.delete { deleted } else { 0 };
             match oldest {
-                None => mk(RpoKind::Measured, Some(Duration::ZERO), format!("standby holds all {} primary objects", src.len())),
+                None => mk(
+                    RpoKind::Measured,
+                    Some(Duration::ZERO),
+                    format!("standby holds all {} primary objects", src.len()),
+                ),
                 Some((t, key)) => {
                     let v = between(t, now);
                     mk(
                         RpoKind::Measured,
                         Some(v),
-                        format!("{} change(s) not yet on the standby; oldest {key} from {}, {} ago", pending + counted_deletions, t.to_rfc3339(), human(v)),
+                        format!(
+                            "{} change(s) not yet on the standby; oldest {key} from {}, {} ago",
+                            pending + counted_deletions,
+                            t.to_rfc3339(),
+                            human(v)
+                        ),
                     )
                 }
             }
@@ -192,42 +226,81 @@ pub(crate) mod tests {
     }
 
     fn obj(key: &str, etag: &str, modified: i64) -> Object {
-        Object { key: key.into(), size: 1, etag: etag.into(), last_modified: at(modified) }
+        Object {
+            key: key.into(),
+            size: 1,
+            etag: etag.into(),
+            last_modified: at(modified),
+        }
     }
 
     #[test]
     fn rpo_is_zero_when_the_standby_holds_everything() {
         let m = manifest_of(&[("p/a", 1, "x", "e1")]);
-        let r = rpo(&set(false), Some(&[obj("p/a", "e1", -50)]), Some(&m), at(100));
-        assert_eq!((r.kind, r.value, r.over_objective), (RpoKind::Measured, Some(Duration::ZERO), false));
+        let r = rpo(
+            &set(false),
+            Some(&[obj("p/a", "e1", -50)]),
+            Some(&m),
+            at(100),
+        );
+        assert_eq!(
+            (r.kind, r.value, r.over_objective),
+            (RpoKind::Measured, Some(Duration::ZERO), false)
+        );
         assert_eq!(r.reason, "standby holds all 1 primary objects");
     }
 
     #[test]
     fn rpo_is_the_age_of_the_oldest_change_not_on_the_standby() {
         let m = manifest_of(&[("p/a", 1, "x", "e1"), ("p/b", 1, "y", "e2")]);
-        let src = [obj("p/a", "e1-changed", 40), obj("p/b", "e2", -50), obj("p/c", "e3", 70)];
+        let src = [
+            obj("p/a", "e1-changed", 40),
+            obj("p/b", "e2", -50),
+            obj("p/c", "e3", 70),
+        ];
         let r = rpo(&set(false), Some(&src), Some(&m), at(1000));
         assert_eq!(r.value, Some(Duration::from_secs(960)));
         assert!(r.over_objective);
-        assert!(r.reason.starts_with("2 change(s) not yet on the standby; oldest p/a"), "{}", r.reason);
+        assert!(
+            r.reason
+                .starts_with("2 change(s) not yet on the standby; oldest p/a"),
+            "{}",
+            r.reason
+        );
     }
 
     #[test]
     fn propagated_deletions_count_from_the_last_listing() {
         let m = manifest_of(&[("p/a", 1, "x", "e1"), ("p/gone", 1, "y", "e2")]);
         let src = [obj("p/a", "e1", -50)];
-        assert_eq!(rpo(&set(true), Some(&src), Some(&m), at(300)).value, Some(Duration::from_secs(300)));
-        assert_eq!(rpo(&set(false), Some(&src), Some(&m), at(300)).value, Some(Duration::ZERO));
+        assert_eq!(
+            rpo(&set(true), Some(&src), Some(&m), at(300)).value,
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            rpo(&set(false), Some(&src), Some(&m), at(300)).value,
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]
     fn unreadable_primary_gives_a_labelled_bound() {
         let m = manifest_of(&[("p/a", 1, "x", "e1")]);
         let r = rpo(&set(false), None, Some(&m), at(900));
-        assert_eq!((r.kind, r.value), (RpoKind::UpperBound, Some(Duration::from_secs(900))));
-        assert!(r.reason.starts_with("primary unreadable: at most 15m behind"), "{}", r.reason);
+        assert_eq!(
+            (r.kind, r.value),
+            (RpoKind::UpperBound, Some(Duration::from_secs(900)))
+        );
+        assert!(
+            r.reason
+                .starts_with("primary unreadable: at most 15m behind"),
+            "{}",
+            r.reason
+        );
         let r = rpo(&set(false), None, None, at(900));
-        assert_eq!((r.kind, r.value, r.over_objective), (RpoKind::Unknown, None, true));
+        assert_eq!(
+            (r.kind, r.value, r.over_objective),
+            (RpoKind::Unknown, None, true)
+        );
     }
 }

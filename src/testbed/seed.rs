@@ -2,7 +2,10 @@
 //! pointing at the primary, a launch configuration and GPU groups per region, artifact buckets.
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    VersioningConfiguration,
+};
 
 #[derive(Debug, Clone)]
 pub struct World {
@@ -16,6 +19,8 @@ pub struct World {
     pub record_name: String,
     pub primary_value: String,
     pub standby_value: String,
+    pub primary_bucket: String,
+    pub standby_bucket: String,
 }
 
 impl Default for World {
@@ -31,6 +36,8 @@ impl Default for World {
             record_name: "api.example.com.".into(),
             primary_value: "use1.example.com".into(),
             standby_value: "usw2.example.com".into(),
+            primary_bucket: "artifacts-use1".into(),
+            standby_bucket: "artifacts-usw2".into(),
         }
     }
 }
@@ -96,20 +103,12 @@ pub async fn seed(endpoint: &str, w: &World) -> Result<String, SeedError> {
             .send()
             .await
             .map_err(err)?;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf)
-                .force_path_style(true)
-                .build(),
-        );
-        let mut create = s3.create_bucket().bucket(format!("artifacts-{region}"));
-        if region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                    .build(),
-            );
-        }
-        create.send().await.map_err(err)?;
+        let bucket = if region == &w.primary_region {
+            &w.primary_bucket
+        } else {
+            &w.standby_bucket
+        };
+        create_bucket(endpoint, region, bucket).await?;
     }
     let conf = sdk(endpoint, "us-east-1").await;
     let r53 = aws_sdk_route53::Client::new(&conf);
@@ -131,6 +130,32 @@ pub async fn seed(endpoint: &str, w: &World) -> Result<String, SeedError> {
         .ok_or_else(|| SeedError("no hosted zone id".into()))?;
     set_record(endpoint, &zone_id, &w.record_name, &w.primary_value).await?;
     Ok(zone_id)
+}
+
+/// A versioned bucket, as the Terraform module makes them. us-east-1 takes no LocationConstraint;
+/// every other region needs one.
+pub async fn create_bucket(endpoint: &str, region: &str, bucket: &str) -> Result<(), SeedError> {
+    let s3 = crate::aws::s3_client(&sdk(endpoint, region).await);
+    let mut create = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create.send().await.map_err(err)?;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
 }
 
 /// Points the record at `value` (tests use it to reset between runs).

@@ -180,11 +180,13 @@ max_attempts = 1
 region = "us-east-1"
 endpoint = "{primary}"
 asgs = [{{ name = "gpu-use1", warm = 0, serving = 4 }}]
+bucket = "artifacts-use1"
 
 [standby]
 region = "us-west-2"
 endpoint = "{standby}"
 asgs = [{{ name = "gpu-usw2", warm = 1, serving = 4 }}]
+bucket = "artifacts-usw2"
 
 [dns]
 zone_id = "{zone}"
@@ -208,6 +210,23 @@ runbook = "runbooks/failover.toml"
 
 [failback]
 runbook = "runbooks/failback.toml"
+
+[sync]
+multipart_threshold_mib = 8
+part_size_mib = 6
+
+[[artifacts]]
+name = "prompts"
+prefix = "prompts/"
+schedule = "*/5 * * * *"
+rpo = "10m"
+delete = true
+
+[[artifacts]]
+name = "weights"
+prefix = "models/"
+schedule = "0 */6 * * *"
+rpo = "6h"
 "#
     )
 }
@@ -271,4 +290,159 @@ pub async fn wait_for<F: FnMut() -> bool>(what: &str, timeout: Duration, mut f: 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+pub async fn s3(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
+    standby::aws::s3_client(&seed::sdk(endpoint, region).await)
+}
+
+pub async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+}
+
+/// Uploads `parts` parts of `part_size` bytes each, so the object has a multipart ETag.
+pub async fn put_multipart(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    parts: usize,
+    part_size: usize,
+    fill: u8,
+) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let up = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let mut done = Vec::new();
+    for n in 1..=parts as i32 {
+        let body = vec![fill.wrapping_add(n as u8); part_size];
+        let r = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+pub async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+}
+
+pub async fn listing(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<standby::sync::Object> {
+    standby::aws::s3::list(client, bucket, prefix)
+        .await
+        .unwrap()
+}
+
+pub async fn manifest(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    set: &str,
+) -> Option<serde_json::Value> {
+    standby::aws::s3::get_bytes(client, bucket, &standby::sync::manifest::key(set))
+        .await
+        .unwrap()
+        .map(|b| serde_json::from_slice(&b).unwrap())
+}
+
+/// The AWS CLI's own view of a prefix: key → (size, ETag).
+pub fn aws_cli_listing(
+    endpoint: &str,
+    bucket: &str,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, (u64, String)> {
+    let aws = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws");
+    let out = Command::new(aws)
+        .args([
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            bucket,
+            "--prefix",
+            prefix,
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            "us-west-2",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_CA_BUNDLE")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run the AWS CLI (make venv installs it)");
+    assert!(
+        out.status.success(),
+        "aws s3api: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = if out.stdout.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    v["Contents"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| {
+                    (
+                        o["Key"].as_str().unwrap().to_string(),
+                        (
+                            o["Size"].as_u64().unwrap(),
+                            o["ETag"].as_str().unwrap().trim_matches('"').to_string(),
+                        ),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
