@@ -11,7 +11,7 @@ MOTO := moto[server]==5.1.18
 # The AWS CLI reads back what standby wrote, as an independent checker in the tests.
 AWSCLI := awscli
 
-.PHONY: all demo test venv build lint clean
+.PHONY: all demo test bench venv build lint clean
 
 all: build
 
@@ -34,6 +34,12 @@ lint:
 
 test: venv lint
 	cargo test --all-targets
+
+# Times standby's artifact sync against rclone and the AWS CLI on one moto server; writes
+# benches/RESULTS.md. rclone comes from Debian's packages (root, as on CI machines).
+bench: venv
+	command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; }
+	cargo bench --bench sync
 
 clean:
 	rm -rf $(VENV) target/demo

@@ -410,6 +410,9 @@ async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Durati
     while let Some(Ok((name, r))) = set.join_next().await {
         let text = match r {
             Ok(Ok(o)) => o.incomplete.unwrap_or_else(|| o.plan.summary()),
+            Ok(Err(SyncError::Busy(_))) if direction == Direction::Forward => {
+                "skipped: a scheduled sync of this set is running right now".to_string()
+            }
             Ok(Err(SyncError::List {
                 side: Side::Primary,
                 source,

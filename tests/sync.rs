@@ -384,3 +384,43 @@ async fn replication_mode_publishes_only_when_complete() {
     assert_eq!(m["objects"].as_array().unwrap().len(), 3);
     cli_agrees(&ep, &m, "indexes/");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_runs_confirm_and_out_of_band_changes_are_repaired_on_verify() {
+    let h = Harness::start("verify").await;
+    let ep = h.moto_endpoint.clone();
+    let p = s3(&ep, "us-east-1").await;
+    let st = s3(&ep, "us-west-2").await;
+    put(&p, P, "prompts/a", b"a").await;
+    put(&p, P, "prompts/b", b"b").await;
+    assert_eq!(h.run(&["sync", "prompts"]).status.code(), Some(0));
+    let published = manifest(&st, S, "prompts").await.unwrap();
+
+    // Nothing changed: the manifest is confirmed, not rewritten.
+    let text = out(&h.run(&["sync", "prompts"]));
+    assert!(text.contains("0 to copy, 0 to overwrite, 0 to delete, 2 unchanged; 0 B to transfer; manifest confirmed (unchanged)"), "{text}");
+    assert_eq!(
+        manifest(&st, S, "prompts").await.unwrap()["sync_id"],
+        published["sync_id"]
+    );
+
+    // Someone deletes a standby copy behind standby's back. Within verify_every the manifest
+    // stands in for the destination listing, so the next run does not see it...
+    delete(&st, S, "prompts/b").await;
+    let text = out(&h.run(&["sync", "prompts", "--dry-run"]));
+    assert!(
+        text.contains("0 to copy, 0 to overwrite, 0 to delete, 2 unchanged"),
+        "{text}"
+    );
+    // ...and the first run after verify_every lists the destination and repairs it.
+    let cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("[sync]\n", "[sync]\nverify_every = \"0s\"\n");
+    std::fs::write(&h.config, cfg).unwrap();
+    let text = out(&h.run(&["sync", "prompts"]));
+    assert!(
+        text.contains("prompts: 1 to copy, 0 to overwrite, 0 to delete, 1 unchanged"),
+        "{text}"
+    );
+    assert_eq!(listing(&st, S, "prompts/").await.len(), 2);
+}

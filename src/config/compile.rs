@@ -480,11 +480,13 @@ fn sync_tuning(s: &mut Section<'_, '_>) -> Option<SyncTuning> {
         Some((d.part_size >> 20) as i64),
     );
     let attempts = s.int_in("attempts", 1, 20, Some(i64::from(d.attempts)));
+    let verify_every = s.duration("verify_every", Some(d.verify_every));
     Some(SyncTuning {
         concurrency: concurrency?.value as usize,
         multipart_threshold: (threshold?.value as u64) << 20,
         part_size: (part?.value as u64) << 20,
         attempts: attempts?.value as u32,
+        verify_every: verify_every?.value,
     })
 }
 

@@ -252,15 +252,20 @@ pub struct SyncTuning {
     pub part_size: u64,
     /// Attempts per copy call, with exponential backoff and full jitter between them.
     pub attempts: u32,
+    /// How often a sync lists the destination in full instead of trusting the manifest.
+    pub verify_every: Duration,
 }
 
 impl Default for SyncTuning {
     fn default() -> Self {
+        // Below ~256 MiB a single server-side CopyObject beats a multipart copy: the per-part
+        // requests and the final assembly cost more than the parallelism gains.
         SyncTuning {
             concurrency: 32,
-            multipart_threshold: 64 << 20,
-            part_size: 32 << 20,
+            multipart_threshold: 256 << 20,
+            part_size: 64 << 20,
             attempts: 4,
+            verify_every: Duration::from_secs(3600),
         }
     }
 }

@@ -44,6 +44,10 @@ pub enum SyncError {
     Manifest(String),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    #[error(
+        "a sync of set {0} is already running (the daemon's schedule, a failover's final sync, or another `standby sync`)"
+    )]
+    Busy(String),
 }
 
 /// Live counters for progress on a terminal.
@@ -63,10 +67,24 @@ pub struct SetOutcome {
     pub dry_run: bool,
     pub plan: Plan,
     pub published: bool,
+    /// Nothing changed: the published manifest was confirmed current, not rewritten.
+    pub confirmed: bool,
+    /// Whether this run listed the destination (rather than trusting the manifest).
+    pub verified_destination: bool,
     /// For replication mode: why the set is not complete yet.
     pub incomplete: Option<String>,
     pub rpo: Option<Rpo>,
     pub duration_ms: u64,
+}
+
+impl SetOutcome {
+    pub fn publication(&self) -> &'static str {
+        match (self.published, self.confirmed) {
+            (true, _) => "; manifest published",
+            (false, true) => "; manifest confirmed (unchanged)",
+            _ => "",
+        }
+    }
 }
 
 /// Per-set state kept in the store: the daemon schedules from it and `status` shows it.
@@ -77,6 +95,9 @@ pub struct SetState {
     pub last_ok: Option<bool>,
     pub last_message: String,
     pub last_published_at: Option<DateTime<Utc>>,
+    /// Start of the last run that listed the destination in full.
+    #[serde(default)]
+    pub last_verified_at: Option<DateTime<Utc>>,
     pub last_rpo: Option<Rpo>,
 }
 
@@ -111,22 +132,33 @@ pub async fn read_manifest(
     clients: &Clients,
     set: &ArtifactSet,
 ) -> Result<Option<Manifest>, SyncError> {
-    let bytes = s3::get_bytes(
-        clients.s3(Side::Standby),
-        &set.standby_bucket,
-        &manifest::key(&set.name),
-    )
-    .await
-    .map_err(|e| SyncError::Manifest(e.to_string()))?;
-    match bytes {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            SyncError::Manifest(format!(
-                "{} is not a manifest: {e}",
-                manifest::key(&set.name)
-            ))
-        }),
+    let client = clients.s3(Side::Standby);
+    let bucket = &set.standby_bucket;
+    let (mkey, ckey) = (
+        manifest::key(&set.name),
+        manifest::confirmation_key(&set.name),
+    );
+    let (m, c) = tokio::join!(
+        s3::get_bytes(client, bucket, &mkey),
+        s3::get_bytes(client, bucket, &ckey)
+    );
+    let Some(bytes) = m.map_err(|e| SyncError::Manifest(e.to_string()))? else {
+        return Ok(None);
+    };
+    let mut m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        SyncError::Manifest(format!(
+            "{} is not a manifest: {e}",
+            manifest::key(&set.name)
+        ))
+    })?;
+    // A confirmation counts only for the manifest it confirmed.
+    if let Ok(Some(c)) = c
+        && let Ok(c) = serde_json::from_slice::<manifest::Confirmation>(&c)
+        && c.manifest_sync_id == m.sync_id
+    {
+        m.confirmed_at = Some(c.confirmed_at);
     }
+    Ok(Some(m))
 }
 
 /// The set's RPO now: measured if the primary bucket can be listed, else a bound.
@@ -159,21 +191,36 @@ impl Engine {
         direction: Direction,
         dry_run: bool,
     ) -> Result<SetOutcome, SyncError> {
+        // One run of a set at a time, across processes: two syncs would race to publish.
+        let _lock = if dry_run {
+            None
+        } else {
+            let lock = self.store.lock_run(&format!("sync-{}", set.name)).await?;
+            Some(lock.ok_or_else(|| SyncError::Busy(set.name.clone()))?)
+        };
         let mut st = read_state(&self.store, &set.name).await;
         let started = Utc::now();
         if !dry_run {
             st.last_started_at = Some(started);
             write_state(&self.store, &set.name, &st).await?;
         }
-        let result = self.run_inner(set, direction, dry_run, started).await;
+        let trust = st
+            .last_verified_at
+            .is_some_and(|v| crate::duration::between(v, started) < self.cfg.sync.verify_every);
+        let result = self
+            .run_inner(set, direction, dry_run, started, trust)
+            .await;
         if !dry_run {
             st.last_finished_at = Some(Utc::now());
             match &result {
                 Ok(o) => {
                     st.last_ok = Some(o.incomplete.is_none());
                     st.last_message = o.incomplete.clone().unwrap_or_else(|| o.plan.summary());
-                    if o.published {
+                    if o.published || o.confirmed {
                         st.last_published_at = Some(started);
+                    }
+                    if o.verified_destination && o.incomplete.is_none() {
+                        st.last_verified_at = Some(started);
                     }
                     if o.rpo.is_some() {
                         st.last_rpo = o.rpo.clone();
@@ -195,6 +242,7 @@ impl Engine {
         direction: Direction,
         dry_run: bool,
         started: DateTime<Utc>,
+        trust_destination: bool,
     ) -> Result<SetOutcome, SyncError> {
         let t0 = Instant::now();
         let sync_id = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), set.name);
@@ -225,12 +273,22 @@ impl Engine {
                     })
             }
         };
-        let (src, dst, last) = tokio::join!(
-            list(src_side),
-            list(dst_side),
-            read_manifest(&self.clients, set)
-        );
-        let (src, dst, last) = (src?, dst?, last?);
+        // The destination is listed in full when its state was last verified longer ago than
+        // `sync.verify_every` (and on a first run); in between, the published manifest, which
+        // records what standby itself wrote, stands in for it. That halves the LIST work of
+        // every scheduled run, and catches out-of-band changes on the standby within
+        // verify_every.
+        let (src, last) = tokio::join!(list(src_side), read_manifest(&self.clients, set));
+        let (src, last) = (src?, last?);
+        let trusted = match (&last, trust_destination) {
+            (Some(m), true) if direction == Direction::Forward => Some(m.as_listing()),
+            _ => None,
+        };
+        let verified_destination = trusted.is_none();
+        let dst = match trusted {
+            Some(d) => d,
+            None => list(dst_side).await?,
+        };
         let plan = match direction {
             Direction::Forward => planner::plan(&src, &dst, last.as_ref(), set.delete),
             Direction::Reverse => planner::plan_reverse(&src, &dst, last.as_ref()),
@@ -243,6 +301,8 @@ impl Engine {
             dry_run,
             plan: plan.clone(),
             published: false,
+            confirmed: false,
+            verified_destination,
             incomplete: None,
             rpo: None,
             duration_ms: 0,
@@ -307,21 +367,40 @@ impl Engine {
                 &src_bucket,
                 &dst_bucket,
             );
-            let bytes = serde_json::to_vec_pretty(&m).expect("manifest serializes");
+            // Nothing changed: confirm the published manifest with a small marker instead of
+            // rewriting it, so the RPO bound still counts from this run's listing.
+            let unchanged = last.as_ref().is_some_and(|l| l.objects == m.objects);
+            let (key, bytes) = if unchanged {
+                let marker = manifest::Confirmation {
+                    manifest_sync_id: last.as_ref().map(|l| l.sync_id.clone()).unwrap_or_default(),
+                    sync_id: sync_id.clone(),
+                    confirmed_at: started,
+                };
+                (
+                    manifest::confirmation_key(&set.name),
+                    serde_json::to_vec(&marker).expect("serializes"),
+                )
+            } else {
+                (
+                    manifest::key(&set.name),
+                    serde_json::to_vec_pretty(&m).expect("manifest serializes"),
+                )
+            };
             s3::put_bytes(
                 self.clients.s3(Side::Standby),
                 &dst_bucket,
-                &manifest::key(&set.name),
+                &key,
                 bytes,
                 "application/json",
             )
             .await
             .map_err(|e| SyncError::Manifest(e.to_string()))?;
-            outcome.published = true;
+            outcome.published = !unchanged;
+            outcome.confirmed = unchanged;
             outcome.rpo = Some(manifest::rpo(set, Some(&src), Some(&m), Utc::now()));
         }
         outcome.duration_ms = crate::duration::millis(t0.elapsed());
-        info!(set = %set.name, ?direction, "synced in {}: {}{}", human(t0.elapsed()), plan.summary(), if outcome.published { "; manifest published" } else { "" });
+        info!(set = %set.name, ?direction, "synced in {}: {}{}", human(t0.elapsed()), plan.summary(), outcome.publication());
         Ok(outcome)
     }
 
@@ -419,9 +498,28 @@ impl Engine {
                 })?;
         }
         // Verify before publishing: the manifest must never name a copy that is not what it says.
+        // A single-part copy's ETag is the MD5 of its bytes, so the copy's answer proves it holds
+        // the source as listed (a mismatch means the source changed mid-sync). A multipart copy's
+        // ETag is ours by construction, so those few large objects get a HEAD for their size.
         let mut verified = Vec::with_capacity(copied.len());
         let mut heads = tokio::task::JoinSet::new();
         for (key, size, c) in copied {
+            let src_etag = src
+                .binary_search_by(|s| s.key.as_str().cmp(&key))
+                .ok()
+                .map(|i| src[i].etag.clone())
+                .unwrap_or_default();
+            let ours_multipart = Object::multipart_etag(&c.etag) && c.etag != src_etag;
+            if !ours_multipart {
+                if !Object::multipart_etag(&src_etag) && c.etag != src_etag {
+                    return Err(SyncError::Verify(format!(
+                        "{key}: the copy has ETag {}, the source was listed with {src_etag}: it changed during the sync; the next run copies it again",
+                        c.etag
+                    )));
+                }
+                verified.push((key, c));
+                continue;
+            }
             let (client, permits, dst_bucket) =
                 (client.clone(), permits.clone(), dst_bucket.to_string());
             heads.spawn(async move {
@@ -435,10 +533,7 @@ impl Engine {
                 continue;
             };
             match h {
-                Ok((got, etag, version))
-                    if got == size && (etag == c.etag || c.etag.is_empty()) =>
-                {
-                    c.etag = etag;
+                Ok((got, etag, version)) if got == size && etag == c.etag => {
                     c.version_id = c.version_id.or(version);
                     verified.push((key, c));
                 }
@@ -624,5 +719,6 @@ fn build_manifest(
         finished_at: Utc::now(),
         total_bytes: objects.iter().map(|e| e.size).sum(),
         objects,
+        confirmed_at: None,
     }
 }

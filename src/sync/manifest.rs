@@ -18,6 +18,19 @@ pub fn key(set: &str) -> String {
     format!(".standby/manifests/{set}.json")
 }
 
+/// Where a no-op sync records that it found the manifest still current.
+pub fn confirmation_key(set: &str) -> String {
+    format!(".standby/manifests/{set}.confirmed.json")
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Confirmation {
+    pub manifest_sync_id: String,
+    pub sync_id: String,
+    /// When the confirming sync began listing the source.
+    pub confirmed_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub schema_version: u32,
@@ -33,6 +46,10 @@ pub struct Manifest {
     pub finished_at: DateTime<Utc>,
     pub objects: Vec<Entry>,
     pub total_bytes: u64,
+    /// Filled in on read from the confirmation marker, never written in the manifest: the start
+    /// of the latest sync that found this manifest still current.
+    #[serde(default, skip_serializing)]
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,6 +67,19 @@ pub struct Entry {
 }
 
 impl Manifest {
+    /// The destination as this manifest records it, for runs that trust it instead of listing.
+    pub fn as_listing(&self) -> Vec<Object> {
+        self.objects
+            .iter()
+            .map(|e| Object {
+                key: e.key.clone(),
+                size: e.size,
+                etag: e.etag.clone(),
+                last_modified: self.finished_at,
+            })
+            .collect()
+    }
+
     /// Entries are kept sorted by key.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.objects
@@ -108,7 +138,8 @@ pub fn rpo(
             "primary unreadable and nothing published yet".into(),
         ),
         (None, Some(m)) => {
-            let v = between(m.started_at, now);
+            let current_as_of = m.confirmed_at.map_or(m.started_at, |c| c.max(m.started_at));
+            let v = between(current_as_of, now);
             mk(
                 RpoKind::UpperBound,
                 Some(v),
@@ -209,6 +240,7 @@ pub(crate) mod tests {
             finished_at: at(10),
             total_bytes: objects.iter().map(|e| e.size).sum(),
             objects,
+            confirmed_at: None,
         }
     }
 
