@@ -194,3 +194,59 @@ pub async fn set_capacity(
         .map_err(err)?;
     Ok(())
 }
+
+/// Uploads `parts` parts of `part_size` bytes (part n filled with `fill + n`), so the object has a
+/// multipart ETag, as weights uploaded by training pipelines do.
+pub async fn put_multipart(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    parts: usize,
+    part_size: usize,
+    fill: u8,
+) -> Result<(), SeedError> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let up = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(err)?;
+    let id = up.upload_id().unwrap_or_default().to_string();
+    let mut done = Vec::new();
+    for n in 1..=parts as i32 {
+        let body =
+            aws_sdk_s3::primitives::ByteStream::from(vec![fill.wrapping_add(n as u8); part_size]);
+        let r = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(body)
+            .send()
+            .await
+            .map_err(err)?;
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(r.e_tag().map(str::to_string))
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
+}

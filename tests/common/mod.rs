@@ -307,7 +307,6 @@ pub async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
 }
 
-/// Uploads `parts` parts of `part_size` bytes each, so the object has a multipart ETag.
 pub async fn put_multipart(
     client: &aws_sdk_s3::Client,
     bucket: &str,
@@ -316,48 +315,9 @@ pub async fn put_multipart(
     part_size: usize,
     fill: u8,
 ) {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-    let up = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    seed::put_multipart(client, bucket, key, parts, part_size, fill)
         .await
-        .unwrap();
-    let id = up.upload_id().unwrap().to_string();
-    let mut done = Vec::new();
-    for n in 1..=parts as i32 {
-        let body = vec![fill.wrapping_add(n as u8); part_size];
-        let r = client
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(aws_sdk_s3::primitives::ByteStream::from(body))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(r.e_tag().unwrap())
-                .build(),
-        );
-    }
-    client
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .expect("multipart upload");
 }
 
 pub async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
