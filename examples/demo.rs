@@ -97,11 +97,13 @@ max_attempts = 1
 region = "{pr}"
 endpoint = "{pe}"
 asgs = [{{ name = "{pa}", warm = 0, serving = {n} }}]
+bucket = "{pb}"
 
 [standby]
 region = "{sr}"
 endpoint = "{se}"
 asgs = [{{ name = "{sa}", warm = {sw}, serving = {n} }}]
+bucket = "{sb}"
 
 [dns]
 zone_id = "{zone}"
@@ -125,6 +127,19 @@ runbook = "{root}/runbooks/failover.toml"
 
 [failback]
 runbook = "{root}/runbooks/failback.toml"
+
+[[artifacts]]
+name = "prompts"
+prefix = "prompts/"
+schedule = "*/5 * * * *"
+rpo = "10m"
+delete = true
+
+[[artifacts]]
+name = "model-weights"
+prefix = "models/"
+schedule = "0 */6 * * *"
+rpo = "6h"
 "#,
             aws = moto.endpoint,
             pr = world.primary_region,
@@ -139,6 +154,8 @@ runbook = "{root}/runbooks/failback.toml"
             pv = world.primary_value,
             sv = world.standby_value,
             root = root.display(),
+            pb = world.primary_bucket,
+            sb = world.standby_bucket,
         ),
     )?;
     banner(&format!("standby validate --config {}", config.display()));
@@ -147,7 +164,32 @@ runbook = "{root}/runbooks/failback.toml"
         return Err("the demo config did not validate".into());
     }
 
-    banner("standby serve: probing the primary every second");
+    banner("artifacts on the primary: prompt templates and a model shard");
+    let s3 = standby::aws::s3_client(&seed::sdk(&moto.endpoint, &world.primary_region).await);
+    for (key, body) in [
+        ("prompts/system.txt", "You are a helpful assistant."),
+        ("prompts/summarize.txt", "Summarize: {{text}}"),
+    ] {
+        s3.put_object()
+            .bucket(&world.primary_bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await?;
+    }
+    seed::put_multipart(
+        &s3,
+        &world.primary_bucket,
+        "models/llm-00001-of-00002.safetensors",
+        2,
+        5 << 20,
+        1,
+    )
+    .await?;
+
+    banner(
+        "standby serve: probing the primary every second, syncing each artifact set on its schedule",
+    );
     let mut serve = standby(&["serve"], &config).stdin(Stdio::null()).spawn()?;
     tokio::time::sleep(Duration::from_secs(4)).await;
 
@@ -201,12 +243,12 @@ runbook = "{root}/runbooks/failback.toml"
             serde_json::from_str(&std::fs::read_to_string(r.join("report.json"))?)?;
         let ms = |v: &serde_json::Value| {
             v.as_u64()
-                .map(|m| format!("{:.1}s", m as f64 / 1000.0))
+                .map(|m| standby::duration::human(Duration::from_millis(m)))
                 .unwrap_or_else(|| "-".into())
         };
         let b = &json["rto"]["breakdown"];
         eprintln!(
-            "    {} {}: RTO {} (effective {} with the 60s TTL; objective {}, met: {})\n      detect {} | decide {} | scale {} | verify {} | dns {} | other {}\n      {}",
+            "    {} {}: RTO {} (effective {} with the 60s TTL; objective {}, met: {})\n      detect {} | decide {} | sync {} | scale {} | verify {} | dns {} | other {}\n      {}",
             json["kind"].as_str().unwrap_or("?"),
             json["result"].as_str().unwrap_or("?"),
             ms(&json["rto"]["measured_ms"]),
@@ -215,12 +257,22 @@ runbook = "{root}/runbooks/failback.toml"
             json["rto"]["objective_met"],
             ms(&b["detect_ms"]),
             ms(&b["decide_ms"]),
+            ms(&b["sync_ms"]),
             ms(&b["scale_ms"]),
             ms(&b["verify_ms"]),
             ms(&b["dns_ms"]),
             ms(&b["other_ms"]),
             r.join("report.md").display(),
         );
+        for p in json["rpo"].as_array().into_iter().flatten() {
+            eprintln!(
+                "      RPO {} at the start: {} ({}; objective {})",
+                p["set"].as_str().unwrap_or("?"),
+                ms(&p["rpo_ms"]),
+                p["kind"].as_str().unwrap_or("?"),
+                ms(&p["objective_ms"])
+            );
+        }
     }
     eprintln!(
         "    demo took {:.0}s; config, state and reports are under {}",

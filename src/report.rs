@@ -130,7 +130,8 @@ pub fn build(run: &RunRecord) -> Report {
             duration_ms: duration.map(millis),
             budget_ms: millis(planned.budget),
             timeout_ms: millis(planned.timeout),
-            over_budget: duration.is_some_and(|d| d > planned.budget),
+            // A zero budget marks a step outside the RTO (e.g. after the clock stops).
+            over_budget: duration.is_some_and(|d| !planned.budget.is_zero() && d > planned.budget),
             attempts: rec.attempts,
             reason: rec.reason.clone(),
             planned: planned.changes.clone(),
@@ -361,11 +362,11 @@ pub fn to_markdown(r: &Report) -> String {
         };
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {:?} | {dur}{flag} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {dur}{flag} | {} | {} | {} |",
             i + 1,
             s.name,
             s.action,
-            s.status,
+            format!("{:?}", s.status).to_lowercase(),
             ms(s.budget_ms),
             s.attempts,
             s.reason.replace('|', "\\|")
