@@ -1,11 +1,11 @@
 //! Starting, resuming and finishing runs: the glue between the state machine, the journal and
 //! the executor, shared by `standby serve` and the CLI commands so both follow one protocol:
 //!
-//! 1. take the run lock (so exactly one live process executes a run),
-//! 2. compare-and-swap the state to `FailingOver{run}` / `FailingBack{run}` (the decision),
+//! 1. compare-and-swap the state to `FailingOver{run}` / `FailingBack{run}` (the decision),
+//! 2. take the run lock (so exactly one live process executes a run),
 //! 3. create the journal with the plan, 4. execute, 5. record where traffic ended up.
 //!
-//! A crash after 2 leaves a state naming a run; whoever next holds the lock creates the journal
+//! A crash after 1 leaves a state naming a run; whoever next holds the lock creates the journal
 //! from the trigger kept in the state and carries on.
 
 use chrono::Utc;
@@ -100,16 +100,17 @@ pub async fn start(
     world: Option<&crate::plan::World>,
 ) -> Result<(Decision, Option<OwnedRun>), ExecError> {
     let run_id = journal::new_run_id(kind, Utc::now());
-    let lock = ctx
-        .store
-        .lock_run(&run_id)
-        .await
-        .map_err(JournalError::from)?
-        .expect("a brand-new run id is unlocked");
     let (decision, _) = apply(ctx, event, &run_id).await?;
     let Some(crate::core::machine::Action::StartRun { run, kind, trigger }) =
         decision.actions.first().cloned()
     else {
+        return Ok((decision, None));
+    };
+    // The lock is taken only once the decision stands, so refused requests leave no lock files.
+    // Between the decision and the lock, another process may have adopted the run (it sees the
+    // state name it, finds it unlocked); then that process executes it and this one stands back.
+    let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else {
+        info!(run = %run, "run adopted by another process before this one could lock it");
         return Ok((decision, None));
     };
     let observed;
