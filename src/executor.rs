@@ -220,22 +220,7 @@ async fn finish(ctx: &Ctx, journal: &mut Journal) -> Result<(), ExecError> {
     journal.save().await?;
     let paths = write_report(&ctx.cfg, &journal.record)?;
     let rep = report::build(&journal.record);
-    let rto = rep
-        .rto
-        .measured_ms
-        .map(|m| human(Duration::from_millis(m)))
-        .unwrap_or_else(|| "not recovered".into());
-    let eff = rep
-        .rto
-        .effective_ms
-        .map(|m| human(Duration::from_millis(m)))
-        .unwrap_or_else(|| "-".into());
-    info!(
-        run = %journal.record.id,
-        "run {:?}: {}; RTO {rto} (effective {eff} with TTL) vs objective {}: {}; report {}",
-        journal.record.status, journal.record.reason, human(ctx.cfg.service.rto),
-        if rep.rto.objective_met { "met" } else { "NOT met" }, paths.0
-    );
+    info!(run = %journal.record.id, "{}; {}; report {}", rep.summary(), journal.record.reason, paths.0);
     Ok(())
 }
 

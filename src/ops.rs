@@ -213,7 +213,7 @@ fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
     };
     let rep = report::build(&rec);
     let dir = ctx.cfg.service.reports_dir.join(&rec.id);
-    println!("{}", summary_line(&rep));
+    println!("{}", rep.summary());
     println!("report: {}", dir.join("report.md").display());
     Ok(
         if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
@@ -222,29 +222,6 @@ fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
             EXIT_FAILED
         },
     )
-}
-
-fn summary_line(rep: &report::Report) -> String {
-    let ms = |v: u64| human(Duration::from_millis(v));
-    match (rep.rto.measured_ms, rep.rto.effective_ms) {
-        (Some(m), Some(e)) => format!(
-            "{} {:?}: RTO {} (effective {} with DNS TTL) vs objective {}: {}",
-            rep.kind,
-            rep.result,
-            ms(m),
-            ms(e),
-            ms(rep.rto.objective_ms),
-            if rep.rto.objective_met {
-                "met"
-            } else {
-                "BREACHED"
-            }
-        ),
-        _ => format!(
-            "{} {:?}: {}; not recovered",
-            rep.kind, rep.result, rep.reason
-        ),
-    }
 }
 
 pub async fn status(path: &Path) -> Result<u8, OpsError> {
@@ -304,7 +281,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     match runs.iter().rev().find(|r| r.status != RunStatus::Running) {
         Some(r) => {
             let rep = report::build(r);
-            println!("last report: {}", summary_line(&rep));
+            println!("last report: {}", rep.summary());
             println!(
                 "             {}",
                 cfg.service

@@ -222,6 +222,32 @@ pub fn build(run: &RunRecord) -> Report {
     }
 }
 
+impl Report {
+    /// One line for terminals and logs: result, RTO, effective RTO, objective.
+    pub fn summary(&self) -> String {
+        let ms = |v: u64| human(Duration::from_millis(v));
+        match (self.rto.measured_ms, self.rto.effective_ms) {
+            (Some(m), Some(e)) => format!(
+                "{} {:?}: RTO {} (effective {} with DNS TTL) vs objective {}: {}",
+                self.kind,
+                self.result,
+                ms(m),
+                ms(e),
+                ms(self.rto.objective_ms),
+                if self.rto.objective_met {
+                    "met"
+                } else {
+                    "BREACHED"
+                }
+            ),
+            _ => format!(
+                "{} {:?}: {}; not recovered",
+                self.kind, self.result, self.reason
+            ),
+        }
+    }
+}
+
 /// The RPO figures the `freeze_rpo` step recorded, if the runbook has one and it ran.
 fn frozen_rpo(run: &RunRecord) -> Vec<crate::sync::manifest::Rpo> {
     run.plan

@@ -23,7 +23,7 @@ pub struct AwsError {
 
 impl AwsError {
     pub fn new(op: &'static str, target: impl Into<String>, err: impl std::error::Error) -> Self {
-        let message = aws_smithy_error_text(&err);
+        let message = error_text(&err);
         AwsError {
             op,
             target: target.into(),
@@ -34,7 +34,7 @@ impl AwsError {
 
 /// The full error chain on one line: the SDK's top-level message alone is often just
 /// "service error", which tells an SRE nothing.
-fn aws_smithy_error_text(err: &dyn std::error::Error) -> String {
+pub fn error_text(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {

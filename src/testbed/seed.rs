@@ -47,13 +47,7 @@ impl Default for World {
 pub struct SeedError(String);
 
 fn err(e: impl std::error::Error) -> SeedError {
-    let mut msg = e.to_string();
-    let mut s = e.source();
-    while let Some(x) = s {
-        msg = format!("{msg}: {x}");
-        s = x.source();
-    }
-    SeedError(msg)
+    SeedError(crate::aws::error_text(&e))
 }
 
 /// SDK config for the emulator: fixed test credentials (moto accepts any), one attempt per call
