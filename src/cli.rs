@@ -56,6 +56,75 @@ pub enum Command {
     Validate(ConfigArg),
     /// Sync artifact sets to the standby now (all sets, or the one named).
     Sync(SyncArgs),
+    /// Rehearse: `standby` scales the standby up, verifies and probes it, scales it back (DNS
+    /// untouched); `full` fails over and back in one run.
+    Drill(DrillArgs),
+    /// Send a synthetic inference request to a side now and show every check (readiness).
+    Check(CheckArgs),
+    /// List or show run reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DrillKind {
+    Standby,
+    Full,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DrillArgs {
+    pub kind: DrillKind,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SideArg {
+    Primary,
+    Standby,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Which side to probe.
+    #[arg(long, value_enum, default_value = "standby")]
+    pub side: SideArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Newest first: kind, result, RTO against the objective, and the trend of the last drills.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Read the reports uploaded to the standby bucket instead of the local directory.
+        #[arg(long)]
+        remote: bool,
+        /// How many to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Print one run's report (a run id, or a unique prefix or suffix of one).
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        run: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Read it from the standby bucket.
+        #[arg(long)]
+        remote: bool,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

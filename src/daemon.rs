@@ -32,6 +32,8 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
     let mut syncs = SyncScheduler::new(&ctx);
     let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut probing: Option<JoinHandle<()>> = None;
+    let mut drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
 
     loop {
         tokio::select! {
@@ -43,7 +45,25 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                 info!("shutdown complete");
                 return Ok(());
             }
-            _ = sync_tick.tick() => syncs.start_due().await,
+            _ = sync_tick.tick() => {
+                syncs.start_due().await;
+                if probing.as_ref().is_none_or(|p| p.is_finished()) {
+                    probing = probe_if_due(&ctx).await;
+                }
+                if running.is_none()
+                    && let Some(event) = drills.due(chrono::Utc::now())
+                {
+                    match runner::start(&ctx, &event, RunbookKind::DrillStandby, vec![], None).await {
+                        Ok((decision, owned)) => {
+                            info!("scheduled drill: {}", decision.reason);
+                            if let Some(owned) = owned {
+                                running = Some(spawn_drive(&ctx, owned));
+                            }
+                        }
+                        Err(e) => error!("starting the scheduled drill: {e}"),
+                    }
+                }
+            }
             Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),
             joined = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
                 running = None;
@@ -81,10 +101,8 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                     _ => None,
                 };
                 let Some(event) = event else { continue };
-                if running.is_some() {
-                    info!("{}: a run is already in progress in this process", verdict.reason);
-                    continue;
-                }
+                // Applied even while this process runs something: a drill must learn that the
+                // primary failed (it yields), and the decision refuses anything else.
                 match runner::start(&ctx, &event, RunbookKind::Failover, verdict.evidence.clone(), None).await {
                     Ok((decision, owned)) => {
                         info!("decision: {}", decision.reason);
@@ -96,6 +114,69 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                 }
             }
         }
+    }
+}
+
+/// Starts a synthetic probe of the standby when `[probes] schedule` says one is due.
+async fn probe_if_due(ctx: &Ctx) -> Option<JoinHandle<()>> {
+    let schedule = ctx.cfg.probes.schedule.as_ref()?;
+    let log = crate::smoke::client::read_log(&ctx.store, crate::config::Side::Standby)
+        .await
+        .ok()?;
+    if !schedule.due(log.last.as_ref().map(|l| l.at), chrono::Utc::now()) {
+        return None;
+    }
+    let ctx = ctx.clone();
+    Some(tokio::spawn(async move {
+        let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, crate::config::Side::Standby).await;
+        if r.drift {
+            warn!("standby DRIFT: {}", r.reason);
+        } else if r.ok {
+            info!("{}", r.reason);
+        } else {
+            warn!("{}", r.reason);
+        }
+        if let Err(e) = crate::smoke::client::record(&ctx.store, &r).await {
+            error!("recording the standby probe: {e}");
+        }
+    }))
+}
+
+/// `[[drills]]` schedules. A drill fires only close to its scheduled time: a daemon that was
+/// down at 03:00 does not start a full drill at 10:00, when the operator's window is over.
+struct DrillScheduler {
+    entries: Vec<(crate::config::ScheduledDrill, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// How late after its firing a scheduled drill may still start.
+const DRILL_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+impl DrillScheduler {
+    fn new(scheduled: &[crate::config::ScheduledDrill], now: chrono::DateTime<chrono::Utc>) -> Self {
+        DrillScheduler {
+            entries: scheduled.iter().map(|d| (d.clone(), now)).collect(),
+        }
+    }
+
+    fn due(&mut self, now: chrono::DateTime<chrono::Utc>) -> Option<Event> {
+        for (d, armed) in &mut self.entries {
+            let Some(firing) = d.schedule.next_after(*armed) else {
+                continue;
+            };
+            if firing > now {
+                continue;
+            }
+            *armed = now;
+            if now - firing > DRILL_GRACE {
+                warn!("scheduled {} at {} missed its window (now {}); waiting for the next firing", d.kind.as_str(), firing.to_rfc3339(), now.to_rfc3339());
+                continue;
+            }
+            return Some(Event::ScheduledDrill {
+                kind: d.kind,
+                schedule: d.schedule.text().to_string(),
+            });
+        }
+        None
     }
 }
 

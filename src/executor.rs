@@ -43,11 +43,8 @@ pub enum ExecError {
     Journal(#[from] JournalError),
     #[error("observing the world before planning: {0}")]
     Observe(#[from] aws::AwsError),
-    #[error("writing the report to {path}: {source}")]
-    Report {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Report(#[from] crate::reports::ReportsError),
 }
 
 #[derive(Debug)]
@@ -67,11 +64,15 @@ pub async fn create_run(
     world: &plan::World,
 ) -> Result<Journal, ExecError> {
     let cfg = &ctx.cfg;
-    let runbook = match kind {
-        RunbookKind::Failover => &cfg.failover.runbook,
-        RunbookKind::Failback => &cfg.failback.runbook,
+    let books = plan::runbooks(kind, cfg);
+    let plan = plan::plan_for(kind, cfg, world);
+    let runs = crate::journal::list_runs(&ctx.store).await.unwrap_or_default();
+    let (estimates, estimates_from) = last_drill_estimates(&runs, &plan);
+    let failover_steps = if kind == RunbookKind::DrillStandby {
+        failover_estimates(cfg, &runs)
+    } else {
+        vec![]
     };
-    let plan = plan::build(kind, cfg, runbook, world);
     let record = RunRecord {
         id: id.to_string(),
         kind,
@@ -83,16 +84,93 @@ pub async fn create_run(
         status: RunStatus::Running,
         reason: "running".into(),
         config_path: cfg.path.display().to_string(),
-        runbook_path: runbook.path.display().to_string(),
-        runbook_digest: runbook.digest.clone(),
+        runbook_path: books
+            .iter()
+            .map(|b| b.path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + "),
+        runbook_digest: books
+            .iter()
+            .map(|b| b.digest.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
         rto_objective: cfg.service.rto,
         dns_ttl_s: cfg.dns.ttl,
         steps: RunRecord::step_records_for(&plan),
         plan,
         resumed_at: vec![],
         notes: vec![],
+        detection_ms: crate::duration::millis(cfg.health.detection_time()),
+        estimates,
+        estimates_from,
+        config_digest: Some(cfg.digest.clone()),
+        failover_steps,
     };
     Ok(Journal::create(ctx.store.clone(), record).await?)
+}
+
+/// Step durations measured by the latest finished drill, keyed by what the step does, for the
+/// steps of `plan`: projected RTO uses them in place of budgets.
+fn last_drill_estimates(
+    runs: &[RunRecord],
+    plan: &plan::Plan,
+) -> (std::collections::BTreeMap<String, u64>, Option<String>) {
+    let Some(drill) = runs
+        .iter()
+        .rev()
+        .find(|r| r.kind.is_drill() && r.finished_at.is_some())
+    else {
+        return Default::default();
+    };
+    let wanted: std::collections::BTreeSet<String> =
+        plan.steps.iter().map(|s| s.action.key()).collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (p, r) in drill.plan.steps.iter().zip(&drill.steps) {
+        let key = p.action.key();
+        if r.status == StepStatus::Succeeded
+            && wanted.contains(&key)
+            && let (Some(a), Some(b)) = (r.started_at, r.finished_at)
+        {
+            out.insert(key, crate::duration::millis(crate::duration::between(a, b)));
+        }
+    }
+    let from = (!out.is_empty()).then(|| drill.id.clone());
+    (out, from)
+}
+
+/// The failover runbook's steps with the latest duration a failover (or full drill) measured
+/// for each: what a standby drill cannot measure itself (final sync, DNS flip) comes from there.
+fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::StepEstimate> {
+    let budget = plan::action_budget(cfg);
+    cfg.failover
+        .runbook
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Report && !s.cleanup)
+        .map(|s| {
+            let key = s.action.key();
+            let last = runs.iter().rev().find_map(|r| {
+                if !matches!(r.kind, RunbookKind::Failover | RunbookKind::DrillFull) {
+                    return None;
+                }
+                r.plan.steps.iter().zip(&r.steps).find_map(|(p, rec)| {
+                    match (p.phase == "failover" && p.action.key() == key, rec.status, rec.started_at, rec.finished_at) {
+                        (true, StepStatus::Succeeded, Some(a), Some(b)) => {
+                            Some((crate::duration::millis(crate::duration::between(a, b)), r.id.clone()))
+                        }
+                        _ => None,
+                    }
+                })
+            });
+            crate::journal::StepEstimate {
+                name: s.name.clone(),
+                key,
+                budget_ms: crate::duration::millis(budget.mul_f64(s.budget)),
+                last_ms: last.as_ref().map(|l| l.0),
+                last_from: last.map(|l| l.1),
+            }
+        })
+        .collect()
 }
 
 /// Runs (or resumes) a journaled run to its end or to a requested stop.
@@ -115,9 +193,6 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         journal.save().await?;
     }
     while let Some(i) = journal.record.next_step() {
-        if journal.record.status != RunStatus::Running {
-            break;
-        }
         if *ctx.shutdown.borrow() {
             let name = journal.record.steps[i].name.clone();
             journal.record.notes.push(Note {
@@ -127,6 +202,14 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             journal.save().await?;
             info!(run = %journal.record.id, "stopped at a safe point before step {name}; the run resumes on restart");
             return Ok(RunEnd::Interrupted(journal.record.clone()));
+        }
+        if journal.record.status == RunStatus::Running
+            && let Some(why) = abort_requested(ctx, &journal.record).await
+        {
+            abort(&mut journal.record, i, &why);
+            warn!(run = %journal.record.id, "{}", journal.record.reason);
+            journal.save().await?;
+            continue;
         }
         let step = journal.record.plan.steps[i].clone();
         test_hold(ctx, &format!("before:{}", step.name)).await;
@@ -145,16 +228,28 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             "step {}/{total} {} [{}] started: budget {}, projected RTO {} / objective {}",
             i + 1, step.name, step.action.name(), human(step.budget), human(projected), human(ctx.cfg.service.rto)
         );
+        if !warned_breach && projected > ctx.cfg.service.rto {
+            warned_breach = true;
+            breach_note(ctx, journal, projected, &format!("at the start of step {}", step.name));
+            journal.save().await?;
+        }
         test_hold(ctx, &format!("started:{}", step.name)).await;
 
-        let outcome =
-            match tokio::time::timeout(step.timeout, run_step(ctx, &journal.record, &step)).await {
+        let timed = tokio::time::timeout(step.timeout, run_step(ctx, &journal.record, &step));
+        // A drill's own steps yield to a real failure at once; cleanup steps always finish.
+        let yields = journal.record.kind.is_drill() && !step.cleanup;
+        let outcome = tokio::select! {
+            o = timed => match o {
                 Ok(o) => o,
                 Err(_) => StepOutcome::failed(
                     format!("timed out after {}", human(step.timeout)),
                     json!({}),
                 ),
-            };
+            },
+            why = wait_for_abort(ctx, &journal.record), if yields => {
+                StepOutcome::failed(format!("interrupted: {why}"), json!({}))
+            }
+        };
         let finished = Utc::now();
         let took = crate::duration::between(now, finished);
         {
@@ -176,29 +271,75 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         let projected = report::projected_rto(&journal.record, finished);
         if !warned_breach && projected > ctx.cfg.service.rto {
             warned_breach = true;
-            let text = format!(
-                "projected RTO {} exceeds the objective {} after step {}",
-                human(projected),
-                human(ctx.cfg.service.rto),
-                step.name
-            );
-            warn!(run = %journal.record.id, "{text}");
-            journal.record.notes.push(Note { at: finished, text });
+            breach_note(ctx, journal, projected, &format!("after step {}", step.name));
         }
-        if !outcome.ok && step.on_failure == OnFailure::Abort {
-            for later in journal.record.steps.iter_mut().skip(i + 1) {
-                later.status = StepStatus::Skipped;
-                later.reason = format!("skipped: step {} failed and aborts the run", step.name);
-            }
-            journal.record.status = RunStatus::Failed;
-            journal.record.reason =
-                format!("aborted: step {} failed: {}", step.name, outcome.reason);
+        if !outcome.ok
+            && journal.record.status == RunStatus::Running
+            && let Some(why) = abort_requested(ctx, &journal.record).await
+        {
+            abort(&mut journal.record, i + 1, &why);
+        } else if !outcome.ok
+            && step.on_failure == OnFailure::Abort
+            && journal.record.status == RunStatus::Running
+        {
+            abort(
+                &mut journal.record,
+                i + 1,
+                &format!("step {} failed: {}", step.name, outcome.reason),
+            );
         }
         journal.save().await?;
         test_hold(ctx, &format!("after:{}", step.name)).await;
     }
     finish(ctx, journal).await?;
     Ok(RunEnd::Finished(journal.record.clone()))
+}
+
+/// Ends the run as failed and skips every later step but the cleanup steps, which still run.
+fn abort(run: &mut RunRecord, from: usize, why: &str) {
+    for (p, later) in run.plan.steps.iter().zip(run.steps.iter_mut()).skip(from) {
+        if !p.cleanup && matches!(later.status, StepStatus::Pending | StepStatus::Running) {
+            later.status = StepStatus::Skipped;
+            later.reason = format!("skipped: the run was aborted ({why})");
+        }
+    }
+    run.status = RunStatus::Failed;
+    run.reason = format!("aborted: {why}");
+}
+
+fn breach_note(ctx: &Ctx, journal: &mut Journal, projected: Duration, when: &str) {
+    let text = format!(
+        "projected RTO {} exceeds the objective {} {when}: a breach is likely",
+        human(projected),
+        human(ctx.cfg.service.rto),
+    );
+    warn!(run = %journal.record.id, "{text}");
+    journal.record.notes.push(Note {
+        at: Utc::now(),
+        text,
+    });
+}
+
+/// Whether the state asks this run to stop (a drill the primary's failure interrupts), and why.
+async fn abort_requested(ctx: &Ctx, run: &RunRecord) -> Option<String> {
+    if !run.kind.is_drill() {
+        return None;
+    }
+    match crate::journal::read_state(&ctx.store).await {
+        Ok((state, _)) if state.abort_run.as_deref() == Some(run.id.as_str()) => {
+            Some(state.reason)
+        }
+        _ => None,
+    }
+}
+
+async fn wait_for_abort(ctx: &Ctx, run: &RunRecord) -> String {
+    loop {
+        if let Some(why) = abort_requested(ctx, run).await {
+            return why;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 async fn finish(ctx: &Ctx, journal: &mut Journal) -> Result<(), ExecError> {
@@ -218,36 +359,16 @@ async fn finish(ctx: &Ctx, journal: &mut Journal) -> Result<(), ExecError> {
     }
     r.finished_at = Some(Utc::now());
     journal.save().await?;
-    let paths = write_report(&ctx.cfg, &journal.record)?;
     let rep = report::build(&journal.record);
-    info!(run = %journal.record.id, "{}; {}; report {}", rep.summary(), journal.record.reason, paths.0);
-    Ok(())
-}
-
-/// Writes `report.json` and `report.md` atomically into `reports_dir/<run-id>/`.
-pub fn write_report(cfg: &Config, run: &RunRecord) -> Result<(String, String), ExecError> {
-    let dir = cfg.service.reports_dir.join(&run.id);
-    let rep = report::build(run);
-    let err = |path: &std::path::Path| {
-        let path = path.display().to_string();
-        move |source| ExecError::Report { path, source }
-    };
-    std::fs::create_dir_all(&dir).map_err(err(&dir))?;
-    let json_path = dir.join("report.json");
-    let md_path = dir.join("report.md");
-    for (path, text) in [
-        (&json_path, report::to_json(&rep)),
-        (&md_path, report::to_markdown(&rep)),
-    ] {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(err(path))?;
+    let dir = crate::reports::write_local(&ctx.cfg, &rep)?;
+    info!(run = %journal.record.id, "{}; {}; report {}", rep.summary(), journal.record.reason, dir.join("report.html").display());
+    // The copy in the standby region outlives this host; failing to upload it fails nothing.
+    match crate::reports::upload(&ctx.cfg, &ctx.clients, &rep).await {
+        Ok(url) => info!(run = %journal.record.id, "report uploaded to {url}"),
+        Err(crate::reports::ReportsError::NoBucket) => {}
+        Err(e) => warn!(run = %journal.record.id, "report not uploaded (kept locally): {e}"),
     }
-    Ok((
-        json_path.display().to_string(),
-        md_path.display().to_string(),
-    ))
+    Ok(())
 }
 
 struct StepOutcome {
@@ -287,16 +408,17 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
         ) => verify(ctx, *side, *successes, *interval, step.timeout).await,
         (Action::FlipDns { .. }, Changes::Dns(change)) => flip(ctx, change, &run.id).await,
         (Action::FreezeRpo, _) => freeze_rpo(ctx).await,
+        (Action::Smoke { side }, _) => smoke(ctx, *side).await,
         (Action::FinalSync, _) => {
             sync_sets(ctx, crate::sync::Direction::Forward, step.timeout).await
         }
         (Action::ReverseSync, _) => {
             sync_sets(ctx, crate::sync::Direction::Reverse, step.timeout).await
         }
-        (Action::Report, _) => match write_report(&ctx.cfg, run) {
-            Ok((j, m)) => StepOutcome::ok(
-                format!("interim report written to {j}"),
-                json!({ "json": j, "markdown": m }),
+        (Action::Report, _) => match crate::reports::write_local(&ctx.cfg, &report::build(run)) {
+            Ok(dir) => StepOutcome::ok(
+                format!("interim report written to {}", dir.display()),
+                json!({ "dir": dir.display().to_string() }),
             ),
             Err(e) => StepOutcome::failed(e.to_string(), json!({})),
         },
@@ -438,7 +560,11 @@ async fn preflight(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
         Ok(w) => w,
         Err(e) => return StepOutcome::failed(format!("cannot observe the world: {e}"), json!({})),
     };
-    let checks = plan::preflight(&run.plan, &ctx.cfg, &world);
+    let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
+        .await
+        .map_err(|e| warn!("reading the standby's readiness: {e}"))
+        .ok();
+    let checks = plan::preflight(&run.plan, &ctx.cfg, &world, readiness.as_ref());
     let details = json!({ "checks": checks, "world": world });
     let failed: Vec<String> = checks
         .iter()
@@ -449,6 +575,22 @@ async fn preflight(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
         StepOutcome::ok(format!("{} checks passed", checks.len()), details)
     } else {
         StepOutcome::failed(failed.join("; "), details)
+    }
+}
+
+/// A synthetic inference request; a standby result also becomes its latest for readiness.
+async fn smoke(ctx: &Ctx, side: Side) -> StepOutcome {
+    let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, side).await;
+    if side == Side::Standby
+        && let Err(e) = crate::smoke::client::record(&ctx.store, &r).await
+    {
+        warn!("recording the standby probe: {e}");
+    }
+    let details = serde_json::to_value(&r).unwrap_or_default();
+    if r.ok {
+        StepOutcome::ok(r.reason, details)
+    } else {
+        StepOutcome::failed(r.reason, details)
     }
 }
 

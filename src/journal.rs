@@ -89,6 +89,30 @@ pub struct RunRecord {
     pub resumed_at: Vec<DateTime<Utc>>,
     /// Timestamped notes: projected-RTO warnings, shutdown points.
     pub notes: Vec<Note>,
+    /// The configured detection time (streak of failing rounds), for a drill's would-be RTO.
+    #[serde(default)]
+    pub detection_ms: u64,
+    /// Step durations (by action key) from the latest drill, used by projected RTO.
+    #[serde(default)]
+    pub estimates: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    pub estimates_from: Option<String>,
+    /// FNV-1a of the config text the run was planned with.
+    #[serde(default)]
+    pub config_digest: Option<String>,
+    /// A standby drill: the failover runbook's steps, with the last measured duration of each,
+    /// from which the report builds the RTO a failover would have had.
+    #[serde(default)]
+    pub failover_steps: Vec<StepEstimate>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepEstimate {
+    pub name: String,
+    pub key: String,
+    pub budget_ms: u64,
+    pub last_ms: Option<u64>,
+    pub last_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

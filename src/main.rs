@@ -43,6 +43,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Failback(a) => {
             ops::run_command(RunbookKind::Failback, &a, shutdown_signal()).await?
         }
+        Command::Drill(a) => {
+            let kind = match a.kind {
+                standby::cli::DrillKind::Standby => RunbookKind::DrillStandby,
+                standby::cli::DrillKind::Full => RunbookKind::DrillFull,
+            };
+            ops::run_command(kind, &a.run, shutdown_signal()).await?
+        }
+        Command::Check(a) => ops::check(&a).await?,
+        Command::Report(r) => ops::report(&r).await?,
     })
 }
 

@@ -119,9 +119,22 @@ pub async fn run_command(
             return finish(&ctx, runner::drive(&ctx, owned).await?);
         }
         let (state, _) = journal::read_state(&ctx.store).await?;
-        if let Some(run) = state.serving.running() {
+        let drilling = matches!(state.serving, crate::core::machine::Serving::Drilling { .. });
+        if let Some(run) = state.serving.running()
+            && !(drilling && kind == RunbookKind::Failover)
+        {
             eprintln!(
                 "run {run} is in progress in another process (`standby status` shows its progress)"
+            );
+            return Ok(EXIT_FAILED);
+        }
+        if kind.is_drill()
+            && let Some(v) = journal::read_verdict(&ctx.store).await?
+            && v.health == crate::core::detector::Health::Down
+        {
+            eprintln!(
+                "refusing to drill: the primary's last verdict is down ({}); a drill would compete with the failover",
+                v.reason
             );
             return Ok(EXIT_FAILED);
         }
@@ -129,18 +142,21 @@ pub async fn run_command(
 
     let command_at = Utc::now();
     let world = aws::observe(&ctx.clients, &ctx.cfg).await?;
-    let runbook = match kind {
-        RunbookKind::Failover => &ctx.cfg.failover.runbook,
-        RunbookKind::Failback => &ctx.cfg.failback.runbook,
-    };
-    let plan = crate::plan::build(kind, &ctx.cfg, runbook, &world);
+    let plan = crate::plan::plan_for(kind, &ctx.cfg, &world);
     print!("{}", crate::plan::render(&plan, &ctx.cfg));
-    let checks = crate::plan::preflight(&plan, &ctx.cfg, &world);
+    let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
+        .await
+        .ok();
+    let checks = crate::plan::preflight(&plan, &ctx.cfg, &world, readiness.as_ref());
     println!("preflight as of now:");
     for c in &checks {
         println!(
             "  [{}] {}: {}",
-            if c.ok { "ok" } else { "FAIL" },
+            match (c.ok, c.warning) {
+                (true, false) => "ok",
+                (true, true) => "warn",
+                (false, _) => "FAIL",
+            },
             c.name,
             c.reason
         );
@@ -161,6 +177,21 @@ pub async fn run_command(
         force: args.force,
     };
     let (decision, owned) = runner::start(&ctx, &event, kind, vec![], Some(&world)).await?;
+    if owned.is_none()
+        && decision
+            .actions
+            .iter()
+            .any(|a| matches!(a, crate::core::machine::Action::AbortRun { .. }))
+    {
+        println!("{}", decision.reason);
+        return match wait_for_handover(&ctx).await? {
+            Some(owned) => {
+                println!("run {} started", owned.journal.record.id);
+                finish(&ctx, drive_with_progress(&ctx, owned).await?)
+            }
+            None => Ok(EXIT_FAILED),
+        };
+    }
     let Some(mut owned) = owned else {
         eprintln!("{}", decision.reason);
         return Ok(EXIT_FAILED);
@@ -174,7 +205,177 @@ pub async fn run_command(
         "run {} started: {}",
         owned.journal.record.id, decision.reason
     );
-    finish(&ctx, runner::drive(&ctx, owned).await?)
+    finish(&ctx, drive_with_progress(&ctx, owned).await?)
+}
+
+/// After asking a running drill to yield: wait until its cleanup is done and the failover it
+/// hands over to is decided, then take that run (unless another process already did).
+async fn wait_for_handover(ctx: &Ctx) -> Result<Option<runner::OwnedRun>, OpsError> {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let (state, _) = journal::read_state(&ctx.store).await?;
+        match &state.serving {
+            crate::core::machine::Serving::FailingOver { run } => {
+                if let Some(owned) = runner::adopt_unfinished(ctx).await? {
+                    return Ok(Some(owned));
+                }
+                println!("failover {run} is being executed by another process (`standby status`)");
+                return Ok(None);
+            }
+            crate::core::machine::Serving::Drilling { .. } => {}
+            other => {
+                eprintln!("the drill ended without a failover: {} ({})", other.label(), state.reason);
+                return Ok(None);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => return Ok(None),
+        }
+    }
+}
+
+/// Drives a run; on a terminal, one live line of progress (step, elapsed, budget left,
+/// projected RTO) above the log; elsewhere the executor's log lines are the progress.
+async fn drive_with_progress(ctx: &Ctx, owned: runner::OwnedRun) -> Result<RunEnd, OpsError> {
+    let id = owned.journal.record.id.clone();
+    let ticker = std::io::stderr().is_terminal().then(|| {
+        let store = ctx.store.clone();
+        let objective = ctx.cfg.service.rto;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Ok(r) = journal::load_run(&store, &id).await {
+                    eprint!("\r\x1b[2K{}", progress_line(&r, objective, Utc::now()));
+                }
+            }
+        })
+    });
+    let end = runner::drive(ctx, owned).await;
+    if let Some(t) = ticker {
+        t.abort();
+        eprint!("\r\x1b[2K");
+    }
+    Ok(end?)
+}
+
+/// One line of run progress for a terminal.
+pub fn progress_line(
+    r: &journal::RunRecord,
+    objective: Duration,
+    now: chrono::DateTime<Utc>,
+) -> String {
+    let Some(i) = r.next_step() else {
+        return format!("{}: finishing", r.id);
+    };
+    let step = &r.plan.steps[i];
+    let in_step = r.steps[i]
+        .started_at
+        .map(|s| crate::duration::between(s, now))
+        .unwrap_or_default();
+    let projected = report::projected_rto(r, now);
+    format!(
+        "{} step {}/{} {} {} (budget left {}) · elapsed {} · projected RTO {} / {}{}",
+        r.kind.as_str(),
+        i + 1,
+        r.steps.len(),
+        step.name,
+        human(in_step),
+        human(step.budget.saturating_sub(in_step)),
+        human(crate::duration::between(r.trigger.clock_start(), now)),
+        human(projected),
+        human(objective),
+        if projected > objective { " ⚠ BREACH LIKELY" } else { "" }
+    )
+}
+
+/// `standby check [--side S]`: one synthetic request now, every check shown.
+pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
+    let cfg = match load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    std::fs::create_dir_all(&cfg.service.state_dir)?;
+    let side = match args.side {
+        crate::cli::SideArg::Primary => crate::config::Side::Primary,
+        crate::cli::SideArg::Standby => crate::config::Side::Standby,
+    };
+    let (_tx, rx) = watch::channel(false);
+    let ctx = context(cfg, rx).await;
+    let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, side).await;
+    if side == crate::config::Side::Standby {
+        crate::smoke::client::record(&ctx.store, &r)
+            .await
+            .map_err(journal::JournalError::from)?;
+    }
+    println!("{} {} {}", r.request.method, r.url, if r.ok { "ok" } else { "FAILED" });
+    for c in &r.checks {
+        println!("  [{}] {}: {}", if c.ok { "ok" } else { "FAIL" }, c.name, c.reason);
+    }
+    println!("{}", r.reason);
+    if side == crate::config::Side::Standby {
+        let ready = crate::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for);
+        println!("readiness: {}", ready.reason);
+    }
+    Ok(if r.ok { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// `standby report list|show`.
+pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
+    use crate::cli::{ReportCommand, ReportFormat};
+    let (path, remote) = match cmd {
+        ReportCommand::List { config, remote, .. } | ReportCommand::Show { config, remote, .. } => {
+            (&config.config, *remote)
+        }
+    };
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let reports = if remote {
+        let (_tx, rx) = watch::channel(false);
+        let ctx = context(cfg.clone(), rx).await;
+        match crate::reports::list_remote(&ctx.cfg, &ctx.clients).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(EXIT_FAILED);
+            }
+        }
+    } else {
+        crate::reports::list_local(&cfg)
+    };
+    match cmd {
+        ReportCommand::List { limit, .. } => {
+            if reports.is_empty() {
+                println!("no reports yet");
+                return Ok(EXIT_OK);
+            }
+            println!("{:<36} {:<14} {:<10} RTO (effective) / objective", "RUN", "KIND", "RESULT");
+            for r in reports.iter().take(*limit) {
+                println!("{}", crate::reports::list_line(r));
+            }
+            if let Some(t) = crate::reports::drill_trend(&reports, 5) {
+                println!("{t}");
+            }
+            Ok(EXIT_OK)
+        }
+        ReportCommand::Show { run, format, .. } => match crate::reports::find(&reports, run) {
+            Ok(r) => {
+                let text = match format {
+                    ReportFormat::Md => report::to_markdown(r),
+                    ReportFormat::Json => report::to_json(r),
+                    ReportFormat::Html => report::to_html(r),
+                };
+                print!("{text}");
+                Ok(EXIT_OK)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(EXIT_USAGE)
+            }
+        },
+    }
 }
 
 fn confirm(kind: RunbookKind) -> Result<bool, OpsError> {
@@ -214,7 +415,7 @@ fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
     let rep = report::build(&rec);
     let dir = ctx.cfg.service.reports_dir.join(&rec.id);
     println!("{}", rep.summary());
-    println!("report: {}", dir.join("report.md").display());
+    println!("report: {}", dir.join("report.html").display());
     Ok(
         if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
             EXIT_OK
@@ -292,6 +493,43 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             );
         }
         None => println!("last report: none"),
+    }
+    let probe_log = crate::smoke::client::read_log(&store, crate::config::Side::Standby)
+        .await
+        .map_err(journal::JournalError::from)?;
+    let ready = crate::smoke::readiness(probe_log.last.as_ref(), Utc::now(), cfg.probes.fresh_for);
+    println!(
+        "standby:     {} — {}",
+        if ready.ready { "READY" } else { "NOT READY" },
+        ready.reason
+    );
+    match &cfg.probes.schedule {
+        Some(s) => println!("             synthetic probes every `{}`", s.text()),
+        None => println!("             no scheduled synthetic probes ([probes] schedule); `standby check` probes now"),
+    }
+    let recent: Vec<&str> = probe_log
+        .history
+        .iter()
+        .rev()
+        .take(10)
+        .map(|h| if h.drift { "D" } else if h.ok { "." } else { "x" })
+        .collect();
+    if !recent.is_empty() {
+        println!("             last probes (newest first; . ok, x failed, D drift): {}", recent.join(""));
+    }
+    for d in &cfg.drills.scheduled {
+        println!(
+            "drills:      {} every `{}`, next {}",
+            d.kind.as_str(),
+            d.schedule.text(),
+            d.schedule
+                .next_after(Utc::now())
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "never".into())
+        );
+    }
+    if let Some(t) = crate::reports::drill_trend(&crate::reports::list_local(&cfg), 5) {
+        println!("             {t}");
     }
     for a in &cfg.artifacts {
         let st = crate::sync::engine::read_state(&store, &a.name).await;

@@ -54,6 +54,13 @@ pub struct PlannedStep {
     #[serde(with = "crate::serde_duration", rename = "budget_ms")]
     pub budget: Duration,
     pub on_failure: OnFailure,
+    /// Runs even after the run aborted.
+    #[serde(default)]
+    pub cleanup: bool,
+    /// Which runbook of the run the step comes from: "failover", "failback", "drill-standby".
+    /// A full drill has two phases; its RTO is the failover phase's.
+    #[serde(default)]
+    pub phase: String,
     pub changes: Changes,
 }
 
@@ -68,6 +75,9 @@ pub enum Changes {
     Probe {
         url: String,
         successes: u32,
+    },
+    Smoke {
+        url: String,
     },
     Sync {
         direction: crate::sync::Direction,
@@ -113,6 +123,38 @@ pub fn action_budget(cfg: &Config) -> Duration {
         .saturating_sub(cfg.health.detection_time() + Duration::from_secs(u64::from(cfg.dns.ttl)))
 }
 
+/// The runbooks a kind of run follows, in order: a full drill is the failover runbook then the
+/// failback runbook.
+pub fn runbooks(kind: RunbookKind, cfg: &Config) -> Vec<&Runbook> {
+    match kind {
+        RunbookKind::Failover => vec![&cfg.failover.runbook],
+        RunbookKind::Failback => vec![&cfg.failback.runbook],
+        RunbookKind::DrillStandby => vec![&cfg.failover.drill_runbook],
+        RunbookKind::DrillFull => vec![&cfg.failover.runbook, &cfg.failback.runbook],
+    }
+}
+
+/// The plan for a kind of run: its runbooks' steps, each with the exact changes it will make.
+pub fn plan_for(kind: RunbookKind, cfg: &Config, world: &World) -> Plan {
+    let books = runbooks(kind, cfg);
+    if kind != RunbookKind::DrillFull {
+        return build(kind, cfg, books[0], world);
+    }
+    // One run, two phases: step names carry their phase so the journal keys stay unique, and the
+    // failover phase's report step is dropped (the run writes one report at its end).
+    let mut steps = Vec::new();
+    for (phase, book) in [(RunbookKind::Failover, books[0]), (RunbookKind::Failback, books[1])] {
+        for mut s in build(phase, cfg, book, world).steps {
+            if phase == RunbookKind::Failover && s.action == Action::Report {
+                continue;
+            }
+            s.name = format!("{}/{}", phase.as_str(), s.name);
+            steps.push(s);
+        }
+    }
+    Plan { kind, steps }
+}
+
 pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) -> Plan {
     let budget = action_budget(cfg);
     let steps = runbook
@@ -124,6 +166,8 @@ pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) 
             timeout: s.timeout,
             budget: budget.mul_f64(s.budget),
             on_failure: s.on_failure,
+            cleanup: s.cleanup,
+            phase: kind.as_str().to_string(),
             changes: changes(&s.action, cfg, world),
         })
         .collect();
@@ -195,6 +239,9 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
             url: cfg.side(*side).endpoint.clone(),
             successes: *successes,
         },
+        Action::Smoke { side } => Changes::Smoke {
+            url: crate::smoke::client::url(cfg, *side),
+        },
         Action::FlipDns { to } => Changes::Dns(DnsChange {
             zone_id: cfg.dns.zone_id.clone(),
             name: cfg.dns.name.clone(),
@@ -220,11 +267,21 @@ pub struct Check {
     pub name: String,
     pub ok: bool,
     pub reason: String,
+    /// Passed, but worth a look (e.g. a standby that is not ready under `readiness = "warn"`).
+    #[serde(default)]
+    pub warning: bool,
 }
 
-/// Safety checks before a run acts: every group the plan scales exists, and the record exists
-/// and points at one of the two sides we own (never overwrite a value somebody else set).
-pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
+/// Safety checks before a run acts: every group the plan scales exists, the record exists and
+/// points at one of the two sides we own (never overwrite a value somebody else set), a drill
+/// finds traffic on the primary, and the standby's readiness (from its synthetic probes) when the
+/// run is heading there.
+pub fn preflight(
+    plan: &Plan,
+    cfg: &Config,
+    world: &World,
+    readiness: Option<&crate::smoke::Readiness>,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     for step in &plan.steps {
         if let Changes::Asgs { groups } = &step.changes {
@@ -234,6 +291,7 @@ pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
                     Some(c) => Check {
                         name: format!("asg {} ({})", g.name, g.region),
                         ok: true,
+                        warning: false,
                         reason: format!(
                             "exists: desired {} (min {}, max {}), {} InService",
                             c.desired, c.min, c.max, c.in_service
@@ -242,6 +300,7 @@ pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
                     None => Check {
                         name: format!("asg {} ({})", g.name, g.region),
                         ok: false,
+                        warning: false,
                         reason: format!(
                             "Auto Scaling group {:?} not found in {}",
                             g.name, g.region
@@ -253,14 +312,18 @@ pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
     }
     let target = plan.kind.target();
     let name = format!("dns {} {}", cfg.dns.record_type.as_str(), cfg.dns.name);
+    let check = |name: String, ok: bool, reason: String| Check { name, ok, reason, warning: false };
     checks.push(match &world.record {
-        None => Check { name, ok: false, reason: format!("record not found in zone {}", cfg.dns.zone_id) },
+        None => check(name, false, format!("record not found in zone {}", cfg.dns.zone_id)),
         Some(r) => match cfg.dns.side_of(&r.value) {
-            Some(side) if side == target => Check { name, ok: true, reason: format!("already points at the {side} ({}); the flip will be a no-op", r.value) },
-            Some(side) => Check { name, ok: true, reason: format!("points at the {side} ({})", r.value) },
+            Some(Side::Primary) if plan.kind.is_drill() => check(name, true, format!("points at the primary ({}), as a drill needs", r.value)),
+            Some(side) if plan.kind.is_drill() => check(name, false, format!("points at the {side} ({}): a drill needs traffic on the primary", r.value)),
+            Some(side) if side == target => check(name, true, format!("already points at the {side} ({}); the flip will be a no-op", r.value)),
+            Some(side) => check(name, true, format!("points at the {side} ({})", r.value)),
             None => Check {
                 name,
                 ok: false,
+                warning: false,
                 reason: format!(
                     "points at {:?}, which is neither dns.primary ({}) nor dns.standby ({}): refusing to overwrite a value standby does not own",
                     r.value, cfg.dns.primary, cfg.dns.standby
@@ -268,6 +331,22 @@ pub fn preflight(plan: &Plan, cfg: &Config, world: &World) -> Vec<Check> {
             },
         },
     });
+    if plan.kind != RunbookKind::Failback
+        && let Some(r) = readiness
+    {
+        use crate::smoke::ReadinessPolicy;
+        let require = cfg.probes.readiness == ReadinessPolicy::Require;
+        checks.push(Check {
+            name: "standby readiness".into(),
+            ok: r.ready || !require,
+            warning: !r.ready && !require,
+            reason: if r.ready || require {
+                r.reason.clone()
+            } else {
+                format!("{} (readiness = \"warn\": going on; the verify steps still guard DNS)", r.reason)
+            },
+        });
+    }
     checks
 }
 
@@ -318,6 +397,9 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
                     "       {} {} in zone {}: {from} -> {} (UPSERT, TTL {}s)",
                     d.record_type, d.name, d.zone_id, d.to, d.ttl
                 );
+            }
+            Changes::Smoke { url } => {
+                let _ = writeln!(out, "       synthetic request {} {url}", cfg.probes.method);
             }
             Changes::Probe { url, successes } => {
                 let _ = writeln!(
@@ -478,7 +560,7 @@ standby = "usw2.example.com"
         let cfg = config();
         let w = world(Some("somebody-else.example.net"));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
-        let checks = preflight(&plan, &cfg, &w);
+        let checks = preflight(&plan, &cfg, &w, None);
         let failed: Vec<&str> = checks
             .iter()
             .filter(|c| !c.ok)
@@ -488,7 +570,7 @@ standby = "usw2.example.com"
         assert!(failed[0].contains("Auto Scaling group \"gpu-usw2-b\" not found in us-west-2"));
         assert!(failed[1].contains("refusing to overwrite a value standby does not own"));
         let w = world(None);
-        let checks = preflight(&plan, &cfg, &w);
+        let checks = preflight(&plan, &cfg, &w, None);
         assert!(
             checks
                 .iter()
@@ -501,7 +583,7 @@ standby = "usw2.example.com"
         let cfg = config();
         let w = world(Some("usw2.example.com."));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
-        let checks = preflight(&plan, &cfg, &w);
+        let checks = preflight(&plan, &cfg, &w, None);
         let dns = checks.iter().find(|c| c.name.starts_with("dns")).unwrap();
         assert!(dns.ok);
         assert!(

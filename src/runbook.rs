@@ -14,6 +14,11 @@ use crate::config::doc::Doc;
 pub enum RunbookKind {
     Failover,
     Failback,
+    /// Non-disruptive: scale the standby to serving, verify and probe it, scale it back. DNS is
+    /// never touched.
+    DrillStandby,
+    /// A real failover then failback in one run, with one report.
+    DrillFull,
 }
 
 impl RunbookKind {
@@ -21,14 +26,22 @@ impl RunbookKind {
         match self {
             RunbookKind::Failover => "failover",
             RunbookKind::Failback => "failback",
+            RunbookKind::DrillStandby => "drill-standby",
+            RunbookKind::DrillFull => "drill-full",
         }
+    }
+
+    pub fn is_drill(self) -> bool {
+        matches!(self, RunbookKind::DrillStandby | RunbookKind::DrillFull)
     }
 
     /// The side this kind of run moves traffic to.
     pub fn target(self) -> Side {
         match self {
             RunbookKind::Failover => Side::Standby,
-            RunbookKind::Failback => Side::Primary,
+            RunbookKind::Failback | RunbookKind::DrillStandby | RunbookKind::DrillFull => {
+                Side::Primary
+            }
         }
     }
 }
@@ -50,6 +63,10 @@ pub struct Step {
     /// Share of the action budget (RTO objective less detection and DNS TTL) this step may use.
     pub budget: f64,
     pub on_failure: OnFailure,
+    /// Runs even when the run was aborted (a failed step, or a drill the primary's failure
+    /// interrupted): the steps that put the world back.
+    #[serde(default)]
+    pub cleanup: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -90,6 +107,10 @@ pub enum Action {
     FinalSync,
     /// Copy back to the primary what changed on the standby during the outage.
     ReverseSync,
+    /// A synthetic inference request (`[probes]`) to a side: status, latency, answer, versions.
+    Smoke {
+        side: Side,
+    },
     Report,
 }
 
@@ -103,7 +124,25 @@ impl Action {
             Action::FreezeRpo => "freeze_rpo",
             Action::FinalSync => "final_sync",
             Action::ReverseSync => "reverse_sync",
+            Action::Smoke { .. } => "smoke",
             Action::Report => "report",
+        }
+    }
+
+    /// What the step does, independent of its name: how a drill's measured durations are
+    /// matched to a failover's steps when projecting its RTO.
+    pub fn key(&self) -> String {
+        match self {
+            Action::ScaleAsgs { side, target } => {
+                format!("scale_asgs {side} {}", match target {
+                    Capacity::Serving => "serving",
+                    Capacity::Warm => "warm",
+                })
+            }
+            Action::Verify { side, .. } => format!("verify {side}"),
+            Action::FlipDns { to } => format!("flip_dns {to}"),
+            Action::Smoke { side } => format!("smoke {side}"),
+            other => other.name().to_string(),
         }
     }
 
@@ -134,6 +173,7 @@ const ACTIONS: &[&str] = &[
     "freeze_rpo",
     "final_sync",
     "reverse_sync",
+    "smoke",
     "report",
 ];
 
@@ -147,6 +187,11 @@ pub fn embedded(kind: RunbookKind) -> Source {
             "runbooks/failback.toml (built in)",
             include_str!("../runbooks/failback.toml").into(),
         ),
+        // A full drill runs the failover and failback runbooks; this is the standby drill's.
+        RunbookKind::DrillStandby | RunbookKind::DrillFull => Source::new(
+            "runbooks/drill-standby.toml (built in)",
+            include_str!("../runbooks/drill-standby.toml").into(),
+        ),
     }
 }
 
@@ -154,7 +199,11 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     let before = diags.errors().count();
     let doc = Doc::parse(src, diags)?;
     let mut root = doc.section(diags);
-    if let Some(k) = root.choice("kind", &["failover", "failback"], Some(kind.as_str()))
+    if let Some(k) = root.choice(
+        "kind",
+        &["failover", "failback", "drill-standby"],
+        Some(kind.as_str()),
+    )
         && k.value != kind.as_str()
     {
         root.error(
@@ -198,6 +247,8 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
             None => Some(0.0),
         };
         let on_failure = t.choice("on_failure", &["abort", "continue"], Some("abort"));
+        let cleanup = t.opt_bool("cleanup").map(|b| b.value);
+        let cleanup = if t.has("cleanup") { cleanup } else { Some(false) };
         let mut side = |t: &mut crate::config::doc::Section<'_, '_>, key: &str| {
             let s = t.choice(key, &["primary", "standby"], None)?;
             spans.side = Some(s.offset);
@@ -239,6 +290,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
                 })
             }
             "flip_dns" => side(t, "to").map(|to| Action::FlipDns { to }),
+            "smoke" => side(t, "side").map(|side| Action::Smoke { side }),
             _ => None,
         };
         if let Some(t0) = &timeout
@@ -259,6 +311,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
                 timeout: timeout?.value,
                 budget: budget?,
                 on_failure,
+                cleanup: cleanup?,
             },
             spans,
         ))
@@ -303,6 +356,9 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
         let off = &spans.side.unwrap_or(spans.table);
         match &s.action {
             Action::Verify { side, .. } if s.on_failure == OnFailure::Abort => verified.push(*side),
+            Action::FlipDns { .. } if kind == RunbookKind::DrillStandby => {
+                diags.error(src, spans.action, &format!("steps[{i}].action"), "a standby drill never touches DNS; `standby drill full` runs the failover and failback runbooks for that");
+            }
             Action::FlipDns { to } => {
                 flips += 1;
                 if *to != target {
@@ -330,13 +386,30 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
             (Action::ReverseSync, RunbookKind::Failover) => {
                 Some("reverse_sync copies standby → primary; a failover runbook wants final_sync")
             }
+            (Action::FinalSync | Action::ReverseSync, RunbookKind::DrillStandby) => {
+                Some("a standby drill does not sync artifacts; the scheduled syncs keep them current")
+            }
             _ => None,
         };
         if let Some(msg) = wrong {
             diags.error(src, spans.action, &format!("steps[{i}].action"), msg);
         }
     }
-    if flips == 0 {
+    if kind == RunbookKind::DrillStandby {
+        let restores = steps.iter().any(|(s, _)| {
+            s.cleanup
+                && matches!(
+                    s.action,
+                    Action::ScaleAsgs {
+                        side: Side::Standby,
+                        target: Capacity::Warm
+                    }
+                )
+        });
+        if !restores {
+            diags.error(src, 0, "steps", "a standby drill needs a `scale_asgs` step with side = \"standby\", target = \"warm\" and cleanup = true, so the standby goes back to warm even when the drill is aborted");
+        }
+    } else if flips == 0 {
         diags.warning(
             src,
             0,
@@ -378,7 +451,11 @@ mod tests {
 
     #[test]
     fn embedded_runbooks_compile_clean() {
-        for kind in [RunbookKind::Failover, RunbookKind::Failback] {
+        for kind in [
+            RunbookKind::Failover,
+            RunbookKind::Failback,
+            RunbookKind::DrillStandby,
+        ] {
             let mut d = Diagnostics::default();
             let rb = compile(&embedded(kind), kind, &mut d).expect("embedded runbook compiles");
             assert!(d.items.is_empty(), "{d}");

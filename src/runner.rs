@@ -64,13 +64,13 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
     let journal = match Journal::load(ctx.store.clone(), &run).await {
         Ok(j) => j,
         Err(JournalError::NotFound(_)) => {
-            let kind = if matches!(
-                state.serving,
-                crate::core::machine::Serving::FailingOver { .. }
-            ) {
-                RunbookKind::Failover
-            } else {
-                RunbookKind::Failback
+            use crate::core::machine::Serving;
+            let kind = match &state.serving {
+                Serving::FailingOver { .. } => RunbookKind::Failover,
+                Serving::Drilling { kind, .. } => *kind,
+                Serving::FailingBack { .. } | Serving::Primary | Serving::Standby => {
+                    RunbookKind::Failback
+                }
             };
             let trigger = state
                 .trigger

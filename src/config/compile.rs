@@ -93,11 +93,19 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
             s.finish();
             out
         }
-        None => default_runbook(RunbookKind::Failover, &mut root).map(|runbook| Failover {
-            mode: Mode::Automatic,
-            cooldown: Duration::from_secs(1800),
-            runbook,
-        }),
+        None => {
+            let runbook = default_runbook(RunbookKind::Failover, &mut root);
+            let drill_runbook = default_runbook(RunbookKind::DrillStandby, &mut root);
+            match (runbook, drill_runbook) {
+                (Some(runbook), Some(drill_runbook)) => Some(Failover {
+                    mode: Mode::Automatic,
+                    cooldown: Duration::from_secs(1800),
+                    runbook,
+                    drill_runbook,
+                }),
+                _ => None,
+            }
+        }
     };
     let failback = match root.table("failback", false) {
         Some(mut s) => {
@@ -155,13 +163,44 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
         None if root.has("artifacts") => None,
         None => Some(vec![]),
     };
+    let set_names: Vec<String> = artifacts
+        .iter()
+        .flatten()
+        .map(|a: &ArtifactSet| a.name.clone())
+        .collect();
+    let probes = match root.table("probes", false) {
+        Some(mut s) => {
+            let out = super::probes::probes(&mut s, &base, &set_names);
+            s.finish();
+            out
+        }
+        None => Some(super::probes::defaults()),
+    };
+    let drills = match root.tables("drills", false, super::probes::drill) {
+        Some((items, _)) if items.iter().any(Option::is_none) => None,
+        Some((items, _)) => Some(Drills {
+            scheduled: items.into_iter().flatten().collect(),
+        }),
+        None if root.has("drills") => None,
+        None => Some(Drills { scheduled: vec![] }),
+    };
+    if let (Some(st), Some(sets)) = (&standby, &artifacts) {
+        for a in sets {
+            if Some(&a.standby_bucket) == st.bucket.as_ref() && "reports/".starts_with(&a.prefix) {
+                let off = root.offset;
+                root.error(off, "artifacts", format!("set {:?} (prefix {:?}) covers reports/ in the standby bucket, where run reports are uploaded", a.name, a.prefix));
+            }
+        }
+    }
     root.finish();
 
     let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
         service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
     );
+    let (probes, drills) = (probes?, drills?);
     let config = Config {
         path: src.path.clone(),
+        digest: crate::digest::fnv1a64(src.text.as_bytes()),
         service,
         aws,
         primary,
@@ -172,6 +211,8 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
         failback,
         artifacts,
         sync,
+        probes,
+        drills,
     };
     cross_checks(&config, src, health_offset, diags);
     Some(config)
@@ -334,6 +375,16 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
         }
         None => None,
     };
+    let inference_url = s.opt_str("inference_url");
+    if let Some(u) = &inference_url
+        && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+    {
+        s.error(
+            u.offset,
+            "inference_url",
+            format!("{:?} is not an http(s) URL", u.value),
+        );
+    }
     let bucket = s.opt_str("bucket");
     if let Some(b) = &bucket
         && !valid_bucket(&b.value)
@@ -344,13 +395,27 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
             format!("{:?} is not a valid S3 bucket name", b.value),
         );
     }
+    let endpoint = endpoint?.value;
+    let inference_url = inference_url
+        .map(|u| u.value)
+        .unwrap_or_else(|| origin(&endpoint));
     Some(Region {
         side,
         region: region?.value,
-        endpoint: endpoint?.value,
+        endpoint,
+        inference_url,
         asgs: asgs?,
         bucket: bucket.map(|b| b.value),
     })
+}
+
+/// `https://host:port/health` → `https://host:port`.
+fn origin(url: &str) -> String {
+    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after..].find('/') {
+        Some(i) => url[..after + i].to_string(),
+        None => url.to_string(),
+    }
 }
 
 fn valid_bucket(b: &str) -> bool {
@@ -652,6 +717,7 @@ fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
     let mode = s.choice("mode", &["automatic", "manual"], Some("automatic"));
     let cooldown = s.duration("cooldown", Some(Duration::from_secs(1800)));
     let runbook = runbook_at(s, base, RunbookKind::Failover);
+    let drill_runbook = runbook_key(s, base, "drill_runbook", RunbookKind::DrillStandby);
     let mode = if mode?.value == "manual" {
         Mode::Manual
     } else {
@@ -661,6 +727,7 @@ fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
         mode,
         cooldown: cooldown?.value,
         runbook: runbook?,
+        drill_runbook: drill_runbook?,
     })
 }
 
@@ -670,22 +737,27 @@ fn failback(s: &mut Section<'_, '_>, base: &Path) -> Option<Failback> {
 }
 
 fn runbook_at(s: &mut Section<'_, '_>, base: &Path, kind: RunbookKind) -> Option<Runbook> {
-    match s.opt_str("runbook") {
+    runbook_key(s, base, "runbook", kind)
+}
+
+fn runbook_key(
+    s: &mut Section<'_, '_>,
+    base: &Path,
+    key: &str,
+    kind: RunbookKind,
+) -> Option<Runbook> {
+    match s.opt_str(key) {
         Some(At { value, offset }) => {
             let path: PathBuf = base.join(&value);
             match Source::read(&path) {
                 Ok(src) => runbook::compile(&src, kind, s.diags),
                 Err(e) => {
-                    s.error(
-                        offset,
-                        "runbook",
-                        format!("cannot read {}: {e}", path.display()),
-                    );
+                    s.error(offset, key, format!("cannot read {}: {e}", path.display()));
                     None
                 }
             }
         }
-        None if s.has("runbook") => None,
+        None if s.has(key) => None,
         None => default_runbook(kind, s),
     }
 }

@@ -374,6 +374,71 @@ impl<'d, 's> Section<'d, 's> {
         Some(out)
     }
 
+    /// A table of free-form names to strings (`headers = { Authorization = "..." }`), in order.
+    pub fn string_map(&mut self, key: &str) -> Option<Vec<(String, At<String>)>> {
+        let path = self.key_path(key);
+        let v = self.raw(key)?;
+        let DeValue::Table(t) = v.get_ref() else {
+            self.mistyped(key, v, "a table of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for (k, item) in t.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push((
+                    k.get_ref().to_string(),
+                    At {
+                        value: s.to_string(),
+                        offset: item.span().start,
+                    },
+                )),
+                other => {
+                    let msg = format!("expected a string, found {}", type_name(other));
+                    let item_path = format!("{path}.{}", k.get_ref());
+                    self.diags
+                        .error(self.src, item.span().start, &item_path, msg);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// A table of free-form names to tables (`[probes.artifact_version] prompts = { ... }`):
+    /// calls `f` with each name and its table.
+    pub fn table_map<T>(
+        &mut self,
+        key: &str,
+        mut f: impl FnMut(&str, &mut Section<'_, 's>) -> Option<T>,
+    ) -> Option<Vec<(String, Option<T>)>> {
+        let path = self.key_path(key);
+        let v = self.raw(key)?;
+        let DeValue::Table(t) = v.get_ref() else {
+            self.mistyped(key, v, "a table");
+            return None;
+        };
+        let mut out = Vec::new();
+        for (k, item) in t.iter() {
+            let name = k.get_ref().to_string();
+            let item_path = format!("{path}.{name}");
+            match item.get_ref() {
+                DeValue::Table(inner) => {
+                    let mut sec =
+                        Section::new(self.src, inner, item.span().start, item_path, self.diags);
+                    let r = f(&name, &mut sec);
+                    sec.finish();
+                    out.push((name, r));
+                }
+                other => {
+                    let msg = format!("expected a table, found {}", type_name(other));
+                    self.diags
+                        .error(self.src, item.span().start, &item_path, msg);
+                    out.push((name, None));
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// Reports every key in this table that nobody asked for.
     pub fn finish(&mut self) {
         let unknown: Vec<(String, usize)> = self

@@ -5,6 +5,7 @@
 pub mod compile;
 pub mod diag;
 pub mod doc;
+pub mod probes;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,6 +48,8 @@ impl std::fmt::Display for Side {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
+    /// FNV-1a of the config text, so a report says exactly which config ran.
+    pub digest: String,
     pub service: Service,
     pub aws: Aws,
     pub primary: Region,
@@ -57,6 +60,8 @@ pub struct Config {
     pub failback: Failback,
     pub artifacts: Vec<ArtifactSet>,
     pub sync: SyncTuning,
+    pub probes: crate::smoke::Probes,
+    pub drills: Drills,
 }
 
 impl Config {
@@ -94,6 +99,8 @@ pub struct Region {
     pub side: Side,
     pub region: String,
     pub endpoint: String,
+    /// Base URL synthetic inference requests go to; default: the origin of `endpoint`.
+    pub inference_url: String,
     pub asgs: Vec<AsgSpec>,
     /// Artifact bucket in this region; required when artifact sets are configured.
     pub bucket: Option<String>,
@@ -212,11 +219,25 @@ pub struct Failover {
     pub mode: Mode,
     pub cooldown: Duration,
     pub runbook: Runbook,
+    pub drill_runbook: Runbook,
 }
 
 #[derive(Debug, Clone)]
 pub struct Failback {
     pub runbook: Runbook,
+}
+
+/// Scheduled drills from `[[drills]]`. The standby drill's runbook is `[failover]
+/// drill_runbook`; a full drill runs the failover and failback runbooks.
+#[derive(Debug, Clone)]
+pub struct Drills {
+    pub scheduled: Vec<ScheduledDrill>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduledDrill {
+    pub kind: crate::runbook::RunbookKind,
+    pub schedule: crate::sync::schedule::Schedule,
 }
 
 /// One artifact set: its own prefix, schedule, RPO objective and failure domain.

@@ -21,12 +21,16 @@ pub enum Serving {
     FailingOver { run: String },
     Standby,
     FailingBack { run: String },
+    /// A drill runs; traffic is on the primary when it starts (a full drill moves it and back).
+    Drilling { run: String, kind: RunbookKind },
 }
 
 impl Serving {
     pub fn running(&self) -> Option<&str> {
         match self {
-            Serving::FailingOver { run } | Serving::FailingBack { run } => Some(run),
+            Serving::FailingOver { run }
+            | Serving::FailingBack { run }
+            | Serving::Drilling { run, .. } => Some(run),
             Serving::Primary | Serving::Standby => None,
         }
     }
@@ -37,6 +41,7 @@ impl Serving {
             Serving::Standby => "standby".into(),
             Serving::FailingOver { run } => format!("failing over ({run})"),
             Serving::FailingBack { run } => format!("failing back ({run})"),
+            Serving::Drilling { run, kind } => format!("primary, {} running ({run})", kind.as_str()),
         }
     }
 }
@@ -54,6 +59,12 @@ pub struct State {
     pub trigger: Option<Trigger>,
     pub reason: String,
     pub changed_at: Option<DateTime<Utc>>,
+    /// A drill asked to stop at its next safe point (its cleanup steps still run).
+    #[serde(default)]
+    pub abort_run: Option<String>,
+    /// A failover waiting for an aborted drill's cleanup, with the trigger it will carry.
+    #[serde(default)]
+    pub pending: Option<Trigger>,
 }
 
 impl Default for State {
@@ -66,6 +77,8 @@ impl Default for State {
             trigger: None,
             reason: "initial state: serving from the primary".into(),
             changed_at: None,
+            abort_run: None,
+            pending: None,
         }
     }
 }
@@ -106,6 +119,11 @@ pub enum Event {
         kind: RunbookKind,
         force: bool,
     },
+    /// A `[[drills]]` schedule fired.
+    ScheduledDrill {
+        kind: RunbookKind,
+        schedule: String,
+    },
     RunFinished {
         run: String,
         succeeded: bool,
@@ -123,6 +141,8 @@ pub enum Action {
         kind: RunbookKind,
         trigger: Trigger,
     },
+    /// Ask a running drill to stop at its next safe point (its cleanup steps still run).
+    AbortRun { run: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +201,13 @@ pub fn decide(
             reason,
             streak_start,
         } => {
+            if let Serving::Drilling { run, kind } = &state.serving {
+                return abort_drill(state, now, policy, run, *kind, reason, || Trigger::Automatic {
+                    reason: reason.clone(),
+                    streak_start: *streak_start,
+                    decided_at: now,
+                });
+            }
             if let Some(run) = state.serving.running() {
                 return stay(format!(
                     "primary down ({reason}); run {run} is already in progress"
@@ -234,6 +261,19 @@ pub fn decide(
                 kind.as_str(),
                 if *force { " --force" } else { "" }
             );
+            if let (Serving::Drilling { run, kind: drill }, RunbookKind::Failover) =
+                (&state.serving, kind)
+            {
+                if state.paused {
+                    return stay("refused: actions are paused (`standby resume` first)".into());
+                }
+                let (run, drill) = (run.clone(), *drill);
+                let mut d = abort_drill(state, now, policy, &run, drill, "operator requested a failover", || Trigger::Manual { command: command.clone(), at: now });
+                // The operator asked; mode and cooldown do not hold a manual failover back.
+                d.next.pending = Some(Trigger::Manual { command: command.clone(), at: now });
+                d.reason = format!("aborting {} {run} first: the failover starts as soon as its cleanup is done", drill.as_str());
+                return d;
+            }
             if let Some(run) = state.serving.running() {
                 return stay(format!("refused: run {run} is already in progress"));
             }
@@ -242,6 +282,9 @@ pub fn decide(
             }
             let trigger = Trigger::Manual { command, at: now };
             match (kind, &state.serving) {
+                (RunbookKind::DrillStandby | RunbookKind::DrillFull, serving) => {
+                    start_drill(state, serving, *kind, trigger, run_id, &start)
+                }
                 (RunbookKind::Failover, Serving::Standby) if !*force => {
                     stay("refused: already serving from the standby (--force to run the failover runbook anyway)".into())
                 }
@@ -251,6 +294,19 @@ pub fn decide(
                 (RunbookKind::Failover, _) => start(Serving::FailingOver { run: run_id.to_string() }, *kind, trigger, false, "failing over on operator request".into()),
                 (RunbookKind::Failback, _) => start(Serving::FailingBack { run: run_id.to_string() }, *kind, trigger, false, "failing back on operator request".into()),
             }
+        }
+        Event::ScheduledDrill { kind, schedule } => {
+            if let Some(run) = state.serving.running() {
+                return stay(format!("scheduled {} skipped: run {run} is in progress", kind.as_str()));
+            }
+            if state.paused {
+                return stay(format!("scheduled {} skipped: actions are paused", kind.as_str()));
+            }
+            let trigger = Trigger::Manual {
+                command: format!("[[drills]] schedule `{schedule}`"),
+                at: now,
+            };
+            start_drill(state, &state.serving, *kind, trigger, run_id, &start)
         }
         Event::RunFinished {
             run,
@@ -270,8 +326,25 @@ pub fn decide(
             };
             let verb = if *succeeded { "succeeded" } else { "failed" };
             next.trigger = None;
+            next.abort_run = None;
             next.reason = format!("run {run} {verb}; traffic is on the {traffic_on}");
             next.changed_at = Some(now);
+            let pending = next.pending.take();
+            match (pending, traffic_on) {
+                (Some(_), Side::Standby) => {
+                    next.reason.push_str("; the waiting failover is not needed");
+                }
+                (Some(_), Side::Primary) if next.paused => {
+                    next.reason.push_str("; the waiting failover is dropped: actions are paused");
+                }
+                (Some(trigger), Side::Primary) => {
+                    let automatic = matches!(trigger, Trigger::Automatic { .. });
+                    let reason = format!("{}; failing over now, as the primary failed during it", next.reason);
+                    let after = Decision { next, actions: vec![], reason: String::new() };
+                    return start_from(&after.next, now, policy, run_id, trigger, automatic, reason);
+                }
+                (None, _) => {}
+            }
             Decision {
                 reason: next.reason.clone(),
                 next,
@@ -305,6 +378,118 @@ pub fn decide(
                 reason: "cooldown acknowledged and lifted".into(),
             }
         }
+    }
+}
+
+/// Starts a failover from `state` (used when an aborted drill hands over).
+fn start_from(
+    state: &State,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    run_id: &str,
+    trigger: Trigger,
+    cooldown: bool,
+    reason: String,
+) -> Decision {
+    let mut next = state.clone();
+    next.serving = Serving::FailingOver {
+        run: run_id.to_string(),
+    };
+    next.last_run = Some(run_id.to_string());
+    next.trigger = Some(trigger.clone());
+    next.reason = reason.clone();
+    next.changed_at = Some(now);
+    if cooldown {
+        next.cooldown_until =
+            Some(now + chrono::Duration::from_std(policy.cooldown).unwrap_or(chrono::Duration::MAX));
+    }
+    Decision {
+        next,
+        actions: vec![Action::StartRun {
+            run: run_id.to_string(),
+            kind: RunbookKind::Failover,
+            trigger,
+        }],
+        reason,
+    }
+}
+
+/// The primary failed (or an operator asked for a failover) while a drill runs: the drill stops
+/// at its next safe point, runs its cleanup, and a failover follows if one would have started.
+fn abort_drill(
+    state: &State,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    run: &str,
+    kind: RunbookKind,
+    why: &str,
+    trigger: impl Fn() -> Trigger,
+) -> Decision {
+    let mut next = state.clone();
+    if state.abort_run.as_deref() == Some(run) {
+        return Decision {
+            next,
+            actions: vec![],
+            reason: format!("{why}; {} {run} is already being aborted", kind.as_str()),
+        };
+    }
+    if state.paused {
+        return Decision {
+            next,
+            actions: vec![],
+            reason: format!("{why}; actions are paused, so {} {run} is not aborted", kind.as_str()),
+        };
+    }
+    next.abort_run = Some(run.to_string());
+    next.changed_at = Some(now);
+    let in_cooldown = state.cooldown_until.is_some_and(|u| u > now);
+    let reason = if policy.mode == Mode::Manual {
+        format!("{why}: aborting {} {run} (its cleanup still runs); manual mode: then waiting for `standby failover`", kind.as_str())
+    } else if in_cooldown {
+        format!("{why}: aborting {} {run} (its cleanup still runs); no automatic failover inside the cooldown", kind.as_str())
+    } else {
+        next.pending = Some(trigger());
+        format!("{why}: aborting {} {run}; its cleanup runs, then the failover starts", kind.as_str())
+    };
+    next.reason = reason.clone();
+    Decision {
+        next,
+        actions: vec![Action::AbortRun {
+            run: run.to_string(),
+        }],
+        reason,
+    }
+}
+
+/// A drill needs traffic on the primary: scaling the standby back to warm while it serves would
+/// take the service down.
+fn start_drill(
+    state: &State,
+    serving: &Serving,
+    kind: RunbookKind,
+    trigger: Trigger,
+    run_id: &str,
+    start: &dyn Fn(Serving, RunbookKind, Trigger, bool, String) -> Decision,
+) -> Decision {
+    match serving {
+        Serving::Primary => start(
+            Serving::Drilling {
+                run: run_id.to_string(),
+                kind,
+            },
+            kind,
+            trigger,
+            false,
+            format!("starting {}", kind.as_str()),
+        ),
+        other => Decision {
+            next: state.clone(),
+            actions: vec![],
+            reason: format!(
+                "refused: a drill needs traffic on the primary, and the state is {}",
+                other.label()
+            ),
+        },
     }
 }
 

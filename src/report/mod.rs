@@ -1,11 +1,18 @@
-//! Reports: a run's journal in, what an auditor signs out. Pure; the executor writes the files.
+//! Reports: a run's journal in, what an auditor signs out. Pure; the executor writes the files
+//! ([`markdown`] for review, JSON for machines, [`html`] with a timeline picture for people).
 //!
 //! RTO clock: starts at the first failing probe of the streak that triggered (or at the operator's
-//! command) and stops at the end of the last successful `verify` step. The effective figure adds
-//! the DNS TTL, because resolvers may keep serving the old answer that long; the objective is met
-//! only if the effective figure is within it.
+//! command) and stops at the end of the last successful `verify` step of the run's first phase
+//! (a full drill's failover). The effective figure adds the DNS TTL, because resolvers may keep
+//! serving the old answer that long; the objective is met only if the effective figure is within
+//! it. A standby drill moves no traffic: its figure is the RTO a failover would have had, built
+//! from what the drill measured and, for the steps a drill does not run, the last measured value
+//! or the runbook budget, each component labelled with its source.
 
-use std::fmt::Write;
+pub mod html;
+pub mod markdown;
+pub mod svg;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,9 +22,13 @@ use crate::core::outcome::ProbeResult;
 use crate::duration::{between, human, millis};
 use crate::journal::{RunRecord, RunStatus, StepStatus};
 use crate::plan::Changes;
-use crate::runbook::Action;
+use crate::runbook::{Action, RunbookKind};
+use crate::smoke::SmokeResult;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The JSON Schema every `report.json` validates against (tests check each report they write).
+pub const SCHEMA: &str = include_str!("schema.json");
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
@@ -31,9 +42,13 @@ pub struct Report {
     pub finished_at: Option<DateTime<Utc>>,
     pub trigger: TriggerSection,
     pub rto: Rto,
+    /// Drills only: warm-up, the would-be RTO of a standby drill, the failback of a full drill.
+    pub drill: Option<DrillSection>,
     pub steps: Vec<StepSection>,
     /// Each artifact set's RPO as frozen at the start of the run.
     pub rpo: Vec<crate::sync::manifest::Rpo>,
+    /// Synthetic requests the run sent, with their checks.
+    pub probes: Vec<SmokeResult>,
     pub runbook: Provenance,
     pub config: Provenance,
     pub resumed_at: Vec<DateTime<Utc>>,
@@ -51,6 +66,8 @@ pub struct TriggerSection {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rto {
+    /// "measured" (traffic moved, clock read) or "drill_estimate" (a standby drill's would-be).
+    pub basis: String,
     pub objective_ms: u64,
     /// `None` until a verify step succeeded: the service was not shown to be recovered.
     pub measured_ms: Option<u64>,
@@ -60,6 +77,10 @@ pub struct Rto {
     pub clock_start: DateTime<Utc>,
     pub clock_stop: Option<DateTime<Utc>>,
     pub breakdown: Breakdown,
+    /// When a breach first became likely during the run (projected RTO over the objective).
+    pub breach_projected_at: Option<DateTime<Utc>>,
+    /// The drill whose measured step durations the projection used, if any.
+    pub projection_from: Option<String>,
 }
 
 /// Components that add up to the measured RTO.
@@ -72,6 +93,7 @@ pub struct Breakdown {
     /// Final sync (failover) or reverse sync (failback) of the artifact sets.
     pub sync_ms: u64,
     pub scale_ms: u64,
+    /// Verify and synthetic-probe steps: the warm-up shows here.
     pub verify_ms: u64,
     pub dns_ms: u64,
     /// Preflight and anything between steps (e.g. time lost to a crash before resuming).
@@ -79,9 +101,36 @@ pub struct Breakdown {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DrillSection {
+    pub kind: String,
+    /// The drill was stopped early (a real primary failure, or a failed step).
+    pub aborted: bool,
+    /// Scaling the standby until its groups were InService.
+    pub scale_ms: Option<u64>,
+    /// From InService to verified healthy: the warm-up the fleet needed.
+    pub warmup_ms: Option<u64>,
+    /// Standby drill: the failover this drill stands for, step by step.
+    pub would_be: Vec<Component>,
+    /// Full drill: first failback step started → failback verified.
+    pub failback_ms: Option<u64>,
+    /// The standby's capacity was put back to warm (standby drill) or traffic returned to the
+    /// primary (full drill).
+    pub restored: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Component {
+    pub name: String,
+    pub ms: u64,
+    /// "measured in this drill", "configured detection", "last measured in run X", "runbook budget".
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepSection {
     pub name: String,
     pub action: String,
+    pub phase: String,
     pub status: StepStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -89,6 +138,7 @@ pub struct StepSection {
     pub budget_ms: u64,
     pub timeout_ms: u64,
     pub over_budget: bool,
+    pub cleanup: bool,
     pub attempts: u32,
     pub reason: String,
     pub planned: Changes,
@@ -101,29 +151,51 @@ pub struct Provenance {
     pub digest: Option<String>,
 }
 
+/// The phase whose verification stops the RTO clock: the run's first.
+fn rto_phase(run: &RunRecord) -> &str {
+    run.plan
+        .steps
+        .first()
+        .map(|s| s.phase.as_str())
+        .unwrap_or_default()
+}
+
 pub fn build(run: &RunRecord) -> Report {
     let clock_start = run.trigger.clock_start();
     let (trigger_kind, trigger_reason, decided_at) = match &run.trigger {
         Trigger::Automatic {
             reason, decided_at, ..
         } => ("automatic", reason.clone(), Some(*decided_at)),
+        Trigger::Manual { command, .. } if command.starts_with("[[drills]]") => {
+            ("scheduled", format!("drill scheduled by {command}"), None)
+        }
         Trigger::Manual { command, .. } => ("manual", format!("operator ran `{command}`"), None),
     };
+    let phase = rto_phase(run);
 
     let mut steps = Vec::new();
-    let mut breakdown = Breakdown::default();
+    let mut probes = Vec::new();
     let mut clock_stop = None;
     for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
         let duration = match (rec.started_at, rec.finished_at) {
             (Some(a), Some(b)) => Some(between(a, b)),
             _ => None,
         };
-        if rec.status == StepStatus::Succeeded && matches!(planned.action, Action::Verify { .. }) {
+        if rec.status == StepStatus::Succeeded
+            && planned.phase == phase
+            && matches!(planned.action, Action::Verify { .. })
+        {
             clock_stop = rec.finished_at;
+        }
+        if matches!(planned.action, Action::Smoke { .. })
+            && let Ok(p) = serde_json::from_value::<SmokeResult>(rec.details.clone())
+        {
+            probes.push(p);
         }
         steps.push(StepSection {
             name: planned.name.clone(),
             action: planned.action.name().to_string(),
+            phase: planned.phase.clone(),
             status: rec.status,
             started_at: rec.started_at,
             finished_at: rec.finished_at,
@@ -132,6 +204,7 @@ pub fn build(run: &RunRecord) -> Report {
             timeout_ms: millis(planned.timeout),
             // A zero budget marks a step outside the RTO (e.g. after the clock stops).
             over_budget: duration.is_some_and(|d| !planned.budget.is_zero() && d > planned.budget),
+            cleanup: planned.cleanup,
             attempts: rec.attempts,
             reason: rec.reason.clone(),
             planned: planned.changes.clone(),
@@ -139,43 +212,30 @@ pub fn build(run: &RunRecord) -> Report {
         });
     }
 
-    let measured = clock_stop.map(|stop| between(clock_start, stop));
-    if let Some(stop) = clock_stop {
-        if let Some(d) = decided_at {
-            breakdown.detect_ms = millis(between(clock_start, d));
-        }
-        let first_start = run.steps.iter().filter_map(|s| s.started_at).min();
-        if let Some(first) = first_start {
-            breakdown.decide_ms = millis(between(decided_at.unwrap_or(clock_start), first));
-        }
-        for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
-            let (Some(a), Some(b)) = (rec.started_at, rec.finished_at) else {
-                continue;
-            };
-            if a >= stop {
-                continue;
-            }
-            let d = millis(between(a, b.min(stop)));
-            match planned.action {
-                Action::ScaleAsgs { .. } => breakdown.scale_ms += d,
-                Action::Verify { .. } => breakdown.verify_ms += d,
-                Action::FlipDns { .. } => breakdown.dns_ms += d,
-                Action::FinalSync | Action::ReverseSync => breakdown.sync_ms += d,
-                Action::Preflight | Action::Report | Action::FreezeRpo => {}
-            }
-        }
-        let accounted = breakdown.detect_ms
-            + breakdown.decide_ms
-            + breakdown.sync_ms
-            + breakdown.scale_ms
-            + breakdown.verify_ms
-            + breakdown.dns_ms;
-        breakdown.other_ms = measured.map(millis).unwrap_or(0).saturating_sub(accounted);
-    }
+    let breakdown = clock_stop
+        .map(|stop| breakdown(run, phase, clock_start, decided_at, stop))
+        .unwrap_or_default();
     let ttl = Duration::from_secs(u64::from(run.dns_ttl_s));
+    let drill = drill_section(run, &steps);
+    let (basis, measured) = match &drill {
+        Some(d) if run.kind == RunbookKind::DrillStandby => (
+            "drill_estimate",
+            clock_stop.map(|_| Duration::from_millis(d.would_be.iter().map(|c| c.ms).sum())),
+        ),
+        _ => ("measured", clock_stop.map(|stop| between(clock_start, stop))),
+    };
     let effective = measured.map(|m| m + ttl);
-    let objective_met =
-        run.status == RunStatus::Succeeded && effective.is_some_and(|e| e <= run.rto_objective);
+    let recovered = match run.kind {
+        // An aborted drill may still have shown the standby recovers in time.
+        RunbookKind::DrillStandby => measured.is_some(),
+        _ => run.status == RunStatus::Succeeded,
+    };
+    let objective_met = recovered && effective.is_some_and(|e| e <= run.rto_objective);
+    let breach_projected_at = run
+        .notes
+        .iter()
+        .find(|n| n.text.starts_with("projected RTO"))
+        .map(|n| n.at);
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -194,6 +254,7 @@ pub fn build(run: &RunRecord) -> Report {
             evidence: run.evidence.clone(),
         },
         rto: Rto {
+            basis: basis.into(),
             objective_ms: millis(run.rto_objective),
             measured_ms: measured.map(millis),
             dns_ttl_ms: millis(ttl),
@@ -202,16 +263,20 @@ pub fn build(run: &RunRecord) -> Report {
             clock_start,
             clock_stop,
             breakdown,
+            breach_projected_at,
+            projection_from: run.estimates_from.clone(),
         },
+        drill,
         steps,
         rpo: frozen_rpo(run),
+        probes,
         runbook: Provenance {
             path: run.runbook_path.clone(),
             digest: Some(run.runbook_digest.clone()),
         },
         config: Provenance {
             path: run.config_path.clone(),
-            digest: None,
+            digest: run.config_digest.clone(),
         },
         resumed_at: run.resumed_at.clone(),
         notes: run
@@ -222,15 +287,151 @@ pub fn build(run: &RunRecord) -> Report {
     }
 }
 
+fn breakdown(
+    run: &RunRecord,
+    phase: &str,
+    clock_start: DateTime<Utc>,
+    decided_at: Option<DateTime<Utc>>,
+    stop: DateTime<Utc>,
+) -> Breakdown {
+    let mut b = Breakdown::default();
+    if let Some(d) = decided_at {
+        b.detect_ms = millis(between(clock_start, d));
+    }
+    if let Some(first) = run.steps.iter().filter_map(|s| s.started_at).min() {
+        b.decide_ms = millis(between(decided_at.unwrap_or(clock_start), first));
+    }
+    for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
+        let (Some(a), Some(end)) = (rec.started_at, rec.finished_at) else {
+            continue;
+        };
+        if a >= stop || planned.phase != phase {
+            continue;
+        }
+        let d = millis(between(a, end.min(stop)));
+        match planned.action {
+            Action::ScaleAsgs { .. } => b.scale_ms += d,
+            Action::Verify { .. } | Action::Smoke { .. } => b.verify_ms += d,
+            Action::FlipDns { .. } => b.dns_ms += d,
+            Action::FinalSync | Action::ReverseSync => b.sync_ms += d,
+            Action::Preflight | Action::Report | Action::FreezeRpo => {}
+        }
+    }
+    let accounted = b.detect_ms + b.decide_ms + b.sync_ms + b.scale_ms + b.verify_ms + b.dns_ms;
+    b.other_ms = millis(between(clock_start, stop)).saturating_sub(accounted);
+    b
+}
+
+fn step_ms(s: &StepSection) -> Option<u64> {
+    (s.status == StepStatus::Succeeded).then_some(s.duration_ms).flatten()
+}
+
+fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection> {
+    if !run.kind.is_drill() {
+        return None;
+    }
+    let phase = rto_phase(run);
+    let first = |action: &str| {
+        steps
+            .iter()
+            .find(|s| s.phase == phase && s.action == action && !s.cleanup)
+    };
+    let scale_ms = first("scale_asgs").and_then(step_ms);
+    let warmup_ms = first("verify").and_then(step_ms);
+    let aborted = run.status == RunStatus::Failed;
+    match run.kind {
+        RunbookKind::DrillStandby => {
+            let mut would_be = vec![Component {
+                name: "detect".into(),
+                ms: run.detection_ms,
+                source: "configured detection (failure_threshold rounds)".into(),
+            }];
+            for f in &run.failover_steps {
+                let measured = run
+                    .plan
+                    .steps
+                    .iter()
+                    .zip(steps)
+                    .find(|(p, s)| p.action.key() == f.key && !s.cleanup && step_ms(s).is_some())
+                    .and_then(|(_, s)| step_ms(s));
+                let (ms, source) = match (measured, f.last_ms, &f.last_from) {
+                    (Some(ms), _, _) => (ms, "measured in this drill".to_string()),
+                    (None, Some(ms), Some(from)) => (ms, format!("last measured in run {from}")),
+                    _ => (f.budget_ms, "runbook budget (never measured)".to_string()),
+                };
+                would_be.push(Component {
+                    name: f.name.clone(),
+                    ms,
+                    source,
+                });
+            }
+            let restored = run.plan.steps.iter().zip(steps).any(|(p, s)| {
+                p.cleanup
+                    && matches!(
+                        p.action,
+                        Action::ScaleAsgs {
+                            target: crate::runbook::Capacity::Warm,
+                            ..
+                        }
+                    )
+                    && s.status == StepStatus::Succeeded
+            });
+            Some(DrillSection {
+                kind: run.kind.as_str().into(),
+                aborted,
+                scale_ms,
+                warmup_ms,
+                would_be,
+                failback_ms: None,
+                restored,
+            })
+        }
+        _ => {
+            let failback: Vec<&StepSection> =
+                steps.iter().filter(|s| s.phase == "failback").collect();
+            let start = failback.iter().filter_map(|s| s.started_at).min();
+            let verified = failback
+                .iter()
+                .filter(|s| s.action == "verify" && s.status == StepStatus::Succeeded)
+                .filter_map(|s| s.finished_at)
+                .max();
+            let failback_ms = match (start, verified) {
+                (Some(a), Some(b)) => Some(millis(between(a, b))),
+                _ => None,
+            };
+            Some(DrillSection {
+                kind: run.kind.as_str().into(),
+                aborted,
+                scale_ms,
+                warmup_ms,
+                would_be: vec![],
+                failback_ms,
+                restored: failback.iter().any(|s| s.action == "flip_dns" && s.status == StepStatus::Succeeded),
+            })
+        }
+    }
+}
+
 impl Report {
     /// One line for terminals and logs: result, RTO, effective RTO, objective.
     pub fn summary(&self) -> String {
         let ms = |v: u64| human(Duration::from_millis(v));
+        let label = if self.rto.basis == "drill_estimate" {
+            "would-be RTO"
+        } else {
+            "RTO"
+        };
+        let warmup = self
+            .drill
+            .as_ref()
+            .and_then(|d| d.warmup_ms)
+            .map(|w| format!(", warm-up {}", ms(w)))
+            .unwrap_or_default();
         match (self.rto.measured_ms, self.rto.effective_ms) {
             (Some(m), Some(e)) => format!(
-                "{} {:?}: RTO {} (effective {} with DNS TTL) vs objective {}: {}",
+                "{} {}: {label} {} (effective {} with DNS TTL) vs objective {}: {}{warmup}",
                 self.kind,
-                self.result,
+                status_word(self.result),
                 ms(m),
                 ms(e),
                 ms(self.rto.objective_ms),
@@ -241,10 +442,20 @@ impl Report {
                 }
             ),
             _ => format!(
-                "{} {:?}: {}; not recovered",
-                self.kind, self.result, self.reason
+                "{} {}: {}; not recovered",
+                self.kind,
+                status_word(self.result),
+                self.reason
             ),
         }
+    }
+}
+
+pub fn status_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Running => "running",
     }
 }
 
@@ -261,26 +472,54 @@ fn frozen_rpo(run: &RunRecord) -> Vec<crate::sync::manifest::Rpo> {
         .unwrap_or_default()
 }
 
-/// Elapsed since the clock started plus the budgets of the steps not yet finished: the RTO this
-/// run is heading for if every remaining step uses its budget.
+/// Elapsed since the clock started plus what the unfinished steps of the RTO phase are expected
+/// to take (their duration in the last drill when known, else their budget), plus the TTL: the
+/// RTO this run is heading for. A standby drill adds the configured detection time, since its
+/// clock starts at the command.
 pub fn projected_rto(run: &RunRecord, now: DateTime<Utc>) -> Duration {
+    let phase = rto_phase(run);
     let elapsed = between(run.trigger.clock_start(), now);
     let remaining: Duration = run
         .plan
         .steps
         .iter()
         .zip(&run.steps)
-        .filter(|(_, r)| matches!(r.status, StepStatus::Pending | StepStatus::Running))
-        .map(|(p, r)| match (r.status, r.started_at) {
-            (StepStatus::Running, Some(s)) => p.budget.saturating_sub(between(s, now)),
-            _ => p.budget,
+        .filter(|(p, r)| {
+            p.phase == phase
+                && !p.cleanup
+                && matches!(r.status, StepStatus::Pending | StepStatus::Running)
+        })
+        .map(|(p, r)| {
+            let expected = run
+                .estimates
+                .get(&p.action.key())
+                .map(|ms| Duration::from_millis(*ms))
+                .unwrap_or(p.budget);
+            match (r.status, r.started_at) {
+                (StepStatus::Running, Some(s)) => expected.saturating_sub(between(s, now)),
+                _ => expected,
+            }
         })
         .sum();
-    elapsed + remaining + Duration::from_secs(u64::from(run.dns_ttl_s))
+    let detection = if run.kind == RunbookKind::DrillStandby {
+        Duration::from_millis(run.detection_ms)
+    } else {
+        Duration::ZERO
+    };
+    detection + elapsed + remaining + Duration::from_secs(u64::from(run.dns_ttl_s))
 }
 
-fn ms(v: u64) -> String {
+/// Milliseconds as people read them.
+pub fn ms(v: u64) -> String {
     human(Duration::from_millis(v))
+}
+
+/// Text safe inside HTML and SVG.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub fn to_json(r: &Report) -> String {
@@ -290,206 +529,11 @@ pub fn to_json(r: &Report) -> String {
 }
 
 pub fn to_markdown(r: &Report) -> String {
-    let mut o = String::new();
-    let verdict = match r.result {
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "FAILED",
-        RunStatus::Running => "still running",
-    };
-    let _ = writeln!(o, "# {} {} — {}\n", r.service, r.kind, verdict);
-    let _ = writeln!(
-        o,
-        "Run `{}`, started {}, {}.\n",
-        r.run_id,
-        r.started_at.to_rfc3339(),
-        r.reason
-    );
-    let _ = writeln!(o, "## RTO\n");
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| objective | {} |", ms(r.rto.objective_ms));
-    match (r.rto.measured_ms, r.rto.effective_ms) {
-        (Some(m), Some(e)) => {
-            let _ = writeln!(
-                o,
-                "| measured (first failing probe → last verify) | {} |",
-                ms(m)
-            );
-            let _ = writeln!(
-                o,
-                "| effective (+ DNS TTL {}) | {} |",
-                ms(r.rto.dns_ttl_ms),
-                ms(e)
-            );
-        }
-        _ => {
-            let _ = writeln!(o, "| measured | not recovered: no verify step succeeded |");
-        }
-    }
-    let _ = writeln!(
-        o,
-        "| objective met | {} |",
-        if r.rto.objective_met { "yes" } else { "**NO**" }
-    );
-    let _ = writeln!(o, "| clock start | {} |", r.rto.clock_start.to_rfc3339());
-    if let Some(stop) = r.rto.clock_stop {
-        let _ = writeln!(o, "| clock stop | {} |", stop.to_rfc3339());
-    }
-    let b = &r.rto.breakdown;
-    let _ = writeln!(
-        o,
-        "\n| detect | decide | sync | scale | verify | DNS | other |\n|---|---|---|---|---|---|---|"
-    );
-    let _ = writeln!(
-        o,
-        "| {} | {} | {} | {} | {} | {} | {} |",
-        ms(b.detect_ms),
-        ms(b.decide_ms),
-        ms(b.sync_ms),
-        ms(b.scale_ms),
-        ms(b.verify_ms),
-        ms(b.dns_ms),
-        ms(b.other_ms)
-    );
+    markdown::render(r)
+}
 
-    if !r.rpo.is_empty() {
-        let _ = writeln!(o, "\n## RPO per artifact set (at the start of the run)\n");
-        let _ = writeln!(
-            o,
-            "| set | RPO | kind | objective | within | reason |\n|---|---|---|---|---|---|"
-        );
-        for p in &r.rpo {
-            let v = p.value.map(human).unwrap_or_else(|| "unknown".into());
-            let kind = match p.kind {
-                crate::sync::manifest::RpoKind::Measured => "measured",
-                crate::sync::manifest::RpoKind::UpperBound => "upper bound",
-                crate::sync::manifest::RpoKind::Unknown => "unknown",
-            };
-            let within = if p.over_objective { "**NO**" } else { "yes" };
-            let _ = writeln!(
-                o,
-                "| {} | {v} | {kind} | {} | {within} | {} |",
-                p.set,
-                human(p.objective),
-                p.reason.replace('|', "\\|")
-            );
-        }
-    }
-    let _ = writeln!(o, "\n## Steps\n");
-    let _ = writeln!(
-        o,
-        "| # | step | action | status | duration | budget | attempts | reason |\n|---|---|---|---|---|---|---|---|"
-    );
-    for (i, s) in r.steps.iter().enumerate() {
-        let dur = s.duration_ms.map(ms).unwrap_or_else(|| "—".into());
-        let flag = if s.over_budget {
-            " ⚠ over budget"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {dur}{flag} | {} | {} | {} |",
-            i + 1,
-            s.name,
-            s.action,
-            format!("{:?}", s.status).to_lowercase(),
-            ms(s.budget_ms),
-            s.attempts,
-            s.reason.replace('|', "\\|")
-        );
-    }
-    let _ = writeln!(o, "\n## Changes\n");
-    for s in &r.steps {
-        match &s.planned {
-            Changes::Asgs { groups } => {
-                for g in groups {
-                    let from = g
-                        .from
-                        .map(|c| format!("desired {} (min {}, max {})", c.desired, c.min, c.max))
-                        .unwrap_or_else(|| "not found".into());
-                    let _ = writeln!(
-                        o,
-                        "- `{}`: ASG {} ({}): {from} → desired {} (min {}, max {})",
-                        s.name, g.name, g.region, g.desired, g.min, g.max
-                    );
-                }
-            }
-            Changes::Dns(d) => {
-                let change_id = s
-                    .details
-                    .get("change_id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("—");
-                let _ = writeln!(
-                    o,
-                    "- `{}`: {} {} {} → {} (TTL {}s, change {change_id})",
-                    s.name,
-                    d.record_type,
-                    d.name,
-                    d.from.as_deref().unwrap_or("(none)"),
-                    d.to,
-                    d.ttl
-                );
-            }
-            Changes::Sync { sets, .. } => {
-                for t in sets {
-                    let outcome = s
-                        .details
-                        .get("sets")
-                        .and_then(|d| d.get(&t.set))
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("not run");
-                    let _ = writeln!(
-                        o,
-                        "- `{}`: artifact set {} ({} → {}): {outcome}",
-                        s.name, t.set, t.from, t.to
-                    );
-                }
-            }
-            Changes::Probe { .. } | Changes::None => {}
-        }
-    }
-    let _ = writeln!(o, "\n## Trigger\n");
-    let _ = writeln!(o, "{} — {}\n", r.trigger.kind, r.trigger.reason);
-    if !r.trigger.evidence.is_empty() {
-        let _ = writeln!(
-            o,
-            "| probe at | outcome | status | latency | attempts | detail |\n|---|---|---|---|---|---|"
-        );
-        for p in &r.trigger.evidence {
-            let status = p
-                .status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "—".into());
-            let _ = writeln!(
-                o,
-                "| {} | {} | {status} | {} | {} | {} |",
-                p.at.format("%H:%M:%S%.3f"),
-                p.outcome.as_str(),
-                human(p.latency),
-                p.attempts,
-                p.detail
-            );
-        }
-    }
-    if !r.resumed_at.is_empty() || !r.notes.is_empty() {
-        let _ = writeln!(o, "\n## Notes\n");
-        for t in &r.resumed_at {
-            let _ = writeln!(o, "- resumed after an interruption at {}", t.to_rfc3339());
-        }
-        for n in &r.notes {
-            let _ = writeln!(o, "- {n}");
-        }
-    }
-    let _ = writeln!(o, "\n## Provenance\n");
-    let _ = writeln!(
-        o,
-        "- runbook: `{}` ({})",
-        r.runbook.path,
-        r.runbook.digest.as_deref().unwrap_or("—")
-    );
-    let _ = writeln!(o, "- config: `{}`", r.config.path);
-    o
+pub fn to_html(r: &Report) -> String {
+    html::render(r)
 }
 
 #[cfg(test)]

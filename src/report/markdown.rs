@@ -1,0 +1,252 @@
+//! The Markdown report: for review in a pull request or a ticket.
+
+use std::fmt::Write;
+
+use super::*;
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let verdict = match r.result {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Running => "still running",
+    };
+    let _ = writeln!(o, "# {} {} — {}\n", r.service, r.kind, verdict);
+    let _ = writeln!(
+        o,
+        "Run `{}`, started {}, {}.\n",
+        r.run_id,
+        r.started_at.to_rfc3339(),
+        r.reason
+    );
+    if r.rto.basis == "drill_estimate" {
+        let _ = writeln!(
+            o,
+            "A standby drill moves no traffic: the RTO below is the one a failover would have had now (see Drill).\n"
+        );
+    }
+    let _ = writeln!(o, "## RTO\n");
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| objective | {} |", ms(r.rto.objective_ms));
+    match (r.rto.measured_ms, r.rto.effective_ms) {
+        (Some(m), Some(e)) => {
+            let _ = writeln!(
+                o,
+                "| measured (first failing probe → last verify) | {} |",
+                ms(m)
+            );
+            let _ = writeln!(
+                o,
+                "| effective (+ DNS TTL {}) | {} |",
+                ms(r.rto.dns_ttl_ms),
+                ms(e)
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "| measured | not recovered: no verify step succeeded |");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "| objective met | {} |",
+        if r.rto.objective_met { "yes" } else { "**NO**" }
+    );
+    let _ = writeln!(o, "| clock start | {} |", r.rto.clock_start.to_rfc3339());
+    if let Some(stop) = r.rto.clock_stop {
+        let _ = writeln!(o, "| clock stop | {} |", stop.to_rfc3339());
+    }
+    let b = &r.rto.breakdown;
+    let _ = writeln!(
+        o,
+        "\n| detect | decide | sync | scale | verify | DNS | other |\n|---|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        ms(b.detect_ms),
+        ms(b.decide_ms),
+        ms(b.sync_ms),
+        ms(b.scale_ms),
+        ms(b.verify_ms),
+        ms(b.dns_ms),
+        ms(b.other_ms)
+    );
+
+    if let Some(d) = &r.drill {
+        let opt = |v: Option<u64>| v.map(ms).unwrap_or_else(|| "—".into());
+        let _ = writeln!(o, "\n## Drill\n");
+        let _ = writeln!(o, "| | |\n|---|---|");
+        let _ = writeln!(o, "| scale-up to InService | {} |", opt(d.scale_ms));
+        let _ = writeln!(o, "| warm-up (InService → verified) | {} |", opt(d.warmup_ms));
+        if d.failback_ms.is_some() {
+            let _ = writeln!(o, "| failback (start → verified) | {} |", opt(d.failback_ms));
+        }
+        let _ = writeln!(o, "| aborted | {} |", if d.aborted { "yes" } else { "no" });
+        let _ = writeln!(
+            o,
+            "| {} | {} |",
+            if d.kind == "drill-standby" { "standby back at warm" } else { "traffic back on the primary" },
+            if d.restored { "yes" } else { "**NO**" }
+        );
+        if !d.would_be.is_empty() {
+            let _ = writeln!(o, "\n| would-be failover step | duration | source |\n|---|---|---|");
+            for c in &d.would_be {
+                let _ = writeln!(o, "| {} | {} | {} |", c.name, ms(c.ms), c.source);
+            }
+        }
+    }
+    if !r.probes.is_empty() {
+        let _ = writeln!(o, "\n## Synthetic probes\n");
+        for p in &r.probes {
+            let _ = writeln!(o, "- {} `{} {}` at {}: {}", p.side, p.request.method, p.url, p.at.to_rfc3339(), p.reason);
+            for c in &p.checks {
+                let _ = writeln!(o, "  - {} {}: {}", if c.ok { "ok" } else { "**FAILED**" }, c.name, c.reason);
+            }
+        }
+    }
+    if !r.rpo.is_empty() {
+        let _ = writeln!(o, "\n## RPO per artifact set (at the start of the run)\n");
+        let _ = writeln!(
+            o,
+            "| set | RPO | kind | objective | within | reason |\n|---|---|---|---|---|---|"
+        );
+        for p in &r.rpo {
+            let v = p.value.map(human).unwrap_or_else(|| "unknown".into());
+            let kind = match p.kind {
+                crate::sync::manifest::RpoKind::Measured => "measured",
+                crate::sync::manifest::RpoKind::UpperBound => "upper bound",
+                crate::sync::manifest::RpoKind::Unknown => "unknown",
+            };
+            let within = if p.over_objective { "**NO**" } else { "yes" };
+            let _ = writeln!(
+                o,
+                "| {} | {v} | {kind} | {} | {within} | {} |",
+                p.set,
+                human(p.objective),
+                p.reason.replace('|', "\\|")
+            );
+        }
+    }
+    let _ = writeln!(o, "\n## Steps\n");
+    let _ = writeln!(
+        o,
+        "| # | step | action | status | duration | budget | attempts | reason |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (i, s) in r.steps.iter().enumerate() {
+        let dur = s.duration_ms.map(ms).unwrap_or_else(|| "—".into());
+        let flag = if s.over_budget {
+            " ⚠ over budget"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {dur}{flag} | {} | {} | {} |",
+            i + 1,
+            s.name,
+            s.action,
+            format!("{:?}", s.status).to_lowercase(),
+            ms(s.budget_ms),
+            s.attempts,
+            s.reason.replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(o, "\n## Changes\n");
+    for s in &r.steps {
+        match &s.planned {
+            Changes::Asgs { groups } => {
+                for g in groups {
+                    let from = g
+                        .from
+                        .map(|c| format!("desired {} (min {}, max {})", c.desired, c.min, c.max))
+                        .unwrap_or_else(|| "not found".into());
+                    let _ = writeln!(
+                        o,
+                        "- `{}`: ASG {} ({}): {from} → desired {} (min {}, max {})",
+                        s.name, g.name, g.region, g.desired, g.min, g.max
+                    );
+                }
+            }
+            Changes::Dns(d) => {
+                let change_id = s
+                    .details
+                    .get("change_id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("—");
+                let _ = writeln!(
+                    o,
+                    "- `{}`: {} {} {} → {} (TTL {}s, change {change_id})",
+                    s.name,
+                    d.record_type,
+                    d.name,
+                    d.from.as_deref().unwrap_or("(none)"),
+                    d.to,
+                    d.ttl
+                );
+            }
+            Changes::Sync { sets, .. } => {
+                for t in sets {
+                    let outcome = s
+                        .details
+                        .get("sets")
+                        .and_then(|d| d.get(&t.set))
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("not run");
+                    let _ = writeln!(
+                        o,
+                        "- `{}`: artifact set {} ({} → {}): {outcome}",
+                        s.name, t.set, t.from, t.to
+                    );
+                }
+            }
+            Changes::Probe { .. } | Changes::Smoke { .. } | Changes::None => {}
+        }
+    }
+    let _ = writeln!(o, "\n## Trigger\n");
+    let _ = writeln!(o, "{} — {}\n", r.trigger.kind, r.trigger.reason);
+    if !r.trigger.evidence.is_empty() {
+        let _ = writeln!(
+            o,
+            "| probe at | outcome | status | latency | attempts | detail |\n|---|---|---|---|---|---|"
+        );
+        for p in &r.trigger.evidence {
+            let status = p
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                o,
+                "| {} | {} | {status} | {} | {} | {} |",
+                p.at.format("%H:%M:%S%.3f"),
+                p.outcome.as_str(),
+                human(p.latency),
+                p.attempts,
+                p.detail
+            );
+        }
+    }
+    if !r.resumed_at.is_empty() || !r.notes.is_empty() {
+        let _ = writeln!(o, "\n## Notes\n");
+        for t in &r.resumed_at {
+            let _ = writeln!(o, "- resumed after an interruption at {}", t.to_rfc3339());
+        }
+        for n in &r.notes {
+            let _ = writeln!(o, "- {n}");
+        }
+    }
+    let _ = writeln!(o, "\n## Provenance\n");
+    let _ = writeln!(
+        o,
+        "- runbook: `{}` ({})",
+        r.runbook.path,
+        r.runbook.digest.as_deref().unwrap_or("—")
+    );
+    let _ = writeln!(
+        o,
+        "- config: `{}` ({})",
+        r.config.path,
+        r.config.digest.as_deref().unwrap_or("—")
+    );
+    o
+}
+
