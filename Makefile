@@ -8,24 +8,32 @@ VENV := .venv
 # 5.2.x returns wrong XML root names for GetBucketVersioning, ListParts and others, which the Rust
 # SDK rejects; stay on 5.1.18.
 MOTO := moto[server]==5.1.18
-# The AWS CLI reads back what standby wrote, as an independent checker in the tests.
+# The AWS CLI reads back what standby wrote, and check-jsonschema validates every report against
+# the shipped schema: independent checkers in the tests.
 AWSCLI := awscli
+JSONSCHEMA := check-jsonschema
+STAMP := $(VENV)/.moto-5.1.18-awscli-check-jsonschema
 
-.PHONY: all demo test bench venv build lint clean
+.PHONY: all demo test bench venv tools build lint clean
 
 all: build
 
-venv: $(VENV)/.moto-5.1.18-awscli
+venv: $(STAMP)
 
-$(VENV)/.moto-5.1.18-awscli:
+$(STAMP):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)' '$(AWSCLI)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)' '$(AWSCLI)' '$(JSONSCHEMA)'
 	touch $@
+
+# Debian's Chromium renders the HTML reports headless and tidy checks their markup (root, as on
+# CI machines).
+tools:
+	command -v chromium >/dev/null && command -v tidy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tidy; }
 
 build:
 	cargo build --bin standby --example demo
 
-demo: venv build
+demo: venv tools build
 	./target/debug/examples/demo
 
 lint:
@@ -33,7 +41,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 # Every target but the benchmark (which seeds 100,000 objects): `make bench` runs that.
-test: venv lint
+test: venv tools lint
 	cargo test --lib --bins --tests --examples
 
 # Times standby's artifact sync against rclone and the AWS CLI on one moto server; writes

@@ -4,7 +4,9 @@
 //! HTTP servers stand in for the regions' inference endpoints (the standby answers 503 until its
 //! GPU group has serving capacity, then warms up), and the real `standby serve` watches the
 //! primary. The primary is then made to fail; standby fails over on its own; the primary comes
-//! back and an operator fails back by hand. The reports are printed at the end.
+//! back and an operator fails back by hand. Then a standby drill proves the standby can take the
+//! load again (DNS untouched) and its HTML report is rendered to a picture. The reports are
+//! printed at the end.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -128,6 +130,14 @@ runbook = "{root}/runbooks/failover.toml"
 [failback]
 runbook = "{root}/runbooks/failback.toml"
 
+[probes]
+schedule = "*/5 * * * *"   # a real chat completion to the standby every five minutes
+max_latency = "2s"
+
+[probes.artifact_version]   # the standby says which manifest it loaded; a mismatch is drift
+prompts = {{ header = "x-artifact-version-prompts" }}
+model-weights = {{ pointer = "/standby_artifacts/model-weights" }}
+
 [[artifacts]]
 name = "prompts"
 prefix = "prompts/"
@@ -193,6 +203,27 @@ rpo = "6h"
     let mut serve = standby(&["serve"], &config).stdin(Stdio::null()).spawn()?;
     tokio::time::sleep(Duration::from_secs(4)).await;
 
+    banner(
+        "the standby fleet loads the published manifests; standby check sends it a chat completion",
+    );
+    let mut loaded = Err(String::new());
+    for _ in 0..20 {
+        loaded = standby_ep
+            .load_versions(
+                &moto.endpoint,
+                &world.standby_region,
+                &world.standby_bucket,
+                &["prompts", "model-weights"],
+            )
+            .await;
+        if loaded.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    loaded.map_err(|e| format!("the standby could not load the manifests: {e}"))?;
+    standby(&["check"], &config).status()?;
+
     banner("the primary region goes dark (connections refused)");
     primary.set(Behavior::Refuse);
     let state = dir.join("state/state.json");
@@ -225,6 +256,13 @@ rpo = "6h"
 
     banner("an operator fails back: standby failback --yes");
     let failback = standby(&["failback", "--yes"], &config).status()?;
+
+    banner(
+        "a standby drill: scale the standby up, verify and probe it, scale it back (DNS untouched)",
+    );
+    let drill = standby(&["drill", "standby", "--yes"], &config).status()?;
+    banner("standby report list");
+    standby(&["report", "list"], &config).status()?;
 
     banner("stopping standby serve (SIGTERM)");
     Command::new("kill")
@@ -264,6 +302,14 @@ rpo = "6h"
             ms(&b["other_ms"]),
             r.join("report.md").display(),
         );
+        if let Some(d) = json["drill"].as_object() {
+            eprintln!(
+                "      drill: scale-up {}, warm-up {}; would-be RTO built from {} components",
+                ms(&d["scale_ms"]),
+                ms(&d["warmup_ms"]),
+                d["would_be"].as_array().map(|a| a.len()).unwrap_or(0)
+            );
+        }
         for p in json["rpo"].as_array().into_iter().flatten() {
             eprintln!(
                 "      RPO {} at the start: {} ({}; objective {})",
@@ -274,14 +320,50 @@ rpo = "6h"
             );
         }
     }
+    if let Some(d) = reports
+        .iter()
+        .find(|r| r.to_string_lossy().contains("drill-standby"))
+    {
+        let png = dir.join("drill-report.png");
+        let profile = dir.join(".chromium-profile");
+        let shot = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--window-size=1100,1300",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("file://{}", d.join("report.html").display()))
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&profile);
+        match shot {
+            Ok(s) if s.success() => eprintln!(
+                "    drill report rendered by headless Chromium: {}",
+                png.display()
+            ),
+            _ => eprintln!(
+                "    (chromium not available: open {} in a browser)",
+                d.join("report.html").display()
+            ),
+        }
+    }
     eprintln!(
         "    demo took {:.0}s; config, state and reports are under {}",
         started.elapsed().as_secs_f64(),
         dir.display()
     );
-    if !failback.success() || !serve_status.success() || reports.len() != 2 {
+    if !failback.success() || !drill.success() || !serve_status.success() || reports.len() != 3 {
         return Err(format!(
-            "demo failed: failback {failback}, serve {serve_status}, {} reports",
+            "demo failed: failback {failback}, drill {drill}, serve {serve_status}, {} reports",
             reports.len()
         )
         .into());

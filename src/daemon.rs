@@ -128,7 +128,8 @@ async fn probe_if_due(ctx: &Ctx) -> Option<JoinHandle<()>> {
     }
     let ctx = ctx.clone();
     Some(tokio::spawn(async move {
-        let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, crate::config::Side::Standby).await;
+        let r =
+            crate::smoke::client::probe(&ctx.cfg, &ctx.clients, crate::config::Side::Standby).await;
         if r.drift {
             warn!("standby DRIFT: {}", r.reason);
         } else if r.ok {
@@ -152,7 +153,10 @@ struct DrillScheduler {
 const DRILL_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 impl DrillScheduler {
-    fn new(scheduled: &[crate::config::ScheduledDrill], now: chrono::DateTime<chrono::Utc>) -> Self {
+    fn new(
+        scheduled: &[crate::config::ScheduledDrill],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         DrillScheduler {
             entries: scheduled.iter().map(|d| (d.clone(), now)).collect(),
         }
@@ -168,7 +172,12 @@ impl DrillScheduler {
             }
             *armed = now;
             if now - firing > DRILL_GRACE {
-                warn!("scheduled {} at {} missed its window (now {}); waiting for the next firing", d.kind.as_str(), firing.to_rfc3339(), now.to_rfc3339());
+                warn!(
+                    "scheduled {} at {} missed its window (now {}); waiting for the next firing",
+                    d.kind.as_str(),
+                    firing.to_rfc3339(),
+                    now.to_rfc3339()
+                );
                 continue;
             }
             return Some(Event::ScheduledDrill {

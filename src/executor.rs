@@ -66,7 +66,9 @@ pub async fn create_run(
     let cfg = &ctx.cfg;
     let books = plan::runbooks(kind, cfg);
     let plan = plan::plan_for(kind, cfg, world);
-    let runs = crate::journal::list_runs(&ctx.store).await.unwrap_or_default();
+    let runs = crate::journal::list_runs(&ctx.store)
+        .await
+        .unwrap_or_default();
     let (estimates, estimates_from) = last_drill_estimates(&runs, &plan);
     let failover_steps = if kind == RunbookKind::DrillStandby {
         failover_estimates(cfg, &runs)
@@ -154,10 +156,16 @@ fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::S
                     return None;
                 }
                 r.plan.steps.iter().zip(&r.steps).find_map(|(p, rec)| {
-                    match (p.phase == "failover" && p.action.key() == key, rec.status, rec.started_at, rec.finished_at) {
-                        (true, StepStatus::Succeeded, Some(a), Some(b)) => {
-                            Some((crate::duration::millis(crate::duration::between(a, b)), r.id.clone()))
-                        }
+                    match (
+                        p.phase == "failover" && p.action.key() == key,
+                        rec.status,
+                        rec.started_at,
+                        rec.finished_at,
+                    ) {
+                        (true, StepStatus::Succeeded, Some(a), Some(b)) => Some((
+                            crate::duration::millis(crate::duration::between(a, b)),
+                            r.id.clone(),
+                        )),
                         _ => None,
                     }
                 })
@@ -230,7 +238,12 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         );
         if !warned_breach && projected > ctx.cfg.service.rto {
             warned_breach = true;
-            breach_note(ctx, journal, projected, &format!("at the start of step {}", step.name));
+            breach_note(
+                ctx,
+                journal,
+                projected,
+                &format!("at the start of step {}", step.name),
+            );
             journal.save().await?;
         }
         test_hold(ctx, &format!("started:{}", step.name)).await;
@@ -271,7 +284,12 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         let projected = report::projected_rto(&journal.record, finished);
         if !warned_breach && projected > ctx.cfg.service.rto {
             warned_breach = true;
-            breach_note(ctx, journal, projected, &format!("after step {}", step.name));
+            breach_note(
+                ctx,
+                journal,
+                projected,
+                &format!("after step {}", step.name),
+            );
         }
         if !outcome.ok
             && journal.record.status == RunStatus::Running
@@ -326,9 +344,7 @@ async fn abort_requested(ctx: &Ctx, run: &RunRecord) -> Option<String> {
         return None;
     }
     match crate::journal::read_state(&ctx.store).await {
-        Ok((state, _)) if state.abort_run.as_deref() == Some(run.id.as_str()) => {
-            Some(state.reason)
-        }
+        Ok((state, _)) if state.abort_run.as_deref() == Some(run.id.as_str()) => Some(state.reason),
         _ => None,
     }
 }

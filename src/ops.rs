@@ -119,7 +119,10 @@ pub async fn run_command(
             return finish(&ctx, runner::drive(&ctx, owned).await?);
         }
         let (state, _) = journal::read_state(&ctx.store).await?;
-        let drilling = matches!(state.serving, crate::core::machine::Serving::Drilling { .. });
+        let drilling = matches!(
+            state.serving,
+            crate::core::machine::Serving::Drilling { .. }
+        );
         if let Some(run) = state.serving.running()
             && !(drilling && kind == RunbookKind::Failover)
         {
@@ -224,7 +227,11 @@ async fn wait_for_handover(ctx: &Ctx) -> Result<Option<runner::OwnedRun>, OpsErr
             }
             crate::core::machine::Serving::Drilling { .. } => {}
             other => {
-                eprintln!("the drill ended without a failover: {} ({})", other.label(), state.reason);
+                eprintln!(
+                    "the drill ended without a failover: {} ({})",
+                    other.label(),
+                    state.reason
+                );
                 return Ok(None);
             }
         }
@@ -285,7 +292,11 @@ pub fn progress_line(
         human(crate::duration::between(r.trigger.clock_start(), now)),
         human(projected),
         human(objective),
-        if projected > objective { " ⚠ BREACH LIKELY" } else { "" }
+        if projected > objective {
+            " ⚠ BREACH LIKELY"
+        } else {
+            ""
+        }
     )
 }
 
@@ -308,9 +319,19 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
             .await
             .map_err(journal::JournalError::from)?;
     }
-    println!("{} {} {}", r.request.method, r.url, if r.ok { "ok" } else { "FAILED" });
+    println!(
+        "{} {} {}",
+        r.request.method,
+        r.url,
+        if r.ok { "ok" } else { "FAILED" }
+    );
     for c in &r.checks {
-        println!("  [{}] {}: {}", if c.ok { "ok" } else { "FAIL" }, c.name, c.reason);
+        println!(
+            "  [{}] {}: {}",
+            if c.ok { "ok" } else { "FAIL" },
+            c.name,
+            c.reason
+        );
     }
     println!("{}", r.reason);
     if side == crate::config::Side::Standby {
@@ -351,7 +372,10 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
                 println!("no reports yet");
                 return Ok(EXIT_OK);
             }
-            println!("{:<36} {:<14} {:<10} RTO (effective) / objective", "RUN", "KIND", "RESULT");
+            println!(
+                "{:<36} {:<14} {:<10} RTO (effective) / objective",
+                "RUN", "KIND", "RESULT"
+            );
             for r in reports.iter().take(*limit) {
                 println!("{}", crate::reports::list_line(r));
             }
@@ -505,17 +529,30 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     );
     match &cfg.probes.schedule {
         Some(s) => println!("             synthetic probes every `{}`", s.text()),
-        None => println!("             no scheduled synthetic probes ([probes] schedule); `standby check` probes now"),
+        None => println!(
+            "             no scheduled synthetic probes ([probes] schedule); `standby check` probes now"
+        ),
     }
     let recent: Vec<&str> = probe_log
         .history
         .iter()
         .rev()
         .take(10)
-        .map(|h| if h.drift { "D" } else if h.ok { "." } else { "x" })
+        .map(|h| {
+            if h.drift {
+                "D"
+            } else if h.ok {
+                "."
+            } else {
+                "x"
+            }
+        })
         .collect();
     if !recent.is_empty() {
-        println!("             last probes (newest first; . ok, x failed, D drift): {}", recent.join(""));
+        println!(
+            "             last probes (newest first; . ok, x failed, D drift): {}",
+            recent.join("")
+        );
     }
     for d in &cfg.drills.scheduled {
         println!(

@@ -143,7 +143,10 @@ pub fn plan_for(kind: RunbookKind, cfg: &Config, world: &World) -> Plan {
     // One run, two phases: step names carry their phase so the journal keys stay unique, and the
     // failover phase's report step is dropped (the run writes one report at its end).
     let mut steps = Vec::new();
-    for (phase, book) in [(RunbookKind::Failover, books[0]), (RunbookKind::Failback, books[1])] {
+    for (phase, book) in [
+        (RunbookKind::Failover, books[0]),
+        (RunbookKind::Failback, books[1]),
+    ] {
         for mut s in build(phase, cfg, book, world).steps {
             if phase == RunbookKind::Failover && s.action == Action::Report {
                 continue;
@@ -312,7 +315,12 @@ pub fn preflight(
     }
     let target = plan.kind.target();
     let name = format!("dns {} {}", cfg.dns.record_type.as_str(), cfg.dns.name);
-    let check = |name: String, ok: bool, reason: String| Check { name, ok, reason, warning: false };
+    let check = |name: String, ok: bool, reason: String| Check {
+        name,
+        ok,
+        reason,
+        warning: false,
+    };
     checks.push(match &world.record {
         None => check(name, false, format!("record not found in zone {}", cfg.dns.zone_id)),
         Some(r) => match cfg.dns.side_of(&r.value) {
@@ -343,7 +351,10 @@ pub fn preflight(
             reason: if r.ready || require {
                 r.reason.clone()
             } else {
-                format!("{} (readiness = \"warn\": going on; the verify steps still guard DNS)", r.reason)
+                format!(
+                    "{} (readiness = \"warn\": going on; the verify steps still guard DNS)",
+                    r.reason
+                )
             },
         });
     }

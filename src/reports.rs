@@ -41,8 +41,16 @@ pub enum ReportsError {
 pub fn renderings(rep: &Report) -> [(&'static str, String, &'static str); 3] {
     [
         ("report.json", report::to_json(rep), "application/json"),
-        ("report.md", report::to_markdown(rep), "text/markdown; charset=utf-8"),
-        ("report.html", report::to_html(rep), "text/html; charset=utf-8"),
+        (
+            "report.md",
+            report::to_markdown(rep),
+            "text/markdown; charset=utf-8",
+        ),
+        (
+            "report.html",
+            report::to_html(rep),
+            "text/html; charset=utf-8",
+        ),
     ]
 }
 
@@ -148,11 +156,19 @@ pub fn list_line(r: &Report) -> String {
     let rto = match (r.rto.measured_ms, r.rto.effective_ms) {
         (Some(m), Some(e)) => format!(
             "{}{} (eff. {}) / {} {}",
-            if r.rto.basis == "drill_estimate" { "~" } else { "" },
+            if r.rto.basis == "drill_estimate" {
+                "~"
+            } else {
+                ""
+            },
             report::ms(m),
             report::ms(e),
             report::ms(r.rto.objective_ms),
-            if r.rto.objective_met { "met" } else { "BREACHED" }
+            if r.rto.objective_met {
+                "met"
+            } else {
+                "BREACHED"
+            }
         ),
         _ => format!("not recovered / {}", report::ms(r.rto.objective_ms)),
     };

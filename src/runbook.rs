@@ -134,10 +134,13 @@ impl Action {
     pub fn key(&self) -> String {
         match self {
             Action::ScaleAsgs { side, target } => {
-                format!("scale_asgs {side} {}", match target {
-                    Capacity::Serving => "serving",
-                    Capacity::Warm => "warm",
-                })
+                format!(
+                    "scale_asgs {side} {}",
+                    match target {
+                        Capacity::Serving => "serving",
+                        Capacity::Warm => "warm",
+                    }
+                )
             }
             Action::Verify { side, .. } => format!("verify {side}"),
             Action::FlipDns { to } => format!("flip_dns {to}"),
@@ -203,8 +206,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
         "kind",
         &["failover", "failback", "drill-standby"],
         Some(kind.as_str()),
-    )
-        && k.value != kind.as_str()
+    ) && k.value != kind.as_str()
     {
         root.error(
             k.offset,
@@ -248,7 +250,11 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
         };
         let on_failure = t.choice("on_failure", &["abort", "continue"], Some("abort"));
         let cleanup = t.opt_bool("cleanup").map(|b| b.value);
-        let cleanup = if t.has("cleanup") { cleanup } else { Some(false) };
+        let cleanup = if t.has("cleanup") {
+            cleanup
+        } else {
+            Some(false)
+        };
         let mut side = |t: &mut crate::config::doc::Section<'_, '_>, key: &str| {
             let s = t.choice(key, &["primary", "standby"], None)?;
             spans.side = Some(s.offset);
@@ -386,9 +392,9 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
             (Action::ReverseSync, RunbookKind::Failover) => {
                 Some("reverse_sync copies standby → primary; a failover runbook wants final_sync")
             }
-            (Action::FinalSync | Action::ReverseSync, RunbookKind::DrillStandby) => {
-                Some("a standby drill does not sync artifacts; the scheduled syncs keep them current")
-            }
+            (Action::FinalSync | Action::ReverseSync, RunbookKind::DrillStandby) => Some(
+                "a standby drill does not sync artifacts; the scheduled syncs keep them current",
+            ),
             _ => None,
         };
         if let Some(msg) = wrong {

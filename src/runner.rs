@@ -137,6 +137,8 @@ pub async fn drive(ctx: &Ctx, mut owned: OwnedRun) -> Result<RunEnd, ExecError> 
     if let RunEnd::Finished(rec) = &end {
         let side = executor::traffic_side(ctx, rec).await;
         let succeeded = rec.status == journal::RunStatus::Succeeded;
+        // A drill that yielded to a real failure hands over to a failover: it gets its own id.
+        let next_id = journal::new_run_id(RunbookKind::Failover, Utc::now());
         let (d, _) = apply(
             ctx,
             &Event::RunFinished {
@@ -144,7 +146,7 @@ pub async fn drive(ctx: &Ctx, mut owned: OwnedRun) -> Result<RunEnd, ExecError> 
                 succeeded,
                 traffic_on: side,
             },
-            "-",
+            &next_id,
         )
         .await?;
         info!("{}", d.reason);

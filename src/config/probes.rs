@@ -46,14 +46,22 @@ pub fn probes(s: &mut Section<'_, '_>, base: &Path, sets: &[String]) -> Option<P
     if let Some(p) = &path
         && !p.value.starts_with('/')
     {
-        s.error(p.offset, "path", format!("{:?} must start with '/'", p.value));
+        s.error(
+            p.offset,
+            "path",
+            format!("{:?} must start with '/'", p.value),
+        );
     }
     let model = s.opt_str("model");
     let body = s.opt_str("body");
     let body_file = s.opt_str("body_file");
     let (body, body_source) = match (body, body_file) {
         (Some(b), Some(f)) => {
-            s.error(f.offset, "body_file", "set either body or body_file, not both");
+            s.error(
+                f.offset,
+                "body_file",
+                "set either body or body_file, not both",
+            );
             let _ = b;
             (None, String::new())
         }
@@ -92,7 +100,11 @@ pub fn probes(s: &mut Section<'_, '_>, base: &Path, sets: &[String]) -> Option<P
     let mut parsed_headers = Vec::new();
     for (name, v) in headers {
         if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            s.error(v.offset, &format!("headers.{name}"), "is not a valid HTTP header name");
+            s.error(
+                v.offset,
+                &format!("headers.{name}"),
+                "is not a valid HTTP header name",
+            );
             continue;
         }
         match Template::parse(&v.value) {
@@ -111,7 +123,11 @@ pub fn probes(s: &mut Section<'_, '_>, base: &Path, sets: &[String]) -> Option<P
     let expect_status = match s.opt_int("expect_status") {
         Some(n) if (100..=599).contains(&n.value) => Some(vec![n.value as u16]),
         Some(n) => {
-            s.error(n.offset, "expect_status", format!("{} is not an HTTP status", n.value));
+            s.error(
+                n.offset,
+                "expect_status",
+                format!("{} is not an HTTP status", n.value),
+            );
             None
         }
         None if s.has("expect_status") => None,
@@ -136,7 +152,11 @@ pub fn probes(s: &mut Section<'_, '_>, base: &Path, sets: &[String]) -> Option<P
             (Some(h), None) => Some(VersionFrom::Header(h.value)),
             (None, Some(p)) if p.value.starts_with('/') => Some(VersionFrom::Pointer(p.value)),
             (None, Some(p)) => {
-                t.error(p.offset, "pointer", format!("{:?} is not a JSON Pointer (it starts with '/')", p.value));
+                t.error(
+                    p.offset,
+                    "pointer",
+                    format!("{:?} is not a JSON Pointer (it starts with '/')", p.value),
+                );
                 None
             }
             _ => {
@@ -150,7 +170,14 @@ pub fn probes(s: &mut Section<'_, '_>, base: &Path, sets: &[String]) -> Option<P
             t.error(
                 off,
                 "",
-                format!("no artifact set named {name:?} (configured: {})", if sets.is_empty() { "none".into() } else { sets.join(", ") }),
+                format!(
+                    "no artifact set named {name:?} (configured: {})",
+                    if sets.is_empty() {
+                        "none".into()
+                    } else {
+                        sets.join(", ")
+                    }
+                ),
             );
             return None;
         }
@@ -180,7 +207,15 @@ pub fn probes(s: &mut Section<'_, '_>, base: &Path, sets: &[String]) -> Option<P
     if let (Some(t), Some(l)) = (&timeout, &max_latency)
         && l.value > t.value
     {
-        s.warning(l.offset, "max_latency", format!("{} is above timeout ({}): a slow answer times out before it can be judged slow", crate::duration::human(l.value), crate::duration::human(t.value)));
+        s.warning(
+            l.offset,
+            "max_latency",
+            format!(
+                "{} is above timeout ({}): a slow answer times out before it can be judged slow",
+                crate::duration::human(l.value),
+                crate::duration::human(t.value)
+            ),
+        );
     }
     Some(Probes {
         schedule: schedule?,
@@ -214,7 +249,11 @@ fn expectation(t: &mut Section<'_, '_>) -> Option<Expectation> {
     if let Some(p) = &pointer
         && !p.value.starts_with('/')
     {
-        t.error(p.offset, "pointer", format!("{:?} is not a JSON Pointer (it starts with '/')", p.value));
+        t.error(
+            p.offset,
+            "pointer",
+            format!("{:?} is not a JSON Pointer (it starts with '/')", p.value),
+        );
         return None;
     }
     let contains = t.opt_str("contains");
@@ -226,7 +265,8 @@ fn expectation(t: &mut Section<'_, '_>) -> Option<Expectation> {
                 if let Some(n) = t.opt_int("equals") {
                     Some(serde_json::Value::from(n.value))
                 } else {
-                    t.opt_bool("equals").map(|b| serde_json::Value::Bool(b.value))
+                    t.opt_bool("equals")
+                        .map(|b| serde_json::Value::Bool(b.value))
                 }
             }
         }
@@ -235,7 +275,11 @@ fn expectation(t: &mut Section<'_, '_>) -> Option<Expectation> {
     };
     let check = match (equals, contains) {
         (Some(_), Some(c)) => {
-            t.error(c.offset, "contains", "set either equals or contains, not both");
+            t.error(
+                c.offset,
+                "contains",
+                "set either equals or contains, not both",
+            );
             return None;
         }
         (Some(v), None) => Expect::Equals(v),
@@ -250,7 +294,11 @@ fn expectation(t: &mut Section<'_, '_>) -> Option<Expectation> {
 
 /// `Some(None)`: absent and optional; `None`: an error was recorded.
 fn schedule(s: &mut Section<'_, '_>, key: &str, required: bool) -> Option<Option<Schedule>> {
-    let v = if required { s.req_str(key) } else { s.opt_str(key) };
+    let v = if required {
+        s.req_str(key)
+    } else {
+        s.opt_str(key)
+    };
     match v {
         Some(v) => match Schedule::parse(&v.value) {
             Ok(sch) => Some(Some(sch)),

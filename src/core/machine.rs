@@ -18,11 +18,18 @@ use crate::runbook::RunbookKind;
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Serving {
     Primary,
-    FailingOver { run: String },
+    FailingOver {
+        run: String,
+    },
     Standby,
-    FailingBack { run: String },
+    FailingBack {
+        run: String,
+    },
     /// A drill runs; traffic is on the primary when it starts (a full drill moves it and back).
-    Drilling { run: String, kind: RunbookKind },
+    Drilling {
+        run: String,
+        kind: RunbookKind,
+    },
 }
 
 impl Serving {
@@ -41,7 +48,9 @@ impl Serving {
             Serving::Standby => "standby".into(),
             Serving::FailingOver { run } => format!("failing over ({run})"),
             Serving::FailingBack { run } => format!("failing back ({run})"),
-            Serving::Drilling { run, kind } => format!("primary, {} running ({run})", kind.as_str()),
+            Serving::Drilling { run, kind } => {
+                format!("primary, {} running ({run})", kind.as_str())
+            }
         }
     }
 }
@@ -202,10 +211,12 @@ pub fn decide(
             streak_start,
         } => {
             if let Serving::Drilling { run, kind } = &state.serving {
-                return abort_drill(state, now, policy, run, *kind, reason, || Trigger::Automatic {
-                    reason: reason.clone(),
-                    streak_start: *streak_start,
-                    decided_at: now,
+                return abort_drill(state, now, policy, run, *kind, reason, || {
+                    Trigger::Automatic {
+                        reason: reason.clone(),
+                        streak_start: *streak_start,
+                        decided_at: now,
+                    }
                 });
             }
             if let Some(run) = state.serving.running() {
@@ -268,10 +279,27 @@ pub fn decide(
                     return stay("refused: actions are paused (`standby resume` first)".into());
                 }
                 let (run, drill) = (run.clone(), *drill);
-                let mut d = abort_drill(state, now, policy, &run, drill, "operator requested a failover", || Trigger::Manual { command: command.clone(), at: now });
+                let mut d = abort_drill(
+                    state,
+                    now,
+                    policy,
+                    &run,
+                    drill,
+                    "operator requested a failover",
+                    || Trigger::Manual {
+                        command: command.clone(),
+                        at: now,
+                    },
+                );
                 // The operator asked; mode and cooldown do not hold a manual failover back.
-                d.next.pending = Some(Trigger::Manual { command: command.clone(), at: now });
-                d.reason = format!("aborting {} {run} first: the failover starts as soon as its cleanup is done", drill.as_str());
+                d.next.pending = Some(Trigger::Manual {
+                    command: command.clone(),
+                    at: now,
+                });
+                d.reason = format!(
+                    "aborting {} {run} first: the failover starts as soon as its cleanup is done",
+                    drill.as_str()
+                );
                 return d;
             }
             if let Some(run) = state.serving.running() {
@@ -297,10 +325,16 @@ pub fn decide(
         }
         Event::ScheduledDrill { kind, schedule } => {
             if let Some(run) = state.serving.running() {
-                return stay(format!("scheduled {} skipped: run {run} is in progress", kind.as_str()));
+                return stay(format!(
+                    "scheduled {} skipped: run {run} is in progress",
+                    kind.as_str()
+                ));
             }
             if state.paused {
-                return stay(format!("scheduled {} skipped: actions are paused", kind.as_str()));
+                return stay(format!(
+                    "scheduled {} skipped: actions are paused",
+                    kind.as_str()
+                ));
             }
             let trigger = Trigger::Manual {
                 command: format!("[[drills]] schedule `{schedule}`"),
@@ -335,13 +369,29 @@ pub fn decide(
                     next.reason.push_str("; the waiting failover is not needed");
                 }
                 (Some(_), Side::Primary) if next.paused => {
-                    next.reason.push_str("; the waiting failover is dropped: actions are paused");
+                    next.reason
+                        .push_str("; the waiting failover is dropped: actions are paused");
                 }
                 (Some(trigger), Side::Primary) => {
                     let automatic = matches!(trigger, Trigger::Automatic { .. });
-                    let reason = format!("{}; failing over now, as the primary failed during it", next.reason);
-                    let after = Decision { next, actions: vec![], reason: String::new() };
-                    return start_from(&after.next, now, policy, run_id, trigger, automatic, reason);
+                    let reason = format!(
+                        "{}; failing over now, as the primary failed during it",
+                        next.reason
+                    );
+                    let after = Decision {
+                        next,
+                        actions: vec![],
+                        reason: String::new(),
+                    };
+                    return start_from(
+                        &after.next,
+                        now,
+                        policy,
+                        run_id,
+                        trigger,
+                        automatic,
+                        reason,
+                    );
                 }
                 (None, _) => {}
             }
@@ -400,8 +450,9 @@ fn start_from(
     next.reason = reason.clone();
     next.changed_at = Some(now);
     if cooldown {
-        next.cooldown_until =
-            Some(now + chrono::Duration::from_std(policy.cooldown).unwrap_or(chrono::Duration::MAX));
+        next.cooldown_until = Some(
+            now + chrono::Duration::from_std(policy.cooldown).unwrap_or(chrono::Duration::MAX),
+        );
     }
     Decision {
         next,
@@ -437,19 +488,31 @@ fn abort_drill(
         return Decision {
             next,
             actions: vec![],
-            reason: format!("{why}; actions are paused, so {} {run} is not aborted", kind.as_str()),
+            reason: format!(
+                "{why}; actions are paused, so {} {run} is not aborted",
+                kind.as_str()
+            ),
         };
     }
     next.abort_run = Some(run.to_string());
     next.changed_at = Some(now);
     let in_cooldown = state.cooldown_until.is_some_and(|u| u > now);
     let reason = if policy.mode == Mode::Manual {
-        format!("{why}: aborting {} {run} (its cleanup still runs); manual mode: then waiting for `standby failover`", kind.as_str())
+        format!(
+            "{why}: aborting {} {run} (its cleanup still runs); manual mode: then waiting for `standby failover`",
+            kind.as_str()
+        )
     } else if in_cooldown {
-        format!("{why}: aborting {} {run} (its cleanup still runs); no automatic failover inside the cooldown", kind.as_str())
+        format!(
+            "{why}: aborting {} {run} (its cleanup still runs); no automatic failover inside the cooldown",
+            kind.as_str()
+        )
     } else {
         next.pending = Some(trigger());
-        format!("{why}: aborting {} {run}; its cleanup runs, then the failover starts", kind.as_str())
+        format!(
+            "{why}: aborting {} {run}; its cleanup runs, then the failover starts",
+            kind.as_str()
+        )
     };
     next.reason = reason.clone();
     Decision {
@@ -806,7 +869,7 @@ mod tests {
                 let event = event_of(code, &current);
                 let d = decide(&state, &event, now, &AUTO, &format!("r{i}"));
                 for a in &d.actions {
-                    let Action::StartRun { trigger, .. } = a;
+                    let Action::StartRun { trigger, .. } = a else { continue };
                     prop_assert!(state.serving.running().is_none(), "run started while {} ran", current);
                     prop_assert!(!state.paused);
                     if let Trigger::Automatic { .. } = trigger {

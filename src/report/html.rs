@@ -9,7 +9,6 @@ use crate::journal::{RunStatus, StepStatus};
 use crate::plan::Changes;
 use crate::sync::manifest::RpoKind;
 
-
 const STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#212121;margin:24px auto;max-width:1000px;padding:0 16px;line-height:1.4}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e0e0e0;padding-bottom:4px}\
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border:1px solid #e0e0e0;padding:4px 8px;text-align:left;vertical-align:top}\
@@ -54,11 +53,18 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(o, "<p class=\"summary\">{}</p>", esc(&r.summary()));
 
-    let _ = writeln!(o, "<h2>Timeline</h2>\n<div class=\"figure\">{}</div>", svg::timeline(r));
     let _ = writeln!(
         o,
-        "<p class=\"legend\"><span><i style=\"background:{}\"></i>within budget</span><span><i style=\"background:{}\"></i>over budget</span><span><i style=\"background:{}\"></i>failed</span><span><i style=\"background:{}\"></i>skipped / modelled</span><span>dashed outline: the step's budget</span></p>",
-        svg::OK, svg::OVER, svg::FAILED, svg::SKIPPED
+        "<h2>Timeline</h2>\n<div class=\"figure\">{}</div>",
+        svg::timeline(r)
+    );
+    let _ = writeln!(
+        o,
+        "<p class=\"legend\"><span><i style=\"background:{}\">&#160;</i>within budget</span><span><i style=\"background:{}\">&#160;</i>over budget</span><span><i style=\"background:{}\">&#160;</i>failed</span><span><i style=\"background:{}\">&#160;</i>skipped / modelled</span><span>dashed outline: the step's budget</span></p>",
+        svg::OK,
+        svg::OVER,
+        svg::FAILED,
+        svg::SKIPPED
     );
 
     rto(&mut o, r);
@@ -71,7 +77,11 @@ pub fn render(r: &Report) -> String {
     if !r.resumed_at.is_empty() || !r.notes.is_empty() {
         let _ = writeln!(o, "<h2>Notes</h2>\n<ul>");
         for t in &r.resumed_at {
-            let _ = writeln!(o, "<li>resumed after an interruption at {}</li>", t.to_rfc3339());
+            let _ = writeln!(
+                o,
+                "<li>resumed after an interruption at {}</li>",
+                t.to_rfc3339()
+            );
         }
         for n in &r.notes {
             let _ = writeln!(o, "<li>{}</li>", esc(n));
@@ -102,10 +112,18 @@ fn rto(o: &mut String, r: &Report) {
         "measured (first failing probe or command → last verify)"
     };
     let _ = writeln!(o, "<h2>RTO</h2>\n<table>");
-    let _ = writeln!(o, "<tr><th>objective</th><td class=\"num\">{}</td></tr>", ms(r.rto.objective_ms));
+    let _ = writeln!(
+        o,
+        "<tr><th>objective</th><td class=\"num\">{}</td></tr>",
+        ms(r.rto.objective_ms)
+    );
     match (r.rto.measured_ms, r.rto.effective_ms) {
         (Some(m), Some(e)) => {
-            let _ = writeln!(o, "<tr><th>{label}</th><td class=\"num\">{}</td></tr>", ms(m));
+            let _ = writeln!(
+                o,
+                "<tr><th>{label}</th><td class=\"num\">{}</td></tr>",
+                ms(m)
+            );
             let _ = writeln!(
                 o,
                 "<tr><th>effective (+ DNS TTL {})</th><td class=\"num\">{}</td></tr>",
@@ -114,7 +132,10 @@ fn rto(o: &mut String, r: &Report) {
             );
         }
         _ => {
-            let _ = writeln!(o, "<tr><th>{label}</th><td>not recovered: no verify step succeeded</td></tr>");
+            let _ = writeln!(
+                o,
+                "<tr><th>{label}</th><td>not recovered: no verify step succeeded</td></tr>"
+            );
         }
     }
     let _ = writeln!(
@@ -124,10 +145,18 @@ fn rto(o: &mut String, r: &Report) {
         if r.rto.objective_met { "yes" } else { "NO" }
     );
     if let Some(at) = r.rto.breach_projected_at {
-        let _ = writeln!(o, "<tr><th>breach projected</th><td class=\"num\">{}</td></tr>", at.to_rfc3339());
+        let _ = writeln!(
+            o,
+            "<tr><th>breach projected</th><td class=\"num\">{}</td></tr>",
+            at.to_rfc3339()
+        );
     }
     if let Some(from) = &r.rto.projection_from {
-        let _ = writeln!(o, "<tr><th>projection used step durations of</th><td class=\"num\"><code>{}</code></td></tr>", esc(from));
+        let _ = writeln!(
+            o,
+            "<tr><th>projection used step durations of</th><td class=\"num\"><code>{}</code></td></tr>",
+            esc(from)
+        );
     }
     let _ = writeln!(o, "</table>");
     if r.rto.basis == "measured" {
@@ -135,7 +164,13 @@ fn rto(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<table>\n<tr><th>detect</th><th>decide</th><th>sync</th><th>scale</th><th>verify</th><th>DNS</th><th>other</th></tr>\n<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n</table>",
-            ms(b.detect_ms), ms(b.decide_ms), ms(b.sync_ms), ms(b.scale_ms), ms(b.verify_ms), ms(b.dns_ms), ms(b.other_ms)
+            ms(b.detect_ms),
+            ms(b.decide_ms),
+            ms(b.sync_ms),
+            ms(b.scale_ms),
+            ms(b.verify_ms),
+            ms(b.dns_ms),
+            ms(b.other_ms)
         );
     }
 }
@@ -145,22 +180,55 @@ fn drill(o: &mut String, r: &Report) {
     let _ = writeln!(o, "<h2>Drill</h2>\n<table>");
     let opt = |v: Option<u64>| v.map(ms).unwrap_or_else(|| "—".into());
     let _ = writeln!(o, "<tr><th>kind</th><td>{}</td></tr>", esc(&d.kind));
-    let _ = writeln!(o, "<tr><th>scale-up to InService</th><td class=\"num\">{}</td></tr>", opt(d.scale_ms));
-    let _ = writeln!(o, "<tr><th>warm-up (InService → verified)</th><td class=\"num\">{}</td></tr>", opt(d.warmup_ms));
+    let _ = writeln!(
+        o,
+        "<tr><th>scale-up to InService</th><td class=\"num\">{}</td></tr>",
+        opt(d.scale_ms)
+    );
+    let _ = writeln!(
+        o,
+        "<tr><th>warm-up (InService → verified)</th><td class=\"num\">{}</td></tr>",
+        opt(d.warmup_ms)
+    );
     if d.failback_ms.is_some() {
-        let _ = writeln!(o, "<tr><th>failback (start → verified)</th><td class=\"num\">{}</td></tr>", opt(d.failback_ms));
+        let _ = writeln!(
+            o,
+            "<tr><th>failback (start → verified)</th><td class=\"num\">{}</td></tr>",
+            opt(d.failback_ms)
+        );
     }
-    let _ = writeln!(o, "<tr><th>aborted</th><td>{}</td></tr>", if d.aborted { "yes" } else { "no" });
+    let _ = writeln!(
+        o,
+        "<tr><th>aborted</th><td>{}</td></tr>",
+        if d.aborted { "yes" } else { "no" }
+    );
     let _ = writeln!(
         o,
         "<tr><th>{}</th><td>{}</td></tr>\n</table>",
-        if d.kind == "drill-standby" { "standby back at warm" } else { "traffic back on the primary" },
-        if d.restored { "yes" } else { "<strong>NO</strong>" }
+        if d.kind == "drill-standby" {
+            "standby back at warm"
+        } else {
+            "traffic back on the primary"
+        },
+        if d.restored {
+            "yes"
+        } else {
+            "<strong>NO</strong>"
+        }
     );
     if !d.would_be.is_empty() {
-        let _ = writeln!(o, "<table>\n<tr><th>would-be failover step</th><th>duration</th><th>source</th></tr>");
+        let _ = writeln!(
+            o,
+            "<table>\n<tr><th>would-be failover step</th><th>duration</th><th>source</th></tr>"
+        );
         for c in &d.would_be {
-            let _ = writeln!(o, "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>", esc(&c.name), ms(c.ms), esc(&c.source));
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                esc(&c.name),
+                ms(c.ms),
+                esc(&c.source)
+            );
         }
         let _ = writeln!(o, "</table>");
     }
@@ -170,7 +238,10 @@ fn rpo(o: &mut String, r: &Report) {
     if r.rpo.is_empty() {
         return;
     }
-    let _ = writeln!(o, "<h2>RPO per artifact set (at the start of the run)</h2>\n<table>\n<tr><th>set</th><th>RPO</th><th>kind</th><th>objective</th><th>within</th><th>reason</th></tr>");
+    let _ = writeln!(
+        o,
+        "<h2>RPO per artifact set (at the start of the run)</h2>\n<table>\n<tr><th>set</th><th>RPO</th><th>kind</th><th>objective</th><th>within</th><th>reason</th></tr>"
+    );
     for p in &r.rpo {
         let v = p.value.map(human).unwrap_or_else(|| "unknown".into());
         let kind = match p.kind {
@@ -183,7 +254,11 @@ fn rpo(o: &mut String, r: &Report) {
             "<tr><td>{}</td><td class=\"num\">{v}</td><td>{kind}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&p.set),
             human(p.objective),
-            if p.over_objective { "<strong>NO</strong>" } else { "yes" },
+            if p.over_objective {
+                "<strong>NO</strong>"
+            } else {
+                "yes"
+            },
             esc(&p.reason)
         );
     }
@@ -199,21 +274,40 @@ fn probes(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<p><span class=\"badge {}\">{}</span> {} <code>{} {}</code> at {}: {}</p>",
-            if p.ok { "ok" } else if p.drift { "warn" } else { "bad" },
-            if p.ok { "ok" } else if p.drift { "drift" } else { "failed" },
+            if p.ok {
+                "ok"
+            } else if p.drift {
+                "warn"
+            } else {
+                "bad"
+            },
+            if p.ok {
+                "ok"
+            } else if p.drift {
+                "drift"
+            } else {
+                "failed"
+            },
             p.side,
             esc(&p.request.method),
             esc(&p.url),
             p.at.to_rfc3339(),
             esc(&p.reason)
         );
-        let _ = writeln!(o, "<table>\n<tr><th>check</th><th>result</th><th>detail</th></tr>");
+        let _ = writeln!(
+            o,
+            "<table>\n<tr><th>check</th><th>result</th><th>detail</th></tr>"
+        );
         for c in &p.checks {
             let _ = writeln!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.name),
-                if c.ok { "ok" } else { "<strong>FAILED</strong>" },
+                if c.ok {
+                    "ok"
+                } else {
+                    "<strong>FAILED</strong>"
+                },
                 esc(&c.reason)
             );
         }
@@ -222,7 +316,10 @@ fn probes(o: &mut String, r: &Report) {
 }
 
 fn steps(o: &mut String, r: &Report) {
-    let _ = writeln!(o, "<h2>Steps</h2>\n<table>\n<tr><th>#</th><th>step</th><th>action</th><th>status</th><th>duration</th><th>budget</th><th>attempts</th><th>reason</th></tr>");
+    let _ = writeln!(
+        o,
+        "<h2>Steps</h2>\n<table>\n<tr><th>#</th><th>step</th><th>action</th><th>status</th><th>duration</th><th>budget</th><th>attempts</th><th>reason</th></tr>"
+    );
     for (i, s) in r.steps.iter().enumerate() {
         let status = format!("{:?}", s.status).to_lowercase();
         let status = match s.status {
@@ -234,10 +331,18 @@ fn steps(o: &mut String, r: &Report) {
             "<tr><td class=\"num\">{}</td><td>{}{}</td><td>{}</td><td>{status}</td><td class=\"num\">{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             i + 1,
             esc(&s.name),
-            if s.cleanup { " <span class=\"muted\">(cleanup)</span>" } else { "" },
+            if s.cleanup {
+                " <span class=\"muted\">(cleanup)</span>"
+            } else {
+                ""
+            },
             esc(&s.action),
             s.duration_ms.map(ms).unwrap_or_else(|| "—".into()),
-            if s.over_budget { " <strong>over budget</strong>" } else { "" },
+            if s.over_budget {
+                " <strong>over budget</strong>"
+            } else {
+                ""
+            },
             ms(s.budget_ms),
             s.attempts,
             esc(&s.reason)
@@ -258,7 +363,12 @@ fn changes(o: &mut String, r: &Report) {
                         .unwrap_or_else(|| "not found".into());
                     items.push(format!(
                         "<code>{}</code>: ASG {} ({}): {from} → desired {} (min {}, max {})",
-                        esc(&s.name), esc(&g.name), esc(&g.region), g.desired, g.min, g.max
+                        esc(&s.name),
+                        esc(&g.name),
+                        esc(&g.region),
+                        g.desired,
+                        g.min,
+                        g.max
                     ));
                 }
             }
@@ -275,7 +385,10 @@ fn changes(o: &mut String, r: &Report) {
                 for t in sets {
                     items.push(format!(
                         "<code>{}</code>: artifact set {} ({} → {})",
-                        esc(&s.name), esc(&t.set), esc(&t.from), esc(&t.to)
+                        esc(&s.name),
+                        esc(&t.set),
+                        esc(&t.from),
+                        esc(&t.to)
                     ));
                 }
             }
@@ -302,14 +415,19 @@ fn trigger(o: &mut String, r: &Report) {
     if r.trigger.evidence.is_empty() {
         return;
     }
-    let _ = writeln!(o, "<table>\n<tr><th>probe at</th><th>outcome</th><th>status</th><th>latency</th><th>attempts</th><th>detail</th></tr>");
+    let _ = writeln!(
+        o,
+        "<table>\n<tr><th>probe at</th><th>outcome</th><th>status</th><th>latency</th><th>attempts</th><th>detail</th></tr>"
+    );
     for p in &r.trigger.evidence {
         let _ = writeln!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             p.at.format("%H:%M:%S%.3f"),
             p.outcome.as_str(),
-            p.status.map(|s| s.to_string()).unwrap_or_else(|| "—".into()),
+            p.status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into()),
             human(p.latency),
             p.attempts,
             esc(&p.detail)

@@ -77,19 +77,34 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(o, "\n## Drill\n");
         let _ = writeln!(o, "| | |\n|---|---|");
         let _ = writeln!(o, "| scale-up to InService | {} |", opt(d.scale_ms));
-        let _ = writeln!(o, "| warm-up (InService → verified) | {} |", opt(d.warmup_ms));
+        let _ = writeln!(
+            o,
+            "| warm-up (InService → verified) | {} |",
+            opt(d.warmup_ms)
+        );
         if d.failback_ms.is_some() {
-            let _ = writeln!(o, "| failback (start → verified) | {} |", opt(d.failback_ms));
+            let _ = writeln!(
+                o,
+                "| failback (start → verified) | {} |",
+                opt(d.failback_ms)
+            );
         }
         let _ = writeln!(o, "| aborted | {} |", if d.aborted { "yes" } else { "no" });
         let _ = writeln!(
             o,
             "| {} | {} |",
-            if d.kind == "drill-standby" { "standby back at warm" } else { "traffic back on the primary" },
+            if d.kind == "drill-standby" {
+                "standby back at warm"
+            } else {
+                "traffic back on the primary"
+            },
             if d.restored { "yes" } else { "**NO**" }
         );
         if !d.would_be.is_empty() {
-            let _ = writeln!(o, "\n| would-be failover step | duration | source |\n|---|---|---|");
+            let _ = writeln!(
+                o,
+                "\n| would-be failover step | duration | source |\n|---|---|---|"
+            );
             for c in &d.would_be {
                 let _ = writeln!(o, "| {} | {} | {} |", c.name, ms(c.ms), c.source);
             }
@@ -98,9 +113,23 @@ pub fn render(r: &Report) -> String {
     if !r.probes.is_empty() {
         let _ = writeln!(o, "\n## Synthetic probes\n");
         for p in &r.probes {
-            let _ = writeln!(o, "- {} `{} {}` at {}: {}", p.side, p.request.method, p.url, p.at.to_rfc3339(), p.reason);
+            let _ = writeln!(
+                o,
+                "- {} `{} {}` at {}: {}",
+                p.side,
+                p.request.method,
+                p.url,
+                p.at.to_rfc3339(),
+                p.reason
+            );
             for c in &p.checks {
-                let _ = writeln!(o, "  - {} {}: {}", if c.ok { "ok" } else { "**FAILED**" }, c.name, c.reason);
+                let _ = writeln!(
+                    o,
+                    "  - {} {}: {}",
+                    if c.ok { "ok" } else { "**FAILED**" },
+                    c.name,
+                    c.reason
+                );
             }
         }
     }
@@ -249,4 +278,3 @@ pub fn render(r: &Report) -> String {
     );
     o
 }
-

@@ -222,7 +222,10 @@ pub fn build(run: &RunRecord) -> Report {
             "drill_estimate",
             clock_stop.map(|_| Duration::from_millis(d.would_be.iter().map(|c| c.ms).sum())),
         ),
-        _ => ("measured", clock_stop.map(|stop| between(clock_start, stop))),
+        _ => (
+            "measured",
+            clock_stop.map(|stop| between(clock_start, stop)),
+        ),
     };
     let effective = measured.map(|m| m + ttl);
     let recovered = match run.kind {
@@ -323,7 +326,9 @@ fn breakdown(
 }
 
 fn step_ms(s: &StepSection) -> Option<u64> {
-    (s.status == StepStatus::Succeeded).then_some(s.duration_ms).flatten()
+    (s.status == StepStatus::Succeeded)
+        .then_some(s.duration_ms)
+        .flatten()
 }
 
 fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection> {
@@ -406,7 +411,9 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
                 warmup_ms,
                 would_be: vec![],
                 failback_ms,
-                restored: failback.iter().any(|s| s.action == "flip_dns" && s.status == StepStatus::Succeeded),
+                restored: failback
+                    .iter()
+                    .any(|s| s.action == "flip_dns" && s.status == StepStatus::Succeeded),
             })
         }
     }
@@ -612,6 +619,11 @@ mod tests {
             steps,
             resumed_at: vec![],
             notes: vec![],
+            detection_ms: 6_000,
+            estimates: Default::default(),
+            estimates_from: None,
+            config_digest: Some("fnv1a64:1".into()),
+            failover_steps: vec![],
         }
     }
 

@@ -20,7 +20,6 @@ pub const OVER: &str = "#ef6c00";
 pub const FAILED: &str = "#c62828";
 pub const SKIPPED: &str = "#9e9e9e";
 
-
 /// The picture for a report.
 pub fn timeline(r: &Report) -> String {
     // A standby drill's clock starts at the command; its would-be RTO adds the detection a real
@@ -67,7 +66,10 @@ pub fn timeline(r: &Report) -> String {
             dur: Some(r.rto.breakdown.detect_ms),
             budget: 0,
             color: SKIPPED,
-            note: format!("first failing probe → verdict {}", ms(r.rto.breakdown.detect_ms)),
+            note: format!(
+                "first failing probe → verdict {}",
+                ms(r.rto.breakdown.detect_ms)
+            ),
         });
     }
     for s in &r.steps {
@@ -80,7 +82,12 @@ pub fn timeline(r: &Report) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="Timeline of run {id}">"#,
         id = esc(&r.run_id)
     );
-    let _ = write!(o, "<title>Timeline of {} {}</title>", esc(&r.kind), esc(&r.run_id));
+    let _ = write!(
+        o,
+        "<title>Timeline of {} {}</title>",
+        esc(&r.kind),
+        esc(&r.run_id)
+    );
     let _ = write!(
         o,
         r##"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>"##
@@ -232,8 +239,21 @@ fn step_row(s: &StepSection, at: &dyn Fn(DateTime<Utc>) -> u64) -> Row {
 
 fn tick_step(end: f64) -> f64 {
     for step in [
-        100.0, 250.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 15_000.0, 30_000.0, 60_000.0,
-        120_000.0, 300_000.0, 600_000.0, 1_800_000.0, 3_600_000.0,
+        100.0,
+        250.0,
+        500.0,
+        1_000.0,
+        2_000.0,
+        5_000.0,
+        10_000.0,
+        15_000.0,
+        30_000.0,
+        60_000.0,
+        120_000.0,
+        300_000.0,
+        600_000.0,
+        1_800_000.0,
+        3_600_000.0,
     ] {
         if end / step <= 10.0 {
             return step;

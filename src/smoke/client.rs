@@ -88,13 +88,18 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
     let client = match reqwest::Client::builder()
         .timeout(spec.timeout)
         .connect_timeout(spec.timeout)
-        .user_agent(concat!("standby/", env!("CARGO_PKG_VERSION"), " synthetic-probe"))
+        .user_agent(concat!(
+            "standby/",
+            env!("CARGO_PKG_VERSION"),
+            " synthetic-probe"
+        ))
         .build()
     {
         Ok(c) => c,
         Err(e) => return failed(redactor.scrub(&error_chain(&e))),
     };
-    let method = reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let method =
+        reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut req = client.request(method, url).headers(headers);
     if let Some(b) = &spec.body {
         req = req.body(b.clone());
@@ -102,7 +107,10 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
     let mut resp = match req.send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
-            return failed(format!("timeout after {}", crate::duration::human(spec.timeout)));
+            return failed(format!(
+                "timeout after {}",
+                crate::duration::human(spec.timeout)
+            ));
         }
         Err(e) => return failed(redactor.scrub(&error_chain(&e))),
     };
@@ -220,7 +228,11 @@ pub async fn standby_readiness(
     store: &Arc<dyn Store>,
 ) -> Result<super::Readiness, StoreError> {
     let log = read_log(store, Side::Standby).await?;
-    Ok(super::readiness(log.last.as_ref(), Utc::now(), cfg.probes.fresh_for))
+    Ok(super::readiness(
+        log.last.as_ref(),
+        Utc::now(),
+        cfg.probes.fresh_for,
+    ))
 }
 
 /// How long a synthetic probe may take end to end: its timeout plus the manifest reads.

@@ -92,7 +92,10 @@ pub fn default_body(model: &str) -> String {
 pub enum Sent {
     Answer(Answer),
     /// No HTTP answer: connect error, timeout, or a header that could not be resolved.
-    Failed { detail: String, latency: Duration },
+    Failed {
+        detail: String,
+        latency: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -199,7 +202,15 @@ pub fn evaluate(
             (None, Some(*latency), None, false)
         }
         Sent::Answer(a) => {
-            judge(spec, side, a, published, redactor, &mut checks, &mut versions);
+            judge(
+                spec,
+                side,
+                a,
+                published,
+                redactor,
+                &mut checks,
+                &mut versions,
+            );
             (
                 Some(a.status),
                 Some(a.latency),
@@ -336,7 +347,10 @@ fn judge(
                 },
             ),
             (Expect::Contains(want), Some(v)) => {
-                let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 let ok = text.contains(want.as_str());
                 (
                     ok,
@@ -362,7 +376,9 @@ fn judge(
                 .find(|(k, _)| k.eq_ignore_ascii_case(h))
                 .map(|(_, v)| v.trim().to_string()),
             VersionFrom::Pointer(p) => doc.as_ref().and_then(|d| d.pointer(p)).map(|v| {
-                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
             }),
         }
         .map(|v| redactor.scrub(&v));
@@ -478,7 +494,10 @@ pub fn readiness(last: Option<&SmokeResult>, now: DateTime<Utc>, fresh_for: Dura
     } else if r.drift {
         (false, format!("drift, {} ago: {}", human(age), r.reason))
     } else if !r.ok {
-        (false, format!("last probe failed {} ago: {}", human(age), r.reason))
+        (
+            false,
+            format!("last probe failed {} ago: {}", human(age), r.reason),
+        )
     } else {
         (true, format!("ready: {} ({} ago)", r.reason, human(age)))
     };
@@ -554,7 +573,15 @@ mod tests {
 
     #[test]
     fn matching_versions_pass() {
-        let r = evaluate(&spec(), Side::Standby, "u", t(0), &answer(200, "p-2", "w-1"), &published(), &Redactor::default());
+        let r = evaluate(
+            &spec(),
+            Side::Standby,
+            "u",
+            t(0),
+            &answer(200, "p-2", "w-1"),
+            &published(),
+            &Redactor::default(),
+        );
         assert!(r.ok, "{}", r.reason);
         assert_eq!(
             r.reason,
@@ -564,7 +591,15 @@ mod tests {
 
     #[test]
     fn a_stale_version_is_drift_not_a_plain_failure() {
-        let r = evaluate(&spec(), Side::Standby, "u", t(0), &answer(200, "p-1", "w-1"), &published(), &Redactor::default());
+        let r = evaluate(
+            &spec(),
+            Side::Standby,
+            "u",
+            t(0),
+            &answer(200, "p-1", "w-1"),
+            &published(),
+            &Redactor::default(),
+        );
         assert!(!r.ok && r.drift);
         assert_eq!(
             r.reason,
@@ -572,14 +607,30 @@ mod tests {
         );
         let ready = readiness(Some(&r), t(60), Duration::from_secs(900));
         assert!(!ready.ready);
-        assert!(ready.reason.starts_with("drift, 1m ago"), "{}", ready.reason);
+        assert!(
+            ready.reason.starts_with("drift, 1m ago"),
+            "{}",
+            ready.reason
+        );
     }
 
     #[test]
     fn the_primary_reports_versions_without_comparing() {
-        let r = evaluate(&spec(), Side::Primary, "u", t(0), &answer(200, "p-9", "w-9"), &[], &Redactor::default());
+        let r = evaluate(
+            &spec(),
+            Side::Primary,
+            "u",
+            t(0),
+            &answer(200, "p-9", "w-9"),
+            &[],
+            &Redactor::default(),
+        );
         assert!(r.ok, "{}", r.reason);
-        assert!(r.versions.iter().all(|v| v.verdict == VersionVerdict::NotCompared));
+        assert!(
+            r.versions
+                .iter()
+                .all(|v| v.verdict == VersionVerdict::NotCompared)
+        );
     }
 
     #[test]
@@ -596,9 +647,18 @@ mod tests {
         });
         let r = evaluate(&spec(), Side::Standby, "u", t(0), &sent, &published(), &red);
         assert!(!r.ok);
-        assert!(r.reason.contains("HTTP 401 (unauthorized: check the probe's credentials)"), "{}", r.reason);
+        assert!(
+            r.reason
+                .contains("HTTP 401 (unauthorized: check the probe's credentials)"),
+            "{}",
+            r.reason
+        );
         assert!(r.reason.contains("[redacted ${KEY}]"), "{}", r.reason);
-        assert!(!serde_json::to_string(&r).unwrap().contains("sk-very-secret"));
+        assert!(
+            !serde_json::to_string(&r)
+                .unwrap()
+                .contains("sk-very-secret")
+        );
         assert_eq!(r.request.headers[0].1, "Bearer ${KEY}");
     }
 
@@ -612,9 +672,20 @@ mod tests {
             ttfb: Duration::from_millis(700),
             streamed: true,
         });
-        let r = evaluate(&spec(), Side::Standby, "u", t(0), &sent, &published(), &Redactor::default());
+        let r = evaluate(
+            &spec(),
+            Side::Standby,
+            "u",
+            t(0),
+            &sent,
+            &published(),
+            &Redactor::default(),
+        );
         assert!(!r.ok);
-        assert_eq!(r.reason, "standby probe FAILED: first byte: 700ms OVER max 500ms");
+        assert_eq!(
+            r.reason,
+            "standby probe FAILED: first byte: 700ms OVER max 500ms"
+        );
         assert_eq!(r.ttfb_ms, Some(700));
     }
 
@@ -624,10 +695,21 @@ mod tests {
             readiness(None, t(0), Duration::from_secs(60)).reason,
             "never probed: no synthetic request has reached the standby yet"
         );
-        let r = evaluate(&spec(), Side::Standby, "u", t(0), &answer(200, "p-2", "w-1"), &published(), &Redactor::default());
+        let r = evaluate(
+            &spec(),
+            Side::Standby,
+            "u",
+            t(0),
+            &answer(200, "p-2", "w-1"),
+            &published(),
+            &Redactor::default(),
+        );
         assert!(readiness(Some(&r), t(30), Duration::from_secs(60)).ready);
         let stale = readiness(Some(&r), t(120), Duration::from_secs(60));
         assert!(!stale.ready);
-        assert_eq!(stale.reason, "stale: the last probe was 2m ago (fresh for 1m)");
+        assert_eq!(
+            stale.reason,
+            "stale: the last probe was 2m ago (fresh for 1m)"
+        );
     }
 }

@@ -114,7 +114,7 @@ impl Redactor {
             self.secrets
                 .push((value.to_string(), format!("[redacted ${{{var}}}]")));
             // Longest first, so a secret that contains another is replaced whole.
-            self.secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         }
     }
 
@@ -139,7 +139,10 @@ mod tests {
         assert!(t.is_secret());
         let mut r = Redactor::default();
         let v = t
-            .resolve(|n| (n == "API_KEY").then(|| "sk-live-123456".into()), &mut r)
+            .resolve(
+                |n| (n == "API_KEY").then(|| "sk-live-123456".into()),
+                &mut r,
+            )
             .unwrap();
         assert_eq!(v, "Bearer sk-live-123456");
         assert_eq!(t.shown(), "Bearer ${API_KEY}");
@@ -161,8 +164,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_references() {
-        assert!(Template::parse("Bearer ${KEY").unwrap_err().contains("closing"));
-        assert!(Template::parse("${1ABC}").unwrap_err().contains("not an environment variable"));
+        assert!(
+            Template::parse("Bearer ${KEY")
+                .unwrap_err()
+                .contains("closing")
+        );
+        assert!(
+            Template::parse("${1ABC}")
+                .unwrap_err()
+                .contains("not an environment variable")
+        );
         assert!(!Template::parse("plain").unwrap().is_secret());
     }
 }

@@ -1,6 +1,12 @@
 //! A regional inference endpoint stand-in: answers ok, 429, 503, slowly, not at all, or refuses
 //! connections, on command; optionally gated on its Auto Scaling group's InService count with a
 //! warm-up delay, like a GPU fleet that must load weights before it can answer.
+//!
+//! Two paths: `/health` (the load balancer's view: 200 only at serving capacity, after warm-up)
+//! and `POST /v1/chat/completions` (an OpenAI-compatible answer from whatever instances are up,
+//! so a warm standby of one instance answers canaries). Chat answers carry the artifact versions
+//! the fleet loaded (`x-artifact-version-<set>` headers and `standby_artifacts` in the JSON), can
+//! stream (`"stream": true`), and can require an API key.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +51,10 @@ struct Shared {
     ready: Mutex<GateState>,
     requests: AtomicU64,
     changed: Notify,
+    in_service: AtomicU64,
+    versions: Mutex<Vec<(String, String)>>,
+    api_key: Mutex<Option<String>>,
+    chat_requests: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,6 +88,11 @@ impl Endpoint {
             }),
             requests: AtomicU64::new(0),
             changed: Notify::new(),
+            // Without a gate the fleet is simply up.
+            in_service: AtomicU64::new(if gate.is_some() { 0 } else { 1 }),
+            versions: Mutex::new(vec![]),
+            api_key: Mutex::new(None),
+            chat_requests: AtomicU64::new(0),
         });
         tokio::spawn(serve(listener, addr, shared.clone()));
         if let Some(g) = gate {
@@ -100,6 +115,55 @@ impl Endpoint {
 
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn chat_requests(&self) -> u64 {
+        self.shared.chat_requests.load(Ordering::Relaxed)
+    }
+
+    /// The base URL synthetic inference requests go to.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The artifact versions the fleet says it serves, per set.
+    pub fn set_versions(&self, versions: Vec<(String, String)>) {
+        *self.shared.versions.lock().unwrap() = versions;
+    }
+
+    /// Requires `Authorization: Bearer <key>` on chat requests (401 otherwise).
+    pub fn require_key(&self, key: Option<String>) {
+        *self.shared.api_key.lock().unwrap() = key;
+    }
+
+    /// Loads each set's published manifest from the region's bucket, as a fleet does when it
+    /// (re)starts, and serves those versions from then on.
+    pub async fn load_versions(
+        &self,
+        aws_endpoint: &str,
+        region: &str,
+        bucket: &str,
+        sets: &[&str],
+    ) -> Result<Vec<(String, String)>, String> {
+        let conf = super::seed::sdk(aws_endpoint, region).await;
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
+        let mut out = Vec::new();
+        for set in sets {
+            let key = crate::sync::manifest::key(set);
+            let bytes = crate::aws::s3::get_bytes(&client, bucket, &key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no manifest at s3://{bucket}/{key}"))?;
+            let m: crate::sync::manifest::Manifest =
+                serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            out.push((set.to_string(), m.sync_id));
+        }
+        self.set_versions(out.clone());
+        Ok(out)
     }
 }
 
@@ -140,72 +204,210 @@ fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(128)
 }
 
-async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
-    let mut buf = vec![0u8; 4096];
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+async fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut buf = vec![0u8; 16384];
     let mut read = 0;
-    while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf[read..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => read += n,
+    let head_end = loop {
+        if let Some(i) = buf[..read].windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
         }
         if read == buf.len() {
-            return;
+            return None;
+        }
+        match stream.read(&mut buf[read..]).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => read += n,
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split_whitespace();
+    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end..read].to_vec();
+    while body.len() < len {
+        let mut chunk = vec![0u8; len - body.len()];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
         }
     }
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
+    let Some(req) = read_request(&mut stream).await else {
+        return;
+    };
     shared.requests.fetch_add(1, Ordering::Relaxed);
+    if req.path.starts_with("/v1/chat/completions") {
+        shared.chat_requests.fetch_add(1, Ordering::Relaxed);
+        return chat(stream, &shared, req).await;
+    }
     let gate = *shared.ready.lock().unwrap();
     let gated = match gate {
         GateState::Open => false,
         GateState::Cold => true,
         GateState::WarmingUntil(t) => tokio::time::Instant::now() < t,
     };
-    let behavior = shared.behavior.lock().unwrap().clone();
-    let status = if gated {
-        503
-    } else {
-        match behavior {
-            Behavior::Ok => 200,
-            Behavior::Status(s) => s,
-            Behavior::Slow(d) => {
-                tokio::time::sleep(d).await;
-                200
-            }
-            Behavior::Hang => {
-                std::future::pending::<()>().await;
-                return;
-            }
-            Behavior::Refuse => return,
-            Behavior::Flaky { fail_ratio, .. } => {
-                let mut x = shared.rng.lock().unwrap();
-                // xorshift64*: deterministic per seed, good enough to spread failures.
-                *x ^= *x >> 12;
-                *x ^= *x << 25;
-                *x ^= *x >> 27;
-                let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-                let sample = (v >> 11) as f64 / (1u64 << 53) as f64;
-                if sample < fail_ratio { 503 } else { 200 }
-            }
-        }
-    };
-    let reason = match status {
-        200 => "OK",
-        429 => "Too Many Requests",
-        503 => "Service Unavailable",
-        500 => "Internal Server Error",
-        404 => "Not Found",
-        _ => "Status",
+    let Some(status) = behave(&shared, gated).await else {
+        return;
     };
     let body = if gated {
         "{\"status\":\"warming\"}"
     } else {
         "{\"status\":\"ok\"}"
     };
+    respond(&mut stream, status, &[], body).await;
+}
+
+/// The configured behaviour's status (`None`: hang up without answering).
+async fn behave(shared: &Shared, gated: bool) -> Option<u16> {
+    if gated {
+        return Some(503);
+    }
+    let behavior = shared.behavior.lock().unwrap().clone();
+    Some(match behavior {
+        Behavior::Ok => 200,
+        Behavior::Status(s) => s,
+        Behavior::Slow(d) => {
+            tokio::time::sleep(d).await;
+            200
+        }
+        Behavior::Hang => {
+            std::future::pending::<()>().await;
+            return None;
+        }
+        Behavior::Refuse => return None,
+        Behavior::Flaky { fail_ratio, .. } => {
+            let mut x = shared.rng.lock().unwrap();
+            // xorshift64*: deterministic per seed, good enough to spread failures.
+            *x ^= *x >> 12;
+            *x ^= *x << 25;
+            *x ^= *x >> 27;
+            let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+            let sample = (v >> 11) as f64 / (1u64 << 53) as f64;
+            if sample < fail_ratio { 503 } else { 200 }
+        }
+    })
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        500 => "Internal Server Error",
+        404 => "Not Found",
+        _ => "Status",
+    }
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, headers: &[(String, String)], body: &str) {
+    let mut extra = String::new();
+    for (k, v) in headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
     let resp = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        reason(status),
         body.len()
     );
     let _ = stream.write_all(resp.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// An OpenAI-compatible chat completion from whatever capacity is up.
+async fn chat(mut stream: TcpStream, shared: &Shared, req: Request) {
+    let auth = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let expected = shared.api_key.lock().unwrap().clone();
+    if let Some(key) = expected
+        && auth != format!("Bearer {key}")
+    {
+        let body = serde_json::json!({"error": {"message": "invalid api key", "type": "auth"}})
+            .to_string();
+        return respond(&mut stream, 401, &[], &body).await;
+    }
+    if req.method != "POST" {
+        return respond(&mut stream, 405, &[], "{\"error\":\"POST only\"}").await;
+    }
+    let no_capacity = shared.in_service.load(Ordering::Relaxed) == 0;
+    let Some(status) = behave(shared, no_capacity).await else {
+        return;
+    };
+    let versions = shared.versions.lock().unwrap().clone();
+    let headers: Vec<(String, String)> = versions
+        .iter()
+        .map(|(set, v)| (format!("x-artifact-version-{set}"), v.clone()))
+        .collect();
+    if status != 200 {
+        // Like a careless server, the error echoes the request's credentials: the prober must
+        // keep them out of what it logs and stores.
+        let body = serde_json::json!({"error": {"message": "upstream unavailable", "request_authorization": auth}}).to_string();
+        return respond(&mut stream, status, &headers, &body).await;
+    }
+    let request: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let artifacts: serde_json::Map<String, serde_json::Value> = versions
+        .iter()
+        .map(|(s, v)| (s.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let model = request.get("model").cloned().unwrap_or("default".into());
+    if request.get("stream") == Some(&serde_json::Value::Bool(true)) {
+        let mut head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                .to_string();
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let _ = stream.write_all(head.as_bytes()).await;
+        for (i, word) in ["o", "k"].iter().enumerate() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let chunk = serde_json::json!({"object": "chat.completion.chunk", "model": model, "standby_artifacts": artifacts, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": if i == 1 { serde_json::json!("stop") } else { serde_json::Value::Null }}]});
+            let _ = stream
+                .write_all(format!("data: {chunk}\n\n").as_bytes())
+                .await;
+        }
+        let _ = stream.write_all(b"data: [DONE]\n\n").await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    let body = serde_json::json!({
+        "id": "chatcmpl-standby-testbed",
+        "object": "chat.completion",
+        "model": model,
+        "standby_artifacts": artifacts,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}
+    })
+    .to_string();
+    respond(&mut stream, 200, &headers, &body).await;
 }
 
 async fn watch_gate(g: AsgGate, shared: Arc<Shared>) {
@@ -218,6 +420,9 @@ async fn watch_gate(g: AsgGate, shared: Arc<Shared>) {
             .and_then(|v| v.into_iter().next())
             .and_then(|(_, c)| c)
             .map(|c| c.in_service);
+        if let Some(n) = in_service {
+            shared.in_service.store(u64::from(n), Ordering::Relaxed);
+        }
         {
             let mut ready = shared.ready.lock().unwrap();
             let enough = in_service.is_some_and(|n| n >= g.serving);

@@ -42,6 +42,10 @@ pub struct Harness {
 
 pub const WARMUP: Duration = Duration::from_millis(800);
 
+/// The API key the synthetic probes send (from the environment, as in production); it must
+/// never appear in anything standby writes or prints.
+pub const PROBE_KEY: &str = "sk-test-4f1c9a7e2b";
+
 impl std::ops::Deref for Harness {
     type Target = Lab;
     fn deref(&self) -> &Lab {
@@ -146,6 +150,7 @@ pub fn standby_command(args: &[&str], config: &Path) -> Command {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
         .env_remove("AWS_PROFILE")
         .env_remove("STANDBY_TEST_HOLD_AT");
     c
@@ -156,7 +161,7 @@ pub fn write_runbooks(dir: &Path) {
     let rb = dir.join("runbooks");
     std::fs::create_dir_all(&rb).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
-    for name in ["failover.toml", "failback.toml"] {
+    for name in ["failover.toml", "failback.toml", "drill-standby.toml"] {
         let text = std::fs::read_to_string(root.join(name))
             .unwrap()
             .replace("interval = \"1s\"", "interval = \"100ms\"");
@@ -207,6 +212,7 @@ recover_after = 2
 mode = "automatic"
 cooldown = "30m"
 runbook = "runbooks/failover.toml"
+drill_runbook = "runbooks/drill-standby.toml"
 
 [failback]
 runbook = "runbooks/failback.toml"
@@ -214,6 +220,15 @@ runbook = "runbooks/failback.toml"
 [sync]
 multipart_threshold_mib = 8
 part_size_mib = 6
+
+[probes]
+timeout = "3s"
+max_latency = "2s"
+headers = {{ Authorization = "Bearer ${{STANDBY_TEST_PROBE_KEY}}" }}
+
+[probes.artifact_version]
+prompts = {{ header = "x-artifact-version-prompts" }}
+weights = {{ pointer = "/standby_artifacts/weights" }}
 
 [[artifacts]]
 name = "prompts"
@@ -405,4 +420,117 @@ pub fn aws_cli_listing(
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Checks a run's report directory with independent tools: `report.json` against the shipped
+/// JSON Schema (check-jsonschema), `report.html` clean under `tidy -e`, and rendered by headless
+/// Chromium to a screenshot that is not blank. Returns the screenshot's path.
+pub fn check_report_dir(dir: &Path) -> PathBuf {
+    for name in ["report.json", "report.md", "report.html"] {
+        assert!(
+            dir.join(name).exists(),
+            "{} missing",
+            dir.join(name).display()
+        );
+    }
+    let out = Command::new(repo(".venv/bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(repo("src/report/schema.json"))
+        .arg(dir.join("report.json"))
+        .output()
+        .expect("check-jsonschema (make venv installs it)");
+    assert!(
+        out.status.success(),
+        "report.json does not match the schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("tidy")
+        .args(["-e", "-q"])
+        .arg(dir.join("report.html"))
+        .output()
+        .expect("tidy (make tools installs it)");
+    assert!(
+        out.status.code() == Some(0),
+        "tidy -e found problems in report.html:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = dir.join("screenshot.png");
+    let profile = dir.join(".chromium-profile");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1100,1500",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", dir.join("report.html").display()))
+        .output()
+        .expect("chromium (make tools installs it)");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        png.exists(),
+        "chromium wrote no screenshot:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = Command::new(repo(".venv/bin/python"))
+        .arg(repo("tests/support/png_stats.py"))
+        .arg(&png)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&stats.stdout).to_string();
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(
+        f.len(),
+        4,
+        "png_stats: {text}{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let nonwhite: f64 = f[2].parse().unwrap();
+    let colors: usize = f[3].parse().unwrap();
+    assert!(
+        nonwhite > 0.02 && colors > 8,
+        "the screenshot looks blank: {nonwhite} of pixels not white, {colors} colours"
+    );
+    png
+}
+
+/// Syncs both artifact sets and has the standby's fleet load what was published.
+pub async fn sync_and_load(h: &Harness) {
+    let out = h.run(&["sync"]);
+    assert!(
+        out.status.success(),
+        "sync: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.lab
+        .standby
+        .load_versions(
+            &h.moto_endpoint,
+            &h.world.standby_region,
+            &h.world.standby_bucket,
+            &["prompts", "weights"],
+        )
+        .await
+        .expect("the standby loads the published manifests");
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

@@ -1,0 +1,317 @@
+//! Drills, synthetic probes and reports, end to end: the real binary against moto and the two
+//! regional endpoints, with the reports checked by independent tools (check-jsonschema,
+//! `tidy -e`, headless Chromium).
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use standby::testbed::endpoint::Behavior;
+
+fn report_dir(h: &Harness, kind: &str) -> std::path::PathBuf {
+    reports(&h.reports_dir())
+        .into_iter()
+        .rev()
+        .find(|p| p.to_string_lossy().contains(kind))
+        .unwrap_or_else(|| panic!("no {kind} report in {}", h.reports_dir().display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
+    let h = Harness::start("drill").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(
+        &s3p,
+        &h.world.primary_bucket,
+        "prompts/system.txt",
+        b"be brief",
+    )
+    .await;
+    put(&s3p, &h.world.primary_bucket, "models/w.bin", b"weights").await;
+    sync_and_load(&h).await;
+
+    let out = h.run(&["check"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("readiness: ready"), "{}", text(&out));
+
+    let out = h.run(&["drill", "standby", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("dry run: nothing was changed"));
+    assert!(
+        !text(&out).contains("UPSERT"),
+        "a standby drill plans no DNS change: {}",
+        text(&out)
+    );
+
+    let out = h.run(&["drill", "standby", "--yes"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("drill-standby succeeded: would-be RTO"), "{t}");
+    assert_eq!(h.record().await, h.world.primary_value, "DNS untouched");
+    assert_eq!(
+        h.capacity(&h.world.standby_region, &h.world.standby_asg)
+            .await,
+        (h.world.standby_warm, h.world.standby_warm),
+        "standby back at warm"
+    );
+
+    let dir = report_dir(&h, "drill-standby");
+    let rep = read_json(&dir.join("report.json"));
+    assert_eq!(rep["result"], "succeeded");
+    assert_eq!(rep["rto"]["basis"], "drill_estimate");
+    assert_eq!(rep["rto"]["objective_met"], true);
+    assert_eq!(rep["drill"]["restored"], true);
+    assert!(rep["drill"]["warmup_ms"].as_u64().unwrap() >= WARMUP.as_millis() as u64 / 2);
+    let sources: Vec<&str> = rep["drill"]["would_be"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert!(sources.contains(&"measured in this drill"), "{sources:?}");
+    assert!(
+        sources.contains(&"runbook budget (never measured)"),
+        "{sources:?}"
+    );
+    assert_eq!(rep["probes"][0]["ok"], true, "{}", rep["probes"]);
+    assert!(
+        rep["probes"][0]["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["verdict"] == "match")
+    );
+    check_report_dir(&dir);
+
+    // Listed locally and read back from the standby bucket.
+    let out = h.run(&["report", "list"]);
+    assert!(text(&out).contains("drill-standby"), "{}", text(&out));
+    assert!(text(&out).contains("drill RTO trend"), "{}", text(&out));
+    let out = h.run(&["report", "list", "--remote"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("drill-standby"), "{}", text(&out));
+    let id = dir.file_name().unwrap().to_string_lossy().to_string();
+    let out = h.run(&["report", "show", &id, "--format", "html", "--remote"]);
+    assert!(text(&out).starts_with("<!DOCTYPE html>"), "{}", text(&out));
+    let out = h.run(&["status"]);
+    assert!(text(&out).contains("standby:     READY"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_between_served_and_published_versions_is_reported() {
+    let h = Harness::start("drift").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/system.txt", b"v1").await;
+    put(&s3p, &h.world.primary_bucket, "models/w.bin", b"weights").await;
+    sync_and_load(&h).await;
+    assert!(h.run(&["check"]).status.success());
+
+    // A new prompt is published, but the fleet keeps serving what it loaded before.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/system.txt", b"v2").await;
+    assert!(h.run(&["sync", "prompts"]).status.success());
+    let out = h.run(&["check"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("standby probe found DRIFT: version prompts: DRIFT: serves"),
+        "{t}"
+    );
+    assert!(t.contains("[ok] version weights"), "{t}");
+    let out = h.run(&["status"]);
+    assert!(
+        text(&out).contains("standby:     NOT READY — drift"),
+        "{}",
+        text(&out)
+    );
+    // The failover preflight reads it (as a warning under the default readiness = "warn").
+    let out = h.run(&["failover", "--dry-run"]);
+    assert!(
+        text(&out).contains("[warn] standby readiness: drift"),
+        "{}",
+        text(&out)
+    );
+
+    // Reloading the fleet clears it.
+    sync_and_load(&h).await;
+    assert!(h.run(&["check"]).status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_secrets_never_reach_logs_reports_or_state() {
+    let h = Harness::start("secret").await;
+    h.lab.standby.require_key(Some(PROBE_KEY.into()));
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(&h).await;
+
+    let mut seen = String::new();
+    let out = h.run(&["check"]);
+    assert!(
+        out.status.success(),
+        "the key from the environment is sent: {}",
+        text(&out)
+    );
+    seen.push_str(&text(&out));
+    // A failing standby whose error echoes the request's credentials.
+    h.lab.standby.set(Behavior::Status(500));
+    let out = h.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("[redacted ${STANDBY_TEST_PROBE_KEY}]"), "{t}");
+    seen.push_str(&t);
+    h.lab.standby.set(Behavior::Ok);
+    let out = h.run(&["drill", "standby", "--yes"]);
+    seen.push_str(&text(&out));
+    seen.push_str(&text(&h.run(&["status"])));
+    // Without the variable, the probe names it and sends nothing.
+    let out = h
+        .command(&["check"])
+        .env_remove("STANDBY_TEST_PROBE_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).contains(
+            "header Authorization: environment variable STANDBY_TEST_PROBE_KEY is not set"
+        ),
+        "{}",
+        text(&out)
+    );
+
+    assert!(
+        !seen.contains(PROBE_KEY),
+        "the key leaked into output:\n{seen}"
+    );
+    let mut files = vec![];
+    let mut stack = vec![h.dir.0.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.len() > 5, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PROBE_KEY),
+            "the key leaked into {}",
+            f.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
+    let h = Harness::start("drill-abort").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(&h).await;
+
+    let log = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
+    let mut serve = h
+        .command(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let drill_log = std::fs::File::create(h.dir.0.join("drill.log")).unwrap();
+    let mut drill = h
+        .command(&["drill", "standby", "--yes"])
+        .env("STANDBY_TEST_HOLD_AT", "started:verify-standby")
+        .stdin(Stdio::null())
+        .stdout(drill_log.try_clone().unwrap())
+        .stderr(drill_log)
+        .spawn()
+        .unwrap();
+    let hold = h.state_dir().join("test-hold");
+    wait_for(
+        "the drill to reach verify-standby",
+        Duration::from_secs(30),
+        || hold.exists(),
+    )
+    .await;
+
+    h.lab.primary.set(Behavior::Status(503));
+    let state = h.state_dir().join("state.json");
+    wait_for(
+        "the daemon to ask the drill to yield",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&state)
+                .map(|s| s.contains("\"abort_run\": \"2"))
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    std::fs::write(h.state_dir().join("test-release"), "").unwrap();
+    let status = tokio::task::spawn_blocking(move || drill.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "an aborted drill exits 1");
+
+    let zone_record = || async { h.record().await };
+    let started = std::time::Instant::now();
+    while zone_record().await != h.world.standby_value {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "no failover after the drill yielded:\n{}",
+            std::fs::read_to_string(h.dir.0.join("serve.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fo = h.reports_dir();
+    wait_for("the failover report", Duration::from_secs(30), || {
+        reports(&fo)
+            .iter()
+            .any(|p| p.to_string_lossy().contains("failover"))
+    })
+    .await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+
+    let d = report_dir(&h, "drill-standby");
+    let rep = read_json(&d.join("report.json"));
+    assert_eq!(rep["result"], "failed");
+    assert!(
+        rep["reason"].as_str().unwrap().starts_with("aborted: "),
+        "{}",
+        rep["reason"]
+    );
+    assert_eq!(rep["drill"]["aborted"], true);
+    assert_eq!(
+        rep["drill"]["restored"], true,
+        "the standby was scaled back as cleanup"
+    );
+    let step = |name: &str| {
+        rep["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        step("verify-standby")["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted: ")
+    );
+    assert_eq!(step("smoke-standby")["status"], "skipped");
+    assert_eq!(step("standby-to-warm")["status"], "succeeded");
+    check_report_dir(&d);
+    let f = report_dir(&h, "failover");
+    let rep = read_json(&f.join("report.json"));
+    assert_eq!(rep["result"], "succeeded", "{}", rep["reason"]);
+    assert_eq!(rep["trigger"]["kind"], "automatic");
+}
