@@ -578,6 +578,101 @@ mod tests {
         }
     }
 
+    fn drill_requested() -> Event {
+        Event::Requested {
+            kind: RunbookKind::DrillStandby,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn a_drill_needs_traffic_on_the_primary() {
+        let d = decide(&State::default(), &drill_requested(), t(0), &AUTO, "d1");
+        assert_eq!(d.reason, "starting drill-standby");
+        let standby = State {
+            serving: Serving::Standby,
+            ..State::default()
+        };
+        let d = decide(&standby, &drill_requested(), t(0), &AUTO, "d1");
+        assert!(d.actions.is_empty());
+        assert_eq!(
+            d.reason,
+            "refused: a drill needs traffic on the primary, and the state is standby"
+        );
+        let failing = decide(&State::default(), &down(), t(0), &AUTO, "r1").next;
+        let d = decide(&failing, &drill_requested(), t(1), &AUTO, "d1");
+        assert_eq!(d.reason, "refused: run r1 is already in progress");
+    }
+
+    #[test]
+    fn a_primary_failure_aborts_the_drill_and_the_failover_follows_its_cleanup() {
+        let s = decide(&State::default(), &drill_requested(), t(0), &AUTO, "d1").next;
+        let d = decide(&s, &down(), t(10), &AUTO, "-");
+        assert_eq!(d.actions, vec![Action::AbortRun { run: "d1".into() }]);
+        assert_eq!(
+            d.reason,
+            "down: 2 consecutive failing rounds: aborting drill-standby d1; its cleanup runs, then the failover starts"
+        );
+        assert_eq!(d.next.abort_run.as_deref(), Some("d1"));
+        // Repeated verdicts do not stack.
+        let again = decide(&d.next, &down(), t(11), &AUTO, "-");
+        assert!(again.actions.is_empty());
+        let done = decide(
+            &d.next,
+            &Event::RunFinished {
+                run: "d1".into(),
+                succeeded: false,
+                traffic_on: Side::Primary,
+            },
+            t(20),
+            &AUTO,
+            "r2",
+        );
+        assert_eq!(done.next.serving, Serving::FailingOver { run: "r2".into() });
+        assert!(
+            done.reason
+                .ends_with("failing over now, as the primary failed during it"),
+            "{}",
+            done.reason
+        );
+        match &done.actions[..] {
+            // The failover's clock starts at the first failing probe, before the drill yielded.
+            [Action::StartRun { trigger, .. }] => assert_eq!(trigger.clock_start(), t(0)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(done.next.pending, None);
+        assert_eq!(done.next.abort_run, None);
+    }
+
+    #[test]
+    fn manual_mode_aborts_the_drill_but_waits_for_the_operator() {
+        let manual = Policy {
+            mode: Mode::Manual,
+            cooldown: Duration::from_secs(1800),
+        };
+        let s = decide(&State::default(), &drill_requested(), t(0), &manual, "d1").next;
+        let d = decide(&s, &down(), t(10), &manual, "-");
+        assert!(
+            d.reason
+                .contains("manual mode: then waiting for `standby failover`"),
+            "{}",
+            d.reason
+        );
+        let done = decide(
+            &d.next,
+            &Event::RunFinished {
+                run: "d1".into(),
+                succeeded: false,
+                traffic_on: Side::Primary,
+            },
+            t(20),
+            &manual,
+            "r2",
+        );
+        assert_eq!(done.next.serving, Serving::Primary);
+        assert!(done.actions.is_empty());
+    }
+
     #[test]
     fn primary_down_starts_an_automatic_failover_with_cooldown() {
         let d = decide(&State::default(), &down(), t(4), &AUTO, "r1");
