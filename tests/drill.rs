@@ -315,3 +315,205 @@ async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
     assert_eq!(rep["result"], "succeeded", "{}", rep["reason"]);
     assert_eq!(rep["trigger"]["kind"], "automatic");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_drill_fails_over_and_back_in_one_run() {
+    let h = Harness::start("drill-full").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(&h).await;
+
+    let out = h.run(&["drill", "full", "--dry-run"]);
+    let t = text(&out);
+    assert!(
+        t.contains("failover/flip-dns") && t.contains("failback/flip-dns"),
+        "{t}"
+    );
+    let out = h.run(&["drill", "full", "--yes"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(
+        h.record().await,
+        h.world.primary_value,
+        "traffic back on the primary"
+    );
+    assert_eq!(
+        h.capacity(&h.world.standby_region, &h.world.standby_asg)
+            .await,
+        (h.world.standby_warm, h.world.standby_warm)
+    );
+    let dir = report_dir(&h, "drill-full");
+    let rep = read_json(&dir.join("report.json"));
+    assert_eq!(rep["result"], "succeeded", "{}", rep["reason"]);
+    assert_eq!(rep["rto"]["basis"], "measured");
+    assert!(rep["rto"]["measured_ms"].as_u64().is_some());
+    assert_eq!(rep["drill"]["restored"], true);
+    assert!(rep["drill"]["failback_ms"].as_u64().is_some());
+    let phases: Vec<&str> = rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases.first(), Some(&"failover"));
+    assert_eq!(phases.last(), Some(&"failback"));
+    // One report for the run: the failover half's report step is dropped.
+    assert_eq!(
+        rep["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["action"] == "report")
+            .count(),
+        1
+    );
+    let state = std::fs::read_to_string(h.state_dir().join("state.json")).unwrap();
+    assert!(state.contains("\"mode\": \"primary\""), "{state}");
+    check_report_dir(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_killed_mid_way_resumes_and_cleans_up_on_restart() {
+    let h = Harness::start("drill-kill").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(&h).await;
+
+    let mut drill = h
+        .command(&["drill", "standby", "--yes"])
+        .env("STANDBY_TEST_HOLD_AT", "after:verify-standby")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let hold = h.state_dir().join("test-hold");
+    wait_for(
+        "the drill to verify the standby",
+        Duration::from_secs(30),
+        || hold.exists(),
+    )
+    .await;
+    drill.kill().unwrap();
+    drill.wait().unwrap();
+    assert_eq!(
+        h.capacity(&h.world.standby_region, &h.world.standby_asg)
+            .await
+            .0,
+        h.world.serving,
+        "killed with the standby at serving capacity"
+    );
+
+    let mut serve = h
+        .command(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reports_dir = h.reports_dir();
+    wait_for(
+        "the resumed drill's report",
+        Duration::from_secs(30),
+        || {
+            reports(&reports_dir).iter().any(|p| {
+                p.join("report.json").exists() && p.to_string_lossy().contains("drill-standby")
+            })
+        },
+    )
+    .await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(
+        h.capacity(&h.world.standby_region, &h.world.standby_asg)
+            .await,
+        (h.world.standby_warm, h.world.standby_warm),
+        "the cleanup ran after the restart"
+    );
+    let rep = read_json(&report_dir(&h, "drill-standby").join("report.json"));
+    assert_eq!(rep["result"], "succeeded", "{}", rep["reason"]);
+    assert_eq!(rep["resumed_at"].as_array().unwrap().len(), 1);
+    assert_eq!(h.record().await, h.world.primary_value);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_probes_and_drills_on_their_schedules() {
+    let h = Harness::start("drill-sched").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(&h).await;
+    let text_cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("[probes]\n", "[probes]\nschedule = \"*/2 * * * * *\"\n")
+        + "\n[[drills]]\nkind = \"standby\"\nschedule = \"*/4 * * * * *\"\n";
+    std::fs::write(&h.config, text_cfg).unwrap();
+    assert!(h.run(&["validate"]).status.success());
+
+    let mut serve = h
+        .command(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reports_dir = h.reports_dir();
+    wait_for(
+        "a scheduled drill's report",
+        Duration::from_secs(40),
+        || {
+            reports(&reports_dir).iter().any(|p| {
+                p.join("report.json").exists() && p.to_string_lossy().contains("drill-standby")
+            })
+        },
+    )
+    .await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let rep = read_json(&report_dir(&h, "drill-standby").join("report.json"));
+    assert_eq!(rep["trigger"]["kind"], "scheduled");
+    let log = read_json(&h.state_dir().join("probes/standby.json"));
+    assert!(
+        log["history"].as_array().unwrap().len() >= 2,
+        "scheduled probes recorded: {log}"
+    );
+    let out = h.run(&["status"]);
+    let t = text(&out);
+    assert!(t.contains("synthetic probes every `*/2 * * * * *`"), "{t}");
+    assert!(
+        t.contains("drills:      drill-standby every `*/4 * * * * *`"),
+        "{t}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_answers_report_time_to_first_byte() {
+    let h = Harness::start("stream").await;
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(&h).await;
+    let text_cfg = std::fs::read_to_string(&h.config).unwrap().replace(
+        "[probes]\n",
+        "[probes]\nbody = '{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"ping\"}], \"stream\": true}'\nmax_ttfb = \"1s\"\n\n[[probes.expect]]\npointer = \"/choices/0/delta/content\"\nequals = \"o\"\n\n[probes.x]\n",
+    );
+    // `[probes.x]` is a typo on purpose: unknown keys are errors.
+    std::fs::write(&h.config, &text_cfg).unwrap();
+    let out = h.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("probes.x: unknown key"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&h.config, text_cfg.replace("\n[probes.x]\n", "\n")).unwrap();
+    let out = h.run(&["check"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("[ok] first byte:"), "{t}");
+    assert!(
+        t.contains("[ok] answer /choices/0/delta/content: equals \"o\""),
+        "{t}"
+    );
+    assert!(t.contains("(first byte"), "{t}");
+}

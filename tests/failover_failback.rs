@@ -85,6 +85,7 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     let dirs = reports(&h.reports_dir());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     let rep = read_json(&dirs[0].join("report.json"));
+    common::check_report_dir(&dirs[0]);
     assert_eq!(rep["kind"], "failover");
     assert_eq!(rep["result"], "succeeded");
     assert_eq!(rep["trigger"]["kind"], "automatic");
@@ -155,7 +156,7 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     let out = h.run(&["status"]);
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("serving:     standby"), "{s}");
-    assert!(s.contains("last report: failover Succeeded"), "{s}");
+    assert!(s.contains("last report: failover succeeded"), "{s}");
 
     // SIGTERM: a clean exit 0.
     let pid = serve.id().to_string();
@@ -194,7 +195,7 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("failback Succeeded: RTO"), "{stdout}");
+    assert!(stdout.contains("failback succeeded: RTO"), "{stdout}");
     assert_eq!(h.capacity(&w.primary_region, &w.primary_asg).await, (4, 4));
     assert_eq!(h.record().await, w.primary_value);
     assert_eq!(

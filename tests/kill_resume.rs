@@ -123,6 +123,7 @@ async fn sigkill_at_every_step_boundary_resumes_and_completes() {
         );
         assert_eq!(report["result"], "succeeded");
         assert_eq!(report["resumed_at"].as_array().unwrap().len(), 1);
+        validate_report(&dir.0.join("reports").join(run["id"].as_str().unwrap()));
     }
 }
 

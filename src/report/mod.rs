@@ -691,6 +691,60 @@ mod tests {
     }
 
     #[test]
+    fn projected_rto_prefers_the_last_drills_durations_to_budgets() {
+        let mut rec = run(RunStatus::Running, true);
+        for s in rec.steps.iter_mut().skip(3) {
+            s.status = StepStatus::Pending;
+            s.started_at = None;
+            s.finished_at = None;
+        }
+        let budgets: Duration = rec.plan.steps.iter().skip(3).map(|s| s.budget).sum();
+        let without = projected_rto(&rec, t(3_600));
+        // The last drill scaled in 20s, where the budget allows 82s.
+        rec.estimates
+            .insert("scale_asgs standby serving".into(), 20_000);
+        rec.estimates_from = Some("d1".into());
+        let scale_budget = rec.plan.steps[3].budget;
+        let with = projected_rto(&rec, t(3_600));
+        assert_eq!(
+            without,
+            Duration::from_millis(3_600) + budgets + Duration::from_secs(60)
+        );
+        assert_eq!(with, without - scale_budget + Duration::from_secs(20));
+        assert_eq!(build(&rec).rto.projection_from.as_deref(), Some("d1"));
+    }
+
+    #[test]
+    fn a_likely_breach_is_marked_with_its_time() {
+        let mut rec = run(RunStatus::Succeeded, true);
+        rec.notes.push(crate::journal::Note {
+            at: t(63_600),
+            text: "projected RTO 5m 10s exceeds the objective 5m after step scale-standby: a breach is likely".into(),
+        });
+        let r = build(&rec);
+        assert_eq!(r.rto.breach_projected_at, Some(t(63_600)));
+        assert!(to_html(&r).contains("breach projected"));
+    }
+
+    #[test]
+    fn the_html_report_is_self_contained_and_draws_every_step() {
+        let r = build(&run(RunStatus::Succeeded, true));
+        let html = to_html(&r);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        for banned in ["<script", "src=\"http", "href=\"http", "@import"] {
+            assert!(!html.contains(banned), "{banned}");
+        }
+        let svg = svg::timeline(&r);
+        // detect row + one bar per step, each with its budget outline where it has one.
+        assert_eq!(
+            svg.matches("<title>").count() - 1,
+            r.steps.len() + 1 + r.steps.iter().filter(|s| s.budget_ms > 0).count()
+        );
+        assert!(svg.contains("RTO objective 5m"));
+        assert!(svg.contains("recovered 1m 18s"));
+    }
+
+    #[test]
     fn json_field_names_are_snake_case_and_stable() {
         let json: serde_json::Value =
             serde_json::from_str(&to_json(&build(&run(RunStatus::Succeeded, true)))).unwrap();
