@@ -412,7 +412,7 @@ impl StepOutcome {
 
 async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome {
     match (&step.action, &step.changes) {
-        (Action::Preflight, _) => preflight(ctx, run).await,
+        (Action::Preflight, _) => preflight(ctx, run, &step.phase).await,
         (Action::ScaleAsgs { .. }, Changes::Asgs { groups }) => scale(ctx, groups).await,
         (
             Action::Verify {
@@ -571,7 +571,7 @@ async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Durati
     }
 }
 
-async fn preflight(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
+async fn preflight(ctx: &Ctx, run: &RunRecord, phase: &str) -> StepOutcome {
     let world = match aws::observe(&ctx.clients, &ctx.cfg).await {
         Ok(w) => w,
         Err(e) => return StepOutcome::failed(format!("cannot observe the world: {e}"), json!({})),
@@ -580,7 +580,7 @@ async fn preflight(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
         .await
         .map_err(|e| warn!("reading the standby's readiness: {e}"))
         .ok();
-    let checks = plan::preflight(&run.plan, &ctx.cfg, &world, readiness.as_ref());
+    let checks = plan::preflight(&run.plan, phase, &ctx.cfg, &world, readiness.as_ref());
     let details = json!({ "checks": checks, "world": world });
     let failed: Vec<String> = checks
         .iter()

@@ -150,7 +150,12 @@ pub async fn run_command(
     let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
         .await
         .ok();
-    let checks = crate::plan::preflight(&plan, &ctx.cfg, &world, readiness.as_ref());
+    let first_phase = plan
+        .steps
+        .first()
+        .map(|s| s.phase.clone())
+        .unwrap_or_default();
+    let checks = crate::plan::preflight(&plan, &first_phase, &ctx.cfg, &world, readiness.as_ref());
     println!("preflight as of now:");
     for c in &checks {
         println!(

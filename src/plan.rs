@@ -279,14 +279,18 @@ pub struct Check {
 /// points at one of the two sides we own (never overwrite a value somebody else set), a drill
 /// finds traffic on the primary, and the standby's readiness (from its synthetic probes) when the
 /// run is heading there.
+///
+/// `phase` is the phase whose preflight runs (a full drill has two): its groups are checked, and
+/// the record must point where that phase starts from.
 pub fn preflight(
     plan: &Plan,
+    phase: &str,
     cfg: &Config,
     world: &World,
     readiness: Option<&crate::smoke::Readiness>,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    for step in &plan.steps {
+    for step in plan.steps.iter().filter(|s| s.phase == phase) {
         if let Changes::Asgs { groups } = &step.changes {
             for g in groups {
                 let found = observed(world, g.side, &g.name);
@@ -313,7 +317,15 @@ pub fn preflight(
             }
         }
     }
-    let target = plan.kind.target();
+    let phase_kind = match phase {
+        "failback" => RunbookKind::Failback,
+        "drill-standby" => RunbookKind::DrillStandby,
+        _ => RunbookKind::Failover,
+    };
+    // A drill starts from traffic on the primary; a full drill's failback phase from the standby.
+    let drill_start = phase_kind == RunbookKind::DrillStandby
+        || (plan.kind == RunbookKind::DrillFull && phase_kind == RunbookKind::Failover);
+    let target = phase_kind.target();
     let name = format!("dns {} {}", cfg.dns.record_type.as_str(), cfg.dns.name);
     let check = |name: String, ok: bool, reason: String| Check {
         name,
@@ -324,8 +336,8 @@ pub fn preflight(
     checks.push(match &world.record {
         None => check(name, false, format!("record not found in zone {}", cfg.dns.zone_id)),
         Some(r) => match cfg.dns.side_of(&r.value) {
-            Some(Side::Primary) if plan.kind.is_drill() => check(name, true, format!("points at the primary ({}), as a drill needs", r.value)),
-            Some(side) if plan.kind.is_drill() => check(name, false, format!("points at the {side} ({}): a drill needs traffic on the primary", r.value)),
+            Some(Side::Primary) if drill_start => check(name, true, format!("points at the primary ({}), as a drill needs", r.value)),
+            Some(side) if drill_start => check(name, false, format!("points at the {side} ({}): a drill needs traffic on the primary", r.value)),
             Some(side) if side == target => check(name, true, format!("already points at the {side} ({}); the flip will be a no-op", r.value)),
             Some(side) => check(name, true, format!("points at the {side} ({})", r.value)),
             None => Check {
@@ -339,7 +351,7 @@ pub fn preflight(
             },
         },
     });
-    if plan.kind != RunbookKind::Failback
+    if phase_kind != RunbookKind::Failback
         && let Some(r) = readiness
     {
         use crate::smoke::ReadinessPolicy;
@@ -571,7 +583,7 @@ standby = "usw2.example.com"
         let cfg = config();
         let w = world(Some("somebody-else.example.net"));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
-        let checks = preflight(&plan, &cfg, &w, None);
+        let checks = preflight(&plan, plan.steps[0].phase.as_str(), &cfg, &w, None);
         let failed: Vec<&str> = checks
             .iter()
             .filter(|c| !c.ok)
@@ -581,7 +593,7 @@ standby = "usw2.example.com"
         assert!(failed[0].contains("Auto Scaling group \"gpu-usw2-b\" not found in us-west-2"));
         assert!(failed[1].contains("refusing to overwrite a value standby does not own"));
         let w = world(None);
-        let checks = preflight(&plan, &cfg, &w, None);
+        let checks = preflight(&plan, plan.steps[0].phase.as_str(), &cfg, &w, None);
         assert!(
             checks
                 .iter()
@@ -594,7 +606,7 @@ standby = "usw2.example.com"
         let cfg = config();
         let w = world(Some("usw2.example.com."));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
-        let checks = preflight(&plan, &cfg, &w, None);
+        let checks = preflight(&plan, plan.steps[0].phase.as_str(), &cfg, &w, None);
         let dns = checks.iter().find(|c| c.name.starts_with("dns")).unwrap();
         assert!(dns.ok);
         assert!(

@@ -413,14 +413,15 @@ async fn a_drill_killed_mid_way_resumes_and_cleans_up_on_restart() {
         .spawn()
         .unwrap();
     let reports_dir = h.reports_dir();
+    let finished = |p: &std::path::Path| {
+        p.to_string_lossy().contains("drill-standby")
+            && std::fs::read_to_string(p.join("report.json"))
+                .is_ok_and(|t| !t.contains("\"result\": \"running\""))
+    };
     wait_for(
-        "the resumed drill's report",
+        "the resumed drill's final report",
         Duration::from_secs(30),
-        || {
-            reports(&reports_dir).iter().any(|p| {
-                p.join("report.json").exists() && p.to_string_lossy().contains("drill-standby")
-            })
-        },
+        || reports(&reports_dir).iter().any(|p| finished(p)),
     )
     .await;
     let _ = serve.kill();
@@ -493,10 +494,16 @@ async fn streamed_answers_report_time_to_first_byte() {
     put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
     put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
     sync_and_load(&h).await;
-    let text_cfg = std::fs::read_to_string(&h.config).unwrap().replace(
-        "[probes]\n",
-        "[probes]\nbody = '{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"ping\"}], \"stream\": true}'\nmax_ttfb = \"1s\"\n\n[[probes.expect]]\npointer = \"/choices/0/delta/content\"\nequals = \"o\"\n\n[probes.x]\n",
-    );
+    let text_cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace(
+            "[probes]\n",
+            "[probes]\nbody = '{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"ping\"}], \"stream\": true}'\nmax_ttfb = \"1s\"\n",
+        )
+        .replace(
+            "[probes.artifact_version]",
+            "[[probes.expect]]\npointer = \"/choices/0/delta/content\"\nequals = \"o\"\n\n[probes.x]\n\n[probes.artifact_version]",
+        );
     // `[probes.x]` is a typo on purpose: unknown keys are errors.
     std::fs::write(&h.config, &text_cfg).unwrap();
     let out = h.run(&["validate"]);
