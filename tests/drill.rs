@@ -10,6 +10,13 @@ use std::time::Duration;
 use common::*;
 use standby::testbed::endpoint::Behavior;
 
+/// A run's report directory whose report is final (a `report` step writes an interim one).
+fn final_report(dir: &std::path::Path, kind: &str) -> bool {
+    dir.to_string_lossy().contains(kind)
+        && std::fs::read_to_string(dir.join("report.json"))
+            .is_ok_and(|t| !t.contains("\"result\": \"running\""))
+}
+
 fn report_dir(h: &Harness, kind: &str) -> std::path::PathBuf {
     reports(&h.reports_dir())
         .into_iter()
@@ -270,11 +277,11 @@ async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let fo = h.reports_dir();
-    wait_for("the failover report", Duration::from_secs(30), || {
-        reports(&fo)
-            .iter()
-            .any(|p| p.to_string_lossy().contains("failover"))
-    })
+    wait_for(
+        "the failover's final report",
+        Duration::from_secs(30),
+        || reports(&fo).iter().any(|p| final_report(p, "failover")),
+    )
     .await;
     let _ = serve.kill();
     let _ = serve.wait();
@@ -463,9 +470,9 @@ async fn serve_probes_and_drills_on_their_schedules() {
         "a scheduled drill's report",
         Duration::from_secs(40),
         || {
-            reports(&reports_dir).iter().any(|p| {
-                p.join("report.json").exists() && p.to_string_lossy().contains("drill-standby")
-            })
+            reports(&reports_dir)
+                .iter()
+                .any(|p| final_report(p, "drill-standby"))
         },
     )
     .await;
