@@ -14,6 +14,7 @@ enum Target {
     Config,
     Failover,
     Failback,
+    Drill,
 }
 
 struct Case {
@@ -239,6 +240,38 @@ const CASES: &[Case] = &[
         Some("on_falure"),
         "steps[0].on_falure: unknown key",
     ),
+    case(
+        "unterminated environment reference",
+        Config,
+        "Bearer ${STANDBY_TEST_PROBE_KEY}",
+        "Bearer ${STANDBY_TEST_PROBE_KEY",
+        Some("Authorization = "),
+        "probes.headers.Authorization: \"Bearer ${STANDBY_TEST_PROBE_KEY\": \"${\" without a closing \"}\"",
+    ),
+    case(
+        "version of an unknown artifact set",
+        Config,
+        "weights = { pointer",
+        "weight = { pointer",
+        Some("weight = { pointer"),
+        "probes.artifact_version.weight: no artifact set named \"weight\" (configured: prompts, weights)",
+    ),
+    case(
+        "unknown drill kind",
+        Config,
+        "[probes]\n",
+        "[[drills]]\nkind = \"weekly\"\nschedule = \"0 3 * * 1\"\n\n[probes]\n",
+        Some("kind = \"weekly\""),
+        "drills[0].kind: \"weekly\" is not one of \"standby\", \"full\"",
+    ),
+    case(
+        "a standby drill that flips DNS",
+        Drill,
+        "action = \"smoke\"           # a real inference request: status, latency, answer, artifact versions\nside = \"standby\"",
+        "action = \"flip_dns\"\nto = \"standby\"",
+        Some("action = \"flip_dns\""),
+        "a standby drill never touches DNS",
+    ),
 ];
 
 #[test]
@@ -260,12 +293,15 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
         write_runbooks(&dir.0);
         let rb_path = dir.0.join("runbooks/failover.toml");
         let fb_path = dir.0.join("runbooks/failback.toml");
+        let drill_path = dir.0.join("runbooks/drill-standby.toml");
         let mut runbook = std::fs::read_to_string(&rb_path).unwrap();
         let mut failback = std::fs::read_to_string(&fb_path).unwrap();
+        let mut drill = std::fs::read_to_string(&drill_path).unwrap();
         let (text, file) = match c.target {
             Config => (&mut config, "standby.toml"),
             Failover => (&mut runbook, "failover.toml"),
             Target::Failback => (&mut failback, "failback.toml"),
+            Drill => (&mut drill, "drill-standby.toml"),
         };
         assert!(
             text.contains(c.from),
@@ -288,10 +324,12 @@ fn every_bad_input_exits_2_naming_file_line_and_key_without_touching_aws() {
         std::fs::write(dir.0.join("standby.toml"), &config).unwrap();
         std::fs::write(&rb_path, &runbook).unwrap();
         std::fs::write(&fb_path, &failback).unwrap();
+        std::fs::write(&drill_path, &drill).unwrap();
 
         for args in [
             &["validate"][..],
             &["failover", "--yes"][..],
+            &["drill", "standby", "--yes"][..],
             &["serve"][..],
         ] {
             let out = standby_command(args, &dir.0.join("standby.toml"))

@@ -85,6 +85,8 @@ impl<'d, 's> Section<'d, 's> {
     pub fn key_path(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
+        } else if key.is_empty() {
+            self.path.clone()
         } else {
             format!("{}.{key}", self.path)
         }
