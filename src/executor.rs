@@ -144,34 +144,43 @@ fn last_drill_estimates(
 /// for each: what a standby drill cannot measure itself (final sync, DNS flip) comes from there.
 fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::StepEstimate> {
     let budget = plan::action_budget(cfg);
-    cfg.failover
+    let steps: Vec<&crate::runbook::Step> = cfg
+        .failover
         .runbook
         .steps
         .iter()
         .filter(|s| s.action != Action::Report && !s.cleanup)
-        .map(|s| {
+        .collect();
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
             let key = s.action.key();
+            // The n-th step doing this (a failover verifies the standby twice, the second time
+            // already warm): matched with the n-th such step of an earlier run.
+            let nth = steps[..i].iter().filter(|o| o.action.key() == key).count();
             let last = runs.iter().rev().find_map(|r| {
                 if !matches!(r.kind, RunbookKind::Failover | RunbookKind::DrillFull) {
                     return None;
                 }
-                r.plan.steps.iter().zip(&r.steps).find_map(|(p, rec)| {
-                    match (
-                        p.phase == "failover" && p.action.key() == key,
-                        rec.status,
-                        rec.started_at,
-                        rec.finished_at,
-                    ) {
-                        (true, StepStatus::Succeeded, Some(a), Some(b)) => Some((
-                            crate::duration::millis(crate::duration::between(a, b)),
-                            r.id.clone(),
-                        )),
-                        _ => None,
-                    }
-                })
+                let (_, rec) = r
+                    .plan
+                    .steps
+                    .iter()
+                    .zip(&r.steps)
+                    .filter(|(p, _)| p.phase == "failover" && p.action.key() == key)
+                    .nth(nth)?;
+                match (rec.status, rec.started_at, rec.finished_at) {
+                    (StepStatus::Succeeded, Some(a), Some(b)) => Some((
+                        crate::duration::millis(crate::duration::between(a, b)),
+                        r.id.clone(),
+                    )),
+                    _ => None,
+                }
             });
             crate::journal::StepEstimate {
                 name: s.name.clone(),
+                nth,
                 key,
                 budget_ms: crate::duration::millis(budget.mul_f64(s.budget)),
                 last_ms: last.as_ref().map(|l| l.0),

@@ -110,6 +110,9 @@ pub struct RunRecord {
 pub struct StepEstimate {
     pub name: String,
     pub key: String,
+    /// How many earlier steps of the runbook do the same thing.
+    #[serde(default)]
+    pub nth: usize,
     pub budget_ms: u64,
     pub last_ms: Option<u64>,
     pub last_from: Option<String>,

@@ -357,7 +357,8 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
                     .steps
                     .iter()
                     .zip(steps)
-                    .find(|(p, s)| p.action.key() == f.key && !s.cleanup && step_ms(s).is_some())
+                    .filter(|(p, s)| p.action.key() == f.key && !s.cleanup)
+                    .nth(f.nth)
                     .and_then(|(_, s)| step_ms(s));
                 let (ms, source) = match (measured, f.last_ms, &f.last_from) {
                     (Some(ms), _, _) => (ms, "measured in this drill".to_string()),
@@ -742,6 +743,104 @@ mod tests {
         );
         assert!(svg.contains("RTO objective 5m"));
         assert!(svg.contains("recovered 1m 18s"));
+    }
+
+    #[test]
+    fn a_standby_drill_reports_the_rto_a_failover_would_have_had() {
+        let cfg = plan::tests::config();
+        let plan = plan::build(
+            RunbookKind::DrillStandby,
+            &cfg,
+            &cfg.failover.drill_runbook,
+            &World::default(),
+        );
+        // preflight, scale-standby, verify-standby, smoke-standby, standby-to-warm, report
+        let spans = [
+            (0, 50),
+            (50, 40_050),
+            (40_050, 52_050),
+            (52_050, 52_300),
+            (52_300, 60_000),
+            (60_000, 60_010),
+        ];
+        let mut rec = run(RunStatus::Succeeded, true);
+        rec.kind = RunbookKind::DrillStandby;
+        rec.trigger = Trigger::Manual {
+            command: "standby drill-standby".into(),
+            at: t(0),
+        };
+        rec.steps = plan
+            .steps
+            .iter()
+            .zip(spans)
+            .map(|(p, (a, b))| StepRecord {
+                name: p.name.clone(),
+                status: StepStatus::Succeeded,
+                started_at: Some(t(a)),
+                finished_at: Some(t(b)),
+                attempts: 1,
+                reason: "ok".into(),
+                details: serde_json::Value::Null,
+            })
+            .collect();
+        rec.plan = plan;
+        let est = |name: &str, key: &str, nth, last: Option<u64>| crate::journal::StepEstimate {
+            name: name.into(),
+            key: key.into(),
+            nth,
+            budget_ms: 9_000,
+            last_ms: last,
+            last_from: last.map(|_| "f1".to_string()),
+        };
+        rec.failover_steps = vec![
+            est("preflight", "preflight", 0, None),
+            est("final-sync", "final_sync", 0, None),
+            est(
+                "scale-standby",
+                "scale_asgs standby serving",
+                0,
+                Some(70_000),
+            ),
+            est("verify-standby", "verify standby", 0, Some(15_000)),
+            est("flip-dns", "flip_dns standby", 0, Some(2_000)),
+            est("verify-after-flip", "verify standby", 1, Some(300)),
+        ];
+        let r = build(&rec);
+        let d = r.drill.as_ref().unwrap();
+        let got: Vec<(&str, u64, &str)> = d
+            .would_be
+            .iter()
+            .map(|c| (c.name.as_str(), c.ms, c.source.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "detect",
+                    6_000,
+                    "configured detection (failure_threshold rounds)"
+                ),
+                ("preflight", 50, "measured in this drill"),
+                ("final-sync", 9_000, "runbook budget (never measured)"),
+                ("scale-standby", 40_000, "measured in this drill"),
+                ("verify-standby", 12_000, "measured in this drill"),
+                ("flip-dns", 2_000, "last measured in run f1"),
+                ("verify-after-flip", 300, "last measured in run f1"),
+            ]
+        );
+        assert_eq!(
+            (d.scale_ms, d.warmup_ms, d.restored),
+            (Some(40_000), Some(12_000), true)
+        );
+        assert_eq!(r.rto.basis, "drill_estimate");
+        assert_eq!(r.rto.measured_ms, Some(69_350));
+        assert_eq!(r.rto.effective_ms, Some(129_350));
+        assert!(
+            r.summary()
+                .starts_with("drill-standby succeeded: would-be RTO 1m 9s"),
+            "{}",
+            r.summary()
+        );
     }
 
     #[test]
