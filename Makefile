@@ -25,10 +25,11 @@ $(STAMP):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)' '$(AWSCLI)' '$(JSONSCHEMA)'
 	touch $@
 
-# Debian's Chromium renders the HTML reports headless and tidy checks their markup (root, as on
-# CI machines).
+# Independent checkers from Debian (root, as on CI machines): Chromium renders the HTML reports
+# headless, tidy checks their markup, promtool (prometheus) checks /metrics, systemd-analyze
+# checks the unit.
 tools:
-	command -v chromium >/dev/null && command -v tidy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tidy; }
+	command -v chromium >/dev/null && command -v tidy >/dev/null && command -v promtool >/dev/null && command -v systemd-analyze >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium tidy prometheus systemd; }
 
 build:
 	cargo build --bin standby --example demo

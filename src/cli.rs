@@ -11,8 +11,41 @@ use clap::{Args, Parser, Subcommand};
     about = "Active-passive disaster recovery for GPU inference on AWS"
 )]
 pub struct Cli {
+    /// Log lines as plain text (journald-friendly) or one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "plain",
+        env = "STANDBY_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ControlArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Talk to the daemon's HTTP endpoint (e.g. http://127.0.0.1:9465) with the bearer token from
+    /// `[control] token_env`, instead of its unix socket.
+    #[arg(long)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ApproveArgs {
+    /// The run waiting for approval (`standby status` names it).
+    pub run: String,
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -64,6 +97,14 @@ pub enum Command {
     /// List or show run reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Approve a failover that waits for approval (manual mode).
+    Approve(ApproveArgs),
+    /// Stop all actions (observation, probes and syncs go on) until `standby resume`.
+    Pause(ControlArgs),
+    /// Allow actions again after `standby pause`.
+    Resume(ControlArgs),
+    /// Lift the cooldown after an automatic failover, allowing another one.
+    Ack(ControlArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

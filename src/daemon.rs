@@ -4,6 +4,8 @@
 //! Shutdown is passed in (as in mini-redis's `server::run`): when it fires, a running step is
 //! allowed to finish, the journal is written, and `run` returns, so systemd's stop is a clean exit.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
@@ -16,28 +18,44 @@ use crate::prober::Prober;
 use crate::runbook::RunbookKind;
 use crate::runner;
 
-pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), ExecError> {
-    let cfg = ctx.cfg.clone();
+pub async fn run(
+    mut ctx: Ctx,
+    mut shutdown: watch::Receiver<bool>,
+    mut reload: watch::Receiver<u64>,
+) -> Result<(), ExecError> {
     let (state, _) = journal::read_state(&ctx.store).await?;
     info!(
-        service = %cfg.service.name,
+        service = %ctx.cfg.service.name,
         "serving state {} (paused: {}); probing {} every {}",
-        state.serving.label(), state.paused, cfg.primary.endpoint, crate::duration::human(cfg.health.interval)
+        state.serving.label(), state.paused, ctx.cfg.primary.endpoint, crate::duration::human(ctx.cfg.health.interval)
     );
-    let prober = Prober::new(cfg.health.timeout, cfg.health.slow);
-    let mut detector = Detector::new(cfg.health.clone());
-    let mut ticker = tokio::time::interval(cfg.health.interval);
+    let live = Arc::new(crate::control::Live::default());
+    live.beat();
+    crate::control::start(&ctx, live.clone(), shutdown.clone()).await?;
+    let mut prober = Prober::new(ctx.cfg.health.timeout, ctx.cfg.health.slow);
+    let mut detector = Detector::new(ctx.cfg.health.clone());
+    let mut ticker = tokio::time::interval(ctx.cfg.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: Option<JoinHandle<Result<RunEnd, ExecError>>> = None;
-    let mut syncs = SyncScheduler::new(&ctx);
+    let mut syncs = SyncScheduler::new(&ctx, live.clone());
     let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probing: Option<JoinHandle<()>> = None;
-    let mut drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
+    let mut drills = DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
+    let mut ready_sent = false;
+    // Since when the primary has been up without interruption, for automatic failback.
+    let mut up_since: Option<chrono::DateTime<chrono::Utc>> = None;
+    let mut stable_sent = false;
+    let watchdog = crate::sdnotify::watchdog_interval();
 
     loop {
+        live.beat();
+        if watchdog.is_some() {
+            crate::sdnotify::watchdog();
+        }
         tokio::select! {
             _ = shutdown.changed() => {
+                crate::sdnotify::stopping();
                 if let Some(handle) = running.take() {
                     info!("shutdown: letting the current step finish, then stopping at a safe point");
                     report_end(handle.await);
@@ -45,10 +63,38 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                 info!("shutdown complete");
                 return Ok(());
             }
+            Ok(()) = reload.changed() => {
+                crate::sdnotify::reloading();
+                match crate::config::Config::load(&ctx.cfg.path) {
+                    Ok((cfg, warnings)) => {
+                        for w in &warnings.items {
+                            warn!("config reload: {w}");
+                        }
+                        if cfg.health != ctx.cfg.health {
+                            detector = Detector::new(cfg.health.clone());
+                            ticker = tokio::time::interval(cfg.health.interval);
+                            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            prober = Prober::new(cfg.health.timeout, cfg.health.slow);
+                        }
+                        drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
+                        ctx.cfg = Arc::new(cfg);
+                        syncs.engine = Arc::new(engine_for(&ctx));
+                        info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);
+                    }
+                    Err(diags) => {
+                        let n = diags.errors().count();
+                        for d in &diags.items {
+                            error!("config reload: {d}");
+                        }
+                        error!("config reload rejected: {n} error(s) in {}; the running config stays", ctx.cfg.path.display());
+                    }
+                }
+                crate::sdnotify::ready("config reloaded");
+            }
             _ = sync_tick.tick() => {
                 syncs.start_due().await;
                 if probing.as_ref().is_none_or(|p| p.is_finished()) {
-                    probing = probe_if_due(&ctx).await;
+                    probing = probe_if_due(&ctx, &live).await;
                 }
                 if running.is_none()
                     && let Some(event) = drills.due(chrono::Utc::now())
@@ -80,10 +126,22 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                         Err(e) => error!("checking for unfinished runs: {e}"),
                     }
                 }
-                let round = prober.round(&cfg.primary.endpoint).await;
+                let round = prober.round(&ctx.cfg.primary.endpoint).await;
+                live.metrics.probe("primary", "health", round.latency, round.outcome.as_str());
                 let verdict = detector.observe(&round);
+                if !ready_sent {
+                    ready_sent = true;
+                    crate::sdnotify::ready(&format!("probing the primary: {}", verdict.reason));
+                }
                 if verdict.changed {
                     info!(health = ?verdict.health, "verdict changed: {}", verdict.reason);
+                    ctx.notifier.send(
+                        "verdict",
+                        format!("{}: primary {:?}: {}", ctx.cfg.service.name, verdict.health, verdict.reason).to_lowercase(),
+                        None,
+                        serde_json::json!({ "health": verdict.health, "reason": verdict.reason }),
+                    );
+                    crate::sdnotify::status(&format!("primary {:?}: {}", verdict.health, verdict.reason));
                     if let Err(e) = journal::write_verdict(&ctx.store, &verdict).await {
                         error!("persisting the verdict: {e}");
                     }
@@ -92,15 +150,42 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
                 } else {
                     debug!(health = ?verdict.health, "{}", verdict.reason);
                 }
+                match verdict.health {
+                    Health::Up => {
+                        up_since.get_or_insert(verdict.at);
+                    }
+                    _ => {
+                        up_since = None;
+                        stable_sent = false;
+                    }
+                }
+                let stable = up_since.filter(|since| {
+                    !stable_sent
+                        && ctx.cfg.failback.mode == crate::config::Mode::Automatic
+                        && crate::duration::between(*since, chrono::Utc::now()) >= ctx.cfg.failback.stable_for
+                });
                 let event = match (verdict.changed, verdict.health) {
                     (true, Health::Down) => Some(Event::PrimaryDown {
                         reason: verdict.reason.clone(),
                         streak_start: verdict.streak_start.unwrap_or(verdict.at),
                     }),
                     (true, Health::Up) => Some(Event::PrimaryUp { reason: verdict.reason.clone() }),
-                    _ => None,
+                    _ => stable.map(|since| Event::PrimaryStable {
+                        reason: format!(
+                            "the primary has been healthy since {} (stable_for {})",
+                            since.to_rfc3339(),
+                            crate::duration::human(ctx.cfg.failback.stable_for)
+                        ),
+                    }),
                 };
                 let Some(event) = event else { continue };
+                if matches!(event, Event::PrimaryStable { .. }) {
+                    let (state, _) = journal::read_state(&ctx.store).await?;
+                    if state.serving != crate::core::machine::Serving::Standby {
+                        continue;
+                    }
+                    stable_sent = true;
+                }
                 // Applied even while this process runs something: a drill must learn that the
                 // primary failed (it yields), and the decision refuses anything else.
                 match runner::start(&ctx, &event, RunbookKind::Failover, verdict.evidence.clone(), None).await {
@@ -118,7 +203,7 @@ pub async fn run(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<(), Ex
 }
 
 /// Starts a synthetic probe of the standby when `[probes] schedule` says one is due.
-async fn probe_if_due(ctx: &Ctx) -> Option<JoinHandle<()>> {
+async fn probe_if_due(ctx: &Ctx, live: &Arc<crate::control::Live>) -> Option<JoinHandle<()>> {
     let schedule = ctx.cfg.probes.schedule.as_ref()?;
     let log = crate::smoke::client::read_log(&ctx.store, crate::config::Side::Standby)
         .await
@@ -126,10 +211,19 @@ async fn probe_if_due(ctx: &Ctx) -> Option<JoinHandle<()>> {
     if !schedule.due(log.last.as_ref().map(|l| l.at), chrono::Utc::now()) {
         return None;
     }
-    let ctx = ctx.clone();
+    let (ctx, live) = (ctx.clone(), live.clone());
     Some(tokio::spawn(async move {
         let r =
             crate::smoke::client::probe(&ctx.cfg, &ctx.clients, crate::config::Side::Standby).await;
+        let class = if r.ok {
+            "ok"
+        } else if r.drift {
+            "drift"
+        } else {
+            "failed"
+        };
+        let latency = std::time::Duration::from_millis(r.latency_ms.unwrap_or(0));
+        live.metrics.probe("standby", "synthetic", latency, class);
         if r.drift {
             warn!("standby DRIFT: {}", r.reason);
         } else if r.ok {
@@ -210,8 +304,18 @@ fn report_end(joined: Result<Result<RunEnd, ExecError>, tokio::task::JoinError>)
 /// Runs each artifact set on its own cron schedule: one run of a set at a time, a missed firing
 /// once, and an interrupted run (the daemon stopped mid-sync) again at once, since only a
 /// published manifest counts.
+fn engine_for(ctx: &Ctx) -> crate::sync::engine::Engine {
+    crate::sync::engine::Engine {
+        cfg: ctx.cfg.clone(),
+        clients: ctx.clients.clone(),
+        store: ctx.store.clone(),
+        progress: Default::default(),
+    }
+}
+
 struct SyncScheduler {
-    engine: std::sync::Arc<crate::sync::engine::Engine>,
+    live: Arc<crate::control::Live>,
+    engine: Arc<crate::sync::engine::Engine>,
     running: std::collections::BTreeSet<String>,
     tasks: tokio::task::JoinSet<(
         String,
@@ -220,17 +324,12 @@ struct SyncScheduler {
 }
 
 impl SyncScheduler {
-    fn new(ctx: &Ctx) -> Self {
-        let engine = crate::sync::engine::Engine {
-            cfg: ctx.cfg.clone(),
-            clients: ctx.clients.clone(),
-            store: ctx.store.clone(),
-            progress: Default::default(),
-        };
+    fn new(ctx: &Ctx, live: Arc<crate::control::Live>) -> Self {
         SyncScheduler {
-            engine: std::sync::Arc::new(engine),
+            engine: Arc::new(engine_for(ctx)),
             running: Default::default(),
             tasks: tokio::task::JoinSet::new(),
+            live,
         }
     }
 
@@ -276,6 +375,12 @@ impl SyncScheduler {
                 self.running.remove(&name);
                 match result {
                     Ok(o) => {
+                        self.live.metrics.sync(
+                            &name,
+                            o.incomplete.is_none(),
+                            o.plan.bytes,
+                            std::time::Duration::from_millis(o.duration_ms),
+                        );
                         if let Some(r) = &o.rpo {
                             let line = crate::ops::rpo_line(r);
                             if r.over_objective {
@@ -285,7 +390,12 @@ impl SyncScheduler {
                             }
                         }
                     }
-                    Err(e) => error!(set = %name, "artifact sync failed: {e}"),
+                    Err(e) => {
+                        self.live
+                            .metrics
+                            .sync(&name, false, 0, std::time::Duration::ZERO);
+                        error!(set = %name, "artifact sync failed: {e}")
+                    }
                 }
             }
             Err(e) => error!("artifact sync task ended abnormally: {e}"),

@@ -35,12 +35,15 @@ pub struct Ctx {
     pub clients: Clients,
     pub store: Arc<dyn Store>,
     pub shutdown: watch::Receiver<bool>,
+    pub notifier: crate::notify::Notifier,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
     #[error("observing the world before planning: {0}")]
     Observe(#[from] aws::AwsError),
     #[error(transparent)]
@@ -107,6 +110,7 @@ pub async fn create_run(
         estimates_from,
         config_digest: Some(cfg.digest.clone()),
         failover_steps,
+        force: false,
     };
     Ok(Journal::create(ctx.store.clone(), record).await?)
 }
@@ -208,6 +212,27 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
         journal.record.resumed_at.push(Utc::now());
         info!(run = %journal.record.id, "resuming run at step {}", journal.record.next_step().map(|i| i + 1).unwrap_or(total));
         journal.save().await?;
+    } else if journal
+        .record
+        .steps
+        .iter()
+        .all(|s| s.status == StepStatus::Pending)
+    {
+        ctx.notifier.send(
+            "run_started",
+            format!(
+                "{} {} started: {}",
+                ctx.cfg.service.name,
+                journal.record.kind.as_str(),
+                trigger_text(&journal.record)
+            ),
+            Some(&journal.record.id),
+            json!({ "kind": journal.record.kind, "trigger": journal.record.trigger }),
+        );
+    }
+    if !wait_for_approval(ctx, journal).await? {
+        let r = journal.record.clone();
+        return Ok(RunEnd::Interrupted(r));
     }
     while let Some(i) = journal.record.next_step() {
         if *ctx.shutdown.borrow() {
@@ -289,6 +314,18 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             info!(run = %journal.record.id, "step {}/{total} {} succeeded in {}: {}", i + 1, step.name, human(took), outcome.reason);
         } else {
             warn!(run = %journal.record.id, "step {}/{total} {} FAILED after {}: {}", i + 1, step.name, human(took), outcome.reason);
+            ctx.notifier.send(
+                "step_failed",
+                format!(
+                    "{} {}: step {} failed: {}",
+                    ctx.cfg.service.name,
+                    journal.record.kind.as_str(),
+                    step.name,
+                    outcome.reason
+                ),
+                Some(&journal.record.id),
+                json!({ "step": step.name, "reason": outcome.reason }),
+            );
         }
         let projected = report::projected_rto(&journal.record, finished);
         if !warned_breach && projected > ctx.cfg.service.rto {
@@ -305,6 +342,17 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             && let Some(why) = abort_requested(ctx, &journal.record).await
         {
             abort(&mut journal.record, i + 1, &why);
+        } else if !outcome.ok
+            && journal.record.force
+            && matches!(step.action, Action::Verify { .. })
+            && journal.record.status == RunStatus::Running
+        {
+            let text = format!(
+                "step {} failed but the run goes on: --force (the next flip may point DNS at a side that failed verification)",
+                step.name
+            );
+            warn!(run = %journal.record.id, "{text}");
+            journal.record.notes.push(Note { at: finished, text });
         } else if !outcome.ok
             && step.on_failure == OnFailure::Abort
             && journal.record.status == RunStatus::Running
@@ -334,6 +382,75 @@ fn abort(run: &mut RunRecord, from: usize, why: &str) {
     run.reason = format!("aborted: {why}");
 }
 
+fn trigger_text(run: &RunRecord) -> String {
+    match &run.trigger {
+        Trigger::Automatic { reason, .. } => reason.clone(),
+        Trigger::Manual { command, .. } => format!("`{command}`"),
+    }
+}
+
+/// Manual mode: a run waits before its first step until `standby approve RUN` (or until the
+/// primary recovers, which cancels it). Each `approval_timeout` without an answer escalates by
+/// webhook; it never approves itself. `false`: shutdown came first (the wait resumes on restart).
+async fn wait_for_approval(ctx: &Ctx, journal: &mut Journal) -> Result<bool, ExecError> {
+    let id = journal.record.id.clone();
+    let waiting =
+        |s: &crate::core::machine::State| s.awaiting_approval.as_deref() == Some(id.as_str());
+    let (state, _) = crate::journal::read_state(&ctx.store).await?;
+    if !waiting(&state) {
+        return Ok(true);
+    }
+    let since = Utc::now();
+    let text = format!(
+        "{}: failover {id} waits for approval: `standby approve {id}` ({})",
+        ctx.cfg.service.name,
+        trigger_text(&journal.record)
+    );
+    warn!(run = %id, "{text}");
+    ctx.notifier
+        .send("approval_needed", text, Some(&id), json!({}));
+    let mut escalations = 0u32;
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let (state, _) = crate::journal::read_state(&ctx.store).await?;
+        if !waiting(&state) || state.abort_run.as_deref() == Some(id.as_str()) {
+            let waited = crate::duration::between(since, Utc::now());
+            journal.record.notes.push(Note {
+                at: Utc::now(),
+                text: format!("waited {} for approval: {}", human(waited), state.reason),
+            });
+            journal.save().await?;
+            return Ok(true);
+        }
+        let waited = crate::duration::between(since, Utc::now());
+        let due = ctx.cfg.failover.approval_timeout * (escalations + 1);
+        if waited >= due {
+            escalations += 1;
+            let text = format!(
+                "{}: failover {id} has waited {} for approval (escalation {escalations}); the primary is still down and nothing moves until `standby approve {id}`",
+                ctx.cfg.service.name,
+                human(waited)
+            );
+            warn!(run = %id, "{text}");
+            ctx.notifier.send(
+                "approval_escalation",
+                text.clone(),
+                Some(&id),
+                json!({ "waited_ms": crate::duration::millis(waited), "escalation": escalations }),
+            );
+            journal.record.notes.push(Note {
+                at: Utc::now(),
+                text,
+            });
+            journal.save().await?;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = shutdown.changed() => return Ok(false),
+        }
+    }
+}
+
 fn breach_note(ctx: &Ctx, journal: &mut Journal, projected: Duration, when: &str) {
     let text = format!(
         "projected RTO {} exceeds the objective {} {when}: a breach is likely",
@@ -341,15 +458,23 @@ fn breach_note(ctx: &Ctx, journal: &mut Journal, projected: Duration, when: &str
         human(ctx.cfg.service.rto),
     );
     warn!(run = %journal.record.id, "{text}");
+    ctx.notifier.send(
+        "rto_breach_projected",
+        text.clone(),
+        Some(&journal.record.id),
+        json!({ "projected_ms": crate::duration::millis(projected) }),
+    );
     journal.record.notes.push(Note {
         at: Utc::now(),
         text,
     });
 }
 
-/// Whether the state asks this run to stop (a drill the primary's failure interrupts), and why.
+/// Whether the state asks this run to stop, and why: a drill the primary's failure interrupts,
+/// or a run cancelled before its first step (a manual-mode failover whose primary recovered).
 async fn abort_requested(ctx: &Ctx, run: &RunRecord) -> Option<String> {
-    if !run.kind.is_drill() {
+    let started = run.steps.iter().any(|s| s.status != StepStatus::Pending);
+    if !run.kind.is_drill() && started {
         return None;
     }
     match crate::journal::read_state(&ctx.store).await {
@@ -370,21 +495,40 @@ async fn wait_for_abort(ctx: &Ctx, run: &RunRecord) -> String {
 async fn finish(ctx: &Ctx, journal: &mut Journal) -> Result<(), ExecError> {
     let r = &mut journal.record;
     if r.status == RunStatus::Running {
-        let soft = r
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Failed)
-            .count();
-        r.status = RunStatus::Succeeded;
-        r.reason = if soft == 0 {
-            "all steps succeeded".into()
-        } else {
-            format!("succeeded, but {soft} step(s) with on_failure = \"continue\" failed")
+        let failed = |abort: bool| {
+            r.plan
+                .steps
+                .iter()
+                .zip(&r.steps)
+                .filter(|(p, s)| {
+                    s.status == StepStatus::Failed && (p.on_failure == OnFailure::Abort) == abort
+                })
+                .count()
         };
+        let (forced, soft) = (failed(true), failed(false));
+        if forced > 0 {
+            r.status = RunStatus::Failed;
+            r.reason = format!(
+                "forced past {forced} failed step(s) that would have aborted the run: traffic may be on a side that failed verification"
+            );
+        } else {
+            r.status = RunStatus::Succeeded;
+            r.reason = if soft == 0 {
+                "all steps succeeded".into()
+            } else {
+                format!("succeeded, but {soft} step(s) with on_failure = \"continue\" failed")
+            };
+        }
     }
     r.finished_at = Some(Utc::now());
     journal.save().await?;
     let rep = report::build(&journal.record);
+    ctx.notifier.send(
+        "run_finished",
+        format!("{}: {}", ctx.cfg.service.name, rep.summary()),
+        Some(&journal.record.id),
+        json!({ "result": rep.result, "reason": rep.reason, "rto": rep.rto }),
+    );
     let dir = crate::reports::write_local(&ctx.cfg, &rep)?;
     info!(run = %journal.record.id, "{}; {}; report {}", rep.summary(), journal.record.reason, dir.join("report.html").display());
     // The copy in the standby region outlives this host; failing to upload it fails nothing.
@@ -434,6 +578,7 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
         (Action::FlipDns { .. }, Changes::Dns(change)) => flip(ctx, change, &run.id).await,
         (Action::FreezeRpo, _) => freeze_rpo(ctx).await,
         (Action::Smoke { side }, _) => smoke(ctx, *side).await,
+        (Action::Hook { command }, _) => hook(ctx, run, step, command).await,
         (Action::FinalSync, _) => {
             sync_sets(ctx, crate::sync::Direction::Forward, step.timeout).await
         }
@@ -600,6 +745,74 @@ async fn preflight(ctx: &Ctx, run: &RunRecord, phase: &str) -> StepOutcome {
         StepOutcome::ok(format!("{} checks passed", checks.len()), details)
     } else {
         StepOutcome::failed(failed.join("; "), details)
+    }
+}
+
+/// A `[[pre]]`/`[[post]]` command: no shell; the run's identity in its environment; its exit
+/// status decides the step and its output (bounded) goes into the report. A hook still running
+/// when the step times out is killed.
+async fn hook(ctx: &Ctx, run: &RunRecord, step: &PlannedStep, command: &[String]) -> StepOutcome {
+    const KEEP: usize = 4096;
+    let Some((program, args)) = command.split_first() else {
+        return StepOutcome::failed("empty command".into(), json!({}));
+    };
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .env("STANDBY_RUN_ID", &run.id)
+        .env("STANDBY_RUN_KIND", run.kind.as_str())
+        .env("STANDBY_PHASE", &step.phase)
+        .env("STANDBY_SERVICE", &ctx.cfg.service.name)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await;
+    let tail = |b: &[u8]| {
+        let s = String::from_utf8_lossy(b);
+        let start = s.len().saturating_sub(KEEP);
+        let start = (start..=s.len())
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(s.len());
+        s[start..].to_string()
+    };
+    match out {
+        Err(e) => StepOutcome::failed(
+            format!("{program:?} could not start: {e}"),
+            json!({ "command": command }),
+        ),
+        Ok(o) => {
+            let details = json!({
+                "command": command,
+                "exit_code": o.status.code(),
+                "stdout": tail(&o.stdout),
+                "stderr": tail(&o.stderr),
+                "took_ms": crate::duration::millis(started.elapsed()),
+            });
+            let last_line = |b: &[u8]| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .to_string()
+            };
+            if o.status.success() {
+                StepOutcome::ok(format!("{program} exited 0"), details)
+            } else {
+                let why = match o.status.code() {
+                    Some(c) => format!("exited {c}"),
+                    None => "was killed by a signal".into(),
+                };
+                let said = last_line(&o.stderr);
+                StepOutcome::failed(
+                    if said.is_empty() {
+                        format!("{program} {why}")
+                    } else {
+                        format!("{program} {why}: {said}")
+                    },
+                    details,
+                )
+            }
+        }
     }
 }
 

@@ -104,6 +104,9 @@ pub struct RunRecord {
     /// from which the report builds the RTO a failover would have had.
     #[serde(default)]
     pub failover_steps: Vec<StepEstimate>,
+    /// `--force`: a failed verify does not abort the run (the flip may follow anyway).
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

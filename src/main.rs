@@ -3,14 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use standby::cli::{Cli, Command};
+use standby::cli::{Cli, Command, LogFormat};
 use standby::ops;
 use standby::runbook::RunbookKind;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -35,7 +35,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     Ok(match cli.command {
         Command::Validate(c) => ops::validate(&c.config),
         Command::Status(c) => ops::status(&c.config).await?,
-        Command::Serve(c) => ops::serve(&c.config, shutdown_signal()).await?,
+        Command::Serve(c) => ops::serve(&c.config, shutdown_signal(), reload_signal()).await?,
+        Command::Approve(a) => ops::control(&a.control, &format!("approve/{}", a.run)).await?,
+        Command::Pause(a) => ops::control(&a, "pause").await?,
+        Command::Resume(a) => ops::control(&a, "resume").await?,
+        Command::Ack(a) => ops::control(&a, "ack").await?,
         Command::Failover(a) => {
             ops::run_command(RunbookKind::Failover, &a, shutdown_signal()).await?
         }
@@ -75,15 +79,35 @@ fn shutdown_signal() -> watch::Receiver<bool> {
     rx
 }
 
-fn init_logging() {
+/// Counts SIGHUPs: the daemon reloads (and validates) its config on each.
+fn reload_signal() -> watch::Receiver<u64> {
+    let (tx, rx) = watch::channel(0u64);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the config");
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
+}
+
+/// Plain lines without colours unless on a terminal (journald adds its own timestamps and
+/// levels are still in the text), or one JSON object per line for log pipelines.
+fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("STANDBY_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
     });
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Plain => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }

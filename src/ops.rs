@@ -76,22 +76,28 @@ pub fn validate(path: &Path) -> u8 {
 pub async fn context(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
     let clients = Clients::new(&cfg).await;
     let store = Arc::new(FileStore::new(&cfg.service.state_dir));
+    let notifier = crate::notify::Notifier::start(&cfg);
     Ctx {
         cfg: Arc::new(cfg),
         clients,
         store,
         shutdown,
+        notifier,
     }
 }
 
-pub async fn serve(path: &Path, shutdown: watch::Receiver<bool>) -> Result<u8, OpsError> {
+pub async fn serve(
+    path: &Path,
+    shutdown: watch::Receiver<bool>,
+    reload: watch::Receiver<u64>,
+) -> Result<u8, OpsError> {
     let cfg = match load(path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let ctx = context(cfg, shutdown.clone()).await;
-    crate::daemon::run(ctx, shutdown).await?;
+    crate::daemon::run(ctx, shutdown, reload).await?;
     Ok(EXIT_OK)
 }
 
@@ -208,6 +214,7 @@ pub async fn run_command(
     if let crate::core::machine::Trigger::Manual { at, .. } = &mut owned.journal.record.trigger {
         *at = command_at;
     }
+    owned.journal.record.force = args.force;
     owned.journal.save().await.map_err(ExecError::from)?;
     println!(
         "run {} started: {}",
@@ -303,6 +310,68 @@ pub fn progress_line(
             ""
         }
     )
+}
+
+/// `standby approve|pause|resume|ack`: through the running daemon (its unix socket, or HTTP with
+/// a bearer token). With no daemon on the socket, the change is applied to the state directly
+/// (the next daemon to start reads it), and that is said.
+pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8, OpsError> {
+    let cfg = match load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let token = cfg
+        .control
+        .token_env
+        .as_ref()
+        .and_then(|v| std::env::var(v).ok());
+    if args.url.is_some() && token.is_none() {
+        eprintln!(
+            "--url needs the bearer token: set {} (the variable [control] token_env names)",
+            cfg.control
+                .token_env
+                .as_deref()
+                .unwrap_or("[control] token_env")
+        );
+        return Ok(EXIT_USAGE);
+    }
+    match crate::control::request(&cfg, command, args.url.as_deref(), token.as_deref()).await? {
+        Some((status, body)) => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let reason = v["reason"].as_str().unwrap_or(body.trim()).to_string();
+            if status == 200 {
+                println!("{reason}");
+                Ok(EXIT_OK)
+            } else {
+                eprintln!("refused (HTTP {status}): {reason}");
+                Ok(EXIT_FAILED)
+            }
+        }
+        None => {
+            std::fs::create_dir_all(&cfg.service.state_dir)?;
+            let event = match command {
+                "pause" => Event::Pause,
+                "resume" => Event::Resume,
+                "ack" => Event::Ack,
+                c => Event::Approve {
+                    run: c.trim_start_matches("approve/").to_string(),
+                },
+            };
+            let (_tx, rx) = watch::channel(false);
+            let ctx = context(cfg, rx).await;
+            let (d, _) = runner::apply(&ctx, &event, "-").await?;
+            println!(
+                "no daemon answers on {}; applied to the state directly: {}",
+                ctx.cfg.control.socket.display(),
+                d.reason
+            );
+            Ok(if d.reason.starts_with("refused") {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            })
+        }
+    }
 }
 
 /// `standby check [--side S]`: one synthetic request now, every check shown.
@@ -471,6 +540,9 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             "no"
         }
     );
+    if let Some(run) = &state.awaiting_approval {
+        println!("approval:    failover {run} WAITS FOR APPROVAL: `standby approve {run}`");
+    }
     match state.cooldown_until {
         Some(u) if u > Utc::now() => println!(
             "cooldown:    no automatic failover until {}",

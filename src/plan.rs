@@ -160,26 +160,51 @@ pub fn plan_for(kind: RunbookKind, cfg: &Config, world: &World) -> Plan {
 
 pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) -> Plan {
     let budget = action_budget(cfg);
-    let steps = runbook
-        .steps
+    let hook = |when: &str, i: usize, h: &crate::runbook::Hook| PlannedStep {
+        name: format!("{when}-hook-{}", i + 1),
+        action: Action::Hook {
+            command: h.command.clone(),
+        },
+        timeout: h.timeout,
+        budget: Duration::ZERO,
+        on_failure: OnFailure::Abort,
+        cleanup: false,
+        phase: kind.as_str().to_string(),
+        changes: Changes::None,
+    };
+    let mut steps: Vec<PlannedStep> = runbook
+        .pre
         .iter()
-        .map(|s| PlannedStep {
-            name: s.name.clone(),
-            action: s.action.clone(),
-            timeout: s.timeout,
-            budget: budget.mul_f64(s.budget),
-            on_failure: s.on_failure,
-            cleanup: s.cleanup,
-            phase: kind.as_str().to_string(),
-            changes: changes(&s.action, cfg, world),
-        })
+        .enumerate()
+        .map(|(i, h)| hook("pre", i, h))
         .collect();
+    steps.extend(runbook.steps.iter().map(|s| PlannedStep {
+        name: s.name.clone(),
+        action: s.action.clone(),
+        timeout: s.timeout,
+        budget: budget.mul_f64(s.budget),
+        on_failure: s.on_failure,
+        cleanup: s.cleanup,
+        phase: kind.as_str().to_string(),
+        changes: changes(&s.action, cfg, world),
+    }));
+    // Post hooks run once the run's work is done: before the trailing cleanup and report steps.
+    let at = steps
+        .iter()
+        .rposition(|s| !s.cleanup && s.action != Action::Report)
+        .map(|i| i + 1)
+        .unwrap_or(steps.len());
+    for (i, h) in runbook.post.iter().enumerate() {
+        steps.insert(at + i, hook("post", i, h));
+    }
     Plan { kind, steps }
 }
 
 fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
     match action {
-        Action::Preflight | Action::Report | Action::FreezeRpo => Changes::None,
+        Action::Preflight | Action::Report | Action::FreezeRpo | Action::Hook { .. } => {
+            Changes::None
+        }
         Action::FinalSync | Action::ReverseSync => {
             let direction = if matches!(action, Action::FinalSync) {
                 crate::sync::Direction::Forward
@@ -398,6 +423,9 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
                 OnFailure::Continue => "continue",
             }
         );
+        if let Action::Hook { command } = &s.action {
+            let _ = writeln!(out, "       run {command:?}");
+        }
         match &s.changes {
             Changes::None => {}
             Changes::Asgs { groups } => {

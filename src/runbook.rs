@@ -52,6 +52,19 @@ pub struct Runbook {
     /// FNV-1a of the source text, so a report says exactly which runbook ran.
     pub digest: String,
     pub steps: Vec<Step>,
+    /// `[[pre]]` commands: run first; a non-zero exit aborts the run.
+    pub pre: Vec<Hook>,
+    /// `[[post]]` commands: run after the last step that moves traffic; a failure fails the run.
+    pub post: Vec<Hook>,
+}
+
+/// A command run as a step of its own (journaled, its output in the report).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hook {
+    /// argv: no shell, so nothing in it is interpreted.
+    pub command: Vec<String>,
+    #[serde(with = "crate::serde_duration")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -111,6 +124,10 @@ pub enum Action {
     Smoke {
         side: Side,
     },
+    /// A `[[pre]]` or `[[post]]` command of the runbook.
+    Hook {
+        command: Vec<String>,
+    },
     Report,
 }
 
@@ -125,6 +142,7 @@ impl Action {
             Action::FinalSync => "final_sync",
             Action::ReverseSync => "reverse_sync",
             Action::Smoke { .. } => "smoke",
+            Action::Hook { .. } => "hook",
             Action::Report => "report",
         }
     }
@@ -322,8 +340,36 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
             spans,
         ))
     });
+    let mut hooks = |key: &str| match root.tables(key, false, |t| {
+        let command = t.strings("command");
+        if !t.has("command") {
+            let off = t.offset;
+            t.error(off, "command", "is required");
+        }
+        let timeout = t.duration("timeout", Some(Duration::from_secs(30)));
+        match command {
+            Some(c) if c.is_empty() => {
+                let off = t.offset;
+                t.error(off, "command", "is empty");
+                None
+            }
+            Some(c) => Some(Hook {
+                command: c.into_iter().map(|a| a.value).collect(),
+                timeout: timeout?.value,
+            }),
+            None => None,
+        }
+    }) {
+        Some((items, _)) if items.iter().any(Option::is_none) => None,
+        Some((items, _)) => Some(items.into_iter().flatten().collect::<Vec<Hook>>()),
+        None if root.has(key) => None,
+        None => Some(vec![]),
+    };
+    let pre = hooks("pre");
+    let post = hooks("post");
     root.finish();
     let (items, steps_offset) = steps?;
+    let (pre, post) = (pre?, post?);
     if items.is_empty() {
         diags.error(src, steps_offset, "steps", "the runbook has no steps");
     }
@@ -339,6 +385,8 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
         path: src.path.clone(),
         digest: crate::digest::fnv1a64(src.text.as_bytes()),
         steps: steps.into_iter().map(|(s, _)| s).collect(),
+        pre,
+        post,
     })
 }
 

@@ -22,6 +22,7 @@ pub fn policy(ctx: &Ctx) -> Policy {
     Policy {
         mode: ctx.cfg.failover.mode,
         cooldown: ctx.cfg.failover.cooldown,
+        failback: ctx.cfg.failback.mode,
     }
 }
 

@@ -102,6 +102,7 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
                     cooldown: Duration::from_secs(1800),
                     runbook,
                     drill_runbook,
+                    approval_timeout: Duration::from_secs(600),
                 }),
                 _ => None,
             }
@@ -113,9 +114,25 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
             s.finish();
             out
         }
-        None => {
-            default_runbook(RunbookKind::Failback, &mut root).map(|runbook| Failback { runbook })
+        None => default_runbook(RunbookKind::Failback, &mut root).map(|runbook| Failback {
+            runbook,
+            mode: Mode::Manual,
+            stable_for: Duration::from_secs(600),
+        }),
+    };
+    let control = match root.table("control", false) {
+        Some(mut s) => {
+            let out = super::control::control(&mut s, &base, service.as_ref());
+            s.finish();
+            out
         }
+        None => super::control::control_defaults(service.as_ref()),
+    };
+    let webhooks = match root.tables("webhooks", false, super::control::webhook) {
+        Some((items, _)) if items.iter().any(Option::is_none) => None,
+        Some((items, _)) => Some(items.into_iter().flatten().collect()),
+        None if root.has("webhooks") => None,
+        None => Some(vec![]),
     };
     let sync = match root.table("sync", false) {
         Some(mut s) => {
@@ -197,7 +214,7 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
     let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
         service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
     );
-    let (probes, drills) = (probes?, drills?);
+    let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
     let config = Config {
         path: src.path.clone(),
         digest: crate::digest::fnv1a64(src.text.as_bytes()),
@@ -213,6 +230,8 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
         sync,
         probes,
         drills,
+        control,
+        webhooks,
     };
     cross_checks(&config, src, health_offset, diags);
     Some(config)
@@ -716,6 +735,7 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
 fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
     let mode = s.choice("mode", &["automatic", "manual"], Some("automatic"));
     let cooldown = s.duration("cooldown", Some(Duration::from_secs(1800)));
+    let approval_timeout = s.duration("approval_timeout", Some(Duration::from_secs(600)));
     let runbook = runbook_at(s, base, RunbookKind::Failover);
     let drill_runbook = runbook_key(s, base, "drill_runbook", RunbookKind::DrillStandby);
     let mode = if mode?.value == "manual" {
@@ -728,12 +748,23 @@ fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
         cooldown: cooldown?.value,
         runbook: runbook?,
         drill_runbook: drill_runbook?,
+        approval_timeout: approval_timeout?.value,
     })
 }
 
 fn failback(s: &mut Section<'_, '_>, base: &Path) -> Option<Failback> {
     let runbook = runbook_at(s, base, RunbookKind::Failback);
-    Some(Failback { runbook: runbook? })
+    let mode = s.choice("mode", &["manual", "automatic"], Some("manual"));
+    let stable_for = s.duration("stable_for", Some(Duration::from_secs(600)));
+    Some(Failback {
+        runbook: runbook?,
+        mode: if mode?.value == "automatic" {
+            Mode::Automatic
+        } else {
+            Mode::Manual
+        },
+        stable_for: stable_for?.value,
+    })
 }
 
 fn runbook_at(s: &mut Section<'_, '_>, base: &Path, kind: RunbookKind) -> Option<Runbook> {

@@ -3,6 +3,7 @@
 //! every error at once with file:line:column and key path. Nothing touches AWS before this passes.
 
 pub mod compile;
+pub mod control;
 pub mod diag;
 pub mod doc;
 pub mod probes;
@@ -62,7 +63,41 @@ pub struct Config {
     pub sync: SyncTuning,
     pub probes: crate::smoke::Probes,
     pub drills: Drills,
+    pub control: Control,
+    pub webhooks: Vec<Webhook>,
 }
+
+/// `[control]`: the daemon's local endpoint (metrics, health, status) and how it takes commands.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// HTTP listener for `/metrics`, `/healthz`, `/status` (and control, with a token); `None`
+    /// turns it off. Loopback by default.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Unix socket (mode 0600) for `standby approve|pause|resume|ack`.
+    pub socket: PathBuf,
+    /// Environment variable holding the bearer token that enables control over HTTP.
+    pub token_env: Option<String>,
+}
+
+/// `[[webhooks]]`: JSON POSTs on events, delivered in the background with retries.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub headers: Vec<(String, crate::smoke::secret::Template)>,
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "verdict",
+    "run_started",
+    "run_finished",
+    "step_failed",
+    "rto_breach_projected",
+    "approval_needed",
+    "approval_escalation",
+];
 
 impl Config {
     pub fn side(&self, side: Side) -> &Region {
@@ -220,11 +255,17 @@ pub struct Failover {
     pub cooldown: Duration,
     pub runbook: Runbook,
     pub drill_runbook: Runbook,
+    /// Manual mode: how long a run waits for approval before the escalation webhook fires (and
+    /// again each time this long passes). It never approves itself.
+    pub approval_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub struct Failback {
     pub runbook: Runbook,
+    /// `automatic`: fail back once the primary has been healthy for `stable_for`.
+    pub mode: Mode,
+    pub stable_for: Duration,
 }
 
 /// Scheduled drills from `[[drills]]`. The standby drill's runbook is `[failover]

@@ -74,6 +74,9 @@ pub struct State {
     /// A failover waiting for an aborted drill's cleanup, with the trigger it will carry.
     #[serde(default)]
     pub pending: Option<Trigger>,
+    /// Manual mode: the run that waits for `standby approve` before its first step.
+    #[serde(default)]
+    pub awaiting_approval: Option<String>,
 }
 
 impl Default for State {
@@ -88,6 +91,7 @@ impl Default for State {
             changed_at: None,
             abort_run: None,
             pending: None,
+            awaiting_approval: None,
         }
     }
 }
@@ -138,6 +142,14 @@ pub enum Event {
         succeeded: bool,
         traffic_on: Side,
     },
+    /// The primary has been healthy for `[failback] stable_for` while traffic is on the standby.
+    PrimaryStable {
+        reason: String,
+    },
+    /// An operator approved a run that waits for approval (manual mode).
+    Approve {
+        run: String,
+    },
     Pause,
     Resume,
     Ack,
@@ -165,6 +177,8 @@ pub struct Decision {
 pub struct Policy {
     pub mode: Mode,
     pub cooldown: Duration,
+    /// `[failback] mode`: automatic failback once the primary is stable; manual by default.
+    pub failback: Mode,
 }
 
 /// Decides what an event means in a state. `run_id` names the run this event would start, so the
@@ -235,9 +249,26 @@ pub fn decide(
                 ));
             }
             if policy.mode == Mode::Manual {
-                return stay(format!(
-                    "primary down ({reason}); manual mode: waiting for an operator to run `standby failover`"
-                ));
+                // The run is created (planned, journaled) so approving it is one command; it never
+                // starts on its own, and an escalation goes out if nobody answers.
+                let trigger = Trigger::Automatic {
+                    reason: reason.clone(),
+                    streak_start: *streak_start,
+                    decided_at: now,
+                };
+                let mut d = start(
+                    Serving::FailingOver {
+                        run: run_id.to_string(),
+                    },
+                    RunbookKind::Failover,
+                    trigger,
+                    false,
+                    format!(
+                        "primary down ({reason}); manual mode: failover {run_id} waits for `standby approve {run_id}`"
+                    ),
+                );
+                d.next.awaiting_approval = Some(run_id.to_string());
+                return d;
             }
             if let Some(until) = state.cooldown_until.filter(|u| *u > now) {
                 return stay(format!(
@@ -260,11 +291,79 @@ pub fn decide(
                 format!("failing over automatically: {reason}"),
             )
         }
-        Event::PrimaryUp { reason } => match state.serving {
-            Serving::Standby => stay(format!(
+        Event::PrimaryUp { reason } => match (&state.serving, &state.awaiting_approval) {
+            (Serving::FailingOver { run }, Some(waiting))
+                if run == waiting && state.abort_run.as_deref() != Some(run.as_str()) =>
+            {
+                let mut next = state.clone();
+                next.abort_run = Some(run.clone());
+                next.changed_at = Some(now);
+                next.reason = format!(
+                    "primary recovered ({reason}) before failover {run} was approved: cancelling it"
+                );
+                Decision {
+                    reason: next.reason.clone(),
+                    next,
+                    actions: vec![Action::AbortRun { run: run.clone() }],
+                }
+            }
+            (Serving::Standby, _) if policy.failback == Mode::Automatic => stay(format!(
+                "primary healthy ({reason}); automatic failback once it has been stable for `stable_for`"
+            )),
+            (Serving::Standby, _) => stay(format!(
                 "primary healthy ({reason}); automatic failback is off: run `standby failback` when ready"
             )),
             _ => stay(format!("primary healthy ({reason})")),
+        },
+        Event::PrimaryStable { reason } => {
+            if state.serving != Serving::Standby {
+                return stay(format!(
+                    "primary stable ({reason}); traffic is not on the standby"
+                ));
+            }
+            if policy.failback != Mode::Automatic {
+                return stay(format!(
+                    "primary stable ({reason}); automatic failback is off: run `standby failback` when ready"
+                ));
+            }
+            if state.paused {
+                return stay(format!(
+                    "primary stable ({reason}); not failing back: actions are paused"
+                ));
+            }
+            let trigger = Trigger::Automatic {
+                reason: reason.clone(),
+                streak_start: now,
+                decided_at: now,
+            };
+            start(
+                Serving::FailingBack {
+                    run: run_id.to_string(),
+                },
+                RunbookKind::Failback,
+                trigger,
+                false,
+                format!("failing back automatically: {reason}"),
+            )
+        }
+        Event::Approve { run } => match &state.awaiting_approval {
+            Some(waiting) if waiting == run => {
+                let mut next = state.clone();
+                next.awaiting_approval = None;
+                next.changed_at = Some(now);
+                next.reason = format!("failover {run} approved by an operator");
+                Decision {
+                    reason: next.reason.clone(),
+                    next,
+                    actions: vec![],
+                }
+            }
+            Some(waiting) => stay(format!(
+                "refused: run {waiting} waits for approval, not {run}"
+            )),
+            None => stay(format!(
+                "refused: no run waits for approval (asked to approve {run})"
+            )),
         },
         Event::Requested { kind, force } => {
             let command = format!(
@@ -361,6 +460,7 @@ pub fn decide(
             let verb = if *succeeded { "succeeded" } else { "failed" };
             next.trigger = None;
             next.abort_run = None;
+            next.awaiting_approval = None;
             next.reason = format!("run {run} {verb}; traffic is on the {traffic_on}");
             next.changed_at = Some(now);
             let pending = next.pending.take();
@@ -569,6 +669,7 @@ mod tests {
     const AUTO: Policy = Policy {
         mode: Mode::Automatic,
         cooldown: Duration::from_secs(1800),
+        failback: Mode::Manual,
     };
 
     fn down() -> Event {
@@ -649,6 +750,7 @@ mod tests {
         let manual = Policy {
             mode: Mode::Manual,
             cooldown: Duration::from_secs(1800),
+            failback: Mode::Manual,
         };
         let s = decide(&State::default(), &drill_requested(), t(0), &manual, "d1").next;
         let d = decide(&s, &down(), t(10), &manual, "-");
@@ -809,14 +911,52 @@ mod tests {
     }
 
     #[test]
-    fn manual_mode_and_pause_never_act() {
+    fn manual_mode_plans_a_run_that_waits_for_approval_and_pause_never_acts() {
         let manual = Policy {
             mode: Mode::Manual,
             ..AUTO
         };
         let d = decide(&State::default(), &down(), t(4), &manual, "r1");
-        assert!(d.actions.is_empty());
-        assert!(d.reason.contains("manual mode: waiting for an operator"));
+        assert_eq!(
+            d.reason,
+            "primary down (down: 2 consecutive failing rounds); manual mode: failover r1 waits for `standby approve r1`"
+        );
+        assert_eq!(d.next.awaiting_approval.as_deref(), Some("r1"));
+        assert_eq!(d.next.cooldown_until, None, "a human decides: no cooldown");
+        let waiting = d.next;
+        let wrong = decide(
+            &waiting,
+            &Event::Approve { run: "r9".into() },
+            t(5),
+            &manual,
+            "-",
+        );
+        assert_eq!(wrong.reason, "refused: run r1 waits for approval, not r9");
+        assert_eq!(wrong.next, waiting);
+        let ok = decide(
+            &waiting,
+            &Event::Approve { run: "r1".into() },
+            t(6),
+            &manual,
+            "-",
+        );
+        assert_eq!(ok.reason, "failover r1 approved by an operator");
+        assert_eq!(ok.next.awaiting_approval, None);
+        // The primary recovers before anyone approves: the run is cancelled, not started.
+        let up = decide(
+            &waiting,
+            &Event::PrimaryUp {
+                reason: "up: 3 good rounds".into(),
+            },
+            t(7),
+            &manual,
+            "-",
+        );
+        assert_eq!(up.actions, vec![Action::AbortRun { run: "r1".into() }]);
+        assert_eq!(
+            up.reason,
+            "primary recovered (up: 3 good rounds) before failover r1 was approved: cancelling it"
+        );
         let paused = decide(&State::default(), &Event::Pause, t(1), &AUTO, "-").next;
         let d = decide(&paused, &down(), t(4), &AUTO, "r1");
         assert!(d.actions.is_empty());
@@ -836,6 +976,45 @@ mod tests {
         assert_eq!(
             decide(&resumed, &down(), t(6), &AUTO, "r1").actions.len(),
             1
+        );
+    }
+
+    #[test]
+    fn automatic_failback_only_when_configured_and_not_paused() {
+        let standby = State {
+            serving: Serving::Standby,
+            ..State::default()
+        };
+        let stable = Event::PrimaryStable {
+            reason: "healthy for 10m".into(),
+        };
+        let d = decide(&standby, &stable, t(0), &AUTO, "b1");
+        assert!(d.actions.is_empty());
+        assert!(
+            d.reason.contains("automatic failback is off"),
+            "{}",
+            d.reason
+        );
+        let auto_back = Policy {
+            failback: Mode::Automatic,
+            ..AUTO
+        };
+        let d = decide(&standby, &stable, t(0), &auto_back, "b1");
+        assert_eq!(d.reason, "failing back automatically: healthy for 10m");
+        assert_eq!(d.next.serving, Serving::FailingBack { run: "b1".into() });
+        let paused = State {
+            paused: true,
+            ..standby.clone()
+        };
+        assert!(
+            decide(&paused, &stable, t(0), &auto_back, "b1")
+                .actions
+                .is_empty()
+        );
+        assert!(
+            decide(&State::default(), &stable, t(0), &auto_back, "b1")
+                .actions
+                .is_empty()
         );
     }
 

@@ -317,7 +317,7 @@ fn breakdown(
             Action::Verify { .. } | Action::Smoke { .. } => b.verify_ms += d,
             Action::FlipDns { .. } => b.dns_ms += d,
             Action::FinalSync | Action::ReverseSync => b.sync_ms += d,
-            Action::Preflight | Action::Report | Action::FreezeRpo => {}
+            Action::Preflight | Action::Report | Action::FreezeRpo | Action::Hook { .. } => {}
         }
     }
     let accounted = b.detect_ms + b.decide_ms + b.sync_ms + b.scale_ms + b.verify_ms + b.dns_ms;
@@ -625,6 +625,7 @@ mod tests {
             estimates_from: None,
             config_digest: Some("fnv1a64:1".into()),
             failover_steps: vec![],
+            force: false,
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Notify;
 
@@ -204,56 +204,7 @@ fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(128)
 }
 
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-async fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut buf = vec![0u8; 16384];
-    let mut read = 0;
-    let head_end = loop {
-        if let Some(i) = buf[..read].windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if read == buf.len() {
-            return None;
-        }
-        match stream.read(&mut buf[read..]).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => read += n,
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split_whitespace();
-    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end..read].to_vec();
-    while body.len() < len {
-        let mut chunk = vec![0u8; len - body.len()];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
+use crate::httpmini::{Request, read_request};
 
 async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
     let Some(req) = read_request(&mut stream).await else {
@@ -312,40 +263,13 @@ async fn behave(shared: &Shared, gated: bool) -> Option<u16> {
     })
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        401 => "Unauthorized",
-        429 => "Too Many Requests",
-        503 => "Service Unavailable",
-        500 => "Internal Server Error",
-        404 => "Not Found",
-        _ => "Status",
-    }
-}
-
 async fn respond(stream: &mut TcpStream, status: u16, headers: &[(String, String)], body: &str) {
-    let mut extra = String::new();
-    for (k, v) in headers {
-        extra.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let resp = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        reason(status),
-        body.len()
-    );
-    let _ = stream.write_all(resp.as_bytes()).await;
-    let _ = stream.shutdown().await;
+    crate::httpmini::respond(stream, status, "application/json", headers, body.as_bytes()).await;
 }
 
 /// An OpenAI-compatible chat completion from whatever capacity is up.
 async fn chat(mut stream: TcpStream, shared: &Shared, req: Request) {
-    let auth = req
-        .headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let auth = req.header("authorization").unwrap_or_default().to_string();
     let expected = shared.api_key.lock().unwrap().clone();
     if let Some(key) = expected
         && auth != format!("Bearer {key}")

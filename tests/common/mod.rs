@@ -221,6 +221,10 @@ runbook = "runbooks/failback.toml"
 multipart_threshold_mib = 8
 part_size_mib = 6
 
+[control]
+# Tests run several daemons at once: no fixed port (tests/service.rs sets one where it needs it).
+listen = "off"
+
 [probes]
 timeout = "3s"
 max_latency = "2s"

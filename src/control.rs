@@ -1,0 +1,420 @@
+//! The daemon's local endpoint and control channel.
+//!
+//! - `GET /metrics` (Prometheus text), `GET /healthz` (the main loop is alive), `GET /status`
+//!   (JSON): on the loopback HTTP listener and on the unix socket.
+//! - `POST /control/pause|resume|ack|approve/<run>`: on the unix socket (mode 0600, so only the
+//!   service's user and root can connect, and the peer's uid is checked too), or over HTTP with
+//!   `Authorization: Bearer <token>` when `[control] token_env` names a variable holding one.
+//!   Everything else is refused: no token configured → 403, missing or wrong token → 401.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::core::machine::Event;
+use crate::executor::Ctx;
+use crate::httpmini::{self, Request};
+use crate::metrics::{Metrics, Snapshot};
+
+/// What the daemon shares with its endpoint.
+#[derive(Default)]
+pub struct Live {
+    pub metrics: Metrics,
+    /// Milliseconds since the epoch of the main loop's latest turn.
+    pub heartbeat: AtomicI64,
+}
+
+impl Live {
+    pub fn beat(&self) {
+        self.heartbeat
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("binding the control socket {path}: {source}")]
+    Socket {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("binding {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    Socket,
+    Http,
+}
+
+/// Binds the socket (and the HTTP listener, if configured) and serves until shutdown.
+pub async fn start(
+    ctx: &Ctx,
+    live: Arc<Live>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<Option<std::net::SocketAddr>, ControlError> {
+    let cfg = &ctx.cfg.control;
+    let sock = bind_socket(&cfg.socket)?;
+    let token = cfg.token_env.as_ref().and_then(|v| match std::env::var(v) {
+        Ok(t) if t.len() >= 16 => Some(t),
+        Ok(_) => {
+            warn!("{v} holds a token shorter than 16 characters: control over HTTP stays off");
+            None
+        }
+        Err(_) => {
+            warn!("{v} is not set: control over HTTP stays off (the unix socket still works)");
+            None
+        }
+    });
+    let http = match cfg.listen {
+        Some(addr) => {
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ControlError::Listen {
+                        addr: addr.to_string(),
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let bound = http.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(a) = bound {
+        info!(
+            "local endpoint on http://{a} (/metrics, /healthz, /status{}); control socket {}",
+            if token.is_some() {
+                ", /control with a bearer token"
+            } else {
+                ""
+            },
+            cfg.socket.display()
+        );
+    }
+    let owner = std::fs::metadata(&cfg.socket)
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .ok();
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Ok((mut s, _)) = sock.accept() => {
+                    let peer = s.peer_cred().ok().map(|c| c.uid());
+                    let (ctx, live) = (ctx.clone(), live.clone());
+                    tokio::spawn(async move {
+                        // The socket file's mode already keeps others out; the peer check holds even
+                        // if someone loosened it.
+                        if peer.is_none() || (peer != owner && peer != Some(0)) {
+                            httpmini::respond(&mut s, 403, "text/plain", &[], b"forbidden: not the service's user\n").await;
+                            return;
+                        }
+                        serve_one(&mut s, &ctx, &live, Via::Socket, None).await;
+                    });
+                }
+                Ok((mut s, _)) = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
+                    let (ctx, live, token) = (ctx.clone(), live.clone(), token.clone());
+                    tokio::spawn(async move { serve_one(&mut s, &ctx, &live, Via::Http, token.as_deref()).await });
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&ctx.cfg.control.socket);
+    });
+    Ok(bound)
+}
+
+fn bind_socket(path: &Path) -> Result<UnixListener, ControlError> {
+    let err = |source| ControlError::Socket {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    // A socket left by a killed daemon; a live one would still answer.
+    if std::os::unix::net::UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    let l = UnixListener::bind(path).map_err(err)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(l)
+}
+
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    ctx: &Ctx,
+    live: &Live,
+    via: Via,
+    token: Option<&str>,
+) {
+    let Some(req) = httpmini::read_request(s).await else {
+        return;
+    };
+    let (status, ctype, body) = route(&req, ctx, live, via, token).await;
+    httpmini::respond(s, status, ctype, &[], body.as_bytes()).await;
+}
+
+fn json_body(v: serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+async fn route(
+    req: &Request,
+    ctx: &Ctx,
+    live: &Live,
+    via: Via,
+    token: Option<&str>,
+) -> (u16, &'static str, String) {
+    const JSON: &str = "application/json";
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/healthz") => {
+            let age_ms = Utc::now().timestamp_millis() - live.heartbeat.load(Ordering::Relaxed);
+            let limit = (ctx.cfg.health.interval * 3 + Duration::from_secs(5)).as_millis() as i64;
+            if age_ms <= limit {
+                (200, "text/plain", "ok\n".into())
+            } else {
+                (
+                    503,
+                    "text/plain",
+                    format!("the main loop has not turned for {age_ms} ms\n"),
+                )
+            }
+        }
+        ("GET", "/metrics") => (
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::render(&live.metrics, &snapshot(ctx).await),
+        ),
+        ("GET", "/status") => (200, JSON, json_body(status_json(ctx).await)),
+        ("POST", path) if path.starts_with("/control/") => {
+            if via == Via::Http {
+                match token {
+                    None => {
+                        return (
+                            403,
+                            JSON,
+                            json_body(
+                                json!({"ok": false, "reason": "control over HTTP is off: use the unix socket, or set [control] token_env"}),
+                            ),
+                        );
+                    }
+                    Some(t) => {
+                        let given = req
+                            .header("authorization")
+                            .and_then(|h| h.strip_prefix("Bearer "))
+                            .unwrap_or("");
+                        if !constant_time_eq(given.as_bytes(), t.as_bytes()) {
+                            warn!(
+                                "control request {path} over HTTP refused: missing or wrong bearer token"
+                            );
+                            return (
+                                401,
+                                JSON,
+                                json_body(
+                                    json!({"ok": false, "reason": "missing or wrong bearer token"}),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            let event = match path.trim_start_matches("/control/") {
+                "pause" => Event::Pause,
+                "resume" => Event::Resume,
+                "ack" => Event::Ack,
+                p if p.starts_with("approve/") => Event::Approve {
+                    run: p.trim_start_matches("approve/").to_string(),
+                },
+                _ => {
+                    return (
+                        404,
+                        JSON,
+                        json_body(json!({"ok": false, "reason": "unknown control command"})),
+                    );
+                }
+            };
+            match crate::runner::apply(ctx, &event, "-").await {
+                Ok((d, before)) => {
+                    let changed = d.next != before;
+                    info!(
+                        "control {path} via {}: {}",
+                        if via == Via::Socket { "socket" } else { "HTTP" },
+                        d.reason
+                    );
+                    let refused = d.reason.starts_with("refused");
+                    (
+                        if refused { 409 } else { 200 },
+                        JSON,
+                        json_body(json!({"ok": !refused, "changed": changed, "reason": d.reason})),
+                    )
+                }
+                Err(e) => (
+                    500,
+                    JSON,
+                    json_body(json!({"ok": false, "reason": e.to_string()})),
+                ),
+            }
+        }
+        ("GET" | "POST", _) => (404, "text/plain", "not found\n".into()),
+        _ => (405, "text/plain", "method not allowed\n".into()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The store's view for a scrape.
+pub async fn snapshot(ctx: &Ctx) -> Snapshot {
+    use crate::core::machine::Serving;
+    let now = Utc::now();
+    let mut s = Snapshot {
+        rto_objective: ctx.cfg.service.rto,
+        verdict: "unknown".into(),
+        ..Snapshot::default()
+    };
+    if let Ok((state, _)) = crate::journal::read_state(&ctx.store).await {
+        s.mode = match state.serving {
+            Serving::Primary => "primary",
+            Serving::FailingOver { .. } => "failing_over",
+            Serving::Standby => "standby",
+            Serving::FailingBack { .. } => "failing_back",
+            Serving::Drilling { .. } => "drilling",
+        }
+        .into();
+        s.paused = state.paused;
+        s.awaiting_approval = state.awaiting_approval.is_some();
+        s.cooldown_remaining = state
+            .cooldown_until
+            .map(|u| crate::duration::between(now, u))
+            .unwrap_or_default();
+    }
+    if let Ok(Some(v)) = crate::journal::read_verdict(&ctx.store).await {
+        s.verdict = format!("{:?}", v.health).to_lowercase();
+    }
+    if let Ok(r) = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store).await {
+        s.standby_ready = r.ready;
+    }
+    if let Ok(runs) = crate::journal::list_runs(&ctx.store).await {
+        for r in &runs {
+            let result = format!("{:?}", r.status).to_lowercase();
+            *s.runs
+                .entry((r.kind.as_str().to_string(), result))
+                .or_default() += 1;
+            if r.status == crate::journal::RunStatus::Running {
+                s.projected_rto = Some(crate::report::projected_rto(r, now));
+            } else {
+                let rep = crate::report::build(r);
+                if let (Some(m), Some(e)) = (rep.rto.measured_ms, rep.rto.effective_ms) {
+                    s.last_rto.insert(
+                        rep.kind.clone(),
+                        (Duration::from_millis(m), Duration::from_millis(e)),
+                    );
+                }
+            }
+        }
+    }
+    for a in &ctx.cfg.artifacts {
+        let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
+        let bound = st
+            .last_published_at
+            .map(|p| crate::duration::between(p, now))
+            .or_else(|| st.last_rpo.as_ref().and_then(|r| r.value));
+        s.rpo.insert(a.name.clone(), (bound, a.rpo));
+    }
+    s
+}
+
+/// `GET /status`: the state an operator (or a dashboard) needs, as JSON.
+pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
+    let state = crate::journal::read_state(&ctx.store)
+        .await
+        .ok()
+        .map(|s| s.0);
+    let verdict = crate::journal::read_verdict(&ctx.store)
+        .await
+        .ok()
+        .flatten();
+    let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
+        .await
+        .ok();
+    let running = match state.as_ref().and_then(|s| s.serving.running()) {
+        Some(run) => crate::journal::load_run(&ctx.store, run).await.ok().map(|r| {
+            let i = r.next_step();
+            json!({
+                "id": r.id,
+                "kind": r.kind,
+                "step": i.map(|i| r.steps[i].name.clone()),
+                "projected_rto_ms": crate::duration::millis(crate::report::projected_rto(&r, Utc::now())),
+            })
+        }),
+        None => None,
+    };
+    json!({
+        "service": ctx.cfg.service.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "state": state,
+        "verdict": verdict.map(|v| json!({"health": v.health, "reason": v.reason, "at": v.at})),
+        "running": running,
+        "standby_readiness": readiness,
+        "rto_objective_ms": crate::duration::millis(ctx.cfg.service.rto),
+    })
+}
+
+/// The client side for `standby pause|resume|ack|approve`: the daemon's unix socket, or its
+/// HTTP endpoint with a bearer token. `Ok(None)` when no daemon answers on the socket.
+pub async fn request(
+    ctx_cfg: &crate::config::Config,
+    command: &str,
+    url: Option<&str>,
+    token: Option<&str>,
+) -> std::io::Result<Option<(u16, String)>> {
+    let path = format!("/control/{command}");
+    match url {
+        Some(u) => {
+            let addr = u
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string();
+            let mut s = tokio::net::TcpStream::connect(&addr).await?;
+            let auth = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = auth
+                .as_deref()
+                .map(|a| vec![("Authorization", a)])
+                .unwrap_or_default();
+            httpmini::call(&mut s, "POST", &path, &headers)
+                .await
+                .map(Some)
+        }
+        None => match tokio::net::UnixStream::connect(&ctx_cfg.control.socket).await {
+            Ok(mut s) => httpmini::call(&mut s, "POST", &path, &[]).await.map(Some),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        },
+    }
+}

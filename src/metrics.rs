@@ -1,0 +1,422 @@
+//! Prometheus metrics. Live figures (probe latency histograms, outcome and sync counters) are
+//! collected in memory by the daemon; the rest is read from the state store at scrape time, so a
+//! scrape always agrees with `standby status`. Rendering is pure: [`render`] takes a snapshot.
+//! Names carry the `standby_` prefix and base units (seconds, bytes).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Latency buckets in seconds: probes are judged against sub-second to tens-of-seconds limits.
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, v: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS.len()];
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if v <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    /// (side, kind) → latency histogram; kind is "health" or "synthetic".
+    latency: BTreeMap<(String, String), Histogram>,
+    /// (side, class) → rounds.
+    outcomes: BTreeMap<(String, String), u64>,
+    /// (set, result) → sync runs.
+    syncs: BTreeMap<(String, String), u64>,
+    sync_bytes: BTreeMap<String, u64>,
+    sync_last_seconds: BTreeMap<String, f64>,
+    webhooks_dropped: u64,
+}
+
+/// The daemon's in-memory collectors.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    live: Mutex<Live>,
+}
+
+impl Metrics {
+    pub fn probe(&self, side: &str, kind: &str, latency: Duration, class: &str) {
+        let mut l = self.live.lock().expect("metrics lock");
+        l.latency
+            .entry((side.into(), kind.into()))
+            .or_default()
+            .observe(latency.as_secs_f64());
+        *l.outcomes.entry((side.into(), class.into())).or_default() += 1;
+    }
+
+    pub fn sync(&self, set: &str, ok: bool, bytes: u64, took: Duration) {
+        let mut l = self.live.lock().expect("metrics lock");
+        let result = if ok { "ok" } else { "failed" };
+        *l.syncs.entry((set.into(), result.into())).or_default() += 1;
+        *l.sync_bytes.entry(set.into()).or_default() += bytes;
+        l.sync_last_seconds.insert(set.into(), took.as_secs_f64());
+    }
+}
+
+/// Everything a scrape shows that is not collected live.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// primary, failing_over, standby, failing_back, drilling.
+    pub mode: String,
+    pub paused: bool,
+    pub awaiting_approval: bool,
+    /// up, down, unknown.
+    pub verdict: String,
+    pub cooldown_remaining: Duration,
+    pub standby_ready: bool,
+    pub rto_objective: Duration,
+    /// (kind, result) → count.
+    pub runs: BTreeMap<(String, String), u64>,
+    /// kind → (measured, effective) of the latest finished run of that kind with a figure.
+    pub last_rto: BTreeMap<String, (Duration, Duration)>,
+    pub projected_rto: Option<Duration>,
+    /// set → (RPO now or its bound, objective).
+    pub rpo: BTreeMap<String, (Option<Duration>, Duration)>,
+}
+
+const MODES: &[&str] = &[
+    "primary",
+    "failing_over",
+    "standby",
+    "failing_back",
+    "drilling",
+];
+const VERDICTS: &[&str] = &["up", "down", "unknown"];
+
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn head(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}");
+    let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+fn bool01(b: bool) -> u8 {
+    u8::from(b)
+}
+
+pub fn render(m: &Metrics, s: &Snapshot) -> String {
+    let l = m.live.lock().expect("metrics lock");
+    let mut o = String::new();
+    head(
+        &mut o,
+        "standby_build_info",
+        "gauge",
+        "Always 1; the version in a label.",
+    );
+    let _ = writeln!(
+        o,
+        "standby_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    head(
+        &mut o,
+        "standby_state",
+        "gauge",
+        "1 for the state the orchestrator is in.",
+    );
+    for mode in MODES {
+        let _ = writeln!(
+            o,
+            "standby_state{{state=\"{mode}\"}} {}",
+            bool01(s.mode == *mode)
+        );
+    }
+    head(
+        &mut o,
+        "standby_paused",
+        "gauge",
+        "1 while actions are paused (observation goes on).",
+    );
+    let _ = writeln!(o, "standby_paused {}", bool01(s.paused));
+    head(
+        &mut o,
+        "standby_awaiting_approval",
+        "gauge",
+        "1 while a failover waits for `standby approve`.",
+    );
+    let _ = writeln!(
+        o,
+        "standby_awaiting_approval {}",
+        bool01(s.awaiting_approval)
+    );
+    head(
+        &mut o,
+        "standby_primary_verdict",
+        "gauge",
+        "1 for the detector's current verdict on the primary.",
+    );
+    for v in VERDICTS {
+        let _ = writeln!(
+            o,
+            "standby_primary_verdict{{verdict=\"{v}\"}} {}",
+            bool01(s.verdict == *v)
+        );
+    }
+    head(
+        &mut o,
+        "standby_cooldown_remaining_seconds",
+        "gauge",
+        "Time until another automatic failover is allowed.",
+    );
+    let _ = writeln!(
+        o,
+        "standby_cooldown_remaining_seconds {:.3}",
+        s.cooldown_remaining.as_secs_f64()
+    );
+    head(
+        &mut o,
+        "standby_standby_ready",
+        "gauge",
+        "1 when the standby's latest synthetic probe is fresh and passed.",
+    );
+    let _ = writeln!(o, "standby_standby_ready {}", bool01(s.standby_ready));
+
+    head(
+        &mut o,
+        "standby_probe_duration_seconds",
+        "histogram",
+        "Probe latency by side and kind (health rounds, synthetic requests).",
+    );
+    for ((side, kind), h) in &l.latency {
+        let labels = format!("side=\"{}\",kind=\"{}\"", esc(side), esc(kind));
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "standby_probe_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
+                h.counts[i]
+            );
+        }
+        let _ = writeln!(
+            o,
+            "standby_probe_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(
+            o,
+            "standby_probe_duration_seconds_sum{{{labels}}} {:.6}",
+            h.sum
+        );
+        let _ = writeln!(
+            o,
+            "standby_probe_duration_seconds_count{{{labels}}} {}",
+            h.count
+        );
+    }
+    head(
+        &mut o,
+        "standby_probe_outcomes_total",
+        "counter",
+        "Probe rounds by side and outcome class.",
+    );
+    for ((side, class), n) in &l.outcomes {
+        let _ = writeln!(
+            o,
+            "standby_probe_outcomes_total{{side=\"{}\",class=\"{}\"}} {n}",
+            esc(side),
+            esc(class)
+        );
+    }
+
+    head(
+        &mut o,
+        "standby_artifact_rpo_seconds",
+        "gauge",
+        "How far each artifact set's published standby copy is behind (a bound when not measured).",
+    );
+    for (set, (rpo, _)) in &s.rpo {
+        if let Some(r) = rpo {
+            let _ = writeln!(
+                o,
+                "standby_artifact_rpo_seconds{{set=\"{}\"}} {:.3}",
+                esc(set),
+                r.as_secs_f64()
+            );
+        }
+    }
+    head(
+        &mut o,
+        "standby_artifact_rpo_objective_seconds",
+        "gauge",
+        "Each artifact set's RPO objective.",
+    );
+    for (set, (_, obj)) in &s.rpo {
+        let _ = writeln!(
+            o,
+            "standby_artifact_rpo_objective_seconds{{set=\"{}\"}} {:.3}",
+            esc(set),
+            obj.as_secs_f64()
+        );
+    }
+    head(
+        &mut o,
+        "standby_sync_runs_total",
+        "counter",
+        "Artifact sync runs by set and result, since the daemon started.",
+    );
+    for ((set, result), n) in &l.syncs {
+        let _ = writeln!(
+            o,
+            "standby_sync_runs_total{{set=\"{}\",result=\"{}\"}} {n}",
+            esc(set),
+            esc(result)
+        );
+    }
+    head(
+        &mut o,
+        "standby_sync_bytes_total",
+        "counter",
+        "Bytes copied by artifact syncs, since the daemon started.",
+    );
+    for (set, n) in &l.sync_bytes {
+        let _ = writeln!(o, "standby_sync_bytes_total{{set=\"{}\"}} {n}", esc(set));
+    }
+    head(
+        &mut o,
+        "standby_sync_last_duration_seconds",
+        "gauge",
+        "Duration of each set's latest sync.",
+    );
+    for (set, d) in &l.sync_last_seconds {
+        let _ = writeln!(
+            o,
+            "standby_sync_last_duration_seconds{{set=\"{}\"}} {d:.3}",
+            esc(set)
+        );
+    }
+
+    head(
+        &mut o,
+        "standby_runs",
+        "gauge",
+        "Runs in the journal by kind and result.",
+    );
+    for ((kind, result), n) in &s.runs {
+        let _ = writeln!(
+            o,
+            "standby_runs{{kind=\"{}\",result=\"{}\"}} {n}",
+            esc(kind),
+            esc(result)
+        );
+    }
+    head(
+        &mut o,
+        "standby_rto_objective_seconds",
+        "gauge",
+        "The RTO objective.",
+    );
+    let _ = writeln!(
+        o,
+        "standby_rto_objective_seconds {:.3}",
+        s.rto_objective.as_secs_f64()
+    );
+    head(
+        &mut o,
+        "standby_last_rto_seconds",
+        "gauge",
+        "Measured RTO of the latest run of each kind (a standby drill's would-be RTO).",
+    );
+    for (kind, (m, _)) in &s.last_rto {
+        let _ = writeln!(
+            o,
+            "standby_last_rto_seconds{{kind=\"{}\"}} {:.3}",
+            esc(kind),
+            m.as_secs_f64()
+        );
+    }
+    head(
+        &mut o,
+        "standby_last_effective_rto_seconds",
+        "gauge",
+        "Latest RTO of each kind plus the DNS TTL.",
+    );
+    for (kind, (_, e)) in &s.last_rto {
+        let _ = writeln!(
+            o,
+            "standby_last_effective_rto_seconds{{kind=\"{}\"}} {:.3}",
+            esc(kind),
+            e.as_secs_f64()
+        );
+    }
+    head(
+        &mut o,
+        "standby_projected_rto_seconds",
+        "gauge",
+        "Projected RTO of the run in progress (0 when none runs).",
+    );
+    let _ = writeln!(
+        o,
+        "standby_projected_rto_seconds {:.3}",
+        s.projected_rto.unwrap_or_default().as_secs_f64()
+    );
+    head(
+        &mut o,
+        "standby_webhooks_dropped_total",
+        "counter",
+        "Webhook notices not delivered after every attempt.",
+    );
+    let _ = writeln!(o, "standby_webhooks_dropped_total {}", l.webhooks_dropped);
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative_and_labels_escaped() {
+        let m = Metrics::default();
+        m.probe("primary", "health", Duration::from_millis(30), "ok");
+        m.probe("primary", "health", Duration::from_millis(700), "slow");
+        let mut s = Snapshot {
+            mode: "primary".into(),
+            ..Snapshot::default()
+        };
+        s.rpo.insert(
+            "we\"ights".into(),
+            (Some(Duration::from_secs(3)), Duration::from_secs(60)),
+        );
+        let text = render(&m, &s);
+        assert!(text.contains("standby_probe_duration_seconds_bucket{side=\"primary\",kind=\"health\",le=\"0.05\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "standby_probe_duration_seconds_bucket{side=\"primary\",kind=\"health\",le=\"1\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "standby_probe_duration_seconds_count{side=\"primary\",kind=\"health\"} 2"
+            )
+        );
+        assert!(text.contains("standby_probe_outcomes_total{side=\"primary\",class=\"slow\"} 1"));
+        assert!(
+            text.contains("standby_artifact_rpo_seconds{set=\"we\\\"ights\"} 3.000"),
+            "{text}"
+        );
+        assert!(text.contains("standby_state{state=\"primary\"} 1"));
+    }
+}
