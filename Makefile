@@ -14,7 +14,7 @@ AWSCLI := awscli
 JSONSCHEMA := check-jsonschema
 STAMP := $(VENV)/.moto-5.1.18-awscli-check-jsonschema
 
-.PHONY: all demo test bench venv tools build lint clean
+.PHONY: all demo test bench idle venv tools build lint clean
 
 all: build
 
@@ -50,6 +50,12 @@ test: venv tools lint
 bench: venv
 	command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; }
 	cargo bench --bench sync
+
+# What `standby serve` costs at rest: RSS and CPU over IDLE_SECS (default 600) at a 1 s probe
+# interval, release build.
+idle: venv
+	cargo build --release --bin standby
+	cargo run --example idle -- target/release/standby
 
 clean:
 	rm -rf $(VENV) target/demo

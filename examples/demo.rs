@@ -81,6 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let config = dir.join("standby.toml");
+    let metrics_port = standby::testbed::free_port();
     std::fs::write(
         &config,
         format!(
@@ -130,6 +131,9 @@ runbook = "{root}/runbooks/failover.toml"
 [failback]
 runbook = "{root}/runbooks/failback.toml"
 
+[control]
+listen = "127.0.0.1:{mport}"   # /metrics, /healthz, /status
+
 [probes]
 schedule = "*/5 * * * *"   # a real chat completion to the standby every five minutes
 max_latency = "2s"
@@ -152,6 +156,7 @@ schedule = "0 */6 * * *"
 rpo = "6h"
 "#,
             aws = moto.endpoint,
+            mport = metrics_port,
             pr = world.primary_region,
             pe = primary.url(),
             pa = world.primary_asg,
@@ -263,6 +268,21 @@ rpo = "6h"
     let drill = standby(&["drill", "standby", "--yes"], &config).status()?;
     banner("standby report list");
     standby(&["report", "list"], &config).status()?;
+
+    banner(&format!("GET http://127.0.0.1:{metrics_port}/metrics (a few of the lines)"));
+    if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await
+        && let Ok(text) = r.text().await
+    {
+        for l in text.lines().filter(|l| {
+            l.starts_with("standby_last_rto_seconds")
+                || l.starts_with("standby_artifact_rpo_seconds")
+                || l.starts_with("standby_standby_ready")
+                || l.starts_with("standby_state{state=\"primary\"}")
+                || l.starts_with("standby_probe_outcomes_total")
+        }) {
+            eprintln!("    {l}");
+        }
+    }
 
     banner("stopping standby serve (SIGTERM)");
     Command::new("kill")
