@@ -315,6 +315,7 @@ fn engine_for(ctx: &Ctx) -> crate::sync::engine::Engine {
 
 struct SyncScheduler {
     live: Arc<crate::control::Live>,
+    paused: bool,
     engine: Arc<crate::sync::engine::Engine>,
     running: std::collections::BTreeSet<String>,
     tasks: tokio::task::JoinSet<(
@@ -330,11 +331,27 @@ impl SyncScheduler {
             running: Default::default(),
             tasks: tokio::task::JoinSet::new(),
             live,
+            paused: false,
         }
     }
 
     async fn start_due(&mut self) {
         let now = chrono::Utc::now();
+        // A sync writes to the standby: an action, so `pause` holds it (a primary whose
+        // artifacts went bad must not be copied over the good standby while people look).
+        let paused = journal::read_state(&self.engine.store)
+            .await
+            .map(|(s, _)| s.paused)
+            .unwrap_or(false);
+        if paused != self.paused {
+            self.paused = paused;
+            if paused {
+                info!("actions paused: scheduled artifact syncs wait until `standby resume`");
+            }
+        }
+        if paused {
+            return;
+        }
         for set in self.engine.cfg.artifacts.clone() {
             if self.running.contains(&set.name) {
                 continue;
