@@ -269,7 +269,9 @@ rpo = "6h"
     banner("standby report list");
     standby(&["report", "list"], &config).status()?;
 
-    banner(&format!("GET http://127.0.0.1:{metrics_port}/metrics (a few of the lines)"));
+    banner(&format!(
+        "GET http://127.0.0.1:{metrics_port}/metrics (a few of the lines)"
+    ));
     if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await
         && let Ok(text) = r.text().await
     {

@@ -127,7 +127,10 @@ rpo = "6h"
         .stderr(std::fs::File::create(dir.join("serve.log"))?)
         .spawn()?;
     let pid = serve.id();
-    eprintln!("standby serve (pid {pid}, {}) settling for 30 s, then sampling for {secs} s", bin.display());
+    eprintln!(
+        "standby serve (pid {pid}, {}) settling for 30 s, then sampling for {secs} s",
+        bin.display()
+    );
     tokio::time::sleep(Duration::from_secs(30)).await;
     let start_ticks = cpu_ticks(pid).ok_or("serve exited")?;
     let started = Instant::now();
@@ -150,7 +153,9 @@ rpo = "6h"
         .find(|l| l.starts_with("standby_probe_duration_seconds_count{side=\"primary\""))
         .unwrap_or("")
         .to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = serve.wait();
     println!(
         "idle {wall:.0} s at a 1 s probe interval: RSS max {:.1} MiB (mean {:.1} MiB); CPU {cpu_secs:.2} s = {:.2}% of one core; {rounds}",
