@@ -60,6 +60,8 @@ pub async fn run(
                     info!("shutdown: letting the current step finish, then stopping at a safe point");
                     report_end(handle.await);
                 }
+                // Here, not only in the endpoint's task: the process may end before that runs.
+                let _ = std::fs::remove_file(&ctx.cfg.control.socket);
                 info!("shutdown complete");
                 return Ok(());
             }
