@@ -14,7 +14,7 @@ AWSCLI := awscli
 JSONSCHEMA := check-jsonschema
 STAMP := $(VENV)/.moto-5.1.18-awscli-check-jsonschema
 
-.PHONY: all demo test bench idle venv tools build lint clean
+.PHONY: all demo test bench idle venv venv-tf tools build lint clean
 
 all: build
 
@@ -23,6 +23,20 @@ venv: $(STAMP)
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO)' '$(AWSCLI)' '$(JSONSCHEMA)'
+	touch $@
+
+# Terraform checks without Terraform (its AWS provider can't be downloaded here): python-hcl2
+# parses every .tf file and checkov runs the pinned checks. Their own venv: checkov's pins clash
+# with moto's and the AWS CLI's.
+VENV_TF := .venv-tf
+CHECKOV := checkov==3.3.30
+HCL2 := python-hcl2==8.1.4
+
+venv-tf: $(VENV_TF)/.checkov-3.3.30-hcl2-8.1.4
+
+$(VENV_TF)/.checkov-3.3.30-hcl2-8.1.4:
+	$(PYTHON) -m venv $(VENV_TF)
+	$(VENV_TF)/bin/pip install --quiet --disable-pip-version-check '$(CHECKOV)' '$(HCL2)'
 	touch $@
 
 # Independent checkers from Debian (root, as on CI machines): Chromium renders the HTML reports
@@ -42,7 +56,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 # Every target but the benchmark (which seeds 100,000 objects): `make bench` runs that.
-test: venv tools lint
+test: venv venv-tf tools lint
 	cargo test --lib --bins --tests --examples
 
 # Times standby's artifact sync against rclone and the AWS CLI on one moto server; writes
@@ -58,4 +72,4 @@ idle: venv
 	cargo run --example idle -- target/release/standby
 
 clean:
-	rm -rf $(VENV) target/demo
+	rm -rf $(VENV) $(VENV_TF) target/demo

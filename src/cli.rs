@@ -105,6 +105,20 @@ pub enum Command {
     Resume(ControlArgs),
     /// Lift the cooldown after an automatic failover, allowing another one.
     Ack(ControlArgs),
+    /// Print the least-privilege IAM policy for the host that runs standby with this config.
+    IamPolicy(IamArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IamArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The AWS account id, to scope the Auto Scaling group ARNs (`*` when omitted).
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// A KMS key of an SSE-KMS artifact bucket (repeat for each).
+    #[arg(long = "kms-key-arn")]
+    pub kms_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -30,6 +30,7 @@ pub mod digest;
 pub mod duration;
 pub mod executor;
 pub mod httpmini;
+pub mod iam;
 pub mod journal;
 pub mod metrics;
 pub mod notify;

@@ -40,6 +40,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Pause(a) => ops::control(&a, "pause").await?,
         Command::Resume(a) => ops::control(&a, "resume").await?,
         Command::Ack(a) => ops::control(&a, "ack").await?,
+        Command::IamPolicy(a) => ops::iam_policy(&a),
         Command::Failover(a) => {
             ops::run_command(RunbookKind::Failover, &a, shutdown_signal()).await?
         }

@@ -374,6 +374,37 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
     }
 }
 
+/// `standby iam-policy`: the policy JSON on stdout, notes on stderr.
+pub fn iam_policy(args: &crate::cli::IamArgs) -> u8 {
+    let cfg = match load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(id) = &args.account_id
+        && !(id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()))
+    {
+        eprintln!("--account-id {id:?} is not a 12-digit AWS account id");
+        return EXIT_USAGE;
+    }
+    if args.account_id.is_none() {
+        eprintln!("note: no --account-id: the Auto Scaling group ARNs match any account");
+    }
+    if args.kms_keys.is_empty() && !cfg.artifacts.is_empty() {
+        eprintln!(
+            "note: no --kms-key-arn: add the artifact buckets' keys if they use SSE-KMS (the Terraform module does)"
+        );
+    }
+    let account = crate::iam::Account {
+        account_id: args.account_id.clone(),
+        kms_keys: args.kms_keys.clone(),
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&crate::iam::policy(&cfg, &account)).unwrap_or_default()
+    );
+    EXIT_OK
+}
+
 /// `standby check [--side S]`: one synthetic request now, every check shown.
 pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
     let cfg = match load(&args.config.config) {

@@ -3,6 +3,7 @@
 
 pub mod asg;
 pub mod dns;
+pub mod operations;
 pub mod s3;
 
 use std::time::Duration;

@@ -1,0 +1,189 @@
+//! Every AWS API operation standby calls, with the IAM actions it needs. This is the one list the
+//! orchestrator's IAM policy is derived from (`standby iam-policy`, and the Terraform
+//! `orchestrator` module, which a test keeps identical). A test scans `src/` for SDK calls and
+//! fails when one is missing here, or when an entry here is no longer called.
+
+/// What an operation touches, which decides the resource ARNs its actions are granted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The bucket itself (`arn:aws:s3:::bucket`).
+    Bucket,
+    /// Objects under the configured prefixes.
+    Objects,
+    HostedZone,
+    /// Route 53 change ids (`arn:aws:route53:::change/*`).
+    Change,
+    /// A named Auto Scaling group.
+    AutoScalingGroup,
+    /// Actions that support no resource-level permissions.
+    Any,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// The SDK client method (`client.copy_object()`).
+    pub sdk_method: &'static str,
+    pub service: &'static str,
+    pub api: &'static str,
+    pub actions: &'static [&'static str],
+    pub scope: Scope,
+    /// Where it is called from, for the reader.
+    pub called_in: &'static str,
+}
+
+const fn op(
+    sdk_method: &'static str,
+    service: &'static str,
+    api: &'static str,
+    actions: &'static [&'static str],
+    scope: Scope,
+    called_in: &'static str,
+) -> Operation {
+    Operation {
+        sdk_method,
+        service,
+        api,
+        actions,
+        scope,
+        called_in,
+    }
+}
+
+pub const OPERATIONS: &[Operation] = &[
+    op(
+        "list_objects_v2",
+        "s3",
+        "ListObjectsV2",
+        &["s3:ListBucket"],
+        Scope::Bucket,
+        "aws::s3::list",
+    ),
+    op(
+        "copy_object",
+        "s3",
+        "CopyObject",
+        &["s3:GetObject", "s3:PutObject"],
+        Scope::Objects,
+        "aws::s3::copy",
+    ),
+    op(
+        "create_multipart_upload",
+        "s3",
+        "CreateMultipartUpload",
+        &["s3:PutObject"],
+        Scope::Objects,
+        "aws::s3::create_multipart",
+    ),
+    op(
+        "upload_part_copy",
+        "s3",
+        "UploadPartCopy",
+        &["s3:GetObject", "s3:PutObject"],
+        Scope::Objects,
+        "aws::s3::copy_part",
+    ),
+    op(
+        "complete_multipart_upload",
+        "s3",
+        "CompleteMultipartUpload",
+        &["s3:PutObject"],
+        Scope::Objects,
+        "aws::s3::complete_multipart",
+    ),
+    op(
+        "abort_multipart_upload",
+        "s3",
+        "AbortMultipartUpload",
+        &["s3:AbortMultipartUpload"],
+        Scope::Objects,
+        "aws::s3::abort_multipart",
+    ),
+    op(
+        "head_object",
+        "s3",
+        "HeadObject",
+        &["s3:GetObject"],
+        Scope::Objects,
+        "aws::s3::head",
+    ),
+    op(
+        "delete_object",
+        "s3",
+        "DeleteObject",
+        &["s3:DeleteObject"],
+        Scope::Objects,
+        "aws::s3::delete",
+    ),
+    op(
+        "get_object",
+        "s3",
+        "GetObject",
+        &["s3:GetObject"],
+        Scope::Objects,
+        "aws::s3::get_bytes",
+    ),
+    op(
+        "put_object",
+        "s3",
+        "PutObject",
+        &["s3:PutObject"],
+        Scope::Objects,
+        "aws::s3::put_bytes",
+    ),
+    op(
+        "list_resource_record_sets",
+        "route53",
+        "ListResourceRecordSets",
+        &["route53:ListResourceRecordSets"],
+        Scope::HostedZone,
+        "aws::dns::current",
+    ),
+    op(
+        "change_resource_record_sets",
+        "route53",
+        "ChangeResourceRecordSets",
+        &["route53:ChangeResourceRecordSets"],
+        Scope::HostedZone,
+        "aws::dns::upsert",
+    ),
+    op(
+        "get_change",
+        "route53",
+        "GetChange",
+        &["route53:GetChange"],
+        Scope::Change,
+        "aws::dns::in_sync",
+    ),
+    op(
+        "describe_auto_scaling_groups",
+        "autoscaling",
+        "DescribeAutoScalingGroups",
+        &["autoscaling:DescribeAutoScalingGroups"],
+        Scope::Any,
+        "aws::asg::describe",
+    ),
+    op(
+        "update_auto_scaling_group",
+        "autoscaling",
+        "UpdateAutoScalingGroup",
+        &["autoscaling:UpdateAutoScalingGroup"],
+        Scope::AutoScalingGroup,
+        "aws::asg::set_capacity",
+    ),
+];
+
+/// With SSE-KMS buckets, reading needs the key's Decrypt and writing its GenerateDataKey (and
+/// Decrypt, for multipart uploads).
+pub const KMS_ACTIONS: &[&str] = &["kms:Decrypt", "kms:GenerateDataKey"];
+
+/// Every IAM action the orchestrator needs, sorted.
+pub fn all_actions() -> Vec<&'static str> {
+    let mut v: Vec<&str> = OPERATIONS
+        .iter()
+        .flat_map(|o| o.actions.iter().copied())
+        .chain(KMS_ACTIONS.iter().copied())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}

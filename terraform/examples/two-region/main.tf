@@ -1,0 +1,84 @@
+# Two regions for one inference service, and the standby.toml that drives them:
+#   terraform apply -var-file=prod.tfvars
+#   terraform output -raw standby_toml > /etc/standby/standby.toml
+#   standby validate --config /etc/standby/standby.toml
+#   standby drill standby --config /etc/standby/standby.toml
+
+locals {
+  primary_bucket = "${var.service}-artifacts-${var.primary_region}-${var.account_id}"
+  standby_bucket = "${var.service}-artifacts-${var.standby_region}-${var.account_id}"
+  artifact_sets = [
+    { name = "model-weights", prefix = "models/", schedule = "0 */6 * * *", rpo = "6h", mode = "copy", delete = false },
+    { name = "prompts", prefix = "prompts/", schedule = "*/5 * * * *", rpo = "10m", mode = "copy", delete = true },
+    { name = "vector-index", prefix = "indexes/", schedule = "*/15 * * * *", rpo = "30m", mode = "replication", delete = false },
+  ]
+}
+
+module "artifacts" {
+  source = "../../modules/artifacts"
+  providers = {
+    aws.primary = aws.primary
+    aws.standby = aws.standby
+  }
+  primary_bucket      = local.primary_bucket
+  standby_bucket      = local.standby_bucket
+  replicated_prefixes = [for s in local.artifact_sets : s.prefix if s.mode == "replication"]
+}
+
+module "dns" {
+  source = "../../modules/dns"
+  providers = {
+    aws = aws.primary
+  }
+  zone_id       = var.zone_id
+  name          = var.record_name
+  ttl           = 60
+  primary_value = var.primary_endpoint
+  standby_value = var.standby_endpoint
+  health_checks = true
+}
+
+module "primary_gpus" {
+  source = "../../modules/gpu_asg"
+  providers = {
+    aws = aws.primary
+  }
+  name           = "${var.service}-gpu-${var.primary_region}"
+  ami_id         = var.primary_ami_id
+  instance_types = var.gpu_instance_types
+  subnet_ids     = var.primary_subnet_ids
+  warm           = var.serving
+  serving        = var.serving
+}
+
+module "standby_gpus" {
+  source = "../../modules/gpu_asg"
+  providers = {
+    aws = aws.standby
+  }
+  name           = "${var.service}-gpu-${var.standby_region}"
+  ami_id         = var.standby_ami_id
+  instance_types = var.gpu_instance_types
+  subnet_ids     = var.standby_subnet_ids
+  warm           = var.standby_warm
+  serving        = var.serving
+}
+
+module "orchestrator" {
+  source = "../../modules/orchestrator"
+  providers = {
+    aws = aws.standby
+  }
+  name           = "${var.service}-standby"
+  account_id     = var.account_id
+  primary_region = var.primary_region
+  standby_region = var.standby_region
+  primary_bucket = module.artifacts.primary_bucket
+  standby_bucket = module.artifacts.standby_bucket
+  artifact_sets  = [for s in local.artifact_sets : { prefix = s.prefix, delete = s.delete }]
+  zone_id        = var.zone_id
+  record_name    = var.record_name
+  primary_asgs   = [module.primary_gpus.name]
+  standby_asgs   = [module.standby_gpus.name]
+  kms_key_arns   = module.artifacts.kms_key_arns
+}

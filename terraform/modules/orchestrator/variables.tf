@@ -1,0 +1,66 @@
+variable "name" {
+  description = "Name prefix for the role, policy and instance profile."
+  type        = string
+  default     = "standby"
+}
+
+variable "account_id" {
+  type = string
+}
+
+variable "primary_region" {
+  type = string
+}
+
+variable "standby_region" {
+  type = string
+}
+
+variable "primary_bucket" {
+  type = string
+}
+
+variable "standby_bucket" {
+  type = string
+}
+
+variable "artifact_sets" {
+  description = "The [[artifacts]] of standby.toml: each set's prefix and whether deletions are mirrored."
+  type = list(object({
+    prefix = string
+    delete = bool
+  }))
+}
+
+variable "zone_id" {
+  type = string
+}
+
+variable "record_name" {
+  description = "The public name, as standby.toml's [dns] name."
+  type        = string
+}
+
+variable "record_type" {
+  type    = string
+  default = "CNAME"
+}
+
+variable "primary_asgs" {
+  type = list(string)
+}
+
+variable "standby_asgs" {
+  type = list(string)
+}
+
+variable "kms_key_arns" {
+  description = "The artifact buckets' keys (module artifacts' kms_key_arns)."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
