@@ -347,28 +347,9 @@ rpo = "6h"
         .find(|r| r.to_string_lossy().contains("drill-standby"))
     {
         let png = dir.join("drill-report.png");
-        let profile = dir.join(".chromium-profile");
-        let shot = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--window-size=1100,1300",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("--screenshot={}", png.display()))
-            .arg(format!("file://{}", d.join("report.html").display()))
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&profile);
+        let shot = standby::testbed::browser::screenshot(&d.join("report.html"), &png, 1100, 1300);
         match shot {
-            Ok(s) if s.success() => eprintln!(
+            Ok(s) if s.status.success() => eprintln!(
                 "    drill report rendered by headless Chromium: {}",
                 png.display()
             ),

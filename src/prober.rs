@@ -103,7 +103,7 @@ fn result(
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; keep the innermost.
-fn error_chain(e: &reqwest::Error) -> String {
+pub fn error_chain(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

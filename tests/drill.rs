@@ -150,10 +150,7 @@ async fn drift_between_served_and_published_versions_is_reported() {
 async fn probe_secrets_never_reach_logs_reports_or_state() {
     let h = Harness::start("secret").await;
     h.lab.standby.require_key(Some(PROBE_KEY.into()));
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
 
     let mut seen = String::new();
     let out = h.run(&["check"]);
@@ -217,10 +214,7 @@ async fn probe_secrets_never_reach_logs_reports_or_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
     let h = Harness::start("drill-abort").await;
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
 
     let log = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
     let mut serve = h
@@ -326,10 +320,7 @@ async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_drill_fails_over_and_back_in_one_run() {
     let h = Harness::start("drill-full").await;
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
 
     let out = h.run(&["drill", "full", "--dry-run"]);
     let t = text(&out);
@@ -383,10 +374,7 @@ async fn a_full_drill_fails_over_and_back_in_one_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_killed_mid_way_resumes_and_cleans_up_on_restart() {
     let h = Harness::start("drill-kill").await;
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
 
     let mut drill = h
         .command(&["drill", "standby", "--yes"])
@@ -448,10 +436,7 @@ async fn a_drill_killed_mid_way_resumes_and_cleans_up_on_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_probes_and_drills_on_their_schedules() {
     let h = Harness::start("drill-sched").await;
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
     let text_cfg = std::fs::read_to_string(&h.config)
         .unwrap()
         .replace("[probes]\n", "[probes]\nschedule = \"*/2 * * * * *\"\n")
@@ -497,10 +482,7 @@ async fn serve_probes_and_drills_on_their_schedules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_answers_report_time_to_first_byte() {
     let h = Harness::start("stream").await;
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
     let text_cfg = std::fs::read_to_string(&h.config)
         .unwrap()
         .replace(

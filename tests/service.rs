@@ -113,10 +113,7 @@ fn state(h: &Harness) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool_and_control_needs_authentication() {
     let h = Harness::start("svc-metrics").await;
-    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
-    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
-    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
-    sync_and_load(&h).await;
+    seed_sets(&h).await;
     assert!(h.run(&["check"]).status.success());
     let port = standby::testbed::free_port();
     let addr = format!("127.0.0.1:{port}");

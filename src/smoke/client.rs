@@ -96,7 +96,7 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
         .build()
     {
         Ok(c) => c,
-        Err(e) => return failed(redactor.scrub(&error_chain(&e))),
+        Err(e) => return failed(redactor.scrub(&crate::prober::error_chain(&e))),
     };
     let method =
         reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::POST);
@@ -112,7 +112,7 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
                 crate::duration::human(spec.timeout)
             ));
         }
-        Err(e) => return failed(redactor.scrub(&error_chain(&e))),
+        Err(e) => return failed(redactor.scrub(&crate::prober::error_chain(&e))),
     };
     let status = resp.status().as_u16();
     let resp_headers: Vec<(String, String)> = resp
@@ -142,7 +142,7 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
                     crate::duration::human(spec.timeout)
                 ));
             }
-            Err(e) => return failed(redactor.scrub(&error_chain(&e))),
+            Err(e) => return failed(redactor.scrub(&crate::prober::error_chain(&e))),
         }
     }
     let latency = started.elapsed();
@@ -181,16 +181,6 @@ async fn published_versions(
         out.push((src.set.clone(), v));
     }
     out
-}
-
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg = s.to_string();
-        source = s.source();
-    }
-    msg
 }
 
 pub async fn read_log(store: &Arc<dyn Store>, side: Side) -> Result<ProbeLog, StoreError> {

@@ -5,6 +5,7 @@
 //! [`endpoint`]: the standby answers 503 until its group has `serving` InService instances and
 //! then, after a warm-up delay, 200, as a real GPU fleet loading weights would.
 
+pub mod browser;
 pub mod endpoint;
 pub mod moto;
 pub mod seed;

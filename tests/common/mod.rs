@@ -474,26 +474,8 @@ pub fn validate_report(dir: &Path) {
 /// Renders `report.html` in headless Chromium and checks that the picture is not blank.
 pub fn screenshot(dir: &Path) -> PathBuf {
     let png = dir.join("screenshot.png");
-    let profile = dir.join(".chromium-profile");
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1100,1500",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", dir.join("report.html").display()))
-        .output()
+    let out = standby::testbed::browser::screenshot(&dir.join("report.html"), &png, 1100, 1500)
         .expect("chromium (make tools installs it)");
-    let _ = std::fs::remove_dir_all(&profile);
     assert!(
         png.exists(),
         "chromium wrote no screenshot:\n{}",
@@ -519,6 +501,14 @@ pub fn screenshot(dir: &Path) -> PathBuf {
         "the screenshot looks blank: {nonwhite} of pixels not white, {colors} colours"
     );
     png
+}
+
+/// One object in each artifact set on the primary, synced, and loaded by the standby's fleet.
+pub async fn seed_sets(h: &Harness) {
+    let s3p = s3(&h.moto_endpoint, &h.world.primary_region).await;
+    put(&s3p, &h.world.primary_bucket, "prompts/a", b"a").await;
+    put(&s3p, &h.world.primary_bucket, "models/b", b"b").await;
+    sync_and_load(h).await;
 }
 
 /// Syncs both artifact sets and has the standby's fleet load what was published.
