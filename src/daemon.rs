@@ -80,7 +80,7 @@ pub async fn run(
                         }
                         drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
                         ctx.cfg = Arc::new(cfg);
-                        syncs.engine = Arc::new(engine_for(&ctx));
+                        syncs.engine = Arc::new(ctx.sync_engine());
                         info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);
                     }
                     Err(diags) => {
@@ -306,15 +306,6 @@ fn report_end(joined: Result<Result<RunEnd, ExecError>, tokio::task::JoinError>)
 /// Runs each artifact set on its own cron schedule: one run of a set at a time, a missed firing
 /// once, and an interrupted run (the daemon stopped mid-sync) again at once, since only a
 /// published manifest counts.
-fn engine_for(ctx: &Ctx) -> crate::sync::engine::Engine {
-    crate::sync::engine::Engine {
-        cfg: ctx.cfg.clone(),
-        clients: ctx.clients.clone(),
-        store: ctx.store.clone(),
-        progress: Default::default(),
-    }
-}
-
 struct SyncScheduler {
     live: Arc<crate::control::Live>,
     paused: bool,
@@ -329,7 +320,7 @@ struct SyncScheduler {
 impl SyncScheduler {
     fn new(ctx: &Ctx, live: Arc<crate::control::Live>) -> Self {
         SyncScheduler {
-            engine: Arc::new(engine_for(ctx)),
+            engine: Arc::new(ctx.sync_engine()),
             running: Default::default(),
             tasks: tokio::task::JoinSet::new(),
             live,

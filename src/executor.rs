@@ -38,6 +38,18 @@ pub struct Ctx {
     pub notifier: crate::notify::Notifier,
 }
 
+impl Ctx {
+    /// An artifact sync engine over this context's config, clients and store.
+    pub fn sync_engine(&self) -> crate::sync::engine::Engine {
+        crate::sync::engine::Engine {
+            cfg: self.cfg.clone(),
+            clients: self.clients.clone(),
+            store: self.store.clone(),
+            progress: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("journal: {0}")]
@@ -602,15 +614,6 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
     }
 }
 
-fn engine(ctx: &Ctx) -> crate::sync::engine::Engine {
-    crate::sync::engine::Engine {
-        cfg: ctx.cfg.clone(),
-        clients: ctx.clients.clone(),
-        store: ctx.store.clone(),
-        progress: Default::default(),
-    }
-}
-
 async fn freeze_rpo(ctx: &Ctx) -> StepOutcome {
     if ctx.cfg.artifacts.is_empty() {
         return StepOutcome::ok("no artifact sets configured".into(), json!({ "rpo": [] }));
@@ -676,7 +679,7 @@ async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Durati
     let deadline = timeout.saturating_sub(timeout / 10);
     let mut set = tokio::task::JoinSet::new();
     for a in ctx.cfg.artifacts.iter().cloned() {
-        let engine = engine(ctx);
+        let engine = ctx.sync_engine();
         set.spawn(async move {
             let r = tokio::time::timeout(deadline, engine.run(&a, direction, false)).await;
             (a.name.clone(), r)

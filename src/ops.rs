@@ -762,10 +762,8 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
     let mut tasks = tokio::task::JoinSet::new();
     for set in sets {
         let engine = Engine {
-            cfg: ctx.cfg.clone(),
-            clients: ctx.clients.clone(),
-            store: ctx.store.clone(),
             progress: progress.clone(),
+            ..ctx.sync_engine()
         };
         let dry_run = args.dry_run;
         tasks.spawn(async move {

@@ -3,7 +3,7 @@
 //! latest result per side (and a short history) in the store for readiness and `standby status`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use tracing::warn;
@@ -223,9 +223,4 @@ pub async fn standby_readiness(
         Utc::now(),
         cfg.probes.fresh_for,
     ))
-}
-
-/// How long a synthetic probe may take end to end: its timeout plus the manifest reads.
-pub fn budget(cfg: &Config) -> Duration {
-    cfg.probes.timeout + Duration::from_secs(10)
 }
