@@ -288,6 +288,7 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
     let now = Utc::now();
     let mut s = Snapshot {
         rto_objective: ctx.cfg.service.rto,
+        webhooks_dropped: ctx.notifier.dropped(),
         verdict: "unknown".into(),
         ..Snapshot::default()
     };

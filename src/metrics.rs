@@ -45,7 +45,6 @@ struct Live {
     syncs: BTreeMap<(String, String), u64>,
     sync_bytes: BTreeMap<String, u64>,
     sync_last_seconds: BTreeMap<String, f64>,
-    webhooks_dropped: u64,
 }
 
 /// The daemon's in-memory collectors.
@@ -92,6 +91,7 @@ pub struct Snapshot {
     pub projected_rto: Option<Duration>,
     /// set → (RPO now or its bound, objective).
     pub rpo: BTreeMap<String, (Option<Duration>, Duration)>,
+    pub webhooks_dropped: u64,
 }
 
 const MODES: &[&str] = &[
@@ -378,7 +378,7 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         "counter",
         "Webhook notices not delivered after every attempt.",
     );
-    let _ = writeln!(o, "standby_webhooks_dropped_total {}", l.webhooks_dropped);
+    let _ = writeln!(o, "standby_webhooks_dropped_total {}", s.webhooks_dropped);
     o
 }
 

@@ -3,6 +3,8 @@
 //! retries, so a slow or dead receiver never holds up a step; what could not be delivered is
 //! logged and dropped.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,6 +30,8 @@ pub struct Notice {
 pub struct Notifier {
     tx: Option<mpsc::UnboundedSender<Notice>>,
     service: String,
+    /// Deliveries given up after every attempt (`standby_webhooks_dropped_total`).
+    dropped: Arc<AtomicU64>,
 }
 
 impl Notifier {
@@ -38,6 +42,8 @@ impl Notifier {
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
         let hooks = cfg.webhooks.clone();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = dropped.clone();
         tokio::spawn(async move {
             let client = reqwest::Client::builder()
                 .user_agent(concat!("standby/", env!("CARGO_PKG_VERSION"), " webhook"))
@@ -48,14 +54,24 @@ impl Notifier {
                     .iter()
                     .filter(|h| h.events.iter().any(|e| e == n.event))
                 {
-                    tokio::spawn(deliver(client.clone(), h.clone(), n.clone()));
+                    tokio::spawn(deliver(
+                        client.clone(),
+                        h.clone(),
+                        n.clone(),
+                        counter.clone(),
+                    ));
                 }
             }
         });
         Notifier {
             tx: Some(tx),
             service: cfg.service.name.clone(),
+            dropped,
         }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     pub fn send(
@@ -78,7 +94,7 @@ impl Notifier {
     }
 }
 
-async fn deliver(client: reqwest::Client, hook: Webhook, notice: Notice) {
+async fn deliver(client: reqwest::Client, hook: Webhook, notice: Notice, dropped: Arc<AtomicU64>) {
     let mut redactor = Redactor::default();
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, t) in &hook.headers {
@@ -94,6 +110,7 @@ async fn deliver(client: reqwest::Client, hook: Webhook, notice: Notice) {
             }
             Err(e) => {
                 warn!(url = %hook.url, "webhook header {name}: {e}; not sent");
+                dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         }
@@ -124,4 +141,5 @@ async fn deliver(client: reqwest::Client, hook: Webhook, notice: Notice) {
         }
     }
     warn!(url = %hook.url, event = notice.event, "webhook not delivered after {} attempts; dropped", hook.attempts);
+    dropped.fetch_add(1, Ordering::Relaxed);
 }
