@@ -556,6 +556,23 @@ mod tests {
         Utc.timestamp_millis_opt(1_800_000_000_000 + ms).unwrap()
     }
 
+    /// A step that ran once from `a` to `b` (ms after the clock start).
+    fn step(name: &str, ok: bool, (a, b): (i64, i64)) -> StepRecord {
+        StepRecord {
+            name: name.to_string(),
+            status: if ok {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            },
+            started_at: Some(t(a)),
+            finished_at: Some(t(b)),
+            attempts: 1,
+            reason: "ok".into(),
+            details: serde_json::Value::Null,
+        }
+    }
+
     /// A finished automatic failover: first failing probe at 0, verdict at 3s, steps back to back.
     fn run(status: RunStatus, verify_ok: bool) -> RunRecord {
         let cfg = plan::tests::config();
@@ -580,21 +597,9 @@ mod tests {
             .steps
             .iter()
             .zip(spans)
-            .map(|(p, (a, b))| {
+            .map(|(p, span)| {
                 let ok = verify_ok || !matches!(p.action, Action::Verify { .. });
-                StepRecord {
-                    name: p.name.clone(),
-                    status: if ok {
-                        StepStatus::Succeeded
-                    } else {
-                        StepStatus::Failed
-                    },
-                    started_at: Some(t(a)),
-                    finished_at: Some(t(b)),
-                    attempts: 1,
-                    reason: "ok".into(),
-                    details: serde_json::Value::Null,
-                }
+                step(&p.name, ok, span)
             })
             .collect();
         RunRecord {
@@ -774,15 +779,7 @@ mod tests {
             .steps
             .iter()
             .zip(spans)
-            .map(|(p, (a, b))| StepRecord {
-                name: p.name.clone(),
-                status: StepStatus::Succeeded,
-                started_at: Some(t(a)),
-                finished_at: Some(t(b)),
-                attempts: 1,
-                reason: "ok".into(),
-                details: serde_json::Value::Null,
-            })
+            .map(|(p, span)| step(&p.name, true, span))
             .collect();
         rec.plan = plan;
         let est = |name: &str, key: &str, nth, last: Option<u64>| crate::journal::StepEstimate {
