@@ -14,7 +14,7 @@ AWSCLI := awscli
 JSONSCHEMA := check-jsonschema
 STAMP := $(VENV)/.moto-5.1.18-awscli-check-jsonschema
 
-.PHONY: all demo test bench idle venv venv-tf tools build lint clean
+.PHONY: all demo test bench sim idle venv venv-tf tools build lint clean
 
 all: build
 
@@ -64,6 +64,12 @@ test: venv venv-tf tools lint
 bench: venv
 	command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; }
 	cargo bench --bench sync
+
+# The detector and state machine over 10,000 simulated days of healthy traffic with noise and
+# every failure family (pure code, injected time); writes benches/SIM.md. tests/sim.rs runs a
+# 200-day version in `make test`. SIM_ARGS passes e.g. `--days 1000 --per-row 50 --no-write`.
+sim:
+	cargo bench --bench sim -- $(SIM_ARGS)
 
 # What `standby serve` costs at rest: RSS and CPU over IDLE_SECS (default 600) at a 1 s probe
 # interval, release build.

@@ -303,13 +303,19 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
         .into();
         s.paused = state.paused;
         s.awaiting_approval = state.awaiting_approval.is_some();
+        s.armed = state.armed_for(&ctx.cfg.primary.endpoint);
         s.cooldown_remaining = state
             .cooldown_until
             .map(|u| crate::duration::between(now, u))
             .unwrap_or_default();
     }
     if let Ok(Some(v)) = crate::journal::read_verdict(&ctx.store).await {
-        s.verdict = format!("{:?}", v.health).to_lowercase();
+        s.verdict = if v.is_stale(now) {
+            "stale".into()
+        } else {
+            format!("{:?}", v.health).to_lowercase()
+        };
+        s.flapping = v.flapping.as_ref().map(|e| e.changes);
     }
     if let Ok(r) = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store).await {
         s.standby_ready = r.ready;
@@ -373,7 +379,20 @@ pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
         "service": ctx.cfg.service.name,
         "version": env!("CARGO_PKG_VERSION"),
         "state": state,
-        "verdict": verdict.map(|v| json!({"health": v.health, "reason": v.reason, "at": v.at})),
+        "verdict": verdict.map(|v| {
+            let now = Utc::now();
+            json!({
+                "health": v.health_at(now),
+                "stale": v.is_stale(now),
+                "reason": v.reason,
+                "at": v.at,
+                "since": v.since,
+                "rule": v.rule,
+                "fresh_until": v.fresh_until,
+                "flapping": v.flapping,
+            })
+        }),
+        "armed": state.as_ref().is_some_and(|s| s.armed_for(&ctx.cfg.primary.endpoint)),
         "running": running,
         "standby_readiness": readiness,
         "rto_objective_ms": crate::duration::millis(ctx.cfg.service.rto),

@@ -32,8 +32,10 @@ pub async fn run(
     let live = Arc::new(crate::control::Live::default());
     live.beat();
     crate::control::start(&ctx, live.clone(), shutdown.clone()).await?;
-    let mut prober = Prober::new(ctx.cfg.health.timeout, ctx.cfg.health.slow);
-    let mut detector = Detector::new(ctx.cfg.health.clone());
+    let mut prober = Prober::new(&ctx.cfg.health);
+    let mut watch = Watch::new(&ctx.cfg.health);
+    let mut rounds: std::collections::VecDeque<JoinHandle<crate::core::outcome::ProbeResult>> =
+        Default::default();
     let mut ticker = tokio::time::interval(ctx.cfg.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: Option<JoinHandle<Result<RunEnd, ExecError>>> = None;
@@ -42,10 +44,6 @@ pub async fn run(
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probing: Option<JoinHandle<()>> = None;
     let mut drills = DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
-    let mut ready_sent = false;
-    // Since when the primary has been up without interruption, for automatic failback.
-    let mut up_since: Option<chrono::DateTime<chrono::Utc>> = None;
-    let mut stable_sent = false;
     let watchdog = crate::sdnotify::watchdog_interval();
 
     loop {
@@ -73,10 +71,10 @@ pub async fn run(
                             warn!("config reload: {w}");
                         }
                         if cfg.health != ctx.cfg.health {
-                            detector = Detector::new(cfg.health.clone());
+                            watch.detector = Detector::new(cfg.health.clone());
                             ticker = tokio::time::interval(cfg.health.interval);
                             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                            prober = Prober::new(cfg.health.timeout, cfg.health.slow);
+                            prober = Prober::new(&cfg.health);
                         }
                         drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
                         ctx.cfg = Arc::new(cfg);
@@ -128,78 +126,229 @@ pub async fn run(
                         Err(e) => error!("checking for unfinished runs: {e}"),
                     }
                 }
-                let round = prober.round(&ctx.cfg.primary.endpoint).await;
-                live.metrics.probe("primary", "health", round.latency, round.outcome.as_str());
-                let verdict = detector.observe(&round);
-                if !ready_sent {
-                    ready_sent = true;
-                    crate::sdnotify::ready(&format!("probing the primary: {}", verdict.reason));
+                if rounds.len() >= max_in_flight(&ctx.cfg.health) {
+                    warn!("{} probe rounds of the primary still in flight; skipping this round (is this host overloaded?)", rounds.len());
+                    continue;
                 }
-                if verdict.changed {
-                    info!(health = ?verdict.health, "verdict changed: {}", verdict.reason);
-                    ctx.notifier.send(
-                        "verdict",
-                        format!("{}: primary {:?}: {}", ctx.cfg.service.name, verdict.health, verdict.reason).to_lowercase(),
-                        None,
-                        serde_json::json!({ "health": verdict.health, "reason": verdict.reason }),
-                    );
-                    crate::sdnotify::status(&format!("primary {:?}: {}", verdict.health, verdict.reason));
-                    if let Err(e) = journal::write_verdict(&ctx.store, &verdict).await {
-                        error!("persisting the verdict: {e}");
-                    }
-                } else if round.outcome != crate::core::outcome::OutcomeClass::Ok && verdict.health != Health::Down {
-                    info!(health = ?verdict.health, "{}", verdict.reason);
-                } else {
-                    debug!(health = ?verdict.health, "{}", verdict.reason);
-                }
-                match verdict.health {
-                    Health::Up => {
-                        up_since.get_or_insert(verdict.at);
-                    }
-                    _ => {
-                        up_since = None;
-                        stable_sent = false;
-                    }
-                }
-                let stable = up_since.filter(|since| {
-                    !stable_sent
-                        && ctx.cfg.failback.mode == crate::config::Mode::Automatic
-                        && crate::duration::between(*since, chrono::Utc::now()) >= ctx.cfg.failback.stable_for
-                });
-                let event = match (verdict.changed, verdict.health) {
-                    (true, Health::Down) => Some(Event::PrimaryDown {
-                        reason: verdict.reason.clone(),
-                        streak_start: verdict.streak_start.unwrap_or(verdict.at),
-                    }),
-                    (true, Health::Up) => Some(Event::PrimaryUp { reason: verdict.reason.clone() }),
-                    _ => stable.map(|since| Event::PrimaryStable {
-                        reason: format!(
-                            "the primary has been healthy since {} (stable_for {})",
-                            since.to_rfc3339(),
-                            crate::duration::human(ctx.cfg.failback.stable_for)
-                        ),
-                    }),
-                };
-                let Some(event) = event else { continue };
-                if matches!(event, Event::PrimaryStable { .. }) {
-                    let (state, _) = journal::read_state(&ctx.store).await?;
-                    if state.serving != crate::core::machine::Serving::Standby {
+                let (prober, url) = (prober.clone(), ctx.cfg.primary.endpoint.clone());
+                rounds.push_back(tokio::spawn(async move { prober.round(&url).await }));
+            }
+            // Rounds run concurrently (a hanging one never delays the next) and are judged in the
+            // order they started.
+            joined = async { rounds.front_mut().expect("guarded").await }, if !rounds.is_empty() => {
+                rounds.pop_front();
+                let round = match joined {
+                    Ok(r) => r,
+                    Err(e) => {
+                        error!("probe round task ended abnormally: {e}");
                         continue;
                     }
-                    stable_sent = true;
-                }
-                // Applied even while this process runs something: a drill must learn that the
-                // primary failed (it yields), and the decision refuses anything else.
-                match runner::start(&ctx, &event, RunbookKind::Failover, verdict.evidence.clone(), None).await {
-                    Ok((decision, owned)) => {
-                        info!("decision: {}", decision.reason);
-                        if let Some(owned) = owned {
-                            running = Some(spawn_drive(&ctx, owned));
-                        }
-                    }
-                    Err(e) => error!("acting on the verdict: {e}"),
+                };
+                if let Some(handle) = watch.on_round(&ctx, &live, round).await? {
+                    running = Some(handle);
                 }
             }
+        }
+    }
+}
+
+/// How many rounds may be in flight at once: enough for rounds that each run to their deadline.
+fn max_in_flight(h: &crate::config::Health) -> usize {
+    (h.timeout.as_secs_f64() / h.interval.as_secs_f64().max(1e-3)).ceil() as usize + 2
+}
+
+/// The watch on the primary: the detector, and what its verdicts set in motion (state-machine
+/// events, persisted verdicts, notifications).
+struct Watch {
+    detector: Detector,
+    ready_sent: bool,
+    /// Since when the primary has been up without interruption, for automatic failback.
+    up_since: Option<chrono::DateTime<chrono::Utc>>,
+    stable_sent: bool,
+    last_persisted: Option<chrono::DateTime<chrono::Utc>>,
+    /// The unarmed warning went out for this process (once, not per round).
+    unarmed_sent: bool,
+}
+
+impl Watch {
+    fn new(health: &crate::config::Health) -> Watch {
+        Watch {
+            detector: Detector::new(health.clone()),
+            ready_sent: false,
+            up_since: None,
+            stable_sent: false,
+            last_persisted: None,
+            unarmed_sent: false,
+        }
+    }
+
+    async fn on_round(
+        &mut self,
+        ctx: &Ctx,
+        live: &Arc<crate::control::Live>,
+        round: crate::core::outcome::ProbeResult,
+    ) -> Result<Option<JoinHandle<Result<RunEnd, ExecError>>>, ExecError> {
+        live.metrics
+            .probe("primary", "health", round.latency, round.outcome.as_str());
+        let verdict = self.detector.observe(&round);
+        if !self.ready_sent {
+            self.ready_sent = true;
+            crate::sdnotify::ready(&format!("probing the primary: {}", verdict.reason));
+        }
+        self.notify(ctx, &verdict);
+        if verdict.changed {
+            crate::sdnotify::status(&format!("primary {:?}: {}", verdict.health, verdict.reason));
+        } else if round.outcome != crate::core::outcome::OutcomeClass::Ok
+            && verdict.health != Health::Down
+        {
+            info!(health = ?verdict.health, "{}", verdict.reason);
+        } else {
+            debug!(health = ?verdict.health, "{}", verdict.reason);
+        }
+        // Persisted on every change and often enough between them that it never goes stale
+        // while this daemon probes: readers treat a verdict past `fresh_until` as unknown.
+        let refresh =
+            chrono::Duration::from_std(ctx.cfg.health.stale_after() / 3).unwrap_or_default();
+        if verdict.changed
+            || self
+                .last_persisted
+                .is_none_or(|p| verdict.at - p >= refresh)
+        {
+            match journal::write_verdict(&ctx.store, &verdict).await {
+                Ok(()) => self.last_persisted = Some(verdict.at),
+                Err(e) => error!("persisting the verdict: {e}"),
+            }
+        }
+        match verdict.health {
+            Health::Up => {
+                self.up_since.get_or_insert(verdict.at);
+            }
+            _ => {
+                self.up_since = None;
+                self.stable_sent = false;
+            }
+        }
+        let stable = self.up_since.filter(|since| {
+            !self.stable_sent
+                && ctx.cfg.failback.mode == crate::config::Mode::Automatic
+                && crate::duration::between(*since, chrono::Utc::now())
+                    >= ctx.cfg.failback.stable_for
+        });
+        let probe = ctx.cfg.primary.endpoint.clone();
+        let event = match (verdict.changed, verdict.health) {
+            (true, Health::Down) => Some(Event::PrimaryDown {
+                reason: verdict.reason.clone(),
+                streak_start: verdict.streak_start.unwrap_or(verdict.at),
+                probe: probe.clone(),
+            }),
+            (true, Health::Up) => Some(Event::PrimaryUp {
+                reason: verdict.reason.clone(),
+                probe: probe.clone(),
+            }),
+            _ => stable.map(|since| Event::PrimaryStable {
+                reason: format!(
+                    "the primary has been healthy since {} (stable_for {})",
+                    since.to_rfc3339(),
+                    crate::duration::human(ctx.cfg.failback.stable_for)
+                ),
+            }),
+        };
+        let Some(event) = event else { return Ok(None) };
+        if matches!(event, Event::PrimaryStable { .. }) {
+            let (state, _) = journal::read_state(&ctx.store).await?;
+            if state.serving != crate::core::machine::Serving::Standby {
+                return Ok(None);
+            }
+            self.stable_sent = true;
+        }
+        // Applied even while this process runs something: a drill must learn that the
+        // primary failed (it yields), and the decision refuses anything else.
+        match runner::start(
+            ctx,
+            &event,
+            RunbookKind::Failover,
+            verdict.evidence.clone(),
+            None,
+        )
+        .await
+        {
+            Ok((decision, owned)) => {
+                info!("decision: {}", decision.reason);
+                let unarmed = matches!(event, Event::PrimaryDown { .. })
+                    && ctx.cfg.failover.mode == crate::config::Mode::Automatic
+                    && !decision.next.armed_for(&probe);
+                if unarmed && !self.unarmed_sent {
+                    self.unarmed_sent = true;
+                    warn!("{}", decision.reason);
+                    ctx.notifier.send(
+                        "unarmed",
+                        format!(
+                            "{}: automatic failover is unarmed: {}",
+                            ctx.cfg.service.name, decision.reason
+                        ),
+                        None,
+                        serde_json::json!({ "probe": probe, "reason": decision.reason }),
+                    );
+                }
+                Ok(owned.map(|owned| spawn_drive(ctx, owned)))
+            }
+            Err(e) => {
+                error!("acting on the verdict: {e}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// One webhook per verdict change, except inside a flapping episode: one when it begins
+    /// (with the count so far) and one when it ends.
+    fn notify(&self, ctx: &Ctx, verdict: &crate::core::detector::Verdict) {
+        use crate::core::detector::Notice;
+        let name = &ctx.cfg.service.name;
+        let health = format!("{:?}", verdict.health).to_lowercase();
+        match verdict.notice {
+            Notice::Quiet => {}
+            Notice::Send => {
+                info!(health = ?verdict.health, "verdict changed: {}", verdict.reason);
+                ctx.notifier.send(
+                    "verdict",
+                    format!("{name}: primary {health}: {}", verdict.reason),
+                    None,
+                    serde_json::json!({ "health": verdict.health, "reason": verdict.reason, "rule": verdict.rule }),
+                );
+            }
+            Notice::FlappingBegan { changes } => {
+                let text = format!(
+                    "{name}: primary FLAPPING: {changes} verdict changes within {}; now {health}: {}; further changes are counted, not sent, until it is quiet for {}",
+                    crate::duration::human(ctx.cfg.health.flap_window),
+                    verdict.reason,
+                    crate::duration::human(ctx.cfg.health.flap_window)
+                );
+                warn!("{text}");
+                ctx.notifier.send(
+                    "flapping",
+                    text,
+                    None,
+                    serde_json::json!({ "flapping": true, "changes": changes, "health": verdict.health, "reason": verdict.reason }),
+                );
+            }
+            Notice::Suppressed => {
+                info!(health = ?verdict.health, "verdict changed (flapping: counted, not notified): {}", verdict.reason);
+            }
+        }
+        if let Some(e) = &verdict.flap_ended {
+            let text = format!(
+                "{name}: primary no longer flapping: {} verdict changes from {} to {}; now {health}",
+                e.changes,
+                e.since.to_rfc3339(),
+                e.last_change.to_rfc3339()
+            );
+            info!("{text}");
+            ctx.notifier.send(
+                "flapping",
+                text,
+                None,
+                serde_json::json!({ "flapping": false, "changes": e.changes, "since": e.since, "last_change": e.last_change, "health": verdict.health }),
+            );
         }
     }
 }

@@ -915,7 +915,7 @@ async fn verify(
     timeout: Duration,
 ) -> StepOutcome {
     let url = ctx.cfg.side(side).endpoint.clone();
-    let prober = Prober::new(ctx.cfg.health.timeout, ctx.cfg.health.slow);
+    let prober = Prober::new(&ctx.cfg.health);
     // Stop a little before the step's hard timeout so the reason can say what the probes saw.
     let deadline = tokio::time::Instant::now() + timeout.saturating_sub(timeout / 20);
     let mut streak = 0;

@@ -79,8 +79,12 @@ pub struct Snapshot {
     pub mode: String,
     pub paused: bool,
     pub awaiting_approval: bool,
-    /// up, down, unknown.
+    /// up, down, unknown, stale.
     pub verdict: String,
+    /// Automatic failover armed: the primary has been seen healthy at its probe.
+    pub armed: bool,
+    /// Verdict changes in the current flapping episode, if the primary is flapping.
+    pub flapping: Option<u32>,
     pub cooldown_remaining: Duration,
     pub standby_ready: bool,
     pub rto_objective: Duration,
@@ -101,7 +105,7 @@ const MODES: &[&str] = &[
     "failing_back",
     "drilling",
 ];
-const VERDICTS: &[&str] = &["up", "down", "unknown"];
+const VERDICTS: &[&str] = &["up", "down", "unknown", "stale"];
 
 fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -176,6 +180,35 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
             bool01(s.verdict == *v)
         );
     }
+    head(
+        &mut o,
+        "standby_armed",
+        "gauge",
+        "1 once the primary has been seen healthy at its probe: automatic failover may act.",
+    );
+    let _ = writeln!(o, "standby_armed {}", bool01(s.armed));
+    head(
+        &mut o,
+        "standby_primary_flapping",
+        "gauge",
+        "1 while the primary's verdict is flapping (flap_changes changes within flap_window).",
+    );
+    let _ = writeln!(
+        o,
+        "standby_primary_flapping {}",
+        bool01(s.flapping.is_some())
+    );
+    head(
+        &mut o,
+        "standby_primary_flap_changes",
+        "gauge",
+        "Verdict changes in the current flapping episode (0 when not flapping).",
+    );
+    let _ = writeln!(
+        o,
+        "standby_primary_flap_changes {}",
+        s.flapping.unwrap_or(0)
+    );
     head(
         &mut o,
         "standby_cooldown_remaining_seconds",

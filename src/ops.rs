@@ -67,6 +67,10 @@ pub fn validate(path: &Path) -> u8 {
                 cfg.failover.runbook.steps.len(),
                 cfg.failback.runbook.steps.len()
             );
+            println!("detection bounds (from the onset of the failure to the down verdict):");
+            for (mode, bound, why) in cfg.health.detection_bounds() {
+                println!("  {mode:<20} {:>8}  {why}", crate::duration::human(bound));
+            }
             EXIT_OK
         }
         Err(code) => code,
@@ -139,13 +143,21 @@ pub async fn run_command(
         }
         if kind.is_drill()
             && let Some(v) = journal::read_verdict(&ctx.store).await?
-            && v.health == crate::core::detector::Health::Down
         {
-            eprintln!(
-                "refusing to drill: the primary's last verdict is down ({}); a drill would compete with the failover",
-                v.reason
-            );
-            return Ok(EXIT_FAILED);
+            // A verdict nobody refreshes (no daemon, or a hung one) is unknown, not down: it
+            // must not block a drill for ever, and it is not evidence of health either.
+            let now = Utc::now();
+            match v.health_at(now) {
+                crate::core::detector::Health::Down => {
+                    eprintln!(
+                        "refusing to drill: the primary's verdict is down ({}); a drill would compete with the failover",
+                        v.reason
+                    );
+                    return Ok(EXIT_FAILED);
+                }
+                _ if v.is_stale(now) => println!("primary health: unknown: {}", v.describe(now)),
+                _ => {}
+            }
         }
     }
 
@@ -581,14 +593,35 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         ),
         _ => println!("cooldown:    none"),
     }
+    let now = Utc::now();
     match journal::read_verdict(&store).await? {
-        Some(v) => println!(
-            "verdict:     {:?} since {}: {}",
-            v.health,
-            v.at.to_rfc3339(),
-            v.reason
-        ),
+        Some(v) => {
+            println!("verdict:     {}", v.describe(now));
+            if let Some(e) = v.flapping.as_ref().filter(|_| !v.is_stale(now)) {
+                println!(
+                    "flapping:    yes: {} verdict changes since {} (one incident; quiet for {} ends it)",
+                    e.changes,
+                    e.since.to_rfc3339(),
+                    crate::duration::human(cfg.health.flap_window)
+                );
+            }
+        }
         None => println!("verdict:     none yet (is `standby serve` running?)"),
+    }
+    match &state.armed {
+        Some(a) if a.probe == cfg.primary.endpoint => println!(
+            "armed:       yes: the primary answered healthy at {} on {}",
+            a.probe,
+            a.at.to_rfc3339()
+        ),
+        _ if cfg.failover.mode == crate::config::Mode::Automatic => println!(
+            "armed:       NO (unarmed): the primary has never been seen healthy at {}; automatic failover waits for that (check the probe URL and path, the TLS name, the firewall); `standby failover` works by hand",
+            cfg.primary.endpoint
+        ),
+        _ => println!(
+            "armed:       no: the primary has not been seen healthy at {} yet (manual mode asks for approval either way)",
+            cfg.primary.endpoint
+        ),
     }
     if let Some(run) = state.serving.running() {
         match journal::load_run(&store, run).await {

@@ -574,14 +574,15 @@ standby = "usw2.example.com"
             "{text}"
         );
         assert!(text.contains("CNAME api.example.com. in zone Z0123456789: use1.example.com -> usw2.example.com (UPSERT, TTL 60s)"), "{text}");
-        // 5m objective less detection (2 rounds: 2s + 2×2×1s = 6s) and TTL (60s) = 234s of action budget.
-        assert_eq!(action_budget(&cfg), Duration::from_secs(234));
+        // 5m objective less detection (2 rounds × 2s interval + 1s timeout = 5s) and TTL (60s) =
+        // 235s of action budget.
+        assert_eq!(action_budget(&cfg), Duration::from_secs(235));
         let scale = plan
             .steps
             .iter()
             .find(|s| s.name == "scale-standby")
             .unwrap();
-        assert_eq!(scale.budget, Duration::from_secs(234).mul_f64(0.35));
+        assert_eq!(scale.budget, Duration::from_secs(235).mul_f64(0.35));
     }
 
     #[test]

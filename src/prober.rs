@@ -1,6 +1,9 @@
-//! The HTTP prober: one round = one attempt, plus an immediate retry if it failed in a way worth
-//! retrying. With 1% independent loss, a round then fails one time in 10^4 instead of 10^2, and
-//! two failed rounds in a row become a one-in-10^8 event.
+//! The HTTP prober: one round = one attempt, plus immediate retries (`health.attempts`, 3 by
+//! default) while it fails in a way worth retrying. With 2% independent loss a round then fails
+//! one time in 1.25×10^5 instead of 50, and two failed rounds in a row become a one-in-10^10
+//! event (about once in 30 centuries at a 2 s interval). A round has one deadline (`timeout`
+//! after its start) shared by its retry, and a 2xx is cut off as `slow` when it crosses the
+//! threshold, so every failure mode is detected within `failure_threshold × interval + timeout`.
 
 use std::time::{Duration, Instant};
 
@@ -14,12 +17,18 @@ pub struct Prober {
     client: reqwest::Client,
     timeout: Duration,
     slow: Duration,
+    attempts: u8,
+    /// Only attempts of these classes are retried: a 429 means alive and shedding load, and
+    /// asking again at once would add to the load and could turn it into a failure.
+    fail_on: Vec<OutcomeClass>,
 }
 
 impl Prober {
-    pub fn new(timeout: Duration, slow: Duration) -> Prober {
+    pub fn new(health: &crate::config::Health) -> Prober {
+        let (timeout, slow, attempts) = (health.timeout, health.slow, health.attempts);
+        // The round's deadline bounds every attempt; the client's own timeout is only a backstop.
         let client = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(timeout + Duration::from_secs(1))
             .connect_timeout(timeout)
             // A fresh connection per probe: a pooled keep-alive socket to a dead host would turn
             // "connection refused" into a slower, vaguer error.
@@ -35,70 +44,157 @@ impl Prober {
             client,
             timeout,
             slow,
+            attempts: attempts.max(1),
+            fail_on: health.fail_on.clone(),
         }
     }
 
-    /// One probe round against `url`.
+    /// One probe round against `url`, started now: up to `attempts` requests under one deadline
+    /// (`timeout` after the start), each after the previous one failed in a retryable way, so a
+    /// hanging primary costs one timeout per round, never more.
     pub async fn round(&self, url: &str) -> ProbeResult {
         let at = Utc::now();
-        let first = self.attempt(url).await;
-        if !first.0.retryable() {
-            return result(at, first, 1, None);
+        let deadline = Instant::now() + self.timeout;
+        let mut last = self.attempt(url, deadline).await;
+        let mut retried = Vec::new();
+        let mut prefix = String::new();
+        while last.class.retryable()
+            && self.fail_on.contains(&last.class)
+            && retried.len() + 1 < usize::from(self.attempts)
+            && Instant::now() < deadline
+        {
+            retried.push(last.class);
+            prefix.push_str(&last.detail);
+            prefix.push_str(" then ");
+            last = self.attempt(url, deadline).await;
         }
-        let second = self.attempt(url).await;
-        let first_detail = format!("{} then ", first.3);
-        result(at, second, 2, Some(first_detail))
+        let attempts = retried.len() as u8 + 1;
+        let mut r = last.into_result(at, attempts, Some(prefix));
+        r.retried = retried;
+        r
     }
 
-    async fn attempt(&self, url: &str) -> (OutcomeClass, Option<u16>, Duration, String) {
+    /// One request. A 2xx is cut off as `slow` the moment it crosses the threshold (a model
+    /// server that answers in 5 s is as down for users at 3 s as at 5 s); anything else is
+    /// awaited until the round's deadline.
+    async fn attempt(&self, url: &str, deadline: Instant) -> Attempt {
         let started = Instant::now();
-        let answer = match self.client.get(url).send().await {
-            Ok(resp) => {
+        let slow_at = started + self.slow;
+        // Past `slow` with no headers yet, whatever comes is either slow or a failure already.
+        let headers_by = deadline.min(slow_at.max(started));
+        let sent = tokio::time::timeout_at(headers_by.into(), self.client.get(url).send()).await;
+        let ttfb = started.elapsed();
+        let answer = match sent {
+            Err(_) if headers_by < deadline => Cut::Slow(None),
+            Err(_) => Cut::Answer(Answer::Timeout),
+            Ok(Err(e)) if e.is_timeout() => Cut::Answer(Answer::Timeout),
+            Ok(Err(e)) if e.is_builder() => Cut::Answer(Answer::Local(error_chain(&e))),
+            Ok(Err(e)) => Cut::Answer(Answer::Connect(error_chain(&e))),
+            Ok(Ok(resp)) => {
                 let status = resp.status().as_u16();
-                // Read the body so "slow" covers the whole answer, not just the headers.
-                match resp.bytes().await {
-                    Ok(_) => Answer::Status(status),
-                    Err(e) if e.is_timeout() => Answer::Timeout,
-                    Err(e) => Answer::Connect(error_chain(&e)),
+                if !(200..300).contains(&status) {
+                    // The status is the whole answer for a probe; the body does not matter.
+                    Cut::Answer(Answer::Status(status))
+                } else {
+                    let streaming = resp
+                        .headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with("text/event-stream"));
+                    let body_by = deadline.min(slow_at);
+                    match tokio::time::timeout_at(body_by.into(), read_body(resp, streaming)).await
+                    {
+                        Ok(Ok(())) => Cut::Answer(Answer::Status(status)),
+                        Ok(Err(e)) if e.is_timeout() => Cut::Answer(Answer::Timeout),
+                        Ok(Err(e)) => Cut::Answer(Answer::Connect(error_chain(&e))),
+                        Err(_) if body_by == slow_at => Cut::Slow(Some(status)),
+                        Err(_) => Cut::Answer(Answer::Timeout),
+                    }
                 }
             }
-            Err(e) if e.is_timeout() => Answer::Timeout,
-            Err(e) if e.is_builder() => Answer::Local(error_chain(&e)),
-            Err(e) => Answer::Connect(error_chain(&e)),
         };
         let latency = started.elapsed();
-        let class = classify(&answer, latency, self.slow);
-        let detail = match &answer {
-            Answer::Status(s) if class == OutcomeClass::Slow => format!(
-                "HTTP {s} in {} (slow > {})",
-                human(latency),
-                human(self.slow)
+        let (class, status, detail) = match answer {
+            Cut::Slow(status) => (
+                OutcomeClass::Slow,
+                status,
+                match status {
+                    Some(s) => {
+                        format!("HTTP {s} still answering after {} (slow)", human(self.slow))
+                    }
+                    None => format!("no answer within {} (slow)", human(self.slow)),
+                },
             ),
-            Answer::Status(s) => format!("HTTP {s}"),
-            Answer::Timeout => format!("timeout after {}", human(self.timeout)),
-            Answer::Connect(e) | Answer::Local(e) => e.clone(),
+            Cut::Answer(answer) => {
+                let class = classify(&answer, latency, self.slow);
+                let detail = match &answer {
+                    Answer::Status(s) if class == OutcomeClass::Slow => format!(
+                        "HTTP {s} in {} (slow > {})",
+                        human(latency),
+                        human(self.slow)
+                    ),
+                    Answer::Status(s) => format!("HTTP {s}"),
+                    Answer::Timeout => format!("timeout after {}", human(self.timeout)),
+                    Answer::Connect(e) | Answer::Local(e) => e.clone(),
+                };
+                let status = match answer {
+                    Answer::Status(s) => Some(s),
+                    _ => None,
+                };
+                (class, status, detail)
+            }
         };
-        let status = match answer {
-            Answer::Status(s) => Some(s),
-            _ => None,
-        };
-        (class, status, latency, detail)
+        Attempt {
+            class,
+            status,
+            latency,
+            ttfb: status.map(|_| ttfb),
+            detail,
+        }
     }
 }
 
-fn result(
-    at: chrono::DateTime<Utc>,
-    a: (OutcomeClass, Option<u16>, Duration, String),
-    attempts: u8,
-    prefix: Option<String>,
-) -> ProbeResult {
-    ProbeResult {
-        at,
-        outcome: a.0,
-        status: a.1,
-        latency: a.2,
-        attempts,
-        detail: format!("{}{}", prefix.unwrap_or_default(), a.3),
+enum Cut {
+    Answer(Answer),
+    /// Crossed the `slow` threshold before the answer was complete (status if headers came).
+    Slow(Option<u16>),
+}
+
+/// The whole body, or for a stream its first chunk: time to first token is what a user waits.
+async fn read_body(mut resp: reqwest::Response, streaming: bool) -> Result<(), reqwest::Error> {
+    if streaming {
+        resp.chunk().await?;
+        return Ok(());
+    }
+    while resp.chunk().await?.is_some() {}
+    Ok(())
+}
+
+struct Attempt {
+    class: OutcomeClass,
+    status: Option<u16>,
+    latency: Duration,
+    ttfb: Option<Duration>,
+    detail: String,
+}
+
+impl Attempt {
+    fn into_result(
+        self,
+        at: chrono::DateTime<Utc>,
+        attempts: u8,
+        prefix: Option<String>,
+    ) -> ProbeResult {
+        ProbeResult {
+            at,
+            outcome: self.class,
+            status: self.status,
+            latency: self.latency,
+            attempts,
+            retried: Vec::new(),
+            ttfb: self.ttfb,
+            detail: format!("{}{}", prefix.unwrap_or_default(), self.detail),
+        }
     }
 }
 

@@ -4,75 +4,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use standby::testbed::endpoint::Behavior;
-
-const TOKEN: &str = "test-control-token-7c1d2e9f";
-
-/// A webhook receiver: records every JSON body posted to it.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", l.local_addr().unwrap());
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let g = got.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = l.accept().await {
-                let g = g.clone();
-                tokio::spawn(async move {
-                    if let Some(req) = standby::httpmini::read_request(&mut s).await {
-                        if let Ok(v) = serde_json::from_slice(&req.body) {
-                            g.lock().unwrap().push(v);
-                        }
-                        standby::httpmini::respond(&mut s, 200, "text/plain", &[], b"ok").await;
-                    }
-                });
-            }
-        });
-        Receiver { url, got }
-    }
-
-    fn events(&self) -> Vec<String> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|v| v["event"].as_str().unwrap_or("").to_string())
-            .collect()
-    }
-}
-
-fn edit_config(h: &Harness, f: impl FnOnce(String) -> String) {
-    let text = std::fs::read_to_string(&h.config).unwrap();
-    std::fs::write(&h.config, f(text)).unwrap();
-}
-
-fn serve(h: &Harness, log: &str) -> Child {
-    let file = std::fs::File::create(h.dir.0.join(log)).unwrap();
-    h.command(&["serve"])
-        .env("STANDBY_TEST_CONTROL_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap()
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
 
 async fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)

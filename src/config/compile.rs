@@ -697,11 +697,15 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
         None if s.has("fail_on") => None,
         None => Some(d.fail_on.clone()),
     };
+    let attempts = s.int_in("attempts", 1, 5, Some(i64::from(d.attempts)));
+    let flap_window = s.duration("flap_window", Some(d.flap_window));
+    let flap_changes = s.int_in("flap_changes", 2, 1000, Some(i64::from(d.flap_changes)));
     for (key, v) in [
         ("interval", &interval),
         ("timeout", &timeout),
         ("window", &window),
         ("slow", &slow),
+        ("flap_window", &flap_window),
     ] {
         if let Some(v) = v
             && v.value.is_zero()
@@ -728,7 +732,10 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
         degraded_for: degraded_for?.value,
         slow: slow?.value,
         recover_after: recover_after?.value as u32,
+        attempts: attempts?.value as u8,
         fail_on: fail_on?,
+        flap_window: flap_window?.value,
+        flap_changes: flap_changes?.value as u32,
     })
 }
 

@@ -97,6 +97,8 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "rto_breach_projected",
     "approval_needed",
     "approval_escalation",
+    "flapping",
+    "unarmed",
 ];
 
 impl Config {
@@ -212,8 +214,14 @@ pub struct Health {
     pub degraded_for: Duration,
     pub slow: Duration,
     pub recover_after: u32,
+    /// Requests per round at most: the first, and immediate retries while it fails.
+    pub attempts: u8,
     /// Outcome classes that count as a failed round.
     pub fail_on: Vec<OutcomeClass>,
+    /// A primary whose verdict changed `flap_changes` times within `flap_window` is flapping:
+    /// one incident with a count, not a webhook per change.
+    pub flap_window: Duration,
+    pub flap_changes: u32,
 }
 
 impl Default for Health {
@@ -228,17 +236,67 @@ impl Default for Health {
             degraded_for: Duration::from_secs(60),
             slow: Duration::from_secs(3),
             recover_after: 3,
+            attempts: 3,
             fail_on: OutcomeClass::DEFAULT_FAILURES.to_vec(),
+            flap_window: Duration::from_secs(600),
+            flap_changes: 4,
         }
     }
 }
 
 impl Health {
-    /// The fastest a hard-down primary can be declared down: the streak's rounds, each up to
-    /// two attempts bounded by the timeout.
+    /// The detection bound for a primary that stops answering: the first failing round starts
+    /// within one interval of the onset, the streak's last round `failure_threshold - 1`
+    /// intervals later, and that round ends by its deadline. Rounds run concurrently, so a
+    /// hanging round never delays the next one.
     pub fn detection_time(&self) -> Duration {
-        let rounds = self.failure_threshold.max(1);
-        self.interval * (rounds - 1) + self.timeout * 2 * rounds
+        self.interval * self.failure_threshold.max(1) + self.timeout
+    }
+
+    /// The bound per failure mode, for `validate` and the README: (mode, bound, why).
+    pub fn detection_bounds(&self) -> Vec<(&'static str, Duration, String)> {
+        let t = self.failure_threshold.max(1);
+        let streak = self.interval * t;
+        let slow_cut = self.slow.min(self.timeout);
+        vec![
+            (
+                "refused / 503 / 5xx",
+                streak + Duration::from_millis(100),
+                format!("{t} × interval, plus the answer's own latency (~ms)"),
+            ),
+            (
+                "hang",
+                streak + self.timeout,
+                format!("{t} × interval + timeout (one deadline per round, shared by its retry)"),
+            ),
+            (
+                "slow 2xx",
+                streak + slow_cut,
+                format!(
+                    "{t} × interval + min(slow, timeout): a 2xx is cut off as `slow` when it crosses it"
+                ),
+            ),
+            (
+                "brownout",
+                self.window + self.degraded_for,
+                format!(
+                    "window + degraded_for, for request error rates clearly above {:.1}% (about {:.0}% and more at {} requests per window)",
+                    self.error_rate * 100.0,
+                    crate::core::detector::detectable_rate(self) * 100.0,
+                    self.requests_per_window()
+                ),
+            ),
+        ]
+    }
+
+    /// Requests one window holds at one attempt per round.
+    pub fn requests_per_window(&self) -> u64 {
+        (self.window.as_secs_f64() / self.interval.as_secs_f64().max(1e-3)).floor() as u64
+    }
+
+    /// How long a persisted verdict stays fresh after the round behind it: a few intervals.
+    pub fn stale_after(&self) -> Duration {
+        self.interval * 3 + self.timeout
     }
 }
 

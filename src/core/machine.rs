@@ -77,6 +77,25 @@ pub struct State {
     /// Manual mode: the run that waits for `standby approve` before its first step.
     #[serde(default)]
     pub awaiting_approval: Option<String>,
+    /// Automatic failover acts only once the primary has been seen healthy through the probe
+    /// it is watched by: a primary never seen healthy is a probe or config problem (wrong URL,
+    /// TLS name, firewall) until proven otherwise. Persisted, so a restart during a real outage
+    /// still acts; a new probe target starts unarmed again.
+    #[serde(default)]
+    pub armed: Option<Armed>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Armed {
+    /// The probe target the primary answered healthy on.
+    pub probe: String,
+    pub at: DateTime<Utc>,
+}
+
+impl State {
+    pub fn armed_for(&self, probe: &str) -> bool {
+        self.armed.as_ref().is_some_and(|a| a.probe == probe)
+    }
 }
 
 impl Default for State {
@@ -92,6 +111,7 @@ impl Default for State {
             abort_run: None,
             pending: None,
             awaiting_approval: None,
+            armed: None,
         }
     }
 }
@@ -121,12 +141,16 @@ impl Trigger {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The detector's `down`; `probe` is the target it watches (the primary's health URL).
     PrimaryDown {
         reason: String,
         streak_start: DateTime<Utc>,
+        probe: String,
     },
+    /// The detector's `up` (also the first `up` after a start): arms automatic failover.
     PrimaryUp {
         reason: String,
+        probe: String,
     },
     Requested {
         kind: RunbookKind,
@@ -223,6 +247,7 @@ pub fn decide(
         Event::PrimaryDown {
             reason,
             streak_start,
+            probe,
         } => {
             if let Serving::Drilling { run, kind } = &state.serving {
                 return abort_drill(state, now, policy, run, *kind, reason, || {
@@ -270,6 +295,11 @@ pub fn decide(
                 d.next.awaiting_approval = Some(run_id.to_string());
                 return d;
             }
+            if !state.armed_for(probe) {
+                return stay(format!(
+                    "primary down ({reason}); not failing over: UNARMED: the primary has never been seen healthy at {probe} since it was first watched; check the probe URL and path, the TLS name and the firewall (`standby failover` still works by hand)"
+                ));
+            }
             if let Some(until) = state.cooldown_until.filter(|u| *u > now) {
                 return stay(format!(
                     "primary down ({reason}); not failing over: inside the cooldown of the last automatic failover until {} (`standby ack` lifts it)",
@@ -291,30 +321,20 @@ pub fn decide(
                 format!("failing over automatically: {reason}"),
             )
         }
-        Event::PrimaryUp { reason } => match (&state.serving, &state.awaiting_approval) {
-            (Serving::FailingOver { run }, Some(waiting))
-                if run == waiting && state.abort_run.as_deref() != Some(run.as_str()) =>
-            {
-                let mut next = state.clone();
-                next.abort_run = Some(run.clone());
-                next.changed_at = Some(now);
-                next.reason = format!(
-                    "primary recovered ({reason}) before failover {run} was approved: cancelling it"
+        Event::PrimaryUp { reason, probe } => {
+            let mut d = primary_up(state, reason, now, policy);
+            if !d.next.armed_for(probe) {
+                d.next.armed = Some(Armed {
+                    probe: probe.clone(),
+                    at: now,
+                });
+                d.reason = format!(
+                    "{}; automatic failover armed: the primary answered healthy at {probe}",
+                    d.reason
                 );
-                Decision {
-                    reason: next.reason.clone(),
-                    next,
-                    actions: vec![Action::AbortRun { run: run.clone() }],
-                }
             }
-            (Serving::Standby, _) if policy.failback == Mode::Automatic => stay(format!(
-                "primary healthy ({reason}); automatic failback once it has been stable for `stable_for`"
-            )),
-            (Serving::Standby, _) => stay(format!(
-                "primary healthy ({reason}); automatic failback is off: run `standby failback` when ready"
-            )),
-            _ => stay(format!("primary healthy ({reason})")),
-        },
+            d
+        }
         Event::PrimaryStable { reason } => {
             if state.serving != Serving::Standby {
                 return stay(format!(
@@ -531,6 +551,40 @@ pub fn decide(
     }
 }
 
+/// The primary answered healthy: cancel a failover still waiting for approval, say what happens
+/// to traffic on the standby.
+fn primary_up(state: &State, reason: &str, now: DateTime<Utc>, policy: &Policy) -> Decision {
+    let stay = |reason: String| Decision {
+        next: state.clone(),
+        actions: vec![],
+        reason,
+    };
+    match (&state.serving, &state.awaiting_approval) {
+        (Serving::FailingOver { run }, Some(waiting))
+            if run == waiting && state.abort_run.as_deref() != Some(run.as_str()) =>
+        {
+            let mut next = state.clone();
+            next.abort_run = Some(run.clone());
+            next.changed_at = Some(now);
+            next.reason = format!(
+                "primary recovered ({reason}) before failover {run} was approved: cancelling it"
+            );
+            Decision {
+                reason: next.reason.clone(),
+                next,
+                actions: vec![Action::AbortRun { run: run.clone() }],
+            }
+        }
+        (Serving::Standby, _) if policy.failback == Mode::Automatic => stay(format!(
+            "primary healthy ({reason}); automatic failback once it has been stable for `stable_for`"
+        )),
+        (Serving::Standby, _) => stay(format!(
+            "primary healthy ({reason}); automatic failback is off: run `standby failback` when ready"
+        )),
+        _ => stay(format!("primary healthy ({reason})")),
+    }
+}
+
 /// Starts a failover from `state` (used when an aborted drill hands over).
 fn start_from(
     state: &State,
@@ -672,10 +726,81 @@ mod tests {
         failback: Mode::Manual,
     };
 
+    const PROBE: &str = "http://primary/health";
+
+    /// The state of a daemon that has seen the primary healthy: automatic failover is armed.
+    fn armed() -> State {
+        State {
+            armed: Some(Armed {
+                probe: PROBE.into(),
+                at: t(-100),
+            }),
+            ..State::default()
+        }
+    }
+
+    #[test]
+    fn never_seen_healthy_means_unarmed_and_no_automatic_failover() {
+        let cold = State::default();
+        let d = decide(&cold, &down(), t(1), &AUTO, "r1");
+        assert!(d.actions.is_empty());
+        assert_eq!(d.next, cold);
+        assert!(
+            d.reason.contains("not failing over: UNARMED: the primary has never been seen healthy at http://primary/health"),
+            "{}",
+            d.reason
+        );
+        // An operator can still fail over by hand.
+        let d = decide(
+            &cold,
+            &Event::Requested {
+                kind: RunbookKind::Failover,
+                force: false,
+            },
+            t(2),
+            &AUTO,
+            "r2",
+        );
+        assert_eq!(d.actions.len(), 1);
+        // The first healthy answer arms it, persisted in the state.
+        let up = Event::PrimaryUp {
+            reason: "up: ok".into(),
+            probe: PROBE.into(),
+        };
+        let d = decide(&cold, &up, t(3), &AUTO, "-");
+        assert_eq!(d.next.armed.as_ref().map(|a| a.at), Some(t(3)));
+        assert!(
+            d.reason.ends_with(
+                "automatic failover armed: the primary answered healthy at http://primary/health"
+            ),
+            "{}",
+            d.reason
+        );
+        let d2 = decide(&d.next, &up, t(9), &AUTO, "-");
+        assert_eq!(d2.next.armed, d.next.armed, "arming again changes nothing");
+        let d = decide(&d.next, &down(), t(10), &AUTO, "r3");
+        assert_eq!(
+            d.reason,
+            "failing over automatically: down: 2 consecutive failing rounds"
+        );
+        // A new probe target starts unarmed again: a typo in a reloaded URL must not fail over.
+        let moved = Event::PrimaryDown {
+            reason: "down".into(),
+            streak_start: t(20),
+            probe: "http://typo/health".into(),
+        };
+        assert!(
+            decide(&armed(), &moved, t(21), &AUTO, "r4")
+                .actions
+                .is_empty()
+        );
+    }
+
     fn down() -> Event {
         Event::PrimaryDown {
             reason: "down: 2 consecutive failing rounds".into(),
             streak_start: t(0),
+            probe: PROBE.into(),
         }
     }
 
@@ -688,11 +813,11 @@ mod tests {
 
     #[test]
     fn a_drill_needs_traffic_on_the_primary() {
-        let d = decide(&State::default(), &drill_requested(), t(0), &AUTO, "d1");
+        let d = decide(&armed(), &drill_requested(), t(0), &AUTO, "d1");
         assert_eq!(d.reason, "starting drill-standby");
         let standby = State {
             serving: Serving::Standby,
-            ..State::default()
+            ..armed()
         };
         let d = decide(&standby, &drill_requested(), t(0), &AUTO, "d1");
         assert!(d.actions.is_empty());
@@ -700,14 +825,14 @@ mod tests {
             d.reason,
             "refused: a drill needs traffic on the primary, and the state is standby"
         );
-        let failing = decide(&State::default(), &down(), t(0), &AUTO, "r1").next;
+        let failing = decide(&armed(), &down(), t(0), &AUTO, "r1").next;
         let d = decide(&failing, &drill_requested(), t(1), &AUTO, "d1");
         assert_eq!(d.reason, "refused: run r1 is already in progress");
     }
 
     #[test]
     fn a_primary_failure_aborts_the_drill_and_the_failover_follows_its_cleanup() {
-        let s = decide(&State::default(), &drill_requested(), t(0), &AUTO, "d1").next;
+        let s = decide(&armed(), &drill_requested(), t(0), &AUTO, "d1").next;
         let d = decide(&s, &down(), t(10), &AUTO, "-");
         assert_eq!(d.actions, vec![Action::AbortRun { run: "d1".into() }]);
         assert_eq!(
@@ -752,7 +877,7 @@ mod tests {
             cooldown: Duration::from_secs(1800),
             failback: Mode::Manual,
         };
-        let s = decide(&State::default(), &drill_requested(), t(0), &manual, "d1").next;
+        let s = decide(&armed(), &drill_requested(), t(0), &manual, "d1").next;
         let d = decide(&s, &down(), t(10), &manual, "-");
         assert!(
             d.reason
@@ -777,7 +902,7 @@ mod tests {
 
     #[test]
     fn primary_down_starts_an_automatic_failover_with_cooldown() {
-        let d = decide(&State::default(), &down(), t(4), &AUTO, "r1");
+        let d = decide(&armed(), &down(), t(4), &AUTO, "r1");
         assert_eq!(d.next.serving, Serving::FailingOver { run: "r1".into() });
         assert_eq!(
             d.reason,
@@ -801,7 +926,7 @@ mod tests {
 
     #[test]
     fn finished_failover_serves_from_standby_and_failback_returns() {
-        let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
+        let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
         let s = decide(
             &s,
             &Event::RunFinished {
@@ -819,6 +944,7 @@ mod tests {
             &s,
             &Event::PrimaryUp {
                 reason: "up".into(),
+                probe: PROBE.into(),
             },
             t(70),
             &AUTO,
@@ -854,7 +980,7 @@ mod tests {
 
     #[test]
     fn failed_failover_before_the_flip_stays_on_primary() {
-        let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
+        let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
         let d = decide(
             &s,
             &Event::RunFinished {
@@ -872,7 +998,7 @@ mod tests {
 
     #[test]
     fn cooldown_blocks_a_second_automatic_failover_until_acknowledged() {
-        let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
+        let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
         let s = decide(
             &s,
             &Event::RunFinished {
@@ -891,7 +1017,7 @@ mod tests {
         let s = decide(&s, &Event::Ack, t(130), &AUTO, "-").next;
         assert_eq!(decide(&s, &down(), t(140), &AUTO, "r2").actions.len(), 1);
         // And without an ack, once the cooldown is over.
-        let s2 = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
+        let s2 = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
         let s2 = decide(
             &s2,
             &Event::RunFinished {
@@ -916,7 +1042,7 @@ mod tests {
             mode: Mode::Manual,
             ..AUTO
         };
-        let d = decide(&State::default(), &down(), t(4), &manual, "r1");
+        let d = decide(&armed(), &down(), t(4), &manual, "r1");
         assert_eq!(
             d.reason,
             "primary down (down: 2 consecutive failing rounds); manual mode: failover r1 waits for `standby approve r1`"
@@ -947,6 +1073,7 @@ mod tests {
             &waiting,
             &Event::PrimaryUp {
                 reason: "up: 3 good rounds".into(),
+                probe: PROBE.into(),
             },
             t(7),
             &manual,
@@ -957,7 +1084,7 @@ mod tests {
             up.reason,
             "primary recovered (up: 3 good rounds) before failover r1 was approved: cancelling it"
         );
-        let paused = decide(&State::default(), &Event::Pause, t(1), &AUTO, "-").next;
+        let paused = decide(&armed(), &Event::Pause, t(1), &AUTO, "-").next;
         let d = decide(&paused, &down(), t(4), &AUTO, "r1");
         assert!(d.actions.is_empty());
         assert!(d.reason.contains("actions are paused"));
@@ -983,7 +1110,7 @@ mod tests {
     fn automatic_failback_only_when_configured_and_not_paused() {
         let standby = State {
             serving: Serving::Standby,
-            ..State::default()
+            ..armed()
         };
         let stable = Event::PrimaryStable {
             reason: "healthy for 10m".into(),
@@ -1012,7 +1139,7 @@ mod tests {
                 .is_empty()
         );
         assert!(
-            decide(&State::default(), &stable, t(0), &auto_back, "b1")
+            decide(&armed(), &stable, t(0), &auto_back, "b1")
                 .actions
                 .is_empty()
         );
@@ -1020,7 +1147,7 @@ mod tests {
 
     #[test]
     fn requests_are_refused_when_pointless_or_busy() {
-        let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
+        let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
         let d = decide(
             &s,
             &Event::Requested {
@@ -1033,7 +1160,7 @@ mod tests {
         );
         assert_eq!(d.reason, "refused: run r1 is already in progress");
         let d = decide(
-            &State::default(),
+            &armed(),
             &Event::Requested {
                 kind: RunbookKind::Failback,
                 force: false,
@@ -1047,7 +1174,7 @@ mod tests {
                 .starts_with("refused: already serving from the primary")
         );
         let d = decide(
-            &State::default(),
+            &armed(),
             &Event::Requested {
                 kind: RunbookKind::Failover,
                 force: false,
@@ -1078,7 +1205,7 @@ mod tests {
 
     #[test]
     fn primary_down_while_on_standby_or_running_does_nothing() {
-        let s = decide(&State::default(), &down(), t(4), &AUTO, "r1").next;
+        let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
         assert!(
             decide(&s, &down(), t(5), &AUTO, "r2")
                 .reason
@@ -1086,7 +1213,7 @@ mod tests {
         );
         let st = State {
             serving: Serving::Standby,
-            ..State::default()
+            ..armed()
         };
         assert!(
             decide(&st, &down(), t(5), &AUTO, "r2")
@@ -1104,9 +1231,11 @@ mod tests {
             0 | 1 => Event::PrimaryDown {
                 reason: "down".into(),
                 streak_start: t(0),
+                probe: PROBE.into(),
             },
             2 => Event::PrimaryUp {
                 reason: "up".into(),
+                probe: PROBE.into(),
             },
             3 => Event::Requested {
                 kind: RunbookKind::Failover,
@@ -1133,7 +1262,7 @@ mod tests {
     proptest! {
         #[test]
         fn invariants_hold_for_any_event_sequence(steps in proptest::collection::vec(arb_event(), 1..200)) {
-            let mut state = State::default();
+            let mut state = armed();
             let mut now = t(0);
             let mut last_auto: Option<DateTime<Utc>> = None;
             let mut acked_since = false;

@@ -99,7 +99,8 @@ pub fn classify(answer: &Answer, latency: Duration, slow: Duration) -> OutcomeCl
     }
 }
 
-/// One probe round: up to two attempts, the second only when the first failed in a retryable way.
+/// One probe round: up to `health.attempts` attempts, each after the previous one failed in a
+/// retryable way, all within the round's deadline.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProbeResult {
     pub at: DateTime<Utc>,
@@ -108,8 +109,48 @@ pub struct ProbeResult {
     #[serde(with = "crate::serde_duration", rename = "latency_ms")]
     pub latency: Duration,
     pub attempts: u8,
+    /// The classes of the attempts before the last one, when the round retried: the error rate
+    /// counts requests, so a failure a retry absorbed still counts as a failed request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried: Vec<OutcomeClass>,
+    /// Time to the response headers (first byte) of the attempt that decided the round.
+    #[serde(
+        default,
+        with = "crate::serde_duration_opt",
+        rename = "ttfb_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttfb: Option<Duration>,
     /// Human detail: `HTTP 503`, `timeout after 1s`, `connection refused`, first attempt's class.
     pub detail: String,
+}
+
+impl ProbeResult {
+    /// A round with one attempt and no detail: what the simulation and tests feed the detector.
+    pub fn bare(at: DateTime<Utc>, outcome: OutcomeClass) -> ProbeResult {
+        ProbeResult {
+            at,
+            outcome,
+            status: None,
+            latency: Duration::ZERO,
+            attempts: 1,
+            retried: Vec::new(),
+            ttfb: None,
+            detail: String::new(),
+        }
+    }
+
+    /// The classes of the round's attempts, first attempt first. A record from before the
+    /// attempts were kept counts its earlier attempts as failing like the last.
+    pub fn attempt_classes(&self) -> impl Iterator<Item = OutcomeClass> + '_ {
+        let missing =
+            usize::from(self.attempts.saturating_sub(1)).saturating_sub(self.retried.len());
+        self.retried
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(self.outcome, missing))
+            .chain(std::iter::once(self.outcome))
+    }
 }
 
 #[cfg(test)]

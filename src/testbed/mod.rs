@@ -9,6 +9,7 @@ pub mod browser;
 pub mod endpoint;
 pub mod moto;
 pub mod seed;
+pub mod sim;
 
 /// A free loopback port, found by binding port 0 and letting it go.
 pub fn free_port() -> u16 {

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use standby::testbed::Lab;
@@ -39,6 +40,9 @@ pub struct Harness {
     pub dir: TempDir,
     pub config: PathBuf,
 }
+
+/// The bearer token `serve` gets for HTTP control (`[control] token_env`).
+pub const TOKEN: &str = "test-control-token-7c1d2e9f";
 
 pub const WARMUP: Duration = Duration::from_millis(800);
 
@@ -537,4 +541,65 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// A webhook receiver: records every JSON body posted to it.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let g = g.clone();
+                tokio::spawn(async move {
+                    if let Some(req) = standby::httpmini::read_request(&mut s).await {
+                        if let Ok(v) = serde_json::from_slice(&req.body) {
+                            g.lock().unwrap().push(v);
+                        }
+                        standby::httpmini::respond(&mut s, 200, "text/plain", &[], b"ok").await;
+                    }
+                });
+            }
+        });
+        Receiver { url, got }
+    }
+
+    pub fn events(&self) -> Vec<String> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| v["event"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+pub fn edit_config(h: &Harness, f: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, f(text)).unwrap();
+}
+
+pub fn serve(h: &Harness, log: &str) -> Child {
+    let file = std::fs::File::create(h.dir.0.join(log)).unwrap();
+    h.command(&["serve"])
+        .env("STANDBY_TEST_CONTROL_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap()
+}
+
+pub fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }
