@@ -208,3 +208,67 @@ pub fn error_chain(e: &reqwest::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::config::Health;
+    use crate::testbed::endpoint::{Behavior, Endpoint};
+
+    fn prober(timeout_ms: u64, slow_ms: u64) -> Prober {
+        Prober::new(&Health {
+            timeout: Duration::from_millis(timeout_ms),
+            slow: Duration::from_millis(slow_ms),
+            ..Health::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_hanging_primary_costs_one_deadline_per_round() {
+        let e = Endpoint::start(Behavior::Hang, None).await.unwrap();
+        let started = Instant::now();
+        let r = prober(300, 1_000).round(&e.url()).await;
+        let took = started.elapsed();
+        assert_eq!(r.outcome, OutcomeClass::Timeout, "{}", r.detail);
+        assert_eq!(r.attempts, 1, "the deadline leaves no time for a retry");
+        assert!(took < Duration::from_millis(450), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_2xx_is_cut_off_when_it_crosses_slow() {
+        let e = Endpoint::start(Behavior::Slow(Duration::from_secs(5)), None)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let r = prober(1_000, 150).round(&e.url()).await;
+        let took = started.elapsed();
+        assert_eq!(r.outcome, OutcomeClass::Slow, "{}", r.detail);
+        assert!(r.detail.contains("(slow)"), "{}", r.detail);
+        // Each of the three attempts is cut at 150ms, well inside the 1s deadline.
+        assert_eq!(r.attempts, 3);
+        assert!(took < Duration::from_millis(900), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn failures_are_retried_and_kept_but_a_429_is_not_retried() {
+        let e = Endpoint::start(Behavior::Status(503), None).await.unwrap();
+        let r = prober(1_000, 800).round(&e.url()).await;
+        assert_eq!(r.outcome, OutcomeClass::Unavailable);
+        assert_eq!(r.attempts, 3);
+        assert_eq!(r.retried, vec![OutcomeClass::Unavailable; 2]);
+        assert_eq!(r.detail, "HTTP 503 then HTTP 503 then HTTP 503");
+        e.set(Behavior::Status(429));
+        let r = prober(1_000, 800).round(&e.url()).await;
+        assert_eq!(r.outcome, OutcomeClass::RateLimited);
+        assert_eq!(
+            r.attempts, 1,
+            "alive and shedding load: asking again adds load"
+        );
+        e.set(Behavior::Ok);
+        let r = prober(1_000, 800).round(&e.url()).await;
+        assert_eq!((r.outcome, r.attempts), (OutcomeClass::Ok, 1));
+        assert!(r.ttfb.is_some());
+    }
+}

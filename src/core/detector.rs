@@ -705,7 +705,8 @@ mod tests {
         }
         let (i, v) = down.expect("a 10% request error rate is a brownout");
         assert_eq!(v.rule, Some(DownRule::ErrorRate));
-        // 5m window, 10s degraded_for: confident once ~7.5% of the window's requests failed.
+        // 5m window at one round a second (300 requests), 10s degraded_for: confident once about 9%
+        // of the window's requests failed.
         assert!(i <= 300, "detected after {i} rounds: {}", v.reason);
     }
 

@@ -639,6 +639,8 @@ const GRAY: &str = "gray zone";
 /// One line of a family's table.
 #[derive(Debug, Clone, Default)]
 pub struct Row {
+    /// Which of the families' rows it came from: the table's order.
+    pub row: usize,
     pub family: &'static str,
     pub label: String,
     pub sick: bool,
@@ -973,6 +975,7 @@ pub fn run(policy: &Health, scale: Scale, workers: usize) -> Figures {
                                     Some(i) => i,
                                     None => {
                                         rows.push(Row {
+                                            row,
                                             family: e.family,
                                             label: e.label.clone(),
                                             sick: e.sick,
@@ -1022,20 +1025,9 @@ pub fn run(policy: &Health, scale: Scale, workers: usize) -> Figures {
         fig.notified += f.notified;
         rows.extend(r);
     }
-    let order = |r: &Row| {
-        [
-            "hard outage",
-            "brownout",
-            "flapping",
-            "slow drift",
-            "recovery with blips",
-            "gray zone",
-        ]
-        .iter()
-        .position(|f| *f == r.family)
-        .unwrap_or(99)
-    };
-    rows.sort_by_key(|r| order(r));
+    // Families are numbered in order; a row's two labels (a recovery and its blips) stay in
+    // the order they were seen.
+    rows.sort_by_key(|r| r.row);
     fig.rows = rows;
     fig
 }
@@ -1071,7 +1063,7 @@ pub fn markdown(fig: &Figures, policy: &Health, scale: Scale, took: Duration) ->
     let _ = writeln!(o, "## Healthy traffic with noise\n");
     let _ = writeln!(
         o,
-        "{:.0} simulated days ({:.1} years; independent request loss {} in turn; per day 0–2 storms of 429s at 30–100% for 1–30 min, 4–11 blips of refused or 503 shorter than (failure_threshold − 1) × interval, a daemon restart in 30% of days, a pause and resume in 30%): {} probe rounds, {} requests.\n",
+        "{:.0} simulated days ({:.1} years; independent request loss {} in turn; per day 0–2 storms of 429s at 30–100% for 1–30 min, 4–11 isolated blips (at least a minute apart) of refused or 503 shorter than (failure_threshold − 1) × interval, a daemon restart in 30% of days, a pause and resume in 30%): {} probe rounds, {} requests.\n",
         fig.healthy_days,
         years,
         LOSS_LEVELS
@@ -1152,6 +1144,14 @@ pub fn markdown(fig: &Figures, policy: &Health, scale: Scale, took: Duration) ->
             r.max_failovers
         );
     }
+    let detectable = crate::core::detector::detectable_rate(policy);
+    let _ = writeln!(
+        o,
+        "\nBrownouts: the window holds {} requests (one per round: the first of each), and the rule wants the rate above {:.0}% with three standard errors, so it tells apart rates from about {:.1}% (`standby validate` prints this for any config). Rates below that are still detected, late or not at all; the 10% row shows how it goes just under the line. Probing every 1 s doubles the requests per window and brings the line to about 9% (every 500 ms: 7.8%).",
+        policy.requests_per_window(),
+        policy.error_rate * 100.0,
+        detectable * 100.0
+    );
     let _ = writeln!(
         o,
         "\nThe gray zone: a blip longer than (failure_threshold − 1) × interval can hold `failure_threshold` round starts, and then it looks exactly like the first seconds of a real outage; no rule that detects a hard outage within failure_threshold × interval + timeout can tell them apart. The fraction that goes down is (length − (threshold − 1) × interval) / interval, as the row shows. The healthy family's blips stay below that length."
