@@ -28,7 +28,7 @@ impl Prober {
         let (timeout, slow, attempts) = (health.timeout, health.slow, health.attempts);
         // The round's deadline bounds every attempt; the client's own timeout is only a backstop.
         let client = reqwest::Client::builder()
-            .timeout(timeout + Duration::from_secs(1))
+            .timeout(timeout.saturating_add(Duration::from_secs(1)))
             .connect_timeout(timeout)
             // A fresh connection per probe: a pooled keep-alive socket to a dead host would turn
             // "connection refused" into a slower, vaguer error.
@@ -54,7 +54,7 @@ impl Prober {
     /// hanging primary costs one timeout per round, never more.
     pub async fn round(&self, url: &str) -> ProbeResult {
         let at = Utc::now();
-        let deadline = Instant::now() + self.timeout;
+        let deadline = later(Instant::now(), self.timeout);
         let mut last = self.attempt(url, deadline).await;
         let mut retried = Vec::new();
         let mut prefix = String::new();
@@ -79,7 +79,7 @@ impl Prober {
     /// awaited until the round's deadline.
     async fn attempt(&self, url: &str, deadline: Instant) -> Attempt {
         let started = Instant::now();
-        let slow_at = started + self.slow;
+        let slow_at = later(started, self.slow);
         // Past `slow` with no headers yet, whatever comes is either slow or a failure already.
         let headers_by = deadline.min(slow_at.max(started));
         let sent = tokio::time::timeout_at(headers_by.into(), self.client.get(url).send()).await;
@@ -152,6 +152,12 @@ impl Prober {
             detail,
         }
     }
+}
+
+/// `at + d`, saturating at a year: a valid config with an absurd timeout must not panic.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(365 * 86_400))
 }
 
 enum Cut {

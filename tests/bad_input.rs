@@ -89,6 +89,22 @@ const CASES: &[Case] = &[
         "health.error_rate: 5 must be a fraction between 0 and 1",
     ),
     case(
+        "a round without a request",
+        Config,
+        "recover_after = 2",
+        "recover_after = 2\nattempts = 0",
+        Some("attempts = 0"),
+        "health.attempts:",
+    ),
+    case(
+        "a flap window of nothing",
+        Config,
+        "recover_after = 2",
+        "recover_after = 2\nflap_window = \"0s\"",
+        Some("flap_window = \"0s\""),
+        "health.flap_window: must be greater than zero",
+    ),
+    case(
         "unknown mode",
         Config,
         "mode = \"automatic\"",

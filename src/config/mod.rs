@@ -250,35 +250,37 @@ impl Health {
     /// intervals later, and that round ends by its deadline. Rounds run concurrently, so a
     /// hanging round never delays the next one.
     pub fn detection_time(&self) -> Duration {
-        self.interval * self.failure_threshold.max(1) + self.timeout
+        self.interval
+            .saturating_mul(self.failure_threshold.max(1))
+            .saturating_add(self.timeout)
     }
 
     /// The bound per failure mode, for `validate` and the README: (mode, bound, why).
     pub fn detection_bounds(&self) -> Vec<(&'static str, Duration, String)> {
         let t = self.failure_threshold.max(1);
-        let streak = self.interval * t;
+        let streak = self.interval.saturating_mul(t);
         let slow_cut = self.slow.min(self.timeout);
         vec![
             (
                 "refused / 503 / 5xx",
-                streak + Duration::from_millis(100),
+                streak.saturating_add(Duration::from_millis(100)),
                 format!("{t} × interval, plus the answer's own latency (~ms)"),
             ),
             (
                 "hang",
-                streak + self.timeout,
+                streak.saturating_add(self.timeout),
                 format!("{t} × interval + timeout (one deadline per round, shared by its retry)"),
             ),
             (
                 "slow 2xx",
-                streak + slow_cut,
+                streak.saturating_add(slow_cut),
                 format!(
                     "{t} × interval + min(slow, timeout): a 2xx is cut off as `slow` when it crosses it"
                 ),
             ),
             (
                 "brownout",
-                self.window + self.degraded_for,
+                self.window.saturating_add(self.degraded_for),
                 format!(
                     "window + degraded_for, for request error rates clearly above {:.1}% (about {:.0}% and more at {} requests per window)",
                     self.error_rate * 100.0,
@@ -296,7 +298,7 @@ impl Health {
 
     /// How long a persisted verdict stays fresh after the round behind it: a few intervals.
     pub fn stale_after(&self) -> Duration {
-        self.interval * 3 + self.timeout
+        self.interval.saturating_mul(3).saturating_add(self.timeout)
     }
 }
 

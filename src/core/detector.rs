@@ -217,6 +217,12 @@ fn chrono_dur(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// `now - d`, saturating: a window of a million years is valid config and must not panic.
+fn before(now: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    now.checked_sub_signed(d)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 impl Detector {
     pub fn new(policy: Policy) -> Self {
         Detector {
@@ -372,7 +378,7 @@ impl Detector {
     /// Adds the round's requests to the window and drops what fell out of it. O(1) amortised:
     /// the simulation feeds hundreds of millions of rounds.
     fn record(&mut self, now: DateTime<Utc>, r: &ProbeResult) {
-        let cutoff = now - self.window_len;
+        let cutoff = before(now, self.window_len);
         while let Some(front) = self.window.front().copied() {
             if front.at >= cutoff {
                 break;
@@ -412,7 +418,7 @@ impl Detector {
     /// After a brownout: the request error rate over the last `degraded_for`, if it is still
     /// above `error_rate`.
     fn recent_rate_above(&self, now: DateTime<Utc>) -> Option<String> {
-        let from = now - chrono_dur(self.policy.degraded_for);
+        let from = before(now, chrono_dur(self.policy.degraded_for));
         let (mut n, mut f) = (0u64, 0u64);
         for s in self.window.iter().rev().take_while(|s| s.at >= from) {
             n += u64::from(s.attempts);
@@ -514,7 +520,10 @@ impl Detector {
             } else {
                 None
             },
-            fresh_until: Some(at + chrono_dur(self.policy.stale_after())),
+            fresh_until: Some(
+                at.checked_add_signed(chrono_dur(self.policy.stale_after()))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            ),
             flapping: self.flap.episode.clone(),
             notice,
             flap_ended,
@@ -844,6 +853,25 @@ mod tests {
             v.describe(t(3_600))
                 .starts_with("stale (read as unknown): last verdict up")
         );
+    }
+
+    #[test]
+    fn absurd_but_valid_durations_do_not_panic() {
+        let huge = Duration::from_secs(100_000_000 * 86_400);
+        let mut d = Detector::new(Policy {
+            window: huge,
+            degraded_for: huge,
+            interval: huge,
+            flap_window: huge,
+            ..policy()
+        });
+        for i in 0..30 {
+            let v = d.observe(&round(i, OutcomeClass::Unavailable));
+            assert!(!v.is_stale(t(i)));
+        }
+        for i in 30..40 {
+            d.observe(&ok_round(i));
+        }
     }
 
     #[test]
