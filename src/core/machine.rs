@@ -250,13 +250,26 @@ pub fn decide(
             probe,
         } => {
             if let Serving::Drilling { run, kind } = &state.serving {
-                return abort_drill(state, now, policy, run, *kind, reason, || {
+                let mut d = abort_drill(state, now, policy, run, *kind, reason, || {
                     Trigger::Automatic {
                         reason: reason.clone(),
                         streak_start: *streak_start,
                         decided_at: now,
                     }
                 });
+                // Unarmed: the drill still stops (something is wrong), but no failover follows.
+                if d.next.pending.is_some() && !state.armed_for(probe) {
+                    d.next.pending = None;
+                    d.reason = format!(
+                        "{}; but not failing over after it: UNARMED: the primary has never been seen healthy at {probe}",
+                        d.reason.replace(
+                            "; its cleanup runs, then the failover starts",
+                            "; its cleanup runs"
+                        )
+                    );
+                    d.next.reason = d.reason.clone();
+                }
+                return d;
             }
             if let Some(run) = state.serving.running() {
                 return stay(format!(
