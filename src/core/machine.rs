@@ -228,10 +228,7 @@ pub fn decide(
             next.reason = reason.clone();
             next.changed_at = Some(now);
             if cooldown {
-                next.cooldown_until = Some(
-                    now + chrono::Duration::from_std(policy.cooldown)
-                        .unwrap_or(chrono::Duration::MAX),
-                );
+                next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
             }
             Decision {
                 next,
@@ -598,6 +595,15 @@ fn primary_up(state: &State, reason: &str, now: DateTime<Utc>, policy: &Policy) 
     }
 }
 
+/// `now + cooldown`, saturating: `cooldown = "100000000d"` is valid config and means "never
+/// again without `standby ack`", not a panic at the moment of the failover.
+fn cooldown_end(now: DateTime<Utc>, cooldown: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(cooldown)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Starts a failover from `state` (used when an aborted drill hands over).
 fn start_from(
     state: &State,
@@ -617,9 +623,7 @@ fn start_from(
     next.reason = reason.clone();
     next.changed_at = Some(now);
     if cooldown {
-        next.cooldown_until = Some(
-            now + chrono::Duration::from_std(policy.cooldown).unwrap_or(chrono::Duration::MAX),
-        );
+        next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
     }
     Decision {
         next,
@@ -750,6 +754,24 @@ mod tests {
             }),
             ..State::default()
         }
+    }
+
+    #[test]
+    fn an_absurd_cooldown_is_forever_not_a_panic() {
+        let policy = Policy {
+            cooldown: Duration::from_secs(100_000_000 * 86_400 * 1000),
+            ..AUTO
+        };
+        let d = decide(&armed(), &down(), t(0), &policy, "r1");
+        assert_eq!(d.actions.len(), 1);
+        assert_eq!(d.next.cooldown_until, Some(DateTime::<Utc>::MAX_UTC));
+        let back = State {
+            serving: Serving::Primary,
+            ..d.next
+        };
+        let d = decide(&back, &down(), t(10), &policy, "r2");
+        assert!(d.actions.is_empty());
+        assert!(d.reason.contains("inside the cooldown"), "{}", d.reason);
     }
 
     #[test]
