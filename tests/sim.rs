@@ -19,8 +19,8 @@ fn simulated_traffic_meets_the_detection_targets() {
     let md = sim::markdown(&fig, &policy, scale, started.elapsed());
     println!("{md}");
     assert!(fig.healthy_days >= 199.0, "{}", fig.healthy_days);
-    assert_eq!(fig.false_failovers, 0, "false failovers\n{md}");
-    assert_eq!(fig.relapses, 0, "relapses after recovery\n{md}");
+    assert_eq!(fig.tally.false_failovers, 0, "false failovers\n{md}");
+    assert_eq!(fig.tally.relapses, 0, "relapses after recovery\n{md}");
     for r in &fig.rows {
         match r.family {
             "hard outage" | "slow drift" => {

@@ -142,17 +142,35 @@ pub struct TraceResult {
     pub rounds: u64,
     pub requests: u64,
     pub episodes: Vec<EpisodeResult>,
-    /// Automatic failovers outside every episode (plain healthy traffic).
+    /// What went wrong outside every episode, and the notifications.
+    pub tally: Tally,
+}
+
+/// Counters that add up from traces to the whole simulation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    /// Automatic failovers that no sick episode explains.
     pub false_failovers: u32,
-    /// Down verdicts outside every episode (would page someone; may not fail over).
+    /// Down verdicts that no sick episode explains (would page someone; may not fail over).
     pub false_downs: u32,
     /// Of those, the ones the brownout (error-rate) rule made.
     pub false_downs_by_rate: u32,
+    /// Down verdicts after a recovery while the primary stayed healthy.
+    pub relapses: u32,
     /// Verdict changes, and changes that went out as notifications.
     pub changes: u64,
     pub notified: u64,
-    /// Down verdicts after a recovery while the primary stayed healthy.
-    pub relapses: u32,
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, o: Tally) {
+        self.false_failovers += o.false_failovers;
+        self.false_downs += o.false_downs;
+        self.false_downs_by_rate += o.false_downs_by_rate;
+        self.relapses += o.relapses;
+        self.changes += o.changes;
+        self.notified += o.notified;
+    }
 }
 
 /// How long the model's runs take: the failover and failback runbooks, end to end.
@@ -345,13 +363,13 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
             recovered = false;
         }
         if v.changed {
-            out.changes += 1;
+            out.tally.changes += 1;
             if matches!(
                 v.notice,
                 crate::core::detector::Notice::Send
                     | crate::core::detector::Notice::FlappingBegan { .. }
             ) {
-                out.notified += 1;
+                out.tally.notified += 1;
             }
             if v.health == H::Down {
                 let by_rate = v.rule == Some(crate::core::detector::DownRule::ErrorRate);
@@ -396,9 +414,9 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                                 near.map(|e| (e.family, &e.label, e.start, e.end))
                             );
                         }
-                        out.false_downs += 1;
-                        out.false_downs_by_rate += u32::from(by_rate);
-                        out.relapses += u32::from(recovered);
+                        out.tally.false_downs += 1;
+                        out.tally.false_downs_by_rate += u32::from(by_rate);
+                        out.tally.relapses += u32::from(recovered);
                     }
                 }
             }
@@ -426,7 +444,7 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                     {
                         match episode {
                             Some(i) => out.episodes[i].failovers += 1,
-                            None => out.false_failovers += 1,
+                            None => out.tally.false_failovers += 1,
                         }
                     }
                     let secs = if kind == RunbookKind::Failback {
@@ -604,32 +622,25 @@ pub struct Figures {
     pub healthy_days: f64,
     pub healthy_rounds: u64,
     pub healthy_requests: u64,
-    pub false_failovers: u32,
-    pub false_downs: u32,
-    pub false_downs_by_rate: u32,
-    pub relapses: u32,
-    pub changes: u64,
-    pub notified: u64,
+    pub tally: Tally,
 }
 
 impl Figures {
     /// Adds what a trace did wrong: verdicts and failovers outside every episode, and inside
     /// episodes that are not sick (the gray zone aside: its row reports it).
     fn add_wrong(&mut self, r: &TraceResult, trace: &Trace) {
-        self.false_failovers += r.false_failovers;
-        self.false_downs += r.false_downs;
-        self.false_downs_by_rate += r.false_downs_by_rate;
-        self.relapses += r.relapses;
-        self.changes += r.changes;
-        self.notified += r.notified;
+        self.tally += r.tally;
         for (e, res) in trace.episodes.iter().zip(&r.episodes) {
             if e.sick || e.family == GRAY {
                 continue;
             }
-            self.false_failovers += res.failovers;
-            self.false_downs += res.downs;
-            self.false_downs_by_rate += res.downs_by_rate;
-            self.relapses += res.relapses;
+            self.tally += Tally {
+                false_failovers: res.failovers,
+                false_downs: res.downs,
+                false_downs_by_rate: res.downs_by_rate,
+                relapses: res.relapses,
+                ..Tally::default()
+            };
         }
     }
 }
@@ -1017,12 +1028,7 @@ pub fn run(policy: &Health, scale: Scale, workers: usize) -> Figures {
         fig.healthy_days += f.healthy_days;
         fig.healthy_rounds += f.healthy_rounds;
         fig.healthy_requests += f.healthy_requests;
-        fig.false_failovers += f.false_failovers;
-        fig.false_downs += f.false_downs;
-        fig.false_downs_by_rate += f.false_downs_by_rate;
-        fig.relapses += f.relapses;
-        fig.changes += f.changes;
-        fig.notified += f.notified;
+        fig.tally += f.tally;
         rows.extend(r);
     }
     // Families are numbered in order; a row's two labels (a recovery and its blips) stay in
@@ -1078,24 +1084,24 @@ pub fn markdown(fig: &Figures, policy: &Health, scale: Scale, took: Duration) ->
     let _ = writeln!(
         o,
         "| false failovers (all families) | {} ({:.3} per simulated year of healthy traffic) | 0 |",
-        fig.false_failovers,
-        f64::from(fig.false_failovers) / years.max(1e-9)
+        fig.tally.false_failovers,
+        f64::from(fig.tally.false_failovers) / years.max(1e-9)
     );
     let _ = writeln!(
         o,
         "| false down verdicts (all families): consecutive rule / brownout rule | {} / {} | 0 |",
-        fig.false_downs - fig.false_downs_by_rate,
-        fig.false_downs_by_rate
+        fig.tally.false_downs - fig.tally.false_downs_by_rate,
+        fig.tally.false_downs_by_rate
     );
     let _ = writeln!(
         o,
         "| down again after a recovery, primary healthy | {} | 0 |",
-        fig.relapses
+        fig.tally.relapses
     );
     let _ = writeln!(
         o,
         "| verdict changes / notifications sent (all families) | {} / {} | flapping is one incident |\n",
-        fig.changes, fig.notified
+        fig.tally.changes, fig.tally.notified
     );
     let _ = writeln!(o, "## Failure modes\n");
     let _ = writeln!(
