@@ -17,15 +17,13 @@ pub struct Prober {
     client: reqwest::Client,
     timeout: Duration,
     slow: Duration,
-    attempts: u8,
-    /// Only attempts of these classes are retried: a 429 means alive and shedding load, and
-    /// asking again at once would add to the load and could turn it into a failure.
-    fail_on: Vec<OutcomeClass>,
+    /// The retry rule and the attempts per round (`Health::retries`, `Health::attempts`).
+    health: crate::config::Health,
 }
 
 impl Prober {
     pub fn new(health: &crate::config::Health) -> Prober {
-        let (timeout, slow, attempts) = (health.timeout, health.slow, health.attempts);
+        let (timeout, slow) = (health.timeout, health.slow);
         // The round's deadline bounds every attempt; the client's own timeout is only a backstop.
         let client = reqwest::Client::builder()
             .timeout(timeout.saturating_add(Duration::from_secs(1)))
@@ -44,8 +42,7 @@ impl Prober {
             client,
             timeout,
             slow,
-            attempts: attempts.max(1),
-            fail_on: health.fail_on.clone(),
+            health: health.clone(),
         }
     }
 
@@ -58,9 +55,8 @@ impl Prober {
         let mut last = self.attempt(url, deadline).await;
         let mut retried = Vec::new();
         let mut prefix = String::new();
-        while last.class.retryable()
-            && self.fail_on.contains(&last.class)
-            && retried.len() + 1 < usize::from(self.attempts)
+        while self.health.retries(last.class)
+            && retried.len() + 1 < usize::from(self.health.attempts)
             && Instant::now() < deadline
         {
             retried.push(last.class);

@@ -296,6 +296,13 @@ impl Health {
         (self.window.as_secs_f64() / self.interval.as_secs_f64().max(1e-3)).floor() as u64
     }
 
+    /// Whether a failed attempt of this class is retried at once within its round: only classes
+    /// that would fail the round (a 429 means alive and shedding load, and asking again at once
+    /// would add to the load).
+    pub fn retries(&self, class: OutcomeClass) -> bool {
+        class.retryable() && self.fail_on.contains(&class)
+    }
+
     /// How long a persisted verdict stays fresh after the round behind it: a few intervals.
     pub fn stale_after(&self) -> Duration {
         self.interval.saturating_mul(3).saturating_add(self.timeout)

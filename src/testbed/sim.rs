@@ -74,13 +74,12 @@ pub enum Phase {
     },
 }
 
-/// A stretch of the trace in one phase, part of episode `episode` (the ground truth lives there).
+/// A stretch of the trace in one phase (the ground truth lives in its [`Episode`]).
 #[derive(Debug, Clone)]
 pub struct Segment {
     pub start: f64,
     pub end: f64,
     pub phase: Phase,
-    pub episode: Option<usize>,
 }
 
 /// Operator and host events in a trace, at seconds from its start.
@@ -191,24 +190,19 @@ fn round(
     policy: &Health,
     rng: &mut Rng,
     base: DateTime<Utc>,
-) -> (ProbeResult, f64, u8) {
+) -> (ProbeResult, f64) {
     let timeout = policy.timeout.as_secs_f64();
     let slow = policy.slow.as_secs_f64();
     let deadline = t + timeout;
     let (mut class, mut end) = attempt(trace, seg, t, deadline, slow, rng);
     let mut r = ProbeResult::bare(at(base, t), class);
-    while class.retryable()
-        && policy.fail_on.contains(&class)
-        && r.attempts < policy.attempts
-        && end < deadline
-    {
+    while policy.retries(class) && r.attempts < policy.attempts && end < deadline {
         r.retried.push(class);
         (class, end) = attempt(trace, seg, end, deadline, slow, rng);
         r.attempts += 1;
     }
     r.outcome = class;
-    let attempts = r.attempts;
-    (r, end, attempts)
+    (r, end)
 }
 
 fn phase_at(trace: &Trace, seg: &mut usize, t: f64) -> Phase {
@@ -327,9 +321,9 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                 }
             }
         }
-        let (r, done, attempts) = round(trace, &mut seg, t, policy, &mut rng, base);
+        let (r, done) = round(trace, &mut seg, t, policy, &mut rng, base);
         out.rounds += 1;
-        out.requests += u64::from(attempts);
+        out.requests += u64::from(r.attempts);
         let now = at(base, done);
         // Runs finish on their own clock.
         if let Some((run, kind, ends)) = running.clone()
@@ -536,14 +530,12 @@ impl TraceBuilder {
         sick: bool,
         bound: f64,
     ) -> &mut Self {
-        let i = self.trace.episodes.len();
         let start = self.cursor;
         let detectable_from = start;
         self.trace.segments.push(Segment {
             start,
             end: start + secs,
             phase,
-            episode: Some(i),
         });
         self.trace.episodes.push(Episode {
             family,
@@ -573,7 +565,6 @@ impl TraceBuilder {
         bound: f64,
         rng: &mut Rng,
     ) -> &mut Self {
-        let i = self.trace.episodes.len();
         let start = self.cursor;
         let mut t = start;
         // Each phase ±25%: real flapping is not a clock, and a perfect period would alias with
@@ -584,7 +575,6 @@ impl TraceBuilder {
                 start: t,
                 end: t + d,
                 phase,
-                episode: Some(i),
             });
             t += d + up * rng.between(0.75, 1.25);
         }
