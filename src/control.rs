@@ -293,6 +293,7 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
         ..Snapshot::default()
     };
     if let Ok((state, _)) = crate::journal::read_state(&ctx.store).await {
+        s.escalated = state.gave_up.is_some();
         s.mode = match state.serving {
             Serving::Primary => "primary",
             Serving::FailingOver { .. } => "failing_over",
@@ -321,14 +322,19 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
         s.standby_ready = r.ready;
     }
     if let Ok(runs) = crate::journal::list_runs(&ctx.store).await {
-        for r in &runs {
+        s.junk_runs = runs.skipped.len();
+        for r in &runs.records {
             let result = format!("{:?}", r.status).to_lowercase();
             *s.runs
                 .entry((r.kind.as_str().to_string(), result))
                 .or_default() += 1;
             if r.status == crate::journal::RunStatus::Running {
                 s.projected_rto = Some(crate::report::projected_rto(r, now));
-            } else {
+                if r.kind == crate::runbook::RunbookKind::Failover {
+                    s.failover_failed_attempts = r.attempts.len() as u32;
+                }
+            } else if r.status == crate::journal::RunStatus::Succeeded {
+                // A failed run recovered nothing: its figure is not an RTO.
                 let rep = crate::report::build(r);
                 if let (Some(m), Some(e)) = (rep.rto.measured_ms, rep.rto.effective_ms) {
                     s.last_rto.insert(

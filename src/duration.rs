@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// The longest duration a config may hold: ten years. Anything `validate` accepts is added to
+/// timestamps and multiplied by thresholds while serving; this bound keeps all of that far from
+/// overflow (a cooldown of "100000000d" is a typo, not a policy).
+pub const MAX: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Parses `"1h30m"`-style durations. Units: ms, s, m, h, d. A bare number is rejected on purpose:
 /// `timeout = 5` is ambiguous between seconds and milliseconds, and guessing is how outages start.
 pub fn parse(text: &str) -> Result<Duration, String> {
@@ -29,12 +34,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
+        let too_long = || format!("{text:?} is longer than the limit of 3650d (ten years)");
+        let secs = |unit: u64| n.checked_mul(unit).map(Duration::from_secs).ok_or_else(too_long);
         let part = match unit {
             "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86_400),
+            "s" => secs(1)?,
+            "m" => secs(60)?,
+            "h" => secs(3600)?,
+            "d" => secs(86_400)?,
             "" => {
                 return Err(format!(
                     "{text:?} is not a duration: a unit is required (ms, s, m, h, d)"
@@ -46,7 +53,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total += part;
+        total = total.checked_add(part).filter(|t| *t <= MAX).ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -101,6 +108,16 @@ mod tests {
         assert!(parse("5").unwrap_err().contains("a unit is required"));
         assert!(parse("").unwrap_err().contains("is empty"));
         assert!(parse("s").unwrap_err().contains("is not a duration"));
+    }
+
+    #[test]
+    fn bounds_durations_instead_of_overflowing() {
+        assert_eq!(parse("3650d").unwrap(), MAX);
+        assert!(parse("3651d").unwrap_err().contains("limit of 3650d"));
+        assert!(parse("100000000d").unwrap_err().contains("limit"));
+        assert!(parse("300000000000000000d").unwrap_err().contains("limit"));
+        assert!(parse("3650d1ms").unwrap_err().contains("limit"));
+        assert!(parse("18446744073709551615ms").unwrap_err().contains("limit"));
     }
 
     #[test]

@@ -5,6 +5,13 @@
 //! the top, which is safe because every action is idempotent (set capacity, UPSERT, probe).
 //! Shutdown is honoured only between steps, so a step never stops half-way by request.
 //!
+//! A failover's step that fails (throttling past the SDK's retries, a timeout, a standby not
+//! healthy yet) is retried at that step under `[failover]`'s retry policy
+//! ([`crate::core::retry`]): each failed attempt is journaled with what followed, the wait is
+//! journaled too (a restart waits out the same backoff), and the last one escalates. Resuming
+//! at the failed step rather than from the top is safe for the same reason a crash resume is:
+//! the steps before it finished and every step is idempotent.
+//!
 //! Caveats: a step interrupted by a crash is re-run, so its duration in the report covers the
 //! attempt that finished; the time lost to the crash shows up as `other` in the RTO breakdown.
 
@@ -83,6 +90,7 @@ pub async fn create_run(
     let plan = plan::plan_for(kind, cfg, world);
     let runs = crate::journal::list_runs(&ctx.store)
         .await
+        .map(|r| r.records)
         .unwrap_or_default();
     let (estimates, estimates_from) = last_drill_estimates(&runs, &plan);
     let failover_steps = if kind == RunbookKind::DrillStandby {
@@ -123,6 +131,8 @@ pub async fn create_run(
         config_digest: Some(cfg.digest.clone()),
         failover_steps,
         force: false,
+        attempts: vec![],
+        retry_at: None,
     };
     Ok(Journal::create(ctx.store.clone(), record).await?)
 }
@@ -265,6 +275,33 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             journal.save().await?;
             continue;
         }
+        if let Some(at) = journal.record.retry_at {
+            if !wait_until(ctx, at).await {
+                let name = journal.record.steps[i].name.clone();
+                journal.record.notes.push(Note {
+                    at: Utc::now(),
+                    text: format!(
+                        "shutdown requested while waiting to retry step {name}; the wait and the retry resume on restart"
+                    ),
+                });
+                journal.save().await?;
+                return Ok(RunEnd::Interrupted(journal.record.clone()));
+            }
+            journal.record.retry_at = None;
+            let automatic = matches!(journal.record.trigger, Trigger::Automatic { .. });
+            if let (true, crate::core::retry::Primary::Up { reason }) =
+                (automatic, primary_now(ctx).await)
+            {
+                let why = format!(
+                    "the primary is healthy again ({reason}) while step {} waited for its retry",
+                    journal.record.steps[i].name
+                );
+                abort(&mut journal.record, i, &why);
+                warn!(run = %journal.record.id, "{}", journal.record.reason);
+            }
+            journal.save().await?;
+            continue;
+        }
         let step = journal.record.plan.steps[i].clone();
         test_hold(ctx, &format!("before:{}", step.name)).await;
 
@@ -369,11 +406,12 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             && step.on_failure == OnFailure::Abort
             && journal.record.status == RunStatus::Running
         {
-            abort(
-                &mut journal.record,
-                i + 1,
-                &format!("step {} failed: {}", step.name, outcome.reason),
-            );
+            let why = format!("step {} failed: {}", step.name, outcome.reason);
+            if journal.record.kind == RunbookKind::Failover {
+                retry_or_give_up(ctx, journal, i, &outcome.reason, finished).await;
+            } else {
+                abort(&mut journal.record, i + 1, &why);
+            }
         }
         journal.save().await?;
         test_hold(ctx, &format!("after:{}", step.name)).await;
@@ -392,6 +430,99 @@ fn abort(run: &mut RunRecord, from: usize, why: &str) {
     }
     run.status = RunStatus::Failed;
     run.reason = format!("aborted: {why}");
+}
+
+/// A failover's step failed: journal the attempt and either set the step up to run again after
+/// the policy's wait (escalating when the policy says so), or end the run and escalate.
+async fn retry_or_give_up(
+    ctx: &Ctx,
+    journal: &mut Journal,
+    i: usize,
+    failure: &str,
+    now: chrono::DateTime<Utc>,
+) {
+    use crate::core::retry::{Next, after_failure};
+    use crate::journal::{AttemptNext, FailedAttempt};
+    let run = &mut journal.record;
+    let failed = u32::try_from(run.attempts.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let automatic = matches!(run.trigger, Trigger::Automatic { .. });
+    let policy = ctx.cfg.failover.retry;
+    let d = after_failure(&policy, failed, automatic, &primary_now(ctx).await, now);
+    let step = run.steps[i].name.clone();
+    let next = match d.next {
+        Next::Retry { .. } => AttemptNext::Retry,
+        Next::Stop => AttemptNext::Stop,
+        Next::GiveUp => AttemptNext::GiveUp,
+    };
+    run.attempts.push(FailedAttempt {
+        attempt: failed,
+        step: step.clone(),
+        at: now,
+        reason: failure.to_string(),
+        next,
+        then: d.reason.clone(),
+    });
+    let why = format!("step {step} failed: {failure}");
+    let id = run.id.clone();
+    let escalate = |text: String| {
+        warn!(run = %id, "ESCALATION: {text}");
+        ctx.notifier.send(
+            "escalation",
+            format!("{}: {text}", ctx.cfg.service.name),
+            Some(&id),
+            json!({ "attempt": failed, "attempts": policy.attempts, "step": step, "reason": failure, "then": d.reason }),
+        );
+    };
+    match d.next {
+        Next::Retry { at, escalate: e, .. } => {
+            warn!(run = %run.id, "{why}; {}", d.reason);
+            if e {
+                escalate(format!(
+                    "failover {id}: {failed} attempts failed, the last at step {step} ({failure}); still retrying: {}",
+                    d.reason
+                ));
+            }
+            let rec = &mut run.steps[i];
+            rec.status = StepStatus::Pending;
+            rec.reason = format!("attempt {failed} failed: {failure}; retrying");
+            run.retry_at = Some(at);
+        }
+        Next::Stop => abort(run, i + 1, &format!("{why}; {}", d.reason)),
+        Next::GiveUp => {
+            abort(run, i + 1, &format!("{why}; {}", d.reason));
+            escalate(format!(
+                "failover {id} GAVE UP after {failed} attempts; the last failed at step {step}: {failure}; traffic was not moved to a verified standby: act now"
+            ));
+        }
+    }
+}
+
+/// How the primary looks to the retry policy: up only on a fresh `up` verdict.
+async fn primary_now(ctx: &Ctx) -> crate::core::retry::Primary {
+    use crate::core::retry::Primary;
+    match crate::journal::read_verdict(&ctx.store).await {
+        Ok(Some(v)) if v.health_at(Utc::now()) == crate::core::detector::Health::Up => {
+            Primary::Up { reason: v.reason }
+        }
+        _ => Primary::NotUp,
+    }
+}
+
+/// Sleeps until `at`; `false` if shutdown came first.
+async fn wait_until(ctx: &Ctx, at: chrono::DateTime<Utc>) -> bool {
+    let mut shutdown = ctx.shutdown.clone();
+    let wait = crate::duration::between(Utc::now(), at);
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = async {
+            // A dropped sender is no shutdown: wait on.
+            if shutdown.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await
+            }
+        } => false,
+    }
 }
 
 fn trigger_text(run: &RunRecord) -> String {

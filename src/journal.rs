@@ -107,6 +107,45 @@ pub struct RunRecord {
     /// `--force`: a failed verify does not abort the run (the flip may follow anyway).
     #[serde(default)]
     pub force: bool,
+    /// Each failed attempt of a failover: retried at the failed step, or the last one.
+    #[serde(default)]
+    pub attempts: Vec<FailedAttempt>,
+    /// The failed step runs again at this instant; kept so a restart waits out the same backoff.
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FailedAttempt {
+    /// 1-based.
+    pub attempt: u32,
+    pub step: String,
+    pub at: DateTime<Utc>,
+    /// Why the step failed.
+    pub reason: String,
+    /// What followed.
+    pub next: AttemptNext,
+    /// The retry policy's reason.
+    pub then: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptNext {
+    Retry,
+    /// The primary recovered: an automatic failover lost its reason.
+    Stop,
+    /// The last attempt: the run failed and escalated.
+    GiveUp,
+}
+
+impl RunRecord {
+    /// The run used up its attempts (and escalated).
+    pub fn gave_up(&self) -> bool {
+        self.attempts
+            .last()
+            .is_some_and(|a| a.next == AttemptNext::GiveUp)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -210,14 +249,30 @@ pub async fn load_run(store: &Arc<dyn Store>, id: &str) -> Result<RunRecord, Jou
     Ok(Journal::load(store.clone(), id).await?.record)
 }
 
-/// Every run record, oldest first (ids sort by creation time).
-pub async fn list_runs(store: &Arc<dyn Store>) -> Result<Vec<RunRecord>, JournalError> {
-    let mut out = Vec::new();
+/// Every readable run record, oldest first (ids sort by creation time), and the keys that could
+/// not be read with why. One junk file (a half-copied backup, a hand edit) must not blind
+/// `status`, reports or the daemon to every other run.
+pub async fn list_runs(store: &Arc<dyn Store>) -> Result<Runs, JournalError> {
+    let mut out = Runs::default();
     for key in store.list("runs/").await? {
         let id = key.trim_start_matches("runs/").trim_end_matches(".json");
-        out.push(load_run(store, id).await?);
+        match load_run(store, id).await {
+            Ok(r) => out.records.push(r),
+            Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => {
+                tracing::warn!("skipping {key}: {e}");
+                out.skipped.push(format!("{key}: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(out)
+}
+
+#[derive(Debug, Default)]
+pub struct Runs {
+    pub records: Vec<RunRecord>,
+    /// `key: why` for each run file that is not a readable record.
+    pub skipped: Vec<String>,
 }
 
 /// The machine state with the version it was read at (`None`: never written, default state).

@@ -96,6 +96,12 @@ pub struct Snapshot {
     /// set → (RPO now or its bound, objective).
     pub rpo: BTreeMap<String, (Option<Duration>, Duration)>,
     pub webhooks_dropped: u64,
+    /// Run files that are not readable records (skipped).
+    pub junk_runs: usize,
+    /// The last failover used up its attempts and escalated; nobody has acknowledged it yet.
+    pub escalated: bool,
+    /// Failed attempts of the failover in progress (0 when none is running).
+    pub failover_failed_attempts: u32,
 }
 
 const MODES: &[&str] = &[
@@ -187,6 +193,31 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         "1 once the primary has been seen healthy at its probe: automatic failover may act.",
     );
     let _ = writeln!(o, "standby_armed {}", bool01(s.armed));
+    head(
+        &mut o,
+        "standby_failover_escalated",
+        "gauge",
+        "1 when the last failover used up its attempts and escalated, until `standby ack`, the primary's recovery or a new failover.",
+    );
+    let _ = writeln!(o, "standby_failover_escalated {}", bool01(s.escalated));
+    head(
+        &mut o,
+        "standby_failover_failed_attempts",
+        "gauge",
+        "Failed attempts of the failover in progress (each retried at its failed step).",
+    );
+    let _ = writeln!(
+        o,
+        "standby_failover_failed_attempts {}",
+        s.failover_failed_attempts
+    );
+    head(
+        &mut o,
+        "standby_junk_run_files",
+        "gauge",
+        "Run files under the state directory that are not readable records (skipped; fix or move them).",
+    );
+    let _ = writeln!(o, "standby_junk_run_files {}", s.junk_runs);
     head(
         &mut o,
         "standby_primary_flapping",

@@ -644,6 +644,10 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         println!("running:     nothing");
     }
     let runs = journal::list_runs(&store).await?;
+    for junk in &runs.skipped {
+        println!("skipped:     {junk} (not a run record; fix or move it away)");
+    }
+    let runs = runs.records;
     match runs.iter().rev().find(|r| r.status != RunStatus::Running) {
         Some(r) => {
             let rep = report::build(r);

@@ -146,6 +146,7 @@ pub async fn drive(ctx: &Ctx, mut owned: OwnedRun) -> Result<RunEnd, ExecError> 
                 run: rec.id.clone(),
                 succeeded,
                 traffic_on: side,
+                gave_up: rec.gave_up(),
             },
             &next_id,
         )

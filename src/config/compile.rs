@@ -103,6 +103,7 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
                     runbook,
                     drill_runbook,
                     approval_timeout: Duration::from_secs(600),
+                    retry: crate::core::retry::RetryPolicy::default(),
                 }),
                 _ => None,
             }
@@ -745,6 +746,32 @@ fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
     let approval_timeout = s.duration("approval_timeout", Some(Duration::from_secs(600)));
     let runbook = runbook_at(s, base, RunbookKind::Failover);
     let drill_runbook = runbook_key(s, base, "drill_runbook", RunbookKind::DrillStandby);
+    let d = crate::core::retry::RetryPolicy::default();
+    let attempts = s.int_in("attempts", 1, 100, Some(i64::from(d.attempts)));
+    let retry_backoff = s.duration("retry_backoff", Some(d.backoff));
+    let retry_max_backoff = s.duration("retry_max_backoff", Some(d.max_backoff));
+    let escalate_after = s.int_in("escalate_after", 1, 100, Some(i64::from(d.escalate_after)));
+    if let (Some(b), Some(m)) = (&retry_backoff, &retry_max_backoff)
+        && m.value < b.value
+    {
+        s.error(
+            m.offset,
+            "retry_max_backoff",
+            "is shorter than failover.retry_backoff: the first wait would already be over the cap",
+        );
+    }
+    if let (Some(a), Some(e)) = (&attempts, &escalate_after)
+        && e.value > a.value
+    {
+        s.error(
+            e.offset,
+            "escalate_after",
+            format!(
+                "is more than failover.attempts ({}): the early escalation would never go out",
+                a.value
+            ),
+        );
+    }
     let mode = if mode?.value == "manual" {
         Mode::Manual
     } else {
@@ -756,6 +783,12 @@ fn failover(s: &mut Section<'_, '_>, base: &Path) -> Option<Failover> {
         runbook: runbook?,
         drill_runbook: drill_runbook?,
         approval_timeout: approval_timeout?.value,
+        retry: crate::core::retry::RetryPolicy {
+            attempts: attempts?.value as u32,
+            backoff: retry_backoff?.value,
+            max_backoff: retry_max_backoff?.value,
+            escalate_after: escalate_after?.value as u32,
+        },
     })
 }
 

@@ -325,6 +325,8 @@ pub struct Failover {
     /// Manual mode: how long a run waits for approval before the escalation webhook fires (and
     /// again each time this long passes). It never approves itself.
     pub approval_timeout: Duration,
+    /// What a failover does when a step fails: attempts, spacing, when to escalate.
+    pub retry: crate::core::retry::RetryPolicy,
 }
 
 #[derive(Debug, Clone)]

@@ -83,6 +83,17 @@ pub struct State {
     /// still acts; a new probe target starts unarmed again.
     #[serde(default)]
     pub armed: Option<Armed>,
+    /// The last failover used up its attempts and escalated: automatic failover does not start
+    /// another one on the same outage (people are on it) until `standby ack`, the primary's
+    /// recovery, or an operator's `standby failover`.
+    #[serde(default)]
+    pub gave_up: Option<GaveUp>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GaveUp {
+    pub run: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -112,6 +123,7 @@ impl Default for State {
             pending: None,
             awaiting_approval: None,
             armed: None,
+            gave_up: None,
         }
     }
 }
@@ -165,6 +177,9 @@ pub enum Event {
         run: String,
         succeeded: bool,
         traffic_on: Side,
+        /// A failover that used up its attempts (and escalated), as opposed to one stopped
+        /// because the primary recovered or an operator aborted it.
+        gave_up: bool,
     },
     /// The primary has been healthy for `[failback] stable_for` while traffic is on the standby.
     PrimaryStable {
@@ -229,6 +244,10 @@ pub fn decide(
             next.changed_at = Some(now);
             if cooldown {
                 next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
+            }
+            if kind == RunbookKind::Failover {
+                // A new failover is a new try: its own attempts, its own escalation.
+                next.gave_up = None;
             }
             Decision {
                 next,
@@ -316,23 +335,38 @@ pub fn decide(
                     until.to_rfc3339()
                 ));
             }
+            if let Some(g) = &state.gave_up {
+                return stay(format!(
+                    "primary down ({reason}); not failing over again on its own: failover {} used up its attempts at {} and escalated (`standby failover` tries again now; `standby ack` lets automatic failover try again)",
+                    g.run,
+                    g.at.to_rfc3339()
+                ));
+            }
             let trigger = Trigger::Automatic {
                 reason: reason.clone(),
                 streak_start: *streak_start,
                 decided_at: now,
             };
+            // The cooldown starts when the failover succeeds (RunFinished): a failed one must
+            // not hold the next attempt back.
             start(
                 Serving::FailingOver {
                     run: run_id.to_string(),
                 },
                 RunbookKind::Failover,
                 trigger,
-                true,
+                false,
                 format!("failing over automatically: {reason}"),
             )
         }
         Event::PrimaryUp { reason, probe } => {
             let mut d = primary_up(state, reason, now, policy);
+            if d.next.gave_up.take().is_some() {
+                d.reason = format!(
+                    "{}; the escalated failover is behind us: automatic failover may act on the next outage",
+                    d.reason
+                );
+            }
             if !d.next.armed_for(probe) {
                 d.next.armed = Some(Armed {
                     probe: probe.clone(),
@@ -475,6 +509,7 @@ pub fn decide(
             run,
             succeeded,
             traffic_on,
+            gave_up,
         } => {
             if state.serving.running() != Some(run.as_str()) {
                 return stay(format!(
@@ -483,6 +518,18 @@ pub fn decide(
                 ));
             }
             let mut next = state.clone();
+            let failover = matches!(state.serving, Serving::FailingOver { .. });
+            let automatic = matches!(state.trigger, Some(Trigger::Automatic { .. }));
+            // The cooldown guards against a second automatic failover after one that worked.
+            if failover && automatic && *succeeded && *traffic_on == Side::Standby {
+                next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
+            }
+            if failover && *gave_up {
+                next.gave_up = Some(GaveUp {
+                    run: run.clone(),
+                    at: now,
+                });
+            }
             next.serving = match traffic_on {
                 Side::Primary => Serving::Primary,
                 Side::Standby => Serving::Standby,
@@ -503,7 +550,6 @@ pub fn decide(
                         .push_str("; the waiting failover is dropped: actions are paused");
                 }
                 (Some(trigger), Side::Primary) => {
-                    let automatic = matches!(trigger, Trigger::Automatic { .. });
                     let reason = format!(
                         "{}; failing over now, as the primary failed during it",
                         next.reason
@@ -516,10 +562,8 @@ pub fn decide(
                     return start_from(
                         &after.next,
                         now,
-                        policy,
                         run_id,
                         trigger,
-                        automatic,
                         reason,
                     );
                 }
@@ -552,10 +596,17 @@ pub fn decide(
         Event::Ack => {
             let mut next = state.clone();
             next.cooldown_until = None;
+            let gave_up = next.gave_up.take();
             Decision {
                 next,
                 actions: vec![],
-                reason: "cooldown acknowledged and lifted".into(),
+                reason: match gave_up {
+                    Some(g) => format!(
+                        "acknowledged: cooldown lifted, and the escalation of failover {} cleared: automatic failover may try again",
+                        g.run
+                    ),
+                    None => "cooldown acknowledged and lifted".into(),
+                },
             }
         }
     }
@@ -604,14 +655,13 @@ fn cooldown_end(now: DateTime<Utc>, cooldown: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Starts a failover from `state` (used when an aborted drill hands over).
+/// Starts a failover from `state` (used when an aborted drill hands over). Its cooldown, like
+/// every automatic failover's, starts when it succeeds.
 fn start_from(
     state: &State,
     now: DateTime<Utc>,
-    policy: &Policy,
     run_id: &str,
     trigger: Trigger,
-    cooldown: bool,
     reason: String,
 ) -> Decision {
     let mut next = state.clone();
@@ -622,9 +672,7 @@ fn start_from(
     next.trigger = Some(trigger.clone());
     next.reason = reason.clone();
     next.changed_at = Some(now);
-    if cooldown {
-        next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
-    }
+    next.gave_up = None;
     Decision {
         next,
         actions: vec![Action::StartRun {

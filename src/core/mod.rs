@@ -4,3 +4,4 @@
 pub mod detector;
 pub mod machine;
 pub mod outcome;
+pub mod retry;

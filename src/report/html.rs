@@ -74,6 +74,24 @@ pub fn render(r: &Report) -> String {
     steps(&mut o, r);
     changes(&mut o, r);
     trigger(&mut o, r);
+    if !r.attempts.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h2>Failed attempts</h2>\n<table>\n<tr><th>#</th><th>step</th><th>at</th><th>why</th><th>then</th></tr>"
+        );
+        for a in &r.attempts {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                a.attempt,
+                esc(&a.step),
+                a.at.to_rfc3339(),
+                esc(&a.reason),
+                esc(&a.then)
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
     if !r.resumed_at.is_empty() || !r.notes.is_empty() {
         let _ = writeln!(o, "<h2>Notes</h2>\n<ul>");
         for t in &r.resumed_at {

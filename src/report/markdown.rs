@@ -254,6 +254,21 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if !r.attempts.is_empty() {
+        let _ = writeln!(o, "\n## Failed attempts\n");
+        let _ = writeln!(o, "| # | step | at | why | then |\n|---|---|---|---|---|");
+        for a in &r.attempts {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                a.attempt,
+                a.step,
+                a.at.to_rfc3339(),
+                a.reason.replace('|', "\\|"),
+                a.then.replace('|', "\\|")
+            );
+        }
+    }
     if !r.resumed_at.is_empty() || !r.notes.is_empty() {
         let _ = writeln!(o, "\n## Notes\n");
         for t in &r.resumed_at {

@@ -52,6 +52,9 @@ pub struct Report {
     pub runbook: Provenance,
     pub config: Provenance,
     pub resumed_at: Vec<DateTime<Utc>>,
+    /// A failover's failed attempts, each retried at its failed step (or the last one).
+    #[serde(default)]
+    pub attempts: Vec<crate::journal::FailedAttempt>,
     pub notes: Vec<String>,
 }
 
@@ -282,6 +285,7 @@ pub fn build(run: &RunRecord) -> Report {
             digest: run.config_digest.clone(),
         },
         resumed_at: run.resumed_at.clone(),
+        attempts: run.attempts.clone(),
         notes: run
             .notes
             .iter()
@@ -631,6 +635,8 @@ mod tests {
             config_digest: Some("fnv1a64:1".into()),
             failover_steps: vec![],
             force: false,
+            attempts: vec![],
+            retry_at: None,
         }
     }
 

@@ -280,8 +280,7 @@ fn judge(
     let status_ok = spec.expect_status.contains(&a.status);
     let excerpt = || {
         let text = String::from_utf8_lossy(&a.body);
-        let t: String = text.chars().take(200).collect();
-        redactor.scrub(t.trim())
+        redactor.scrub_cut(text.trim(), 200)
     };
     checks.push(SmokeCheck {
         name: "status".into(),
@@ -343,7 +342,7 @@ fn judge(
                 if v == want {
                     format!("equals {want}")
                 } else {
-                    format!("is {}, expected {want}", short(v))
+                    format!("is {}, expected {want}", short(v, redactor))
                 },
             ),
             (Expect::Contains(want), Some(v)) => {
@@ -357,7 +356,7 @@ fn judge(
                     if ok {
                         format!("contains {want:?}")
                     } else {
-                        format!("{} does not contain {want:?}", short(v))
+                        format!("{} does not contain {want:?}", short(v, redactor))
                     },
                 )
             }
@@ -445,13 +444,9 @@ fn answer_document(a: &Answer) -> Option<serde_json::Value> {
     }
 }
 
-fn short(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 80 {
-        format!("{}…", s.chars().take(80).collect::<String>())
-    } else {
-        s
-    }
+/// A value for a reason string: redacted whole, then cut.
+fn short(v: &serde_json::Value, redactor: &Redactor) -> String {
+    redactor.scrub_cut(&v.to_string(), 80)
 }
 
 fn status_class(status: u16) -> &'static str {

@@ -118,15 +118,79 @@ impl Redactor {
         }
     }
 
+    /// Replaces every secret, and every fragment of one at least [`FRAGMENT`] characters long
+    /// (what is left when something upstream cut the text inside a secret), with its label.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (value, label) in &self.secrets {
             if out.contains(value.as_str()) {
                 out = out.replace(value.as_str(), label);
             }
+            out = scrub_fragments(&out, value, label);
         }
         out
     }
+
+    /// Scrubs first, then cuts to at most `max` characters (with `…` when cut): cutting first
+    /// could leave the head of a secret that no longer matches it whole.
+    pub fn scrub_cut(&self, text: &str, max: usize) -> String {
+        cut(&self.scrub(text), max)
+    }
+}
+
+/// The shortest piece of a secret that is redacted on its own.
+pub const FRAGMENT: usize = 8;
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    format!("{}…", text.chars().take(max).collect::<String>())
+}
+
+/// Marks every byte covered by an occurrence of any `FRAGMENT`-long window of `secret`, then
+/// replaces each marked run with `label`: no `FRAGMENT`-long piece of the secret survives.
+fn scrub_fragments(text: &str, secret: &str, label: &str) -> String {
+    let s = secret.as_bytes();
+    if s.len() < FRAGMENT || text.len() < FRAGMENT {
+        return text.to_string();
+    }
+    let t = text.as_bytes();
+    let mut marked = vec![false; t.len()];
+    let mut any = false;
+    for w in s.windows(FRAGMENT) {
+        let mut from = 0;
+        while let Some(i) = find(&t[from..], w) {
+            let at = from + i;
+            marked[at..at + FRAGMENT].iter_mut().for_each(|m| *m = true);
+            any = true;
+            from = at + 1;
+        }
+    }
+    if !any {
+        return text.to_string();
+    }
+    let mut out = Vec::with_capacity(t.len());
+    let mut i = 0;
+    while i < t.len() {
+        if marked[i] {
+            while i < t.len() && marked[i] {
+                i += 1;
+            }
+            out.extend_from_slice(label.as_bytes());
+        } else {
+            out.push(t[i]);
+            i += 1;
+        }
+    }
+    // A marked run may start or end inside a multi-byte character of the text; lossy keeps the
+    // rest readable.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -150,6 +214,23 @@ mod tests {
             r.scrub("401: invalid key sk-live-123456 for org"),
             "401: invalid key [redacted ${API_KEY}] for org"
         );
+    }
+
+    #[test]
+    fn a_cut_secret_is_still_redacted() {
+        let mut r = Redactor::default();
+        r.add("KEY", "sk-0123456789abcdefghijklmnopqrstu");
+        // The head and the tail of a secret cut by someone else's truncation.
+        let out = r.scrub("echo: sk-0123456789abcdefghijklm| and tail mnopqrstu.");
+        assert!(!out.contains("sk-01234"), "{out}");
+        assert!(!out.contains("mnopqrst"), "{out}");
+        assert!(out.contains("[redacted ${KEY}]|"), "{out}");
+        // Fewer than 8 characters of it are not a secret any more: left alone.
+        assert_eq!(r.scrub("qrstu"), "qrstu");
+        // Scrubbed before the cut: no head of the secret left at the cut.
+        let cut = r.scrub_cut(&format!("{}sk-0123456789abcdefghijklmnopqrstu", "x".repeat(10)), 20);
+        assert!(!cut.contains("sk-0"), "{cut}");
+        assert!(cut.ends_with('…'), "{cut}");
     }
 
     #[test]

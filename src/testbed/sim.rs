@@ -339,6 +339,7 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                     run,
                     succeeded: true,
                     traffic_on,
+                    gave_up: false,
                 },
                 at(base, ends),
                 machine,
