@@ -24,18 +24,134 @@ use crate::executor::Ctx;
 use crate::httpmini::{self, Request};
 use crate::metrics::{Metrics, Snapshot};
 
-/// What the daemon shares with its endpoint.
-#[derive(Default)]
+/// What the daemon shares with its endpoint and its watchdog.
 pub struct Live {
     pub metrics: Metrics,
     /// Milliseconds since the epoch of the main loop's latest turn.
     pub heartbeat: AtomicI64,
+    /// Milliseconds since the epoch of the latest probe round judged (the start, until then).
+    pub last_round: AtomicI64,
+    /// How old `last_round` may be while probing is alive: `health.stale_after()`.
+    pub round_limit_ms: AtomicI64,
+    conditions: std::sync::Mutex<Conditions>,
+}
+
+/// What an operator needs to know about the orchestrator itself.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Conditions {
+    /// Faults of this host (kind → since, reason): `probe` (it cannot send probes: out of file
+    /// descriptors, memory or ports), `persist` (it cannot write its state: disk full,
+    /// read-only). They never count as the primary's failure; actions retry once they clear.
+    pub impaired: std::collections::BTreeMap<String, Condition>,
+    /// The last attempt to act (start, adopt or resume a run) failed for another reason (an AWS
+    /// call before the plan, say); cleared by the next one that works.
+    pub act_error: Option<Condition>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Condition {
+    pub since: chrono::DateTime<Utc>,
+    pub reason: String,
 }
 
 impl Live {
+    pub fn new(round_limit: Duration) -> Live {
+        let now = Utc::now().timestamp_millis();
+        Live {
+            metrics: Metrics::default(),
+            heartbeat: AtomicI64::new(now),
+            last_round: AtomicI64::new(now),
+            round_limit_ms: AtomicI64::new(crate::duration::millis(round_limit) as i64),
+            conditions: Default::default(),
+        }
+    }
+
     pub fn beat(&self) {
         self.heartbeat
             .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn round_judged(&self) {
+        self.last_round
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the last probe round was judged.
+    pub fn round_age_ms(&self) -> i64 {
+        Utc::now().timestamp_millis() - self.last_round.load(Ordering::Relaxed)
+    }
+
+    /// Probing is alive: a round was judged within `stale_after`. The watchdog pings only then.
+    pub fn probing_alive(&self) -> bool {
+        self.round_age_ms() <= self.round_limit_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn conditions(&self) -> Conditions {
+        self.conditions.lock().expect("conditions lock").clone()
+    }
+
+    /// Sets an impairment; `true` when it is new (for a one-time webhook).
+    pub fn impair(&self, kind: &str, reason: String) -> bool {
+        let mut c = self.conditions.lock().expect("conditions lock");
+        match c.impaired.get_mut(kind) {
+            Some(cur) => {
+                cur.reason = reason;
+                false
+            }
+            None => {
+                c.impaired.insert(
+                    kind.to_string(),
+                    Condition {
+                        since: Utc::now(),
+                        reason,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Clears an impairment; what it was, when there was one.
+    pub fn mend(&self, kind: &str) -> Option<Condition> {
+        self.conditions
+            .lock()
+            .expect("conditions lock")
+            .impaired
+            .remove(kind)
+    }
+
+    pub fn act_failed(&self, reason: String) {
+        let mut c = self.conditions.lock().expect("conditions lock");
+        let since = c.act_error.as_ref().map_or_else(Utc::now, |e| e.since);
+        c.act_error = Some(Condition { since, reason });
+    }
+
+    pub fn act_ok(&self) {
+        self.conditions.lock().expect("conditions lock").act_error = None;
+    }
+
+    /// `/healthz`: (healthy, JSON body). Healthy means probing is alive, this host is not
+    /// impaired, and the last attempt to act did not fail.
+    pub fn health(&self) -> (bool, serde_json::Value) {
+        let c = self.conditions();
+        let probing = self.probing_alive();
+        let loop_age = Utc::now().timestamp_millis() - self.heartbeat.load(Ordering::Relaxed);
+        let ok = probing && c.impaired.is_empty() && c.act_error.is_none();
+        let body = json!({
+            "ok": ok,
+            "probing": {
+                "alive": probing,
+                "last_round_age_ms": self.round_age_ms(),
+                "limit_ms": self.round_limit_ms.load(Ordering::Relaxed),
+            },
+            "main_loop_age_ms": loop_age,
+            "can_persist": !c.impaired.contains_key("persist"),
+            "orchestrator_impaired": c.impaired,
+            "last_action_error": c.act_error,
+            // One instance with a local store: no lease to hold.
+            "lease": serde_json::Value::Null,
+        });
+        (ok, body)
     }
 }
 
@@ -107,14 +223,24 @@ pub async fn start(
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .ok();
     let ctx = ctx.clone();
+    // Each listener has its own cap, so a flood on HTTP never locks the operator out of the
+    // socket; with the head and body deadlines, idle peers cannot hold file descriptors the
+    // probes need (as mini-redis caps connections with a semaphore).
+    let socket_slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let http_slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 Ok((mut s, _)) = sock.accept() => {
+                    let Ok(slot) = socket_slots.clone().try_acquire_owned() else {
+                        busy(&s);
+                        continue;
+                    };
                     let peer = s.peer_cred().ok().map(|c| c.uid());
                     let (ctx, live) = (ctx.clone(), live.clone());
                     tokio::spawn(async move {
+                        let _slot = slot;
                         // The socket file's mode already keeps others out; the peer check holds even
                         // if someone loosened it.
                         if peer.is_none() || (peer != owner && peer != Some(0)) {
@@ -125,14 +251,48 @@ pub async fn start(
                     });
                 }
                 Ok((mut s, _)) = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
+                    let Ok(slot) = http_slots.clone().try_acquire_owned() else {
+                        busy(&s);
+                        continue;
+                    };
                     let (ctx, live, token) = (ctx.clone(), live.clone(), token.clone());
-                    tokio::spawn(async move { serve_one(&mut s, &ctx, &live, Via::Http, token.as_deref()).await });
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        serve_one(&mut s, &ctx, &live, Via::Http, token.as_deref()).await
+                    });
                 }
             }
         }
         let _ = std::fs::remove_file(&ctx.cfg.control.socket);
     });
     Ok(bound)
+}
+
+/// Connections served at once on each listener; more are answered 503 and closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Over the cap: a best-effort 503 without waiting for the peer, then the connection closes
+/// (dropped by the caller), so it costs a file descriptor for microseconds.
+fn busy<S: TryWrite>(s: &S) {
+    let _ = s.try_write_bytes(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n",
+    );
+}
+
+trait TryWrite {
+    fn try_write_bytes(&self, b: &[u8]) -> std::io::Result<usize>;
+}
+
+impl TryWrite for tokio::net::TcpStream {
+    fn try_write_bytes(&self, b: &[u8]) -> std::io::Result<usize> {
+        self.try_write(b)
+    }
+}
+
+impl TryWrite for tokio::net::UnixStream {
+    fn try_write_bytes(&self, b: &[u8]) -> std::io::Result<usize> {
+        self.try_write(b)
+    }
 }
 
 fn bind_socket(path: &Path) -> Result<UnixListener, ControlError> {
@@ -160,8 +320,15 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
     via: Via,
     token: Option<&str>,
 ) {
-    let Some(req) = httpmini::read_request(s).await else {
-        return;
+    let req = match httpmini::read_request_bounded(s).await {
+        Ok(r) => r,
+        Err(refused) => {
+            if let Some(status) = refused.status() {
+                let text = format!("{}\n", httpmini::reason(status));
+                httpmini::respond(s, status, "text/plain", &[], text.as_bytes()).await;
+            }
+            return;
+        }
     };
     let (status, ctype, body) = route(&req, ctx, live, via, token).await;
     httpmini::respond(s, status, ctype, &[], body.as_bytes()).await;
@@ -183,24 +350,21 @@ async fn route(
     const JSON: &str = "application/json";
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/healthz") => {
-            let age_ms = Utc::now().timestamp_millis() - live.heartbeat.load(Ordering::Relaxed);
-            let limit = (ctx.cfg.health.interval * 3 + Duration::from_secs(5)).as_millis() as i64;
-            if age_ms <= limit {
-                (200, "text/plain", "ok\n".into())
-            } else {
-                (
-                    503,
-                    "text/plain",
-                    format!("the main loop has not turned for {age_ms} ms\n"),
-                )
-            }
+            let (ok, body) = live.health();
+            (if ok { 200 } else { 503 }, JSON, json_body(body))
         }
-        ("GET", "/metrics") => (
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            crate::metrics::render(&live.metrics, &snapshot(ctx).await),
-        ),
-        ("GET", "/status") => (200, JSON, json_body(status_json(ctx).await)),
+        ("GET", "/metrics") => (200, "text/plain; version=0.0.4; charset=utf-8", {
+            let mut snap = snapshot(ctx).await;
+            let c = live.conditions();
+            snap.impaired = c.impaired.keys().cloned().collect();
+            snap.act_error = c.act_error.is_some();
+            crate::metrics::render(&live.metrics, &snap)
+        }),
+        ("GET", "/status") => {
+            let mut v = status_json(ctx).await;
+            v["orchestrator"] = live.health().1;
+            (200, JSON, json_body(v))
+        }
         ("POST", path) if path.starts_with("/control/") => {
             if via == Via::Http {
                 match token {

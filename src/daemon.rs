@@ -1,6 +1,19 @@
 //! `standby serve`: probe the primary on an interval, feed the detector, act on its verdicts,
 //! and resume any run a previous process left unfinished.
 //!
+//! Guarantees:
+//! - **Nothing stalls probing.** The main loop does only local work (probe bookkeeping, the
+//!   detector, state reads and writes); every AWS call (planning, runs, healing) happens in the
+//!   one *acting* task, and every probe round in its own task. The systemd watchdog is pinged
+//!   from its own task, and only while probe rounds are being judged.
+//! - **Intent persists.** A `down` verdict is applied every round, not only when it changes:
+//!   a failover that could not be decided (a failed state write), a run that failed to start
+//!   (an AWS error before the plan) or an unfinished run is tried again each interval, until
+//!   traffic is on the standby or the state machine says why not (cooldown, pause, escalated).
+//! - **This host's faults are its own.** Probes this host could not send (out of file
+//!   descriptors) and state it could not write are reported as `orchestrator_impaired`
+//!   (`/healthz`, `/metrics`, a webhook) and never counted against the primary.
+//!
 //! Shutdown is passed in (as in mini-redis's `server::run`): when it fires, a running step is
 //! allowed to finish, the journal is written, and `run` returns, so systemd's stop is a clean exit.
 
@@ -10,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use crate::control::Live;
 use crate::core::detector::{Detector, Health};
 use crate::core::machine::Event;
 use crate::executor::{Ctx, ExecError, RunEnd};
@@ -23,40 +37,49 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     mut reload: watch::Receiver<u64>,
 ) -> Result<(), ExecError> {
-    let (state, _) = journal::read_state(&ctx.store).await?;
-    info!(
-        service = %ctx.cfg.service.name,
-        "serving state {} (paused: {}); probing {} every {}",
-        state.serving.label(), state.paused, ctx.cfg.primary.endpoint, crate::duration::human(ctx.cfg.health.interval)
-    );
-    let live = Arc::new(crate::control::Live::default());
-    live.beat();
+    match journal::read_state(&ctx.store).await {
+        Ok((state, _)) => info!(
+            service = %ctx.cfg.service.name,
+            "serving state {} (paused: {}); probing {} every {}",
+            state.serving.label(), state.paused, ctx.cfg.primary.endpoint, crate::duration::human(ctx.cfg.health.interval)
+        ),
+        // Not fatal: probing goes on, and acting retries each interval once it reads again.
+        Err(e) => error!(
+            "reading the state: {e}; probing {} anyway",
+            ctx.cfg.primary.endpoint
+        ),
+    }
+    let live = Arc::new(Live::new(ctx.cfg.health.stale_after()));
     crate::control::start(&ctx, live.clone(), shutdown.clone()).await?;
+    let watchdog = crate::sdnotify::watchdog_interval().map(|every| {
+        let live = live.clone();
+        tokio::spawn(watchdog_pings(live, every))
+    });
     let mut prober = Prober::new(&ctx.cfg.health);
     let mut watch = Watch::new(&ctx.cfg.health);
     let mut rounds: std::collections::VecDeque<JoinHandle<crate::core::outcome::ProbeResult>> =
         Default::default();
     let mut ticker = tokio::time::interval(ctx.cfg.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut running: Option<JoinHandle<Result<RunEnd, ExecError>>> = None;
+    // The one task that talks to AWS about runs: start, adopt, resume, heal.
+    let mut acting: Option<JoinHandle<()>> = None;
     let mut syncs = SyncScheduler::new(&ctx, live.clone());
     let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probing: Option<JoinHandle<()>> = None;
     let mut drills = DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
-    let watchdog = crate::sdnotify::watchdog_interval();
 
     loop {
         live.beat();
-        if watchdog.is_some() {
-            crate::sdnotify::watchdog();
-        }
         tokio::select! {
             _ = shutdown.changed() => {
                 crate::sdnotify::stopping();
-                if let Some(handle) = running.take() {
+                if let Some(handle) = acting.take() {
                     info!("shutdown: letting the current step finish, then stopping at a safe point");
-                    report_end(handle.await);
+                    let _ = handle.await;
+                }
+                if let Some(w) = watchdog {
+                    w.abort();
                 }
                 // Here, not only in the endpoint's task: the process may end before that runs.
                 let _ = std::fs::remove_file(&ctx.cfg.control.socket);
@@ -75,6 +98,10 @@ pub async fn run(
                             ticker = tokio::time::interval(cfg.health.interval);
                             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                             prober = Prober::new(&cfg.health);
+                            live.round_limit_ms.store(
+                                crate::duration::millis(cfg.health.stale_after()) as i64,
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
                         }
                         drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
                         ctx.cfg = Arc::new(cfg);
@@ -96,35 +123,22 @@ pub async fn run(
                 if probing.as_ref().is_none_or(|p| p.is_finished()) {
                     probing = probe_if_due(&ctx, &live).await;
                 }
-                if running.is_none()
+                if acting.is_none()
                     && let Some(event) = drills.due(chrono::Utc::now())
                 {
-                    match runner::start(&ctx, &event, RunbookKind::DrillStandby, vec![], None).await {
-                        Ok((decision, owned)) => {
-                            info!("scheduled drill: {}", decision.reason);
-                            if let Some(owned) = owned {
-                                running = Some(spawn_drive(&ctx, owned));
-                            }
-                        }
-                        Err(e) => error!("starting the scheduled drill: {e}"),
-                    }
+                    acting = act(&ctx, &live, &event, RunbookKind::DrillStandby, vec![], &mut watch.last_reason).await;
                 }
             }
             Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),
-            joined = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
-                running = None;
-                report_end(joined);
+            joined = async { acting.as_mut().expect("guarded").await }, if acting.is_some() => {
+                acting = None;
+                if let Err(e) = joined {
+                    warn!("acting task ended abnormally: {e}; acting resumes on the next tick");
+                }
             }
             _ = ticker.tick() => {
-                if running.is_none() {
-                    match runner::adopt_unfinished(&ctx).await {
-                        Ok(Some(owned)) => {
-                            info!(run = %owned.journal.record.id, "found an unfinished run; resuming it");
-                            running = Some(spawn_drive(&ctx, owned));
-                        }
-                        Ok(None) => {}
-                        Err(e) => error!("checking for unfinished runs: {e}"),
-                    }
+                if acting.is_none() {
+                    acting = Some(tokio::spawn(resume(ctx.clone(), live.clone())));
                 }
                 if rounds.len() >= max_in_flight(&ctx.cfg.health) {
                     warn!("{} probe rounds of the primary still in flight; skipping this round (is this host overloaded?)", rounds.len());
@@ -144,11 +158,199 @@ pub async fn run(
                         continue;
                     }
                 };
-                if let Some(handle) = watch.on_round(&ctx, &live, round).await? {
-                    running = Some(handle);
+                live.round_judged();
+                let Some((event, evidence)) = watch.on_round(&ctx, &live, round).await else {
+                    continue;
+                };
+                let started = act(&ctx, &live, &event, RunbookKind::Failover, evidence, &mut watch.last_reason).await;
+                if acting.is_none() {
+                    acting = started;
+                } else if let Some(extra) = started {
+                    // Cannot happen (the state machine starts no run while one runs), but a
+                    // second task must never be lost silently either.
+                    warn!("a run started while another task was acting; it runs alongside");
+                    drop(extra);
                 }
             }
         }
+    }
+}
+
+/// Pings systemd's watchdog while probe rounds are being judged: a loop that stopped probing
+/// (hung, starved) stops the pings and systemd restarts it; a loop busy with a slow AWS call
+/// cannot, because AWS calls never run on it.
+async fn watchdog_pings(live: Arc<Live>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut silent = false;
+    loop {
+        tick.tick().await;
+        if live.probing_alive() {
+            crate::sdnotify::watchdog();
+            silent = false;
+        } else if !silent {
+            silent = true;
+            error!(
+                "no probe round judged for {} ms: not pinging the watchdog (systemd restarts a stalled daemon)",
+                live.round_age_ms()
+            );
+        }
+    }
+}
+
+/// Applies an event to the state (local I/O, on the main loop) and, when that starts a run,
+/// spawns the task that plans (AWS) and executes it. A failed state write is this host's fault:
+/// it marks `persist` impaired, and the next round applies the verdict again.
+async fn act(
+    ctx: &Ctx,
+    live: &Arc<Live>,
+    event: &Event,
+    kind: RunbookKind,
+    evidence: Vec<crate::core::outcome::ProbeResult>,
+    last_reason: &mut String,
+) -> Option<JoinHandle<()>> {
+    match runner::decide_on(ctx, event, kind).await {
+        Ok((decision, changed, started)) => {
+            mend(ctx, live, "persist");
+            if changed || started.is_some() || decision.reason != *last_reason {
+                info!("decision: {}", decision.reason);
+                *last_reason = decision.reason.clone();
+            } else {
+                debug!("decision: {}", decision.reason);
+            }
+            let started = started?;
+            let (ctx, live) = (ctx.clone(), live.clone());
+            Some(tokio::spawn(async move {
+                match runner::begin(&ctx, started, evidence, None).await {
+                    Ok(Some(owned)) => {
+                        live.act_ok();
+                        drive(&ctx, &live, owned).await
+                    }
+                    Ok(None) => live.act_ok(),
+                    Err(e) => acting_failed(&ctx, &live, &e, "starting the run"),
+                }
+            }))
+        }
+        Err(e) => {
+            let text = format!("applying {}: {e}", event_name(event));
+            if matches!(&e, journal::JournalError::Store(s) if s.is_local()) {
+                impair(ctx, live, "persist", text.clone());
+            }
+            if text != *last_reason {
+                error!("{text}; tried again next round");
+                *last_reason = text;
+            }
+            None
+        }
+    }
+}
+
+fn event_name(e: &Event) -> &'static str {
+    match e {
+        Event::PrimaryDown { .. } => "the primary's down verdict",
+        Event::PrimaryUp { .. } => "the primary's up verdict",
+        Event::PrimaryStable { .. } => "the primary's stability",
+        Event::ScheduledDrill { .. } => "a scheduled drill",
+        _ => "an event",
+    }
+}
+
+/// Each interval, when nothing is acting: resume a run the state names (left by a crash, a
+/// failed start or a failed journal write), and heal a lost state from the world.
+async fn resume(ctx: Ctx, live: Arc<Live>) {
+    match crate::heal::heal_lost_state(&ctx).await {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            if live.conditions().act_error.is_none_or(|e| e.reason != why) {
+                error!("{why}");
+            }
+            live.act_failed(why);
+            return;
+        }
+        Err(e) => {
+            acting_failed(&ctx, &live, &e, "re-deriving the lost state");
+            return;
+        }
+    }
+    match runner::adopt_unfinished(&ctx).await {
+        Ok(Some(owned)) => {
+            info!(run = %owned.journal.record.id, "found an unfinished run; resuming it");
+            live.act_ok();
+            drive(&ctx, &live, owned).await;
+        }
+        Ok(None) => {
+            mend(&ctx, &live, "persist");
+            live.act_ok();
+        }
+        Err(e) => acting_failed(&ctx, &live, &e, "checking for unfinished runs"),
+    }
+}
+
+async fn drive(ctx: &Ctx, live: &Arc<Live>, owned: runner::OwnedRun) {
+    match runner::drive(ctx, owned).await {
+        Ok(RunEnd::Finished(r)) => {
+            info!(run = %r.id, "run finished: {:?}, {}", r.status, r.reason)
+        }
+        Ok(RunEnd::Interrupted(r)) => {
+            info!(run = %r.id, "run interrupted at a safe point; it resumes on restart")
+        }
+        Err(e) => acting_failed(ctx, live, &e, "executing the run"),
+    }
+}
+
+/// An attempt to act failed: a local store fault impairs `persist`; anything else is the last
+/// action error. Either way the next tick tries again.
+fn acting_failed(ctx: &Ctx, live: &Arc<Live>, e: &ExecError, what: &str) {
+    let text = format!("{what}: {e}; tried again next interval");
+    let c = live.conditions();
+    let known = c
+        .act_error
+        .iter()
+        .chain(c.impaired.values())
+        .any(|k| k.reason == text);
+    if !known {
+        error!("{text}");
+    }
+    match e {
+        ExecError::Journal(journal::JournalError::Store(s)) if s.is_local() => {
+            impair(ctx, live, "persist", text)
+        }
+        _ => live.act_failed(text),
+    }
+}
+
+fn impair(ctx: &Ctx, live: &Live, kind: &str, reason: String) {
+    if live.impair(kind, reason.clone()) {
+        warn!("ORCHESTRATOR IMPAIRED ({kind}): {reason}");
+        ctx.notifier.send(
+            "orchestrator_impaired",
+            format!(
+                "{}: the orchestrator itself is impaired ({kind}): {reason}",
+                ctx.cfg.service.name
+            ),
+            None,
+            serde_json::json!({ "impaired": true, "kind": kind, "reason": reason }),
+        );
+    }
+}
+
+fn mend(ctx: &Ctx, live: &Live, kind: &str) {
+    if let Some(was) = live.mend(kind) {
+        info!(
+            "orchestrator no longer impaired ({kind}) since {}",
+            was.since.to_rfc3339()
+        );
+        ctx.notifier.send(
+            "orchestrator_impaired",
+            format!(
+                "{}: the orchestrator is no longer impaired ({kind}); it was since {}: {}",
+                ctx.cfg.service.name,
+                was.since.to_rfc3339(),
+                was.reason
+            ),
+            None,
+            serde_json::json!({ "impaired": false, "kind": kind, "since": was.since, "reason": was.reason }),
+        );
     }
 }
 
@@ -168,6 +370,8 @@ struct Watch {
     last_persisted: Option<chrono::DateTime<chrono::Utc>>,
     /// The unarmed warning went out for this process (once, not per round).
     unarmed_sent: bool,
+    /// The last decision logged at info: a verdict applied every round logs only news.
+    last_reason: String,
 }
 
 impl Watch {
@@ -179,17 +383,35 @@ impl Watch {
             stable_sent: false,
             last_persisted: None,
             unarmed_sent: false,
+            last_reason: String::new(),
         }
     }
 
+    /// Judges a round; the event to apply, if any, with the evidence for a run it may start.
+    /// `down` and `up` are applied every round they hold (level, not edge): what a failed write
+    /// or a lost state missed is done on the next round.
     async fn on_round(
         &mut self,
         ctx: &Ctx,
-        live: &Arc<crate::control::Live>,
+        live: &Arc<Live>,
         round: crate::core::outcome::ProbeResult,
-    ) -> Result<Option<JoinHandle<Result<RunEnd, ExecError>>>, ExecError> {
+    ) -> Option<(Event, Vec<crate::core::outcome::ProbeResult>)> {
+        use crate::core::outcome::OutcomeClass;
         live.metrics
             .probe("primary", "health", round.latency, round.outcome.as_str());
+        if round.outcome == OutcomeClass::Local {
+            impair(
+                ctx,
+                live,
+                "probe",
+                format!(
+                    "this host could not send the probe of the primary: {}",
+                    round.detail
+                ),
+            );
+        } else {
+            mend(ctx, live, "probe");
+        }
         let verdict = self.detector.observe(&round);
         if !self.ready_sent {
             self.ready_sent = true;
@@ -198,9 +420,7 @@ impl Watch {
         self.notify(ctx, &verdict);
         if verdict.changed {
             crate::sdnotify::status(&format!("primary {:?}: {}", verdict.health, verdict.reason));
-        } else if round.outcome != crate::core::outcome::OutcomeClass::Ok
-            && verdict.health != Health::Down
-        {
+        } else if round.outcome != OutcomeClass::Ok && verdict.health != Health::Down {
             info!(health = ?verdict.health, "{}", verdict.reason);
         } else {
             debug!(health = ?verdict.health, "{}", verdict.reason);
@@ -216,7 +436,14 @@ impl Watch {
         {
             match journal::write_verdict(&ctx.store, &verdict).await {
                 Ok(()) => self.last_persisted = Some(verdict.at),
-                Err(e) => error!("persisting the verdict: {e}"),
+                Err(e) => {
+                    error!("persisting the verdict: {e}");
+                    if let journal::JournalError::Store(s) = &e
+                        && s.is_local()
+                    {
+                        impair(ctx, live, "persist", format!("persisting the verdict: {e}"));
+                    }
+                }
             }
         }
         match verdict.health {
@@ -235,68 +462,52 @@ impl Watch {
                     >= ctx.cfg.failback.stable_for
         });
         let probe = ctx.cfg.primary.endpoint.clone();
-        let event = match (verdict.changed, verdict.health) {
-            (true, Health::Down) => Some(Event::PrimaryDown {
+        let event = match verdict.health {
+            Health::Down => Event::PrimaryDown {
                 reason: verdict.reason.clone(),
                 streak_start: verdict.streak_start.unwrap_or(verdict.at),
                 probe: probe.clone(),
-            }),
-            (true, Health::Up) => Some(Event::PrimaryUp {
-                reason: verdict.reason.clone(),
-                probe: probe.clone(),
-            }),
-            _ => stable.map(|since| Event::PrimaryStable {
+            },
+            Health::Up if stable.is_some() => Event::PrimaryStable {
                 reason: format!(
                     "the primary has been healthy since {} (stable_for {})",
-                    since.to_rfc3339(),
+                    stable.unwrap_or(verdict.at).to_rfc3339(),
                     crate::duration::human(ctx.cfg.failback.stable_for)
                 ),
-            }),
+            },
+            Health::Up => Event::PrimaryUp {
+                reason: verdict.reason.clone(),
+                probe: probe.clone(),
+            },
+            Health::Unknown => return None,
         };
-        let Some(event) = event else { return Ok(None) };
         if matches!(event, Event::PrimaryStable { .. }) {
-            let (state, _) = journal::read_state(&ctx.store).await?;
+            let (state, _) = journal::read_state(&ctx.store).await.ok()?;
             if state.serving != crate::core::machine::Serving::Standby {
-                return Ok(None);
+                return None;
             }
             self.stable_sent = true;
         }
-        // Applied even while this process runs something: a drill must learn that the
-        // primary failed (it yields), and the decision refuses anything else.
-        match runner::start(
-            ctx,
-            &event,
-            RunbookKind::Failover,
-            verdict.evidence.clone(),
-            None,
-        )
-        .await
+        if matches!(event, Event::PrimaryDown { .. })
+            && ctx.cfg.failover.mode == crate::config::Mode::Automatic
+            && !self.unarmed_sent
+            && let Ok((state, _)) = journal::read_state(&ctx.store).await
+            && !state.armed_for(&probe)
         {
-            Ok((decision, owned)) => {
-                info!("decision: {}", decision.reason);
-                let unarmed = matches!(event, Event::PrimaryDown { .. })
-                    && ctx.cfg.failover.mode == crate::config::Mode::Automatic
-                    && !decision.next.armed_for(&probe);
-                if unarmed && !self.unarmed_sent {
-                    self.unarmed_sent = true;
-                    warn!("{}", decision.reason);
-                    ctx.notifier.send(
-                        "unarmed",
-                        format!(
-                            "{}: automatic failover is unarmed: {}",
-                            ctx.cfg.service.name, decision.reason
-                        ),
-                        None,
-                        serde_json::json!({ "probe": probe, "reason": decision.reason }),
-                    );
-                }
-                Ok(owned.map(|owned| spawn_drive(ctx, owned)))
-            }
-            Err(e) => {
-                error!("acting on the verdict: {e}");
-                Ok(None)
-            }
+            self.unarmed_sent = true;
+            let text = format!(
+                "primary down ({}); automatic failover is UNARMED: the primary has never been seen healthy at {probe} (check the probe URL and path, the TLS name, the firewall; `standby failover` still works by hand)",
+                verdict.reason
+            );
+            warn!("{text}");
+            ctx.notifier.send(
+                "unarmed",
+                format!("{}: {text}", ctx.cfg.service.name),
+                None,
+                serde_json::json!({ "probe": probe, "reason": text }),
+            );
         }
+        Some((event, verdict.evidence.clone()))
     }
 
     /// One webhook per verdict change, except inside a flapping episode: one when it begins
@@ -431,24 +642,6 @@ impl DrillScheduler {
             });
         }
         None
-    }
-}
-
-fn spawn_drive(ctx: &Ctx, owned: runner::OwnedRun) -> JoinHandle<Result<RunEnd, ExecError>> {
-    let ctx = ctx.clone();
-    tokio::spawn(async move { runner::drive(&ctx, owned).await })
-}
-
-fn report_end(joined: Result<Result<RunEnd, ExecError>, tokio::task::JoinError>) {
-    match joined {
-        Ok(Ok(RunEnd::Finished(r))) => {
-            info!(run = %r.id, "run finished: {:?}, {}", r.status, r.reason)
-        }
-        Ok(Ok(RunEnd::Interrupted(r))) => {
-            info!(run = %r.id, "run interrupted at a safe point; it resumes on restart")
-        }
-        Ok(Err(e)) => error!("run failed to execute: {e}; it resumes on the next tick or restart"),
-        Err(e) => warn!("run task ended abnormally: {e}"),
     }
 }
 

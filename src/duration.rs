@@ -35,7 +35,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let too_long = || format!("{text:?} is longer than the limit of 3650d (ten years)");
-        let secs = |unit: u64| n.checked_mul(unit).map(Duration::from_secs).ok_or_else(too_long);
+        let secs = |unit: u64| {
+            n.checked_mul(unit)
+                .map(Duration::from_secs)
+                .ok_or_else(too_long)
+        };
         let part = match unit {
             "ms" => Duration::from_millis(n),
             "s" => secs(1)?,
@@ -53,7 +57,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total = total.checked_add(part).filter(|t| *t <= MAX).ok_or_else(too_long)?;
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= MAX)
+            .ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -117,7 +124,11 @@ mod tests {
         assert!(parse("100000000d").unwrap_err().contains("limit"));
         assert!(parse("300000000000000000d").unwrap_err().contains("limit"));
         assert!(parse("3650d1ms").unwrap_err().contains("limit"));
-        assert!(parse("18446744073709551615ms").unwrap_err().contains("limit"));
+        assert!(
+            parse("18446744073709551615ms")
+                .unwrap_err()
+                .contains("limit")
+        );
     }
 
     #[test]

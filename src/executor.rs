@@ -476,7 +476,9 @@ async fn retry_or_give_up(
         );
     };
     match d.next {
-        Next::Retry { at, escalate: e, .. } => {
+        Next::Retry {
+            at, escalate: e, ..
+        } => {
             warn!(run = %run.id, "{why}; {}", d.reason);
             if e {
                 escalate(format!(

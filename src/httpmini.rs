@@ -25,48 +25,93 @@ impl Request {
     }
 }
 
-/// Reads one request; `None` on a closed, oversized or malformed one.
+/// Why a request was not read, and what to answer (HTTP's own codes), if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The peer closed or reset the connection: nobody to answer.
+    Closed,
+    /// 400: not an HTTP request line.
+    Malformed,
+    /// 408: the head or the body did not arrive within [`HEAD_TIMEOUT`] / [`BODY_TIMEOUT`].
+    Timeout,
+    /// 413: a Content-Length over [`MAX_BODY`].
+    BodyTooLarge,
+    /// 431: a head over [`MAX_HEAD`].
+    HeadTooLarge,
+}
+
+impl Refused {
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Refused::Closed => None,
+            Refused::Malformed => Some(400),
+            Refused::Timeout => Some(408),
+            Refused::BodyTooLarge => Some(413),
+            Refused::HeadTooLarge => Some(431),
+        }
+    }
+}
+
+/// A client that opens a connection and sends nothing (or a byte a minute) is cut off: the
+/// local endpoint must not be held by idle peers.
+pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads one request; `None` on a closed, oversized, slow or malformed one.
 pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Request> {
+    read_request_bounded(stream).await.ok()
+}
+
+/// Reads one request under the head and body deadlines and size caps.
+pub async fn read_request_bounded<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<Request, Refused> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut read = 0;
+    let head_by = tokio::time::Instant::now() + HEAD_TIMEOUT;
     let head_end = loop {
         if let Some(i) = buf[..read].windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
         if read == buf.len() {
-            return None;
+            return Err(Refused::HeadTooLarge);
         }
-        match stream.read(&mut buf[read..]).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => read += n,
+        match tokio::time::timeout_at(head_by, stream.read(&mut buf[read..])).await {
+            Err(_) => return Err(Refused::Timeout),
+            Ok(Ok(0) | Err(_)) => return Err(Refused::Closed),
+            Ok(Ok(n)) => read += n,
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split_whitespace();
-    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
+    let mut first = lines.next().ok_or(Refused::Malformed)?.split_whitespace();
+    let (method, path) = match (first.next(), first.next()) {
+        (Some(m), Some(p)) => (m.to_string(), p.to_string()),
+        _ => return Err(Refused::Malformed),
+    };
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let len: usize = match headers.iter().find(|(k, _)| k == "content-length") {
+        Some((_, v)) => v.parse().map_err(|_| Refused::Malformed)?,
+        None => 0,
+    };
     if len > MAX_BODY {
-        return None;
+        return Err(Refused::BodyTooLarge);
     }
     let mut body = buf[head_end..read].to_vec();
+    let body_by = tokio::time::Instant::now() + BODY_TIMEOUT;
     while body.len() < len {
         let mut chunk = vec![0u8; len - body.len()];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        match tokio::time::timeout_at(body_by, stream.read(&mut chunk)).await {
+            Err(_) => return Err(Refused::Timeout),
+            Ok(Ok(0) | Err(_)) => return Err(Refused::Closed),
+            Ok(Ok(n)) => body.extend_from_slice(&chunk[..n]),
         }
     }
     body.truncate(len);
-    Some(Request {
+    Ok(Request {
         method,
         path,
         headers,
@@ -82,7 +127,10 @@ pub fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

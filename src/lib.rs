@@ -29,6 +29,7 @@ pub mod daemon;
 pub mod digest;
 pub mod duration;
 pub mod executor;
+pub mod heal;
 pub mod httpmini;
 pub mod iam;
 pub mod journal;

@@ -102,6 +102,10 @@ pub struct Snapshot {
     pub escalated: bool,
     /// Failed attempts of the failover in progress (0 when none is running).
     pub failover_failed_attempts: u32,
+    /// Kinds of this host's own faults now (`probe`, `persist`).
+    pub impaired: Vec<String>,
+    /// The last attempt to act failed.
+    pub act_error: bool,
 }
 
 const MODES: &[&str] = &[
@@ -211,6 +215,26 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         "standby_failover_failed_attempts {}",
         s.failover_failed_attempts
     );
+    head(
+        &mut o,
+        "standby_orchestrator_impaired",
+        "gauge",
+        "1 while this host cannot do its part: probe (cannot send probes: file descriptors, memory, ports), persist (cannot write its state). Never counted as the primary's failure.",
+    );
+    for kind in ["probe", "persist"] {
+        let _ = writeln!(
+            o,
+            "standby_orchestrator_impaired{{kind=\"{kind}\"}} {}",
+            bool01(s.impaired.iter().any(|k| k == kind))
+        );
+    }
+    head(
+        &mut o,
+        "standby_action_error",
+        "gauge",
+        "1 while the last attempt to start, adopt or resume a run failed (retried every probe interval).",
+    );
+    let _ = writeln!(o, "standby_action_error {}", bool01(s.act_error));
     head(
         &mut o,
         "standby_junk_run_files",

@@ -119,6 +119,10 @@ pub async fn run_command(
     let ctx = context(cfg, shutdown).await;
 
     if !args.dry_run {
+        if let Some(why) = crate::heal::heal_lost_state(&ctx).await? {
+            eprintln!("{why}");
+            return Ok(EXIT_FAILED);
+        }
         // A run a crashed process left behind comes first: finish it rather than start another.
         if let Some(owned) = runner::adopt_unfinished(&ctx).await? {
             println!(

@@ -84,7 +84,9 @@ impl Prober {
             Err(_) if headers_by < deadline => Cut::Slow(None),
             Err(_) => Cut::Answer(Answer::Timeout),
             Ok(Err(e)) if e.is_timeout() => Cut::Answer(Answer::Timeout),
-            Ok(Err(e)) if e.is_builder() => Cut::Answer(Answer::Local(error_chain(&e))),
+            Ok(Err(e)) if e.is_builder() || local_cause(&e) => {
+                Cut::Answer(Answer::Local(error_chain(&e)))
+            }
             Ok(Err(e)) => Cut::Answer(Answer::Connect(error_chain(&e))),
             Ok(Ok(resp)) => {
                 let status = resp.status().as_u16();
@@ -209,6 +211,23 @@ pub fn error_chain(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
+}
+
+/// Errors of this host's own resources: out of file descriptors (EMFILE, ENFILE), of memory
+/// or buffers (ENOMEM, ENOBUFS), of local ports (EADDRNOTAVAIL). They say nothing about the
+/// primary, and must never count as its failure.
+pub fn local_cause(e: &(dyn std::error::Error + 'static)) -> bool {
+    const LOCAL: [i32; 5] = [24, 23, 12, 105, 99];
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.raw_os_error().is_some_and(|c| LOCAL.contains(&c))
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 #[cfg(test)]

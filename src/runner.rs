@@ -92,27 +92,48 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
     }))
 }
 
-/// Decides on `event` and, if that starts a run, locks and journals it.
-pub async fn start(
+/// The run a decision started, before it is locked and journaled.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub run: String,
+    pub kind: RunbookKind,
+    pub trigger: crate::core::machine::Trigger,
+}
+
+/// Applies `event` to the persisted state (local I/O only: the daemon calls this from its main
+/// loop); `changed` says whether the state moved.
+pub async fn decide_on(
     ctx: &Ctx,
     event: &Event,
     kind: RunbookKind,
+) -> Result<(Decision, bool, Option<Started>), JournalError> {
+    let run_id = journal::new_run_id(kind, Utc::now());
+    let (decision, before) = apply(ctx, event, &run_id).await?;
+    let changed = decision.next != before;
+    let started = match decision.actions.first().cloned() {
+        Some(crate::core::machine::Action::StartRun { run, kind, trigger }) => {
+            Some(Started { run, kind, trigger })
+        }
+        _ => None,
+    };
+    Ok((decision, changed, started))
+}
+
+/// Locks and journals a run a decision started (AWS calls: the daemon runs this off its loop).
+/// `None` when another process adopted it first.
+pub async fn begin(
+    ctx: &Ctx,
+    started: Started,
     evidence: Vec<ProbeResult>,
     world: Option<&crate::plan::World>,
-) -> Result<(Decision, Option<OwnedRun>), ExecError> {
-    let run_id = journal::new_run_id(kind, Utc::now());
-    let (decision, _) = apply(ctx, event, &run_id).await?;
-    let Some(crate::core::machine::Action::StartRun { run, kind, trigger }) =
-        decision.actions.first().cloned()
-    else {
-        return Ok((decision, None));
-    };
+) -> Result<Option<OwnedRun>, ExecError> {
+    let Started { run, kind, trigger } = started;
     // The lock is taken only once the decision stands, so refused requests leave no lock files.
     // Between the decision and the lock, another process may have adopted the run (it sees the
     // state name it, finds it unlocked); then that process executes it and this one stands back.
     let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else {
         info!(run = %run, "run adopted by another process before this one could lock it");
-        return Ok((decision, None));
+        return Ok(None);
     };
     let observed;
     let world = match world {
@@ -123,13 +144,25 @@ pub async fn start(
         }
     };
     let journal = executor::create_run(ctx, &run, kind, trigger, evidence, world).await?;
-    Ok((
-        decision,
-        Some(OwnedRun {
-            journal,
-            _lock: lock,
-        }),
-    ))
+    Ok(Some(OwnedRun {
+        journal,
+        _lock: lock,
+    }))
+}
+
+/// Decides on `event` and, if that starts a run, locks and journals it.
+pub async fn start(
+    ctx: &Ctx,
+    event: &Event,
+    kind: RunbookKind,
+    evidence: Vec<ProbeResult>,
+    world: Option<&crate::plan::World>,
+) -> Result<(Decision, Option<OwnedRun>), ExecError> {
+    let (decision, _, started) = decide_on(ctx, event, kind).await?;
+    let Some(started) = started else {
+        return Ok((decision, None));
+    };
+    Ok((decision, begin(ctx, started, evidence, world).await?))
 }
 
 /// Executes an owned run to its end and records in the state where traffic ended up.

@@ -44,6 +44,14 @@ pub enum StoreError {
     Io { key: String, source: std::io::Error },
 }
 
+impl StoreError {
+    /// The store's own medium failed (disk full, read-only, a path that is not what it should
+    /// be): a fault of this host, not a conflict with another writer.
+    pub fn is_local(&self) -> bool {
+        matches!(self, StoreError::Io { .. })
+    }
+}
+
 /// Held while a process executes a run; dropping it (or dying) releases it.
 pub struct RunLock {
     _guard: Box<dyn Send + Sync>,
@@ -103,13 +111,16 @@ impl FileStore {
         fs::create_dir_all(&dir).map_err(&io)?;
         // One lock for all compare-and-swaps in this store, so the read-compare-write is atomic
         // against other processes (a CLI `failover` next to a running `serve`).
+        // Its errors name the lock file, not the key: an operator must find the file at fault.
+        let lock_key = format!(".store.lock (taken to write {key})");
+        let lock_io = Self::io(&lock_key);
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(self.root.join(".store.lock"))
-            .map_err(&io)?;
-        lock.lock().map_err(&io)?;
+            .map_err(&lock_io)?;
+        lock.lock().map_err(&lock_io)?;
         let current = self.get_sync(key)?;
         let ok = match (expect, &current) {
             (Expect::Any, _) | (Expect::Absent, None) => true,

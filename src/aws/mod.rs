@@ -64,10 +64,22 @@ impl Clients {
         let standby = sdk_config(cfg, &cfg.standby.region).await;
         // Route 53 is global; its control plane lives in us-east-1, so sign for that.
         let global = sdk_config(cfg, "us-east-1").await;
+        let deadline = control_plane_timeouts(cfg);
+        let asg = |conf: &aws_config::SdkConfig| {
+            aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(conf)
+                    .timeout_config(deadline.clone())
+                    .build(),
+            )
+        };
         Clients {
-            primary_asg: aws_sdk_autoscaling::Client::new(&primary),
-            standby_asg: aws_sdk_autoscaling::Client::new(&standby),
-            route53: aws_sdk_route53::Client::new(&global),
+            primary_asg: asg(&primary),
+            standby_asg: asg(&standby),
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(&global)
+                    .timeout_config(deadline.clone())
+                    .build(),
+            ),
             primary_s3: s3_client(&primary),
             standby_s3: s3_client(&standby),
         }
@@ -86,6 +98,18 @@ impl Clients {
             Side::Standby => &self.standby_asg,
         }
     }
+}
+
+/// Control-plane calls (Auto Scaling, Route 53) end within `[aws] call_timeout`, SDK retries
+/// included: small requests that either answer in seconds or are hanging. S3 keeps its
+/// per-attempt limit only, since copying model weights legitimately takes minutes.
+fn control_plane_timeouts(cfg: &Config) -> TimeoutConfig {
+    let call = cfg.aws.call_timeout;
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3).min(call))
+        .operation_attempt_timeout((call / cfg.aws.max_attempts.max(1)).max(Duration::from_secs(1)))
+        .operation_timeout(call)
+        .build()
 }
 
 /// Path-style addressing: works with every S3-compatible endpoint (and the emulator), and bucket

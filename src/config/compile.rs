@@ -57,6 +57,7 @@ pub fn compile(src: &Source, diags: &mut Diagnostics) -> Option<Config> {
         None => Some(Aws {
             endpoint_url: None,
             max_attempts: 3,
+            call_timeout: Duration::from_secs(30),
         }),
     };
     let primary = root.table("primary", true).and_then(|mut s| {
@@ -304,6 +305,12 @@ fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
         );
     }
     let max_attempts = s.int_in("max_attempts", 1, 10, Some(3));
+    let call_timeout = s.duration("call_timeout", Some(Duration::from_secs(30)));
+    if let Some(t) = &call_timeout
+        && !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&t.value)
+    {
+        s.error(t.offset, "call_timeout", "must be between 1s and 10m");
+    }
     for secret in [
         "access_key_id",
         "secret_access_key",
@@ -322,6 +329,7 @@ fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
     Some(Aws {
         endpoint_url: endpoint_url.map(|u| u.value),
         max_attempts: max_attempts?.value as u32,
+        call_timeout: call_timeout?.value,
     })
 }
 
@@ -685,6 +693,7 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
                         "probe_error means our probe is broken (a 4xx other than 429); it alerts but never fails over",
                     ),
                     Some(OutcomeClass::Ok) => s.error(item.offset, "fail_on", "\"ok\" cannot count as a failure"),
+                    Some(OutcomeClass::Local) => s.error(item.offset, "fail_on", "\"local\" is this host failing to send the probe (out of file descriptors, memory or ports); it never counts as the primary's failure"),
                     Some(c) => out.push(c),
                     None => s.error(
                         item.offset,

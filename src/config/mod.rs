@@ -129,6 +129,10 @@ pub struct Aws {
     pub endpoint_url: Option<String>,
     /// SDK attempts per call; 1 in tests against the emulator so unimplemented calls fail fast.
     pub max_attempts: u32,
+    /// The deadline of one AWS call, all its SDK attempts included: a control plane that hangs
+    /// (Route 53 in a us-east-1 event) fails the step in bounded time, and the retry policy
+    /// takes it from there.
+    pub call_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -261,10 +261,17 @@ impl Detector {
         self.evidence.push_back(r.clone());
         let flap_ended = self.end_flapping(now);
 
-        if r.outcome == OutcomeClass::ProbeError {
+        if r.outcome.uncounted() {
+            let why = if r.outcome == OutcomeClass::Local {
+                "this host could not send the probe (its own fault, not the primary's)"
+            } else {
+                "the probe itself is misconfigured"
+            };
             let reason = format!(
-                "probe_error ({}): the probe itself is misconfigured; round not counted, verdict stays {:?}",
-                r.detail, self.health
+                "{} ({}): {why}; round not counted, verdict stays {:?}",
+                r.outcome.as_str(),
+                r.detail,
+                self.health
             );
             return self.verdict(now, None, reason, None, flap_ended);
         }
@@ -391,7 +398,7 @@ impl Detector {
         // sees the primary as users do. Retries are sent *because* it failed; counting them too
         // would weigh a one-second blip three times. A failure a retry absorbed still counts.
         let first = r.attempt_classes().next().unwrap_or(r.outcome);
-        let (attempts, failures) = if first == OutcomeClass::ProbeError {
+        let (attempts, failures) = if first.uncounted() {
             (0u8, 0u8)
         } else {
             (1, u8::from(self.policy.fail_on.contains(&first)))

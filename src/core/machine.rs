@@ -559,13 +559,7 @@ pub fn decide(
                         actions: vec![],
                         reason: String::new(),
                     };
-                    return start_from(
-                        &after.next,
-                        now,
-                        run_id,
-                        trigger,
-                        reason,
-                    );
+                    return start_from(&after.next, now, run_id, trigger, reason);
                 }
                 (None, _) => {}
             }
@@ -804,6 +798,15 @@ mod tests {
         }
     }
 
+    fn finished(run: &str, succeeded: bool, traffic_on: Side) -> Event {
+        Event::RunFinished {
+            run: run.into(),
+            succeeded,
+            traffic_on,
+            gave_up: false,
+        }
+    }
+
     #[test]
     fn an_absurd_cooldown_is_forever_not_a_panic() {
         let policy = Policy {
@@ -812,6 +815,13 @@ mod tests {
         };
         let d = decide(&armed(), &down(), t(0), &policy, "r1");
         assert_eq!(d.actions.len(), 1);
+        let d = decide(
+            &d.next,
+            &finished("r1", true, Side::Standby),
+            t(5),
+            &policy,
+            "-",
+        );
         assert_eq!(d.next.cooldown_until, Some(DateTime::<Utc>::MAX_UTC));
         let back = State {
             serving: Serving::Primary,
@@ -932,6 +942,7 @@ mod tests {
                 run: "d1".into(),
                 succeeded: false,
                 traffic_on: Side::Primary,
+                gave_up: false,
             },
             t(20),
             &AUTO,
@@ -974,6 +985,7 @@ mod tests {
                 run: "d1".into(),
                 succeeded: false,
                 traffic_on: Side::Primary,
+                gave_up: false,
             },
             t(20),
             &manual,
@@ -984,14 +996,25 @@ mod tests {
     }
 
     #[test]
-    fn primary_down_starts_an_automatic_failover_with_cooldown() {
+    fn primary_down_starts_an_automatic_failover_and_its_success_the_cooldown() {
         let d = decide(&armed(), &down(), t(4), &AUTO, "r1");
         assert_eq!(d.next.serving, Serving::FailingOver { run: "r1".into() });
         assert_eq!(
             d.reason,
             "failing over automatically: down: 2 consecutive failing rounds"
         );
-        assert_eq!(d.next.cooldown_until, Some(t(4 + 1800)));
+        assert_eq!(
+            d.next.cooldown_until, None,
+            "the cooldown starts when the failover succeeds, not before"
+        );
+        let done = decide(
+            &d.next,
+            &finished("r1", true, Side::Standby),
+            t(60),
+            &AUTO,
+            "-",
+        );
+        assert_eq!(done.next.cooldown_until, Some(t(60 + 1800)));
         match &d.actions[..] {
             [
                 Action::StartRun {
@@ -1016,6 +1039,7 @@ mod tests {
                 run: "r1".into(),
                 succeeded: true,
                 traffic_on: Side::Standby,
+                gave_up: false,
             },
             t(60),
             &AUTO,
@@ -1052,6 +1076,7 @@ mod tests {
                 run: "r2".into(),
                 succeeded: true,
                 traffic_on: Side::Primary,
+                gave_up: false,
             },
             t(90),
             &AUTO,
@@ -1070,6 +1095,7 @@ mod tests {
                 run: "r1".into(),
                 succeeded: false,
                 traffic_on: Side::Primary,
+                gave_up: false,
             },
             t(60),
             &AUTO,
@@ -1081,41 +1107,107 @@ mod tests {
 
     #[test]
     fn cooldown_blocks_a_second_automatic_failover_until_acknowledged() {
+        // A successful automatic failover, then a failback by hand: the primary fails again
+        // inside the cooldown.
         let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
-        let s = decide(
-            &s,
-            &Event::RunFinished {
-                run: "r1".into(),
-                succeeded: false,
-                traffic_on: Side::Primary,
-            },
-            t(60),
-            &AUTO,
-            "-",
-        )
-        .next;
+        let s = decide(&s, &finished("r1", true, Side::Standby), t(60), &AUTO, "-").next;
+        let s = State {
+            serving: Serving::Primary,
+            ..s
+        };
         let d = decide(&s, &down(), t(120), &AUTO, "r2");
         assert!(d.actions.is_empty());
         assert!(d.reason.contains("inside the cooldown"), "{}", d.reason);
-        let s = decide(&s, &Event::Ack, t(130), &AUTO, "-").next;
-        assert_eq!(decide(&s, &down(), t(140), &AUTO, "r2").actions.len(), 1);
+        let acked = decide(&s, &Event::Ack, t(130), &AUTO, "-").next;
+        assert_eq!(
+            decide(&acked, &down(), t(140), &AUTO, "r2").actions.len(),
+            1
+        );
         // And without an ack, once the cooldown is over.
-        let s2 = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
-        let s2 = decide(
-            &s2,
+        assert_eq!(
+            decide(&s, &down(), t(60 + 1801), &AUTO, "r3").actions.len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_failed_failover_is_tried_again_until_one_gives_up() {
+        let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
+        let s = decide(&s, &finished("r1", false, Side::Primary), t(60), &AUTO, "-").next;
+        assert_eq!(
+            s.cooldown_until, None,
+            "a failed failover starts no cooldown"
+        );
+        let d = decide(&s, &down(), t(61), &AUTO, "r2");
+        assert_eq!(d.next.serving, Serving::FailingOver { run: "r2".into() });
+        // r2 uses up its attempts: no third run on its own.
+        let s = decide(
+            &d.next,
             &Event::RunFinished {
-                run: "r1".into(),
+                run: "r2".into(),
                 succeeded: false,
                 traffic_on: Side::Primary,
+                gave_up: true,
             },
-            t(60),
+            t(200),
             &AUTO,
             "-",
         )
         .next;
         assert_eq!(
-            decide(&s2, &down(), t(4 + 1801), &AUTO, "r3").actions.len(),
+            s.gave_up,
+            Some(GaveUp {
+                run: "r2".into(),
+                at: t(200)
+            })
+        );
+        let d = decide(&s, &down(), t(201), &AUTO, "r3");
+        assert!(d.actions.is_empty());
+        assert!(
+            d.reason.contains("failover r2 used up its attempts"),
+            "{}",
+            d.reason
+        );
+        // An operator's failover, an ack, or the primary's recovery each lift it.
+        let d = decide(
+            &s,
+            &Event::Requested {
+                kind: RunbookKind::Failover,
+                force: false,
+            },
+            t(202),
+            &AUTO,
+            "r4",
+        );
+        assert_eq!(d.actions.len(), 1);
+        assert_eq!(d.next.gave_up, None);
+        let acked = decide(&s, &Event::Ack, t(202), &AUTO, "-");
+        assert!(
+            acked.reason.contains("escalation of failover r2 cleared"),
+            "{}",
+            acked.reason
+        );
+        assert_eq!(
+            decide(&acked.next, &down(), t(203), &AUTO, "r5")
+                .actions
+                .len(),
             1
+        );
+        let up = decide(
+            &s,
+            &Event::PrimaryUp {
+                reason: "up".into(),
+                probe: PROBE.into(),
+            },
+            t(202),
+            &AUTO,
+            "-",
+        );
+        assert_eq!(up.next.gave_up, None);
+        assert!(
+            up.reason.contains("escalated failover is behind us"),
+            "{}",
+            up.reason
         );
     }
 
@@ -1277,6 +1369,7 @@ mod tests {
                 run: "other".into(),
                 succeeded: true,
                 traffic_on: Side::Standby,
+                gave_up: false,
             },
             t(6),
             &AUTO,
@@ -1332,11 +1425,13 @@ mod tests {
                 run: run.into(),
                 succeeded: true,
                 traffic_on: Side::Standby,
+                gave_up: false,
             },
             6 => Event::RunFinished {
                 run: run.into(),
                 succeeded: false,
                 traffic_on: Side::Primary,
+                gave_up: run.len() % 2 == 0,
             },
             _ => Event::Ack,
         }
@@ -1347,7 +1442,8 @@ mod tests {
         fn invariants_hold_for_any_event_sequence(steps in proptest::collection::vec(arb_event(), 1..200)) {
             let mut state = armed();
             let mut now = t(0);
-            let mut last_auto: Option<DateTime<Utc>> = None;
+            // When the last automatic failover succeeded; whether an ack came since.
+            let mut last_success: Option<DateTime<Utc>> = None;
             let mut acked_since = false;
             for (i, (gap, code)) in steps.into_iter().enumerate() {
                 now += chrono::Duration::seconds(i64::from(gap));
@@ -1359,13 +1455,20 @@ mod tests {
                     prop_assert!(state.serving.running().is_none(), "run started while {} ran", current);
                     prop_assert!(!state.paused);
                     if let Trigger::Automatic { .. } = trigger {
-                        if let Some(prev) = last_auto {
+                        if let Some(prev) = last_success {
                             prop_assert!(acked_since || now - prev >= chrono::Duration::seconds(1800),
-                                "second automatic failover {}s after the first", (now - prev).num_seconds());
+                                "automatic failover {}s after the last successful one", (now - prev).num_seconds());
                         }
-                        last_auto = Some(now);
-                        acked_since = false;
+                        prop_assert!(state.gave_up.is_none(), "automatic failover after one gave up");
                     }
+                }
+                if let Event::RunFinished { succeeded: true, traffic_on: Side::Standby, .. } = &event
+                    && matches!(state.serving, Serving::FailingOver { .. })
+                    && state.serving.running() == Some(current.as_str())
+                    && matches!(state.trigger, Some(Trigger::Automatic { .. }))
+                {
+                    last_success = Some(now);
+                    acked_since = false;
                 }
                 if event == Event::Ack { acked_since = true; }
                 state = d.next;

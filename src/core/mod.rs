@@ -4,4 +4,5 @@
 pub mod detector;
 pub mod machine;
 pub mod outcome;
+pub mod rederive;
 pub mod retry;

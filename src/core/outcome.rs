@@ -19,6 +19,9 @@ pub enum OutcomeClass {
     Connect,
     /// Any other 4xx: our probe is wrong, not the primary. Alerts, never fails over.
     ProbeError,
+    /// This host could not send the probe (out of file descriptors, memory, ports): says
+    /// nothing about the primary. Not counted; the orchestrator reports itself impaired.
+    Local,
 }
 
 impl OutcomeClass {
@@ -43,6 +46,7 @@ impl OutcomeClass {
             OutcomeClass::Timeout => "timeout",
             OutcomeClass::Connect => "connect",
             OutcomeClass::ProbeError => "probe_error",
+            OutcomeClass::Local => "local",
         }
     }
 
@@ -56,6 +60,7 @@ impl OutcomeClass {
             "timeout" => OutcomeClass::Timeout,
             "connect" => OutcomeClass::Connect,
             "probe_error" => OutcomeClass::ProbeError,
+            "local" => OutcomeClass::Local,
             _ => return None,
         })
     }
@@ -63,7 +68,15 @@ impl OutcomeClass {
     /// Worth an immediate retry within the round: transient-looking failures only. A probe error
     /// will not fix itself by asking again.
     pub fn retryable(self) -> bool {
-        !matches!(self, OutcomeClass::Ok | OutcomeClass::ProbeError)
+        !matches!(
+            self,
+            OutcomeClass::Ok | OutcomeClass::ProbeError | OutcomeClass::Local
+        )
+    }
+
+    /// Says nothing about the primary's health: the round is not counted.
+    pub fn uncounted(self) -> bool {
+        matches!(self, OutcomeClass::ProbeError | OutcomeClass::Local)
     }
 }
 
@@ -73,7 +86,8 @@ pub enum Answer {
     Status(u16),
     Timeout,
     Connect(String),
-    /// The request could not even be built or sent for a local reason.
+    /// The request could not even be built or sent for a reason of this host (EMFILE, ENOMEM,
+    /// no free port).
     Local(String),
 }
 
@@ -95,7 +109,7 @@ pub fn classify(answer: &Answer, latency: Duration, slow: Duration) -> OutcomeCl
         Answer::Status(_) => OutcomeClass::ProbeError,
         Answer::Timeout => OutcomeClass::Timeout,
         Answer::Connect(_) => OutcomeClass::Connect,
-        Answer::Local(_) => OutcomeClass::ProbeError,
+        Answer::Local(_) => OutcomeClass::Local,
     }
 }
 
@@ -199,6 +213,9 @@ mod tests {
             classify(&Answer::Connect("refused".into()), fast, SLOW),
             OutcomeClass::Connect
         );
+        let local = classify(&Answer::Local("Too many open files".into()), fast, SLOW);
+        assert_eq!(local, OutcomeClass::Local);
+        assert!(local.uncounted() && !local.retryable());
     }
 
     #[test]
@@ -212,6 +229,7 @@ mod tests {
             OutcomeClass::Timeout,
             OutcomeClass::Connect,
             OutcomeClass::ProbeError,
+            OutcomeClass::Local,
         ] {
             assert_eq!(OutcomeClass::parse(c.as_str()), Some(c));
         }

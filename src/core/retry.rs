@@ -37,9 +37,8 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait after the `failed`-th failed attempt (1-based).
     pub fn wait_after(&self, failed: u32) -> Duration {
-        let doublings = failed.saturating_sub(1).min(32);
-        self.backoff
-            .checked_mul(1u32 << doublings)
+        2u32.checked_pow(failed.saturating_sub(1))
+            .and_then(|factor| self.backoff.checked_mul(factor))
             .unwrap_or(self.max_backoff)
             .min(self.max_backoff)
     }
@@ -154,17 +153,23 @@ mod tests {
             }
         );
         assert!(d.reason.contains("attempt 1 of 5 failed"), "{}", d.reason);
-        assert!(d.reason.contains("in 2.0s (attempt 2 of 5)"), "{}", d.reason);
+        assert!(
+            d.reason.contains("in 2.0s (attempt 2 of 5)"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]
     fn escalates_once_at_the_threshold_and_again_when_giving_up() {
         let p = RetryPolicy::default();
         let escalations: Vec<bool> = (1..5)
-            .map(|n| match after_failure(&p, n, true, &Primary::NotUp, t(0)).next {
-                Next::Retry { escalate, .. } => escalate,
-                other => panic!("{other:?}"),
-            })
+            .map(
+                |n| match after_failure(&p, n, true, &Primary::NotUp, t(0)).next {
+                    Next::Retry { escalate, .. } => escalate,
+                    other => panic!("{other:?}"),
+                },
+            )
             .collect();
         assert_eq!(escalations, [false, true, false, false]);
         let d = after_failure(&p, 5, true, &Primary::NotUp, t(0));
@@ -180,7 +185,11 @@ mod tests {
         };
         let d = after_failure(&p, 1, true, &up, t(0));
         assert_eq!(d.next, Next::Stop);
-        assert!(d.reason.contains("healthy again (3 good rounds)"), "{}", d.reason);
+        assert!(
+            d.reason.contains("healthy again (3 good rounds)"),
+            "{}",
+            d.reason
+        );
         assert!(matches!(
             after_failure(&p, 1, false, &up, t(0)).next,
             Next::Retry { .. }
@@ -193,7 +202,10 @@ mod tests {
             attempts: 1,
             ..RetryPolicy::default()
         };
-        assert_eq!(after_failure(&p, 1, false, &Primary::NotUp, t(0)).next, Next::GiveUp);
+        assert_eq!(
+            after_failure(&p, 1, false, &Primary::NotUp, t(0)).next,
+            Next::GiveUp
+        );
         let p = RetryPolicy {
             attempts: 100,
             backoff: crate::duration::MAX,

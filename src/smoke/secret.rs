@@ -228,7 +228,10 @@ mod tests {
         // Fewer than 8 characters of it are not a secret any more: left alone.
         assert_eq!(r.scrub("qrstu"), "qrstu");
         // Scrubbed before the cut: no head of the secret left at the cut.
-        let cut = r.scrub_cut(&format!("{}sk-0123456789abcdefghijklmnopqrstu", "x".repeat(10)), 20);
+        let cut = r.scrub_cut(
+            &format!("{}sk-0123456789abcdefghijklmnopqrstu", "x".repeat(10)),
+            20,
+        );
         assert!(!cut.contains("sk-0"), "{cut}");
         assert!(cut.ends_with('…'), "{cut}");
     }

@@ -1,0 +1,83 @@
+//! The shell around [`crate::core::rederive`]: when `state.json` is missing, observe the world
+//! (the DNS record, the run journals, the last verdict) and write the state that follows, with a
+//! reason that says it was re-derived. Nothing is written when the world does not say where
+//! traffic is.
+
+use chrono::Utc;
+use tracing::warn;
+
+use crate::core::machine::Trigger;
+use crate::core::rederive::{Observed, rederive};
+use crate::executor::{Ctx, ExecError};
+use crate::journal::{self, JournalError, RunStatus};
+use crate::runbook::RunbookKind;
+use crate::store::StoreError;
+
+/// Re-derives and writes a missing state; a no-op when the state exists. `Ok(Some(why))` when
+/// the world does not say where traffic is (nothing written).
+pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
+    if ctx
+        .store
+        .get(journal::STATE_KEY)
+        .await
+        .map_err(JournalError::from)?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let runs = journal::list_runs(&ctx.store).await?.records;
+    // A store that has never recorded anything is a first start, not a loss: the default state
+    // (primary, unarmed) is the truth there, and needs no AWS call.
+    let verdict = journal::read_verdict(&ctx.store).await.ok().flatten();
+    if runs.is_empty() && verdict.is_none() {
+        return Ok(None);
+    }
+    let record = crate::aws::dns::current(
+        &ctx.clients.route53,
+        &ctx.cfg.dns.zone_id,
+        &ctx.cfg.dns.name,
+        ctx.cfg.dns.record_type,
+    )
+    .await?;
+    let unfinished = runs
+        .iter()
+        .rev()
+        .find(|r| r.status == RunStatus::Running)
+        .map(|r| (r.id.clone(), r.kind, r.trigger.clone()));
+    let last_auto_failover = runs
+        .iter()
+        .rev()
+        .find(|r| {
+            r.kind == RunbookKind::Failover
+                && r.status == RunStatus::Succeeded
+                && matches!(r.trigger, Trigger::Automatic { .. })
+        })
+        .and_then(|r| r.finished_at);
+    let observed = Observed {
+        record_side: record.as_ref().and_then(|r| ctx.cfg.dns.side_of(&r.value)),
+        record_value: record.map(|r| r.value),
+        unfinished,
+        last_auto_failover,
+        last_good: verdict
+            .and_then(|v| v.last_good)
+            .map(|at| (at, ctx.cfg.primary.endpoint.clone())),
+    };
+    match rederive(&observed, ctx.cfg.failover.cooldown, Utc::now()) {
+        Ok(state) => match journal::write_state(&ctx.store, &state, None).await {
+            Ok(()) => {
+                warn!("{}", state.reason);
+                ctx.notifier.send(
+                    "state_rederived",
+                    format!("{}: {}", ctx.cfg.service.name, state.reason),
+                    None,
+                    serde_json::json!({ "serving": state.serving, "reason": state.reason }),
+                );
+                Ok(None)
+            }
+            // Someone wrote it meanwhile: theirs stands.
+            Err(JournalError::Store(StoreError::Conflict { .. })) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        Err(why) => Ok(Some(why)),
+    }
+}
