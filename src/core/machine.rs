@@ -1431,7 +1431,7 @@ mod tests {
                 run: run.into(),
                 succeeded: false,
                 traffic_on: Side::Primary,
-                gave_up: run.len() % 2 == 0,
+                gave_up: run.len().is_multiple_of(2),
             },
             _ => Event::Ack,
         }
