@@ -7,6 +7,7 @@
 //!   `Authorization: Bearer <token>` when `[control] token_env` names a variable holding one.
 //!   Everything else is refused: no token configured → 403, missing or wrong token → 401.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -234,7 +235,7 @@ pub async fn start(
                 _ = shutdown.changed() => break,
                 Ok((mut s, _)) = sock.accept() => {
                     let Ok(slot) = socket_slots.clone().try_acquire_owned() else {
-                        busy(&s);
+                        busy(s);
                         continue;
                     };
                     let peer = s.peer_cred().ok().map(|c| c.uid());
@@ -252,7 +253,7 @@ pub async fn start(
                 }
                 Ok((mut s, _)) = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
                     let Ok(slot) = http_slots.clone().try_acquire_owned() else {
-                        busy(&s);
+                        busy(s);
                         continue;
                     };
                     let (ctx, live, token) = (ctx.clone(), live.clone(), token.clone());
@@ -271,27 +272,33 @@ pub async fn start(
 /// Connections served at once on each listener; more are answered 503 and closed at once.
 pub const MAX_CONNECTIONS: usize = 64;
 
-/// Over the cap: a best-effort 503 without waiting for the peer, then the connection closes
-/// (dropped by the caller), so it costs a file descriptor for microseconds.
-fn busy<S: TryWrite>(s: &S) {
-    let _ = s.try_write_bytes(
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n",
-    );
-}
-
-trait TryWrite {
-    fn try_write_bytes(&self, b: &[u8]) -> std::io::Result<usize>;
-}
-
-impl TryWrite for tokio::net::TcpStream {
-    fn try_write_bytes(&self, b: &[u8]) -> std::io::Result<usize> {
-        self.try_write(b)
+/// Over the cap: a best-effort 503 written straight to the socket (one non-blocking syscall:
+/// tokio's `try_write` would refuse before the reactor has seen the socket writable), then the
+/// connection closes, so it costs a file descriptor for microseconds.
+fn busy<S: IntoStdWrite>(s: S) {
+    if let Ok(mut w) = s.into_std_write() {
+        let _ = w.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n",
+        );
     }
 }
 
-impl TryWrite for tokio::net::UnixStream {
-    fn try_write_bytes(&self, b: &[u8]) -> std::io::Result<usize> {
-        self.try_write(b)
+trait IntoStdWrite {
+    type W: std::io::Write;
+    fn into_std_write(self) -> std::io::Result<Self::W>;
+}
+
+impl IntoStdWrite for tokio::net::TcpStream {
+    type W = std::net::TcpStream;
+    fn into_std_write(self) -> std::io::Result<Self::W> {
+        self.into_std()
+    }
+}
+
+impl IntoStdWrite for tokio::net::UnixStream {
+    type W = std::os::unix::net::UnixStream;
+    fn into_std_write(self) -> std::io::Result<Self::W> {
+        self.into_std()
     }
 }
 

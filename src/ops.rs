@@ -597,6 +597,13 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         ),
         _ => println!("cooldown:    none"),
     }
+    if let Some(g) = &state.gave_up {
+        println!(
+            "ESCALATED:   failover {} used up its attempts at {}; automatic failover waits for people: `standby failover` tries again, `standby ack` lets it try on its own",
+            g.run,
+            g.at.to_rfc3339()
+        );
+    }
     let now = Utc::now();
     match journal::read_verdict(&store).await? {
         Some(v) => {

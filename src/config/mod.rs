@@ -99,6 +99,9 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "approval_escalation",
     "flapping",
     "unarmed",
+    "escalation",
+    "orchestrator_impaired",
+    "state_rederived",
 ];
 
 impl Config {

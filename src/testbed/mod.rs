@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod endpoint;
+pub mod faults;
 pub mod moto;
 pub mod seed;
 pub mod sim;

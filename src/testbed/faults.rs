@@ -1,0 +1,363 @@
+//! An HTTP fault proxy between standby and the AWS emulator: what moto never does, injected on
+//! the wire, so standby's real SDK clients meet it exactly as they would meet AWS.
+//!
+//! What it stands for (AWS's documented behaviour):
+//! - **Throttling.** Route 53 allows five API requests per second per account and answers
+//!   `400 Throttling` ("Rate exceeded") above it, and `400 PriorRequestNotComplete` while a
+//!   change to the same zone is still being applied; Auto Scaling answers `400 Throttling`;
+//!   S3 answers `503 SlowDown`. The SDK's standard retry mode retries these with backoff, up to
+//!   `[aws] max_attempts`; what is left over reaches standby's own retry policy.
+//! - **Hanging control planes.** In a us-east-1 event Route 53's control plane may accept
+//!   connections and never answer: the proxy holds the request open until the client gives up.
+//! - **Server errors**: any status, for the operations a rule names.
+//!
+//! Each call's service comes from its SigV4 credential scope and its operation from the
+//! request (the query `Action` for Auto Scaling, the REST path for Route 53 and S3), so a rule
+//! can target "the UPSERT of the DNS flip" and nothing else. Randomness is a seeded xorshift:
+//! a run is repeatable.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The service's own throttling answer (`Throttling`, or `SlowDown` for S3).
+    Throttle,
+    /// Route 53's answer while an earlier change is still being applied.
+    PriorRequestNotComplete,
+    /// Accept and never answer.
+    Hang,
+    /// Answer this status with a generic `InternalFailure`.
+    Status(u16),
+}
+
+/// Which calls a rule hits, and how often.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `route53`, `autoscaling`, `s3`; `None`: any.
+    pub service: Option<String>,
+    /// e.g. `ChangeResourceRecordSets`, `UpdateAutoScalingGroup`; `None`: any.
+    pub operation: Option<String>,
+    pub fault: Fault,
+    /// Only the first `n` matching calls (then the rule is spent); `None`: no limit.
+    pub first: Option<u32>,
+    /// The chance that a matching call is hit (1.0: every one).
+    pub probability: f64,
+}
+
+impl Rule {
+    pub fn new(service: Option<&str>, operation: Option<&str>, fault: Fault) -> Rule {
+        Rule {
+            service: service.map(str::to_string),
+            operation: operation.map(str::to_string),
+            fault,
+            first: None,
+            probability: 1.0,
+        }
+    }
+
+    pub fn first(mut self, n: u32) -> Rule {
+        self.first = Some(n);
+        self
+    }
+
+    pub fn probability(mut self, p: f64) -> Rule {
+        self.probability = p;
+        self
+    }
+}
+
+/// One call that went through, with the fault it met.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub service: String,
+    pub operation: String,
+    pub fault: Option<Fault>,
+}
+
+struct Shared {
+    upstream: String,
+    client: reqwest::Client,
+    rules: Mutex<Vec<Rule>>,
+    calls: Mutex<Vec<Call>>,
+    rng: Mutex<u64>,
+}
+
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FaultProxy {
+    /// Listens on a free loopback port and forwards to `upstream` (the emulator's URL).
+    pub async fn start(upstream: &str, seed: u64) -> std::io::Result<FaultProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(std::io::Error::other)?,
+            rules: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
+            rng: Mutex::new(seed.max(1)),
+        });
+        let s = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let s = s.clone();
+                        async move { Ok::<_, Infallible>(handle(&s, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FaultProxy { addr, shared, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn add(&self, rule: Rule) {
+        self.shared.rules.lock().expect("rules").push(rule);
+    }
+
+    pub fn clear(&self) {
+        self.shared.rules.lock().expect("rules").clear();
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.calls.lock().expect("calls").clone()
+    }
+}
+
+async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return answer(400, "text/plain", format!("reading the request: {e}")),
+    };
+    let service = service_of(&parts.headers);
+    let operation = operation_of(&service, parts.method.as_str(), parts.uri.path(), &body);
+    let fault = pick(s, &service, &operation);
+    s.calls.lock().expect("calls").push(Call {
+        service: service.clone(),
+        operation: operation.clone(),
+        fault: fault.clone(),
+    });
+    match fault {
+        Some(Fault::Hang) => std::future::pending().await,
+        Some(f) => fault_answer(&service, &f),
+        None => forward(s, parts, body).await,
+    }
+}
+
+/// The first rule that matches and fires; spends a `first` rule's count.
+fn pick(s: &Shared, service: &str, operation: &str) -> Option<Fault> {
+    let mut rules = s.rules.lock().expect("rules");
+    let mut rng = s.rng.lock().expect("rng");
+    for r in rules.iter_mut() {
+        let matches = r.service.as_deref().is_none_or(|x| x == service)
+            && r.operation.as_deref().is_none_or(|x| x == operation)
+            && r.first.is_none_or(|n| n > 0);
+        if !matches {
+            continue;
+        }
+        // xorshift64: repeatable runs from the seed.
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        let draw = (*rng >> 11) as f64 / (1u64 << 53) as f64;
+        if draw < r.probability {
+            if let Some(n) = r.first.as_mut() {
+                *n -= 1;
+            }
+            return Some(r.fault.clone());
+        }
+    }
+    None
+}
+
+async fn forward(
+    s: &Shared,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let url = format!("{}{path}", s.upstream);
+    let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
+        return answer(405, "text/plain", "method".into());
+    };
+    let mut req = s.client.request(method, url).body(body.to_vec());
+    for (k, v) in &parts.headers {
+        if k == "host" || k == "content-length" || k == "connection" {
+            continue;
+        }
+        req = req.header(k.as_str(), v.as_bytes());
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let headers: Vec<(String, Vec<u8>)> = resp
+                .headers()
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "content-length" | "transfer-encoding" | "connection"
+                    )
+                })
+                .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+                .collect();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let mut out = Response::builder().status(status);
+            for (k, v) in headers {
+                out = out.header(k, v);
+            }
+            out.body(Full::new(bytes))
+                .unwrap_or_else(|e| answer(502, "text/plain", e.to_string()))
+        }
+        Err(e) => answer(502, "text/plain", format!("upstream: {e}")),
+    }
+}
+
+fn answer(status: u16, ctype: &str, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", ctype)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
+}
+
+/// The error document each protocol's SDK parses: awsQuery and REST-XML share `ErrorResponse`,
+/// S3 has its own `Error` root.
+fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
+    let (status, code, message) = match (service, f) {
+        ("s3", Fault::Throttle) => (503, "SlowDown", "Please reduce your request rate."),
+        (_, Fault::Throttle) => (400, "Throttling", "Rate exceeded"),
+        (_, Fault::PriorRequestNotComplete) => (
+            400,
+            "PriorRequestNotComplete",
+            "The request was rejected because Route 53 was still processing a prior request.",
+        ),
+        (_, Fault::Status(s)) => (*s, "InternalFailure", "injected by the fault proxy"),
+        (_, Fault::Hang) => unreachable!("a hang is never answered"),
+    };
+    let body = if service == "s3" {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault-proxy</RequestId></Error>"
+        )
+    } else {
+        format!(
+            "<?xml version=\"1.0\"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+        )
+    };
+    let mut r = answer(status, "text/xml", body);
+    r.headers_mut().insert(
+        "x-amzn-requestid",
+        hyper::header::HeaderValue::from_static("fault-proxy"),
+    );
+    r
+}
+
+/// The signing service in `Authorization: AWS4-HMAC-SHA256 Credential=AK/date/region/service/...`.
+fn service_of(h: &hyper::HeaderMap) -> String {
+    h.get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn operation_of(service: &str, method: &str, path: &str, body: &[u8]) -> String {
+    match service {
+        "autoscaling" => String::from_utf8_lossy(body)
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+            .unwrap_or("Unknown")
+            .to_string(),
+        "route53" => {
+            let p = path.trim_end_matches('/');
+            if p.ends_with("/rrset") {
+                if method == "POST" {
+                    "ChangeResourceRecordSets"
+                } else {
+                    "ListResourceRecordSets"
+                }
+            } else if p.contains("/change/") {
+                "GetChange"
+            } else if p.contains("/healthcheck") {
+                "HealthCheck"
+            } else {
+                "GetHostedZone"
+            }
+            .to_string()
+        }
+        "s3" => format!("{method} {}", if path.matches('/').count() > 1 { "object" } else { "bucket" }),
+        _ => format!("{method} {path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_operations_the_way_rules_do() {
+        assert_eq!(
+            operation_of("route53", "POST", "/2013-04-01/hostedzone/Z1/rrset/", b""),
+            "ChangeResourceRecordSets"
+        );
+        assert_eq!(
+            operation_of("route53", "GET", "/2013-04-01/hostedzone/Z1/rrset", b""),
+            "ListResourceRecordSets"
+        );
+        assert_eq!(
+            operation_of(
+                "autoscaling",
+                "POST",
+                "/",
+                b"Action=UpdateAutoScalingGroup&Version=2011-01-01"
+            ),
+            "UpdateAutoScalingGroup"
+        );
+        let mut h = hyper::HeaderMap::new();
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AK/20261125/us-east-1/route53/aws4_request, SignedHeaders=host"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(service_of(&h), "route53");
+    }
+}

@@ -1,0 +1,568 @@
+//! Acting until traffic is safe, against the real `standby serve` with AWS faults injected on
+//! the wire (the testbed's fault proxy in front of moto), a stand-in systemd notify socket and
+//! hostile local clients: the seven ways issue 11 saw the daemon give up, stall or be misled.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::*;
+use standby::testbed::endpoint::Behavior;
+use standby::testbed::faults::{Fault, FaultProxy, Rule};
+
+fn serving(h: &Harness) -> String {
+    let p = h.state_dir().join("state.json");
+    std::fs::read(&p)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["serving"]["mode"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "(none)".into())
+}
+
+fn armed(h: &Harness) -> bool {
+    let p = h.state_dir().join("state.json");
+    p.exists()
+        && std::fs::read(&p)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| !v["armed"].is_null())
+}
+
+fn log(h: &Harness, name: &str) -> String {
+    std::fs::read_to_string(h.dir.0.join(name)).unwrap_or_default()
+}
+
+/// Points standby's AWS calls at the fault proxy; the tests keep talking to moto directly.
+async fn behind_proxy(h: &Harness, seed: u64) -> FaultProxy {
+    let proxy = FaultProxy::start(&h.moto_endpoint, seed).await.unwrap();
+    let url = proxy.url();
+    let moto = h.moto_endpoint.clone();
+    edit_config(h, |t| {
+        t.replace(
+            &format!("endpoint_url = \"{moto}\""),
+            &format!("endpoint_url = \"{url}\""),
+        )
+    });
+    proxy
+}
+
+fn set_failover(h: &Harness, extra: &str) {
+    edit_config(h, |t| {
+        t.replace(
+            "drill_runbook = \"runbooks/drill-standby.toml\"\n",
+            &format!("drill_runbook = \"runbooks/drill-standby.toml\"\n{extra}"),
+        )
+    });
+}
+
+fn listen(h: &Harness) -> String {
+    let addr = format!("127.0.0.1:{}", standby::testbed::free_port());
+    edit_config(h, |t| {
+        t.replace("listen = \"off\"", &format!("listen = \"{addr}\""))
+    });
+    addr
+}
+
+fn webhook(h: &Harness, url: &str) {
+    edit_config(h, |t| {
+        format!("{t}\n[[webhooks]]\nurl = \"{url}\"\ntimeout = \"2s\"\n")
+    });
+}
+
+fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn last_report(h: &Harness) -> serde_json::Value {
+    let dir = reports(&h.reports_dir())
+        .into_iter()
+        .last()
+        .expect("a report");
+    read_json(&dir.join("report.json"))
+}
+
+/// Observation 1: Route 53 throttling the first UPSERTs past the SDK's tries made the failover
+/// fail once and for ever. Now the failed step is retried and traffic ends on the standby; the
+/// report lists each failed attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_dns_flip_is_retried_until_traffic_is_on_the_standby() {
+    let h = Harness::start("res-throttle").await;
+    let proxy = behind_proxy(&h, 7).await;
+    set_failover(
+        &h,
+        "attempts = 5\nretry_backoff = \"200ms\"\nretry_max_backoff = \"1s\"\n",
+    );
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    proxy.add(
+        Rule::new(
+            Some("route53"),
+            Some("ChangeResourceRecordSets"),
+            Fault::PriorRequestNotComplete,
+        )
+        .first(2),
+    );
+    proxy.add(
+        Rule::new(
+            Some("route53"),
+            Some("ChangeResourceRecordSets"),
+            Fault::Throttle,
+        )
+        .first(1),
+    );
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("traffic on the standby", Duration::from_secs(60), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    assert_eq!(h.record().await, h.world.standby_value);
+    stop(daemon);
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "succeeded", "{rep:#}");
+    let attempts = rep["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{attempts:#?}");
+    for a in attempts {
+        assert_eq!(a["next"], "retry");
+        assert_eq!(a["step"], "flip-dns", "{a:#}");
+    }
+    assert!(
+        attempts[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("PriorRequestNotComplete"),
+        "{attempts:#?}"
+    );
+    let flips = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "ChangeResourceRecordSets")
+        .count();
+    assert_eq!(flips, 4, "three refused, the fourth went through");
+}
+
+/// Observation 1, the other half: when every attempt fails, the run ends failed and escalates
+/// (webhook, metric, state), no RTO is published for it, and the daemon does not go quiet nor
+/// loop: it waits for people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_that_uses_up_its_attempts_escalates_and_publishes_no_rto() {
+    let h = Harness::start("res-giveup").await;
+    let proxy = behind_proxy(&h, 11).await;
+    set_failover(
+        &h,
+        "attempts = 3\nretry_backoff = \"100ms\"\nretry_max_backoff = \"200ms\"\nescalate_after = 1\n",
+    );
+    let addr = listen(&h);
+    let hooks = Receiver::start().await;
+    webhook(&h, &hooks.url);
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    proxy.add(Rule::new(
+        Some("route53"),
+        Some("ChangeResourceRecordSets"),
+        Fault::Throttle,
+    ));
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the escalation", Duration::from_secs(60), || {
+        std::fs::read(h.state_dir().join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| !v["gave_up"].is_null())
+    })
+    .await;
+    // Steady down for a while: no new run starts on its own.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, metrics) = get(&addr, "/metrics").unwrap();
+    stop(daemon);
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "failed");
+    let attempts = rep["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{attempts:#?}");
+    assert_eq!(attempts[2]["next"], "give_up");
+    assert!(metrics.contains("standby_failover_escalated 1"), "{metrics}");
+    assert!(
+        !metrics.contains("standby_last_rto_seconds{kind=\"failover\""),
+        "a failed run published an RTO:\n{metrics}"
+    );
+    let escalations = hooks
+        .events()
+        .iter()
+        .filter(|e| *e == "escalation")
+        .count();
+    assert_eq!(escalations, 2, "one at escalate_after, one when giving up");
+    let runs = std::fs::read_dir(h.state_dir().join("runs"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(runs, 1, "the escalated failover is not restarted in a loop");
+    let out = text(&h.run(&["status"]));
+    assert!(out.contains("ESCALATED:   failover"), "{out}");
+}
+
+/// The figure for the note: `STANDBY_CHAOS_FAILOVERS` failovers (3 in `make test`) with 20% of
+/// all AWS calls throttled; every one must end with traffic on the standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failovers_with_a_fifth_of_aws_calls_throttled_all_reach_the_standby() {
+    let n: u32 = std::env::var("STANDBY_CHAOS_FAILOVERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let h = Harness::start("res-chaos").await;
+    let proxy = behind_proxy(&h, 20).await;
+    let mut outcomes = Vec::new();
+    for i in 0..n {
+        h.reset_world().await;
+        h.lab.primary.set(Behavior::Ok);
+        let _ = std::fs::remove_dir_all(h.state_dir());
+        proxy.clear();
+        let daemon = serve(&h, &format!("serve-{i}.log"));
+        wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+        proxy.add(Rule::new(None, None, Fault::Throttle).probability(0.2));
+        let started = Instant::now();
+        h.lab.primary.set(Behavior::Refuse);
+        let deadline = started + Duration::from_secs(90);
+        while serving(&h) != "standby" && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let on_standby = serving(&h) == "standby" && h.record().await == h.world.standby_value;
+        let throttled = proxy.calls().iter().filter(|c| c.fault.is_some()).count();
+        stop(daemon);
+        let rep = last_report(&h);
+        outcomes.push(format!(
+            "failover {}: {} in {:.1}s, {} failed attempt(s), {throttled} throttled calls so far",
+            i + 1,
+            if on_standby { "on the standby" } else { "NOT on the standby" },
+            started.elapsed().as_secs_f64(),
+            rep["attempts"].as_array().map_or(0, Vec::len)
+        ));
+        assert!(on_standby, "{}\n{}", outcomes.join("\n"), log(&h, &format!("serve-{i}.log")));
+    }
+    println!("{}", outcomes.join("\n"));
+}
+
+/// Observation 2: a state write that fails (here the store's lock file replaced by a directory)
+/// while the primary fails. The orchestrator reports itself impaired (naming the lock file), not
+/// the primary; once the file is back, the failover happens without a verdict change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_state_write_impairs_the_orchestrator_and_is_retried_once_mended() {
+    let h = Harness::start("res-enospc").await;
+    let addr = listen(&h);
+    let hooks = Receiver::start().await;
+    webhook(&h, &hooks.url);
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    let lock = h.state_dir().join(".store.lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("impaired on /healthz", Duration::from_secs(10), || {
+        get(&addr, "/healthz").is_some_and(|(s, b)| s == 503 && b.contains("\"persist\""))
+    })
+    .await;
+    let (_, health) = get(&addr, "/healthz").unwrap();
+    assert!(health.contains(".store.lock"), "names the file at fault: {health}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(serving(&h), "primary", "nothing could be written yet");
+    let (_, metrics) = get(&addr, "/metrics").unwrap();
+    assert!(
+        metrics.contains("standby_orchestrator_impaired{kind=\"persist\"} 1"),
+        "{metrics}"
+    );
+    std::fs::remove_dir(&lock).unwrap();
+    wait_for("the failover once the disk is back", Duration::from_secs(30), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    wait_for("healthy again", Duration::from_secs(10), || {
+        get(&addr, "/healthz").is_some_and(|(s, _)| s == 200)
+    })
+    .await;
+    stop(daemon);
+    let impaired: Vec<serde_json::Value> = hooks
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v["event"] == "orchestrator_impaired")
+        .cloned()
+        .collect();
+    assert!(
+        impaired.len() >= 2,
+        "impaired, then mended: {impaired:#?}"
+    );
+}
+
+/// Observation 3: with Route 53 hanging, the loop stalled in AWS calls: few probe rounds, a
+/// silent watchdog, /healthz 503. Now probing and the watchdog go on; /healthz says acting
+/// fails, not that probing died; and the failover completes once Route 53 answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_route53_stalls_neither_probing_nor_the_watchdog() {
+    let h = Harness::start("res-hang").await;
+    let proxy = behind_proxy(&h, 3).await;
+    edit_config(&h, |t| {
+        t.replace("max_attempts = 1\n", "max_attempts = 1\ncall_timeout = \"3s\"\n")
+    });
+    set_failover(&h, "retry_backoff = \"200ms\"\nretry_max_backoff = \"1s\"\n");
+    let addr = listen(&h);
+    let sock_path = h.dir.0.join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
+    let daemon = h
+        .command(&["serve"])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    proxy.add(Rule::new(Some("route53"), None, Fault::Hang));
+    h.lab.primary.set(Behavior::Refuse);
+    let watch_for = Duration::from_secs(15);
+    let started = Instant::now();
+    let mut last_ping = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut pings = 0;
+    let mut polls = (0, 0);
+    let mut buf = [0u8; 512];
+    let mut next_poll = Instant::now();
+    while started.elapsed() < watch_for {
+        if let Ok(n) = notify.recv(&mut buf)
+            && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
+        {
+            longest = longest.max(last_ping.elapsed());
+            last_ping = Instant::now();
+            pings += 1;
+        }
+        if Instant::now() >= next_poll {
+            next_poll = Instant::now() + Duration::from_millis(250);
+            polls.0 += 1;
+            if let Some((_, body)) = get(&addr, "/healthz") {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if v["probing"]["alive"] == true {
+                    polls.1 += 1;
+                }
+            }
+        }
+    }
+    longest = longest.max(last_ping.elapsed());
+    let verdict = read_json(&h.state_dir().join("verdict.json"));
+    assert_eq!(verdict["health"], "down");
+    assert_eq!(serving(&h), "failing_over", "the run waits on Route 53");
+    println!(
+        "Route 53 hanging for {}s: {pings} watchdog pings, longest gap {:.2}s; probing alive in {}/{} /healthz polls",
+        watch_for.as_secs(),
+        longest.as_secs_f64(),
+        polls.1,
+        polls.0
+    );
+    assert!(
+        longest < Duration::from_millis(2500),
+        "watchdog gap {longest:?} (pings every 1s expected)"
+    );
+    assert_eq!(polls.0, polls.1, "probing alive in every /healthz poll");
+    proxy.clear();
+    wait_for("the failover once Route 53 answers", Duration::from_secs(60), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+}
+
+/// Observation 4: idle local clients exhausted the daemon's file descriptors, the probes failed
+/// with EMFILE and the primary was judged down. Now the endpoint caps its connections and cuts
+/// slow heads, so a flood changes nothing; HTTP's own codes answer the bad requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
+    let h = Harness::start("res-flood").await;
+    let addr = listen(&h);
+    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
+    // A small descriptor budget, so that without the cap the flood would exhaust it.
+    let daemon = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -n 160 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_standby"))
+        .args(["serve", "--config"])
+        .arg(&h.config)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        if let Ok(s) = std::net::TcpStream::connect(&addr) {
+            idle.push(s);
+        }
+    }
+    // Probing goes on through the flood.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Over the cap: answered 503 at once.
+    let mut extra = std::net::TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut got = String::new();
+    let read = extra.read_to_string(&mut got);
+    assert!(
+        got.starts_with("HTTP/1.1 503"),
+        "{got:?} {read:?} ({} idle connections)\n{}",
+        idle.len(),
+        log(&h, "serve.log")
+    );
+    // A silent client is cut off with 408 after the head deadline.
+    let mut silent = idle.remove(0);
+    silent
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .unwrap();
+    let mut got = String::new();
+    let _ = silent.read_to_string(&mut got);
+    assert!(got.starts_with("HTTP/1.1 408"), "{got:?}");
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let big_body = {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "POST /control/pause HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n").unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        got
+    };
+    assert!(big_body.starts_with("HTTP/1.1 413"), "{big_body:?}");
+    let big_head = {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let _ = write!(s, "GET /status HTTP/1.1\r\nX-Junk: {}\r\n", "a".repeat(20_000));
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        got
+    };
+    assert!(big_head.starts_with("HTTP/1.1 431"), "{big_head:?}");
+    let (status, _) = get(&addr, "/healthz").unwrap();
+    stop(daemon);
+    let serve_log = log(&h, "serve.log");
+    assert_eq!(status, 200, "{serve_log}");
+    assert!(!serve_log.contains("Too many open files"), "{serve_log}");
+    assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
+    let runs = std::fs::read_dir(h.state_dir().join("runs"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(runs, 0, "no run started");
+}
+
+/// Observation 5: an answer that echoes the request was cut before redaction, leaking most of
+/// the key. With a key long enough to straddle every cut, no 8-character piece of it appears in
+/// anything standby wrote, printed or served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_piece_of_a_secret_survives_an_echoing_endpoint() {
+    let h = Harness::start("res-redact").await;
+    let key: String = (0..160)
+        .map(|i| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7 + 3) % 36]))
+        .collect();
+    let key = format!("sk-{key}");
+    let addr = listen(&h);
+    h.lab.standby.set(Behavior::Status(503));
+    let mut printed = String::new();
+    for args in [&["check"][..], &["drill", "standby", "--yes"][..]] {
+        let out = h
+            .command(args)
+            .env("STANDBY_TEST_PROBE_KEY", &key)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        printed.push_str(&text(&out));
+    }
+    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
+    let daemon = h
+        .command(&["serve"])
+        .env("STANDBY_TEST_PROBE_KEY", &key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    wait_for("the endpoint", Duration::from_secs(15), || {
+        get(&addr, "/status").is_some()
+    })
+    .await;
+    printed.push_str(&get(&addr, "/status").unwrap().1);
+    stop(daemon);
+    assert!(printed.contains("[redacted ${STANDBY_TEST_PROBE_KEY}]"), "{printed}");
+    let mut texts = vec![("output and /status".to_string(), printed)];
+    let mut stack = vec![h.dir.0.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                texts.push((p.display().to_string(), String::from_utf8_lossy(&b).into_owned()));
+            }
+        }
+    }
+    assert!(texts.len() > 5, "state, journals and reports were written");
+    let pieces: Vec<&str> = (0..=key.len() - 8).map(|i| &key[i..i + 8]).collect();
+    for (name, t) in &texts {
+        if name.ends_with("standby.toml") {
+            continue;
+        }
+        for p in &pieces {
+            assert!(!t.contains(p), "{name} holds {p:?}, a piece of the secret");
+        }
+    }
+}
+
+/// Observation 7: a deleted state.json was taken to mean "traffic on the primary", and one junk
+/// run file broke `status`. Now the state is re-derived from the DNS record (and says so), and
+/// junk is reported and skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_state_is_rederived_and_junk_run_files_are_skipped() {
+    let h = Harness::start("res-heal").await;
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the failover", Duration::from_secs(60), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    std::fs::remove_file(h.state_dir().join("state.json")).unwrap();
+    std::fs::write(h.state_dir().join("runs/20261125T000000Z-failover-junk.json"), b"{ not json").unwrap();
+    let daemon = serve(&h, "serve2.log");
+    wait_for("the state re-derived", Duration::from_secs(15), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    let state = read_json(&h.state_dir().join("state.json"));
+    assert!(
+        state["reason"].as_str().unwrap().contains("re-derived"),
+        "{state:#}"
+    );
+    let status = h.run(&["status"]);
+    let out = text(&status);
+    assert!(status.status.success(), "{out}");
+    assert!(out.contains("skipped:") && out.contains("junk"), "{out}");
+    let list = h.run(&["report", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    stop(daemon);
+    assert!(!log(&h, "serve2.log").contains("panicked"));
+}
