@@ -444,7 +444,10 @@ async fn retry_or_give_up(
     use crate::core::retry::{Next, after_failure};
     use crate::journal::{AttemptNext, FailedAttempt};
     let run = &mut journal.record;
-    let failed = u32::try_from(run.attempts.len())
+    // Attempts are counted per step: a step that went through proved the run is not stuck, so
+    // the next step's troubles get their own attempts (the run stays bounded: steps × attempts).
+    let step_name = run.steps[i].name.clone();
+    let failed = u32::try_from(run.attempts.iter().filter(|a| a.step == step_name).count())
         .unwrap_or(u32::MAX)
         .saturating_add(1);
     let automatic = matches!(run.trigger, Trigger::Automatic { .. });

@@ -238,6 +238,26 @@ mod tests {
     use crate::config::Health;
     use crate::testbed::endpoint::{Behavior, Endpoint};
 
+    #[test]
+    fn this_hosts_resource_errors_are_local_wherever_they_sit_in_the_chain() {
+        #[derive(Debug)]
+        struct Wrap(std::io::Error);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let emfile = Wrap(std::io::Error::from_raw_os_error(24));
+        assert!(local_cause(&emfile));
+        let refused = Wrap(std::io::Error::from_raw_os_error(111));
+        assert!(!local_cause(&refused), "ECONNREFUSED is the primary's");
+    }
+
     fn prober(timeout_ms: u64, slow_ms: u64) -> Prober {
         Prober::new(&Health {
             timeout: Duration::from_millis(timeout_ms),

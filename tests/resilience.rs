@@ -73,7 +73,11 @@ fn webhook(h: &Harness, url: &str) {
 fn get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let status = out.split_whitespace().nth(1)?.parse().ok()?;
@@ -186,16 +190,15 @@ async fn a_failover_that_uses_up_its_attempts_escalates_and_publishes_no_rto() {
     let attempts = rep["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
     assert_eq!(attempts[2]["next"], "give_up");
-    assert!(metrics.contains("standby_failover_escalated 1"), "{metrics}");
+    assert!(
+        metrics.contains("standby_failover_escalated 1"),
+        "{metrics}"
+    );
     assert!(
         !metrics.contains("standby_last_rto_seconds{kind=\"failover\""),
         "a failed run published an RTO:\n{metrics}"
     );
-    let escalations = hooks
-        .events()
-        .iter()
-        .filter(|e| *e == "escalation")
-        .count();
+    let escalations = hooks.events().iter().filter(|e| *e == "escalation").count();
     assert_eq!(escalations, 2, "one at escalate_after, one when giving up");
     let runs = std::fs::read_dir(h.state_dir().join("runs"))
         .unwrap()
@@ -239,11 +242,20 @@ async fn failovers_with_a_fifth_of_aws_calls_throttled_all_reach_the_standby() {
         outcomes.push(format!(
             "failover {}: {} in {:.1}s, {} failed attempt(s), {throttled} throttled calls so far",
             i + 1,
-            if on_standby { "on the standby" } else { "NOT on the standby" },
+            if on_standby {
+                "on the standby"
+            } else {
+                "NOT on the standby"
+            },
             started.elapsed().as_secs_f64(),
             rep["attempts"].as_array().map_or(0, Vec::len)
         ));
-        assert!(on_standby, "{}\n{}", outcomes.join("\n"), log(&h, &format!("serve-{i}.log")));
+        assert!(
+            on_standby,
+            "{}\n{}",
+            outcomes.join("\n"),
+            log(&h, &format!("serve-{i}.log"))
+        );
     }
     println!("{}", outcomes.join("\n"));
 }
@@ -268,7 +280,10 @@ async fn a_failed_state_write_impairs_the_orchestrator_and_is_retried_once_mende
     })
     .await;
     let (_, health) = get(&addr, "/healthz").unwrap();
-    assert!(health.contains(".store.lock"), "names the file at fault: {health}");
+    assert!(
+        health.contains(".store.lock"),
+        "names the file at fault: {health}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(serving(&h), "primary", "nothing could be written yet");
     let (_, metrics) = get(&addr, "/metrics").unwrap();
@@ -277,9 +292,11 @@ async fn a_failed_state_write_impairs_the_orchestrator_and_is_retried_once_mende
         "{metrics}"
     );
     std::fs::remove_dir(&lock).unwrap();
-    wait_for("the failover once the disk is back", Duration::from_secs(30), || {
-        serving(&h) == "standby"
-    })
+    wait_for(
+        "the failover once the disk is back",
+        Duration::from_secs(30),
+        || serving(&h) == "standby",
+    )
     .await;
     wait_for("healthy again", Duration::from_secs(10), || {
         get(&addr, "/healthz").is_some_and(|(s, _)| s == 200)
@@ -294,10 +311,7 @@ async fn a_failed_state_write_impairs_the_orchestrator_and_is_retried_once_mende
         .filter(|v| v["event"] == "orchestrator_impaired")
         .cloned()
         .collect();
-    assert!(
-        impaired.len() >= 2,
-        "impaired, then mended: {impaired:#?}"
-    );
+    assert!(impaired.len() >= 2, "impaired, then mended: {impaired:#?}");
 }
 
 /// Observation 3: with Route 53 hanging, the loop stalled in AWS calls: few probe rounds, a
@@ -308,9 +322,15 @@ async fn a_hanging_route53_stalls_neither_probing_nor_the_watchdog() {
     let h = Harness::start("res-hang").await;
     let proxy = behind_proxy(&h, 3).await;
     edit_config(&h, |t| {
-        t.replace("max_attempts = 1\n", "max_attempts = 1\ncall_timeout = \"3s\"\n")
+        t.replace(
+            "max_attempts = 1\n",
+            "max_attempts = 1\ncall_timeout = \"3s\"\n",
+        )
     });
-    set_failover(&h, "retry_backoff = \"200ms\"\nretry_max_backoff = \"1s\"\n");
+    set_failover(
+        &h,
+        "retry_backoff = \"200ms\"\nretry_max_backoff = \"1s\"\n",
+    );
     let addr = listen(&h);
     let sock_path = h.dir.0.join("notify.sock");
     let notify = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
@@ -374,9 +394,11 @@ async fn a_hanging_route53_stalls_neither_probing_nor_the_watchdog() {
     );
     assert_eq!(polls.0, polls.1, "probing alive in every /healthz poll");
     proxy.clear();
-    wait_for("the failover once Route 53 answers", Duration::from_secs(60), || {
-        serving(&h) == "standby"
-    })
+    wait_for(
+        "the failover once Route 53 answers",
+        Duration::from_secs(60),
+        || serving(&h) == "standby",
+    )
     .await;
     stop(daemon);
 }
@@ -439,7 +461,11 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let big_body = {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        write!(s, "POST /control/pause HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n").unwrap();
+        write!(
+            s,
+            "POST /control/pause HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n"
+        )
+        .unwrap();
         let mut got = String::new();
         let _ = s.read_to_string(&mut got);
         got
@@ -447,7 +473,11 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
     assert!(big_body.starts_with("HTTP/1.1 413"), "{big_body:?}");
     let big_head = {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        let _ = write!(s, "GET /status HTTP/1.1\r\nX-Junk: {}\r\n", "a".repeat(20_000));
+        let _ = write!(
+            s,
+            "GET /status HTTP/1.1\r\nX-Junk: {}\r\n",
+            "a".repeat(20_000)
+        );
         let mut got = String::new();
         let _ = s.read_to_string(&mut got);
         got
@@ -506,7 +536,10 @@ async fn no_piece_of_a_secret_survives_an_echoing_endpoint() {
     .await;
     printed.push_str(&get(&addr, "/status").unwrap().1);
     stop(daemon);
-    assert!(printed.contains("[redacted ${STANDBY_TEST_PROBE_KEY}]"), "{printed}");
+    assert!(
+        printed.contains("[redacted ${STANDBY_TEST_PROBE_KEY}]"),
+        "{printed}"
+    );
     let mut texts = vec![("output and /status".to_string(), printed)];
     let mut stack = vec![h.dir.0.clone()];
     while let Some(d) = stack.pop() {
@@ -515,7 +548,10 @@ async fn no_piece_of_a_secret_survives_an_echoing_endpoint() {
             if p.is_dir() {
                 stack.push(p);
             } else if let Ok(b) = std::fs::read(&p) {
-                texts.push((p.display().to_string(), String::from_utf8_lossy(&b).into_owned()));
+                texts.push((
+                    p.display().to_string(),
+                    String::from_utf8_lossy(&b).into_owned(),
+                ));
             }
         }
     }
@@ -546,7 +582,12 @@ async fn a_lost_state_is_rederived_and_junk_run_files_are_skipped() {
     .await;
     stop(daemon);
     std::fs::remove_file(h.state_dir().join("state.json")).unwrap();
-    std::fs::write(h.state_dir().join("runs/20261125T000000Z-failover-junk.json"), b"{ not json").unwrap();
+    std::fs::write(
+        h.state_dir()
+            .join("runs/20261125T000000Z-failover-junk.json"),
+        b"{ not json",
+    )
+    .unwrap();
     let daemon = serve(&h, "serve2.log");
     wait_for("the state re-derived", Duration::from_secs(15), || {
         serving(&h) == "standby"

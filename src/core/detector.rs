@@ -632,6 +632,29 @@ mod tests {
     }
 
     #[test]
+    fn a_local_fault_is_not_the_primarys() {
+        let mut d = Detector::new(policy());
+        d.observe(&round(0, OutcomeClass::Ok));
+        for i in 1..50 {
+            let v = d.observe(&round(i, OutcomeClass::Local));
+            assert_ne!(v.health, Health::Down);
+            assert!(
+                v.reason.starts_with(
+                    "local (test): this host could not send the probe (its own fault, not the primary's)"
+                ),
+                "{}",
+                v.reason
+            );
+        }
+        // The streak before the fault still counts: nothing was forgotten either.
+        d.observe(&round(50, OutcomeClass::Connect));
+        assert_eq!(
+            d.observe(&round(51, OutcomeClass::Connect)).health,
+            Health::Down
+        );
+    }
+
+    #[test]
     fn probe_error_is_not_counted() {
         let mut d = Detector::new(policy());
         for i in 0..50 {

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included.
+    /// Attempts of one step, the first included; a step that succeeds leaves the next one its
+    /// own attempts.
     pub attempts: u32,
     /// The wait before the second attempt; doubled for each one after.
     pub backoff: Duration,
@@ -43,7 +44,7 @@ impl RetryPolicy {
             .min(self.max_backoff)
     }
 
-    /// The longest time all waits can add to a failover: part of the RTO people plan for.
+    /// The longest time all waits can add to one step: part of the RTO people plan for.
     pub fn total_wait(&self) -> Duration {
         (1..self.attempts).map(|n| self.wait_after(n)).sum()
     }
@@ -79,7 +80,7 @@ pub struct RetryDecision {
     pub reason: String,
 }
 
-/// After the `failed`-th attempt of a failover failed (1-based) at `now`.
+/// After the `failed`-th attempt of a failover's step failed (1-based) at `now`.
 pub fn after_failure(
     policy: &RetryPolicy,
     failed: u32,

@@ -323,7 +323,14 @@ fn operation_of(service: &str, method: &str, path: &str, body: &[u8]) -> String 
             }
             .to_string()
         }
-        "s3" => format!("{method} {}", if path.matches('/').count() > 1 { "object" } else { "bucket" }),
+        "s3" => format!(
+            "{method} {}",
+            if path.matches('/').count() > 1 {
+                "object"
+            } else {
+                "bucket"
+            }
+        ),
         _ => format!("{method} {path}"),
     }
 }
