@@ -103,7 +103,8 @@ pub enum Command {
     Pause(ControlArgs),
     /// Allow actions again after `standby pause`.
     Resume(ControlArgs),
-    /// Lift the cooldown after an automatic failover, allowing another one.
+    /// Lift the cooldown after an automatic failover, and clear an escalated failover that used
+    /// up its attempts: automatic failover may act again.
     Ack(ControlArgs),
     /// Print the least-privilege IAM policy for the host that runs standby with this config.
     IamPolicy(IamArgs),
