@@ -132,12 +132,16 @@ impl Live {
     }
 
     /// `/healthz`: (healthy, JSON body). Healthy means probing is alive, this host is not
-    /// impaired, and the last attempt to act did not fail.
-    pub fn health(&self) -> (bool, serde_json::Value) {
+    /// impaired, the last attempt to act did not fail, and no failover gave up.
+    /// `escalated`: the state's given-up failover, which waits for people.
+    pub fn health(
+        &self,
+        escalated: Option<&crate::core::machine::GaveUp>,
+    ) -> (bool, serde_json::Value) {
         let c = self.conditions();
         let probing = self.probing_alive();
         let loop_age = Utc::now().timestamp_millis() - self.heartbeat.load(Ordering::Relaxed);
-        let ok = probing && c.impaired.is_empty() && c.act_error.is_none();
+        let ok = probing && c.impaired.is_empty() && c.act_error.is_none() && escalated.is_none();
         let body = json!({
             "ok": ok,
             "probing": {
@@ -149,6 +153,8 @@ impl Live {
             "can_persist": !c.impaired.contains_key("persist"),
             "orchestrator_impaired": c.impaired,
             "last_action_error": c.act_error,
+            // A failover used up its attempts: people must act (`standby failover` / `ack`).
+            "escalated_failover": escalated,
             // One instance with a local store: no lease to hold.
             "lease": serde_json::Value::Null,
         });
@@ -233,7 +239,14 @@ pub async fn start(
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
-                Ok((mut s, _)) = sock.accept() => {
+                accepted = sock.accept() => {
+                    let mut s = match accepted {
+                        Ok((s, _)) => s,
+                        Err(e) => {
+                            accept_failed(&e).await;
+                            continue;
+                        }
+                    };
                     let Ok(slot) = socket_slots.clone().try_acquire_owned() else {
                         busy(s);
                         continue;
@@ -251,7 +264,14 @@ pub async fn start(
                         serve_one(&mut s, &ctx, &live, Via::Socket, None).await;
                     });
                 }
-                Ok((mut s, _)) = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
+                accepted = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
+                    let mut s = match accepted {
+                        Ok((s, _)) => s,
+                        Err(e) => {
+                            accept_failed(&e).await;
+                            continue;
+                        }
+                    };
                     let Ok(slot) = http_slots.clone().try_acquire_owned() else {
                         busy(s);
                         continue;
@@ -267,6 +287,13 @@ pub async fn start(
         let _ = std::fs::remove_file(&ctx.cfg.control.socket);
     });
     Ok(bound)
+}
+
+/// An accept that failed (out of file descriptors, say) leaves the listener ready, so trying
+/// again at once would spin; a pause lets the host recover (as mini-redis backs off).
+async fn accept_failed(e: &std::io::Error) {
+    warn!("local endpoint: accepting a connection failed: {e}; pausing accepts for 100ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// Connections served at once on each listener; more are answered 503 and closed at once.
@@ -357,7 +384,11 @@ async fn route(
     const JSON: &str = "application/json";
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/healthz") => {
-            let (ok, body) = live.health();
+            let gave_up = crate::journal::read_state(&ctx.store)
+                .await
+                .ok()
+                .and_then(|(s, _)| s.gave_up);
+            let (ok, body) = live.health(gave_up.as_ref());
             (if ok { 200 } else { 503 }, JSON, json_body(body))
         }
         ("GET", "/metrics") => (200, "text/plain; version=0.0.4; charset=utf-8", {
@@ -369,7 +400,11 @@ async fn route(
         }),
         ("GET", "/status") => {
             let mut v = status_json(ctx).await;
-            v["orchestrator"] = live.health().1;
+            let gave_up = crate::journal::read_state(&ctx.store)
+                .await
+                .ok()
+                .and_then(|(s, _)| s.gave_up);
+            v["orchestrator"] = live.health(gave_up.as_ref()).1;
             (200, JSON, json_body(v))
         }
         ("POST", path) if path.starts_with("/control/") => {

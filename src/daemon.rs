@@ -4,7 +4,9 @@
 //! Guarantees:
 //! - **Nothing stalls probing.** The main loop does only local work (probe bookkeeping, the
 //!   detector, state reads and writes); every AWS call (planning, runs, healing) happens in the
-//!   one *acting* task, and every probe round in its own task. The systemd watchdog is pinged
+//!   *acting* tasks (one at a time, except that a run a verdict starts while the periodic
+//!   resume check is still looking joins it: the run lock keeps them from doing the same run
+//!   twice), and every probe round in its own task. The systemd watchdog is pinged
 //!   from its own task, and only while probe rounds are being judged.
 //! - **Intent persists.** A `down` verdict is applied every round, not only when it changes:
 //!   a failover that could not be decided (a failed state write), a run that failed to start
@@ -61,8 +63,8 @@ pub async fn run(
         Default::default();
     let mut ticker = tokio::time::interval(ctx.cfg.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The one task that talks to AWS about runs: start, adopt, resume, heal.
-    let mut acting: Option<JoinHandle<()>> = None;
+    // The tasks that talk to AWS about runs: start, adopt, resume, heal.
+    let mut acting: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
     let mut syncs = SyncScheduler::new(&ctx, live.clone());
     let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -74,9 +76,9 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.changed() => {
                 crate::sdnotify::stopping();
-                if let Some(handle) = acting.take() {
+                if !acting.is_empty() {
                     info!("shutdown: letting the current step finish, then stopping at a safe point");
-                    let _ = handle.await;
+                    while acting.join_next().await.is_some() {}
                 }
                 if let Some(w) = watchdog {
                     w.abort();
@@ -123,22 +125,21 @@ pub async fn run(
                 if probing.as_ref().is_none_or(|p| p.is_finished()) {
                     probing = probe_if_due(&ctx, &live).await;
                 }
-                if acting.is_none()
+                if acting.is_empty()
                     && let Some(event) = drills.due(chrono::Utc::now())
                 {
-                    acting = act(&ctx, &live, &event, RunbookKind::DrillStandby, vec![], &mut watch.last_reason).await;
+                    act(&ctx, &live, &event, RunbookKind::DrillStandby, vec![], &mut watch.last_reason, &mut acting).await;
                 }
             }
             Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),
-            joined = async { acting.as_mut().expect("guarded").await }, if acting.is_some() => {
-                acting = None;
+            Some(joined) = acting.join_next(), if !acting.is_empty() => {
                 if let Err(e) = joined {
                     warn!("acting task ended abnormally: {e}; acting resumes on the next tick");
                 }
             }
             _ = ticker.tick() => {
-                if acting.is_none() {
-                    acting = Some(tokio::spawn(resume(ctx.clone(), live.clone())));
+                if acting.is_empty() {
+                    acting.spawn(resume(ctx.clone(), live.clone()));
                 }
                 if rounds.len() >= max_in_flight(&ctx.cfg.health) {
                     warn!("{} probe rounds of the primary still in flight; skipping this round (is this host overloaded?)", rounds.len());
@@ -162,15 +163,7 @@ pub async fn run(
                 let Some((event, evidence)) = watch.on_round(&ctx, &live, round).await else {
                     continue;
                 };
-                let started = act(&ctx, &live, &event, RunbookKind::Failover, evidence, &mut watch.last_reason).await;
-                if acting.is_none() {
-                    acting = started;
-                } else if let Some(extra) = started {
-                    // Cannot happen (the state machine starts no run while one runs), but a
-                    // second task must never be lost silently either.
-                    warn!("a run started while another task was acting; it runs alongside");
-                    drop(extra);
-                }
+                act(&ctx, &live, &event, RunbookKind::Failover, evidence, &mut watch.last_reason, &mut acting).await;
             }
         }
     }
@@ -208,7 +201,8 @@ async fn act(
     kind: RunbookKind,
     evidence: Vec<crate::core::outcome::ProbeResult>,
     last_reason: &mut String,
-) -> Option<JoinHandle<()>> {
+    acting: &mut tokio::task::JoinSet<()>,
+) {
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
             mend(ctx, live, "persist");
@@ -218,9 +212,9 @@ async fn act(
             } else {
                 debug!("decision: {}", decision.reason);
             }
-            let started = started?;
+            let Some(started) = started else { return };
             let (ctx, live) = (ctx.clone(), live.clone());
-            Some(tokio::spawn(async move {
+            acting.spawn(async move {
                 match runner::begin(&ctx, started, evidence, None).await {
                     Ok(Some(owned)) => {
                         live.act_ok();
@@ -229,7 +223,7 @@ async fn act(
                     Ok(None) => live.act_ok(),
                     Err(e) => acting_failed(&ctx, &live, &e, "starting the run"),
                 }
-            }))
+            });
         }
         Err(e) => {
             let text = format!("applying {}: {e}", event_name(event));
@@ -240,7 +234,6 @@ async fn act(
                 error!("{text}; tried again next round");
                 *last_reason = text;
             }
-            None
         }
     }
 }

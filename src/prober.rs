@@ -225,6 +225,14 @@ pub fn local_cause(e: &(dyn std::error::Error + 'static)) -> bool {
         {
             return true;
         }
+        // The resolver reports getaddrinfo's EAI_SYSTEM as text only.
+        let text = err.to_string();
+        if ["Too many open files", "Cannot allocate memory"]
+            .iter()
+            .any(|m| text.contains(m))
+        {
+            return true;
+        }
         cur = err.source();
     }
     false
@@ -256,6 +264,10 @@ mod tests {
         assert!(local_cause(&emfile));
         let refused = Wrap(std::io::Error::from_raw_os_error(111));
         assert!(!local_cause(&refused), "ECONNREFUSED is the primary's");
+        let resolver = Wrap(std::io::Error::other(
+            "failed to lookup address information: Too many open files",
+        ));
+        assert!(local_cause(&resolver));
     }
 
     fn prober(timeout_ms: u64, slow_ms: u64) -> Prober {

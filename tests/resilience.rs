@@ -184,7 +184,10 @@ async fn a_failover_that_uses_up_its_attempts_escalates_and_publishes_no_rto() {
     // Steady down for a while: no new run starts on its own.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, metrics) = get(&addr, "/metrics").unwrap();
+    let (code, health) = get(&addr, "/healthz").unwrap();
     stop(daemon);
+    assert_eq!(code, 503, "{health}");
+    assert!(health.contains("\"escalated_failover\": {"), "{health}");
     let rep = last_report(&h);
     assert_eq!(rep["result"], "failed");
     let attempts = rep["attempts"].as_array().unwrap();
@@ -502,6 +505,63 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
         })
         .unwrap_or(0);
     assert_eq!(runs, 0, "no run started");
+}
+
+/// Observation 4, the other half: when this host does run out of descriptors, the probes that
+/// cannot be sent are its own fault: the orchestrator reports itself impaired, the primary is
+/// not judged down, and nothing fails over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
+    let h = Harness::start("res-emfile").await;
+    let addr = listen(&h);
+    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
+    let limit = 64;
+    let daemon = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_standby"))
+        .args(["serve", "--config"])
+        .arg(&h.config)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", daemon.id()))
+        .unwrap()
+        .count();
+    assert!(fds < limit, "{fds} descriptors open at rest");
+    // Keep the table full for a few seconds (the endpoint cuts idle heads after 5s).
+    let mut held = Vec::new();
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        while held.len() < 200 {
+            match std::net::TcpStream::connect(&addr) {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(held);
+    wait_for("healthy again", Duration::from_secs(15), || {
+        get(&addr, "/healthz").is_some_and(|(s, _)| s == 200)
+    })
+    .await;
+    let serve_log = log(&h, "serve.log");
+    stop(daemon);
+    assert!(
+        serve_log.contains("ORCHESTRATOR IMPAIRED (probe)"),
+        "the probes did meet the exhausted table:\n{serve_log}"
+    );
+    assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
+    assert!(!serve_log.contains("panicked"), "{serve_log}");
+    assert_eq!(serving(&h), "primary");
 }
 
 /// Observation 5: an answer that echoes the request was cut before redaction, leaking most of
