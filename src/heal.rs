@@ -13,23 +13,30 @@ use crate::journal::{self, JournalError, RunStatus};
 use crate::runbook::RunbookKind;
 use crate::store::StoreError;
 
-/// Re-derives and writes a missing state; a no-op when the state exists. `Ok(Some(why))` when
-/// the world does not say where traffic is (nothing written).
+/// Re-derives and writes a missing (or unreadable) state; a no-op when the state reads.
+/// `Ok(Some(why))` when the world does not say where traffic is (nothing written). An unreadable
+/// state is kept, under `state.corrupt-<time>.json`, for people to look at.
 pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
-    if ctx
+    let current = ctx
         .store
         .get(journal::STATE_KEY)
         .await
-        .map_err(JournalError::from)?
-        .is_some()
-    {
-        return Ok(None);
-    }
+        .map_err(JournalError::from)?;
+    let replaces = match &current {
+        None => None,
+        Some(v) => match serde_json::from_slice::<crate::core::machine::State>(&v.bytes) {
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                warn!("state.json is not a state ({e}); re-deriving it from the world");
+                Some(v.clone())
+            }
+        },
+    };
     let runs = journal::list_runs(&ctx.store).await?.records;
     // A store that has never recorded anything is a first start, not a loss: the default state
     // (primary, unarmed) is the truth there, and needs no AWS call.
     let verdict = journal::read_verdict(&ctx.store).await.ok().flatten();
-    if runs.is_empty() && verdict.is_none() {
+    if runs.is_empty() && verdict.is_none() && replaces.is_none() {
         return Ok(None);
     }
     let record = crate::aws::dns::current(
@@ -63,21 +70,42 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
             .map(|at| (at, ctx.cfg.primary.endpoint.clone())),
     };
     match rederive(&observed, ctx.cfg.failover.cooldown, Utc::now()) {
-        Ok(state) => match journal::write_state(&ctx.store, &state, None).await {
-            Ok(()) => {
-                warn!("{}", state.reason);
-                ctx.notifier.send(
-                    "state_rederived",
-                    format!("{}: {}", ctx.cfg.service.name, state.reason),
-                    None,
-                    serde_json::json!({ "serving": state.serving, "reason": state.reason }),
+        Ok(state) => {
+            if let Some(old) = &replaces {
+                let key = format!(
+                    "state.corrupt-{}.json",
+                    Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
                 );
-                Ok(None)
+                ctx.store
+                    .put(&key, crate::store::Expect::Absent, old.bytes.clone())
+                    .await
+                    .map_err(JournalError::from)?;
+                warn!("the unreadable state.json is kept as {key}");
             }
-            // Someone wrote it meanwhile: theirs stands.
-            Err(JournalError::Store(StoreError::Conflict { .. })) => Ok(None),
-            Err(e) => Err(e.into()),
-        },
+            write_derived(ctx, state, replaces.map(|v| v.version)).await
+        }
         Err(why) => Ok(Some(why)),
+    }
+}
+
+async fn write_derived(
+    ctx: &Ctx,
+    state: crate::core::machine::State,
+    replaces: Option<crate::store::Version>,
+) -> Result<Option<String>, ExecError> {
+    match journal::write_state(&ctx.store, &state, replaces).await {
+        Ok(()) => {
+            warn!("{}", state.reason);
+            ctx.notifier.send(
+                "state_rederived",
+                format!("{}: {}", ctx.cfg.service.name, state.reason),
+                None,
+                serde_json::json!({ "serving": state.serving, "reason": state.reason }),
+            );
+            Ok(None)
+        }
+        // Someone wrote it meanwhile: theirs stands.
+        Err(JournalError::Store(StoreError::Conflict { .. })) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }

@@ -671,4 +671,19 @@ async fn a_lost_state_is_rederived_and_junk_run_files_are_skipped() {
     assert!(list.status.success(), "{}", text(&list));
     stop(daemon);
     assert!(!log(&h, "serve2.log").contains("panicked"));
+    // An unreadable state is kept for people and re-derived the same way.
+    std::fs::write(h.state_dir().join("state.json"), b"{\"serving\": tru").unwrap();
+    let daemon = serve(&h, "serve3.log");
+    wait_for("the corrupt state re-derived", Duration::from_secs(15), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    let kept: Vec<String> = std::fs::read_dir(h.state_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
 }
