@@ -515,12 +515,26 @@ async fn primary_now(ctx: &Ctx) -> crate::core::retry::Primary {
     }
 }
 
-/// Sleeps until `at`; `false` if shutdown came first.
+/// Sleeps until `at`, and on while actions are paused (a retry is an action: `standby pause`
+/// holds it, `resume` lets it go); `false` if shutdown came first.
 async fn wait_until(ctx: &Ctx, at: chrono::DateTime<Utc>) -> bool {
     let mut shutdown = ctx.shutdown.clone();
-    let wait = crate::duration::between(Utc::now(), at);
+    let wait = async {
+        tokio::time::sleep(crate::duration::between(Utc::now(), at)).await;
+        let mut said = false;
+        while crate::journal::read_state(&ctx.store)
+            .await
+            .is_ok_and(|(s, _)| s.paused)
+        {
+            if !said {
+                said = true;
+                info!("actions are paused: the retry waits for `standby resume`");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
     tokio::select! {
-        _ = tokio::time::sleep(wait) => true,
+        _ = wait => true,
         _ = async {
             // A dropped sender is no shutdown: wait on.
             if shutdown.wait_for(|stop| *stop).await.is_err() {

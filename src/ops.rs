@@ -71,6 +71,15 @@ pub fn validate(path: &Path) -> u8 {
             for (mode, bound, why) in cfg.health.detection_bounds() {
                 println!("  {mode:<20} {:>8}  {why}", crate::duration::human(bound));
             }
+            let r = &cfg.failover.retry;
+            println!(
+                "failover retries: {} attempts per step, waits {} doubling to {}: at most {} of waiting per step that keeps failing; escalation after {} failed attempt(s) and when giving up",
+                r.attempts,
+                crate::duration::human(r.backoff),
+                crate::duration::human(r.max_backoff),
+                crate::duration::human(r.total_wait()),
+                r.escalate_after
+            );
             EXIT_OK
         }
         Err(code) => code,

@@ -152,6 +152,48 @@ async fn a_throttled_dns_flip_is_retried_until_traffic_is_on_the_standby() {
     assert_eq!(flips, 4, "three refused, the fourth went through");
 }
 
+/// `standby pause` holds a failover waiting to retry (a retry is an action); `resume` lets it go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_holds_a_retry_and_resume_lets_it_go() {
+    let h = Harness::start("res-pause").await;
+    let proxy = behind_proxy(&h, 5).await;
+    set_failover(
+        &h,
+        "attempts = 20\nretry_backoff = \"200ms\"\nretry_max_backoff = \"200ms\"\n",
+    );
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    proxy.add(Rule::new(
+        Some("route53"),
+        Some("ChangeResourceRecordSets"),
+        Fault::Throttle,
+    ));
+    h.lab.primary.set(Behavior::Refuse);
+    let flips = || {
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.operation == "ChangeResourceRecordSets")
+            .count()
+    };
+    wait_for("a refused flip", Duration::from_secs(30), || flips() >= 1).await;
+    let paused = h.run(&["pause"]);
+    assert!(paused.status.success(), "{}", text(&paused));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let held = flips();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(flips(), held, "no retry while paused");
+    proxy.clear();
+    let resumed = h.run(&["resume"]);
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    wait_for("traffic on the standby", Duration::from_secs(30), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    assert!(log(&h, "serve.log").contains("the retry waits for `standby resume`"));
+}
+
 /// Observation 1, the other half: when every attempt fails, the run ends failed and escalates
 /// (webhook, metric, state), no RTO is published for it, and the daemon does not go quiet nor
 /// loop: it waits for people.
