@@ -481,14 +481,16 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
         .unwrap();
     wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
     let mut idle = Vec::new();
-    for _ in 0..400 {
-        if let Ok(s) = std::net::TcpStream::connect(&addr) {
-            idle.push(s);
+    let connect = |idle: &mut Vec<std::net::TcpStream>, n: usize| {
+        for _ in 0..n {
+            if let Ok(s) = std::net::TcpStream::connect(&addr) {
+                idle.push(s);
+            }
         }
-    }
-    // Probing goes on through the flood.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    // Over the cap: answered 503 at once.
+    };
+    connect(&mut idle, 100);
+    // Over the cap: answered 503 at once (checked while the first 64 are surely still within
+    // their 5s head deadline).
     let mut extra = std::net::TcpStream::connect(&addr).unwrap();
     extra
         .set_read_timeout(Some(Duration::from_secs(3)))
@@ -501,6 +503,9 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
         idle.len(),
         log(&h, "serve.log")
     );
+    // The rest of the flood; probing goes on through it.
+    connect(&mut idle, 300);
+    tokio::time::sleep(Duration::from_secs(3)).await;
     // A silent client is cut off with 408 after the head deadline.
     let mut silent = idle.remove(0);
     silent
