@@ -194,6 +194,66 @@ async fn pause_holds_a_retry_and_resume_lets_it_go() {
     assert!(log(&h, "serve.log").contains("the retry waits for `standby resume`"));
 }
 
+/// A daemon killed (SIGKILL) while a failover waits to retry: the next one adopts the run,
+/// waits out the journaled backoff and retries the failed step, not the run from the top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_during_a_retry_wait_resumes_the_wait_and_the_step() {
+    let h = Harness::start("res-killwait").await;
+    let proxy = behind_proxy(&h, 9).await;
+    set_failover(
+        &h,
+        "attempts = 5\nretry_backoff = \"3s\"\nretry_max_backoff = \"3s\"\n",
+    );
+    let mut daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    proxy.add(Rule::new(
+        Some("route53"),
+        Some("ChangeResourceRecordSets"),
+        Fault::Throttle,
+    ));
+    h.lab.primary.set(Behavior::Refuse);
+    let journal = || -> Option<serde_json::Value> {
+        let dir = h.state_dir().join("runs");
+        let f = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().ends_with(".json"))?;
+        serde_json::from_slice(&std::fs::read(f.path()).ok()?).ok()
+    };
+    wait_for("a journaled retry wait", Duration::from_secs(30), || {
+        journal().is_some_and(|j| !j["retry_at"].is_null())
+    })
+    .await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let scaled = h
+        .capacity(&h.world.standby_region, &h.world.standby_asg)
+        .await;
+    proxy.clear();
+    let daemon = serve(&h, "serve2.log");
+    wait_for("traffic on the standby", Duration::from_secs(60), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    let j = journal().unwrap();
+    assert_eq!(j["status"], "succeeded", "{j:#}");
+    assert_eq!(j["attempts"].as_array().unwrap().len(), 1, "{j:#}");
+    assert!(!j["resumed_at"].as_array().unwrap().is_empty());
+    let scale_attempts: Vec<u64> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "scale-standby")
+        .map(|s| s["attempts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(scale_attempts, [1], "finished steps are not run again");
+    assert_eq!(
+        scaled.0, h.world.serving,
+        "the standby was scaled before the kill"
+    );
+}
+
 /// Observation 1, the other half: when every attempt fails, the run ends failed and escalates
 /// (webhook, metric, state), no RTO is published for it, and the daemon does not go quiet nor
 /// loop: it waits for people.
