@@ -203,6 +203,16 @@ async fn act(
     last_reason: &mut String,
     acting: &mut tokio::task::JoinSet<()>,
 ) {
+    // No state (a first start, or one deleted under us): acting on the default would assume
+    // traffic is on the primary. The next tick derives it from the world first.
+    if let Ok(None) = ctx.store.get(journal::STATE_KEY).await {
+        let text = "no state.json: deriving it from the DNS record before acting".to_string();
+        if text != *last_reason {
+            info!("{text}");
+            *last_reason = text;
+        }
+        return;
+    }
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
             mend(ctx, live, "persist");

@@ -1,7 +1,7 @@
 //! The shell around [`crate::core::rederive`]: when `state.json` is missing, observe the world
 //! (the DNS record, the run journals, the last verdict) and write the state that follows, with a
-//! reason that says it was re-derived. Nothing is written when the world does not say where
-//! traffic is.
+//! reason that says it was re-derived (or, on a first start, derived). Nothing is written when
+//! the world does not say where traffic is; nothing acts on a missing state meanwhile.
 
 use chrono::Utc;
 use tracing::warn;
@@ -33,12 +33,10 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
         },
     };
     let runs = journal::list_runs(&ctx.store).await?.records;
-    // A store that has never recorded anything is a first start, not a loss: the default state
-    // (primary, unarmed) is the truth there, and needs no AWS call.
+    // A store that has never recorded anything is a first start, not a loss: derived the same
+    // way (a first start in the middle of a DR sees the standby), without an alarm.
     let verdict = journal::read_verdict(&ctx.store).await.ok().flatten();
-    if runs.is_empty() && verdict.is_none() && replaces.is_none() {
-        return Ok(None);
-    }
+    let lost = !runs.is_empty() || verdict.is_some() || replaces.is_some();
     let record = crate::aws::dns::current(
         &ctx.clients.route53,
         &ctx.cfg.dns.zone_id,
@@ -61,6 +59,7 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
         })
         .and_then(|r| r.finished_at);
     let observed = Observed {
+        lost,
         record_side: record.as_ref().and_then(|r| ctx.cfg.dns.side_of(&r.value)),
         record_value: record.map(|r| r.value),
         unfinished,
@@ -82,7 +81,7 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
                     .map_err(JournalError::from)?;
                 warn!("the unreadable state.json is kept as {key}");
             }
-            write_derived(ctx, state, replaces.map(|v| v.version)).await
+            write_derived(ctx, state, replaces.map(|v| v.version), lost).await
         }
         Err(why) => Ok(Some(why)),
     }
@@ -92,8 +91,13 @@ async fn write_derived(
     ctx: &Ctx,
     state: crate::core::machine::State,
     replaces: Option<crate::store::Version>,
+    lost: bool,
 ) -> Result<Option<String>, ExecError> {
     match journal::write_state(&ctx.store, &state, replaces).await {
+        Ok(()) if !lost => {
+            tracing::info!("{}", state.reason);
+            Ok(None)
+        }
         Ok(()) => {
             warn!("{}", state.reason);
             ctx.notifier.send(

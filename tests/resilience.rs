@@ -754,6 +754,20 @@ async fn a_lost_state_is_rederived_and_junk_run_files_are_skipped() {
         serving(&h) == "standby"
     })
     .await;
+    // The primary answers again (its `up` is applied every round), and state.json goes away
+    // under the running daemon: it must not be recreated as "primary".
+    h.lab.primary.set(Behavior::Ok);
+    wait_for("the primary up", Duration::from_secs(15), || {
+        read_json(&h.state_dir().join("verdict.json"))["health"] == "up"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::remove_file(h.state_dir().join("state.json")).unwrap();
+    wait_for("the state re-derived under the daemon", Duration::from_secs(15), || {
+        h.state_dir().join("state.json").exists()
+    })
+    .await;
+    assert_eq!(serving(&h), "standby", "{}", log(&h, "serve.log"));
     stop(daemon);
     std::fs::remove_file(h.state_dir().join("state.json")).unwrap();
     std::fs::write(

@@ -16,6 +16,9 @@ use crate::runbook::RunbookKind;
 /// What the shell observed.
 #[derive(Debug, Clone)]
 pub struct Observed {
+    /// The store holds history (runs, a verdict, an unreadable state): the state was lost, as
+    /// opposed to a first start, where it is derived the same way but nobody needs telling.
+    pub lost: bool,
     /// The side the DNS record points at; `None` when it points at neither or is missing.
     pub record_side: Option<Side>,
     /// The record's value as read, for the reason.
@@ -45,7 +48,8 @@ pub fn rederive(
         (None, Some(Side::Standby)) => Serving::Standby,
         (None, None) => {
             return Err(format!(
-                "the state was lost and the DNS record points at neither side ({value}): not guessing where traffic is; fix the record or run `standby failover`/`failback`"
+                "the state is {} and the DNS record points at neither side ({value}): not guessing where traffic is; fix the record or run `standby failover`/`failback`",
+                if o.lost { "lost" } else { "not written yet" }
             ));
         }
     };
@@ -56,7 +60,12 @@ pub fn rederive(
             .filter(|u| *u > now)
     });
     let mut reason = format!(
-        "state re-derived at {} after it was lost: the DNS record points at {value} ({})",
+        "{} at {}: the DNS record points at {value} ({})",
+        if o.lost {
+            "state re-derived after it was lost"
+        } else {
+            "first start: state derived from the world"
+        },
         now.to_rfc3339(),
         match o.record_side {
             Some(s) => format!("the {s}"),
@@ -100,6 +109,7 @@ mod tests {
 
     fn observed(side: Option<Side>) -> Observed {
         Observed {
+            lost: true,
             record_side: side,
             record_value: Some("standby.example.".into()),
             unfinished: None,
@@ -112,7 +122,18 @@ mod tests {
     fn traffic_is_where_the_record_points() {
         let s = rederive(&observed(Some(Side::Standby)), Default::default(), t(0)).unwrap();
         assert_eq!(s.serving, Serving::Standby);
-        assert!(s.reason.contains("re-derived"), "{}", s.reason);
+        assert!(s.reason.contains("re-derived after it was lost"), "{}", s.reason);
+        let first = rederive(
+            &Observed {
+                lost: false,
+                ..observed(Some(Side::Standby))
+            },
+            Default::default(),
+            t(0),
+        )
+        .unwrap();
+        assert!(first.reason.starts_with("first start: state derived"), "{}", first.reason);
+        assert_eq!(first.serving, Serving::Standby, "a first start mid-DR sees the standby");
         assert!(
             s.reason
                 .contains("points at standby.example. (the standby)"),
