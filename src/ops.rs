@@ -399,6 +399,61 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
     }
 }
 
+/// The daemon's own health, from its `/healthz` on the control socket: what `status` cannot
+/// read from the state directory (probing alive, this host's faults, the last action error).
+async fn print_daemon(cfg: &Config) {
+    let asked = tokio::time::timeout(Duration::from_secs(2), async {
+        let mut s = tokio::net::UnixStream::connect(&cfg.control.socket).await?;
+        crate::httpmini::call(&mut s, "GET", "/healthz", &[]).await
+    })
+    .await;
+    let v: serde_json::Value = match asked {
+        Ok(Ok((_, body))) => serde_json::from_str(&body).unwrap_or_default(),
+        Ok(Err(_)) => {
+            println!(
+                "daemon:      none answers on {}",
+                cfg.control.socket.display()
+            );
+            return;
+        }
+        Err(_) => {
+            println!(
+                "daemon:      NOT ANSWERING on {} within 2s",
+                cfg.control.socket.display()
+            );
+            return;
+        }
+    };
+    let probing = if v["probing"]["alive"] == true {
+        "probing".to_string()
+    } else {
+        format!(
+            "NOT PROBING (no round judged for {} ms)",
+            v["probing"]["last_round_age_ms"]
+        )
+    };
+    println!(
+        "daemon:      {} ({probing})",
+        if v["ok"] == true {
+            "healthy"
+        } else {
+            "UNHEALTHY"
+        }
+    );
+    if let Some(m) = v["orchestrator_impaired"].as_object() {
+        for (kind, c) in m {
+            println!(
+                "             IMPAIRED ({kind}) since {}: {}",
+                c["since"].as_str().unwrap_or("?"),
+                c["reason"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    if let Some(reason) = v["last_action_error"]["reason"].as_str() {
+        println!("             last action FAILED: {reason}");
+    }
+}
+
 /// `standby iam-policy`: the policy JSON on stdout, notes on stderr.
 pub fn iam_policy(args: &crate::cli::IamArgs) -> u8 {
     let cfg = match load(&args.config.config) {
@@ -596,6 +651,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             "no"
         }
     );
+    print_daemon(&cfg).await;
     if let Some(run) = &state.awaiting_approval {
         println!("approval:    failover {run} WAITS FOR APPROVAL: `standby approve {run}`");
     }

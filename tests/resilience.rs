@@ -396,6 +396,11 @@ async fn a_failed_state_write_impairs_the_orchestrator_and_is_retried_once_mende
         health.contains(".store.lock"),
         "names the file at fault: {health}"
     );
+    let out = text(&h.run(&["status"]));
+    assert!(
+        out.contains("daemon:      UNHEALTHY (probing)") && out.contains("IMPAIRED (persist)"),
+        "{out}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(serving(&h), "primary", "nothing could be written yet");
     let (_, metrics) = get(&addr, "/metrics").unwrap();
@@ -763,9 +768,11 @@ async fn a_lost_state_is_rederived_and_junk_run_files_are_skipped() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     std::fs::remove_file(h.state_dir().join("state.json")).unwrap();
-    wait_for("the state re-derived under the daemon", Duration::from_secs(15), || {
-        h.state_dir().join("state.json").exists()
-    })
+    wait_for(
+        "the state re-derived under the daemon",
+        Duration::from_secs(15),
+        || h.state_dir().join("state.json").exists(),
+    )
     .await;
     assert_eq!(serving(&h), "standby", "{}", log(&h, "serve.log"));
     stop(daemon);

@@ -122,7 +122,11 @@ mod tests {
     fn traffic_is_where_the_record_points() {
         let s = rederive(&observed(Some(Side::Standby)), Default::default(), t(0)).unwrap();
         assert_eq!(s.serving, Serving::Standby);
-        assert!(s.reason.contains("re-derived after it was lost"), "{}", s.reason);
+        assert!(
+            s.reason.contains("re-derived after it was lost"),
+            "{}",
+            s.reason
+        );
         let first = rederive(
             &Observed {
                 lost: false,
@@ -132,8 +136,16 @@ mod tests {
             t(0),
         )
         .unwrap();
-        assert!(first.reason.starts_with("first start: state derived"), "{}", first.reason);
-        assert_eq!(first.serving, Serving::Standby, "a first start mid-DR sees the standby");
+        assert!(
+            first.reason.starts_with("first start: state derived"),
+            "{}",
+            first.reason
+        );
+        assert_eq!(
+            first.serving,
+            Serving::Standby,
+            "a first start mid-DR sees the standby"
+        );
         assert!(
             s.reason
                 .contains("points at standby.example. (the standby)"),
