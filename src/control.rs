@@ -37,6 +37,10 @@ pub struct Live {
     conditions: std::sync::Mutex<Conditions>,
 }
 
+/// Kinds of `orchestrator_impaired`: this host cannot send probes / cannot write its state.
+pub const IMPAIRED_PROBE: &str = "probe";
+pub const IMPAIRED_PERSIST: &str = "persist";
+
 /// What an operator needs to know about the orchestrator itself.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Conditions {
@@ -150,7 +154,7 @@ impl Live {
                 "limit_ms": self.round_limit_ms.load(Ordering::Relaxed),
             },
             "main_loop_age_ms": loop_age,
-            "can_persist": !c.impaired.contains_key("persist"),
+            "can_persist": !c.impaired.contains_key(IMPAIRED_PERSIST),
             "orchestrator_impaired": c.impaired,
             "last_action_error": c.act_error,
             // A failover used up its attempts: people must act (`standby failover` / `ack`).
@@ -240,13 +244,7 @@ pub async fn start(
             tokio::select! {
                 _ = shutdown.changed() => break,
                 accepted = sock.accept() => {
-                    let mut s = match accepted {
-                        Ok((s, _)) => s,
-                        Err(e) => {
-                            accept_failed(&e).await;
-                            continue;
-                        }
-                    };
+                    let Some(mut s) = accepted_or_pause(accepted).await else { continue };
                     let Ok(slot) = socket_slots.clone().try_acquire_owned() else {
                         busy(s);
                         continue;
@@ -265,13 +263,7 @@ pub async fn start(
                     });
                 }
                 accepted = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
-                    let mut s = match accepted {
-                        Ok((s, _)) => s,
-                        Err(e) => {
-                            accept_failed(&e).await;
-                            continue;
-                        }
-                    };
+                    let Some(mut s) = accepted_or_pause(accepted).await else { continue };
                     let Ok(slot) = http_slots.clone().try_acquire_owned() else {
                         busy(s);
                         continue;
@@ -289,11 +281,17 @@ pub async fn start(
     Ok(bound)
 }
 
-/// An accept that failed (out of file descriptors, say) leaves the listener ready, so trying
-/// again at once would spin; a pause lets the host recover (as mini-redis backs off).
-async fn accept_failed(e: &std::io::Error) {
-    warn!("local endpoint: accepting a connection failed: {e}; pausing accepts for 100ms");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+/// The accepted stream; `None` after a pause when the accept failed: out of file descriptors,
+/// say, the listener stays ready, so trying again at once would spin (mini-redis backs off too).
+async fn accepted_or_pause<S, A>(accepted: std::io::Result<(S, A)>) -> Option<S> {
+    match accepted {
+        Ok((s, _)) => Some(s),
+        Err(e) => {
+            warn!("local endpoint: accepting a connection failed: {e}; pausing accepts for 100ms");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
 }
 
 /// Connections served at once on each listener; more are answered 503 and closed at once.
@@ -384,11 +382,7 @@ async fn route(
     const JSON: &str = "application/json";
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/healthz") => {
-            let gave_up = crate::journal::read_state(&ctx.store)
-                .await
-                .ok()
-                .and_then(|(s, _)| s.gave_up);
-            let (ok, body) = live.health(gave_up.as_ref());
+            let (ok, body) = live.health(escalated(ctx).await.as_ref());
             (if ok { 200 } else { 503 }, JSON, json_body(body))
         }
         ("GET", "/metrics") => (200, "text/plain; version=0.0.4; charset=utf-8", {
@@ -400,11 +394,7 @@ async fn route(
         }),
         ("GET", "/status") => {
             let mut v = status_json(ctx).await;
-            let gave_up = crate::journal::read_state(&ctx.store)
-                .await
-                .ok()
-                .and_then(|(s, _)| s.gave_up);
-            v["orchestrator"] = live.health(gave_up.as_ref()).1;
+            v["orchestrator"] = live.health(escalated(ctx).await.as_ref()).1;
             (200, JSON, json_body(v))
         }
         ("POST", path) if path.starts_with("/control/") => {
@@ -486,6 +476,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The failover that used up its attempts, as the state records it.
+async fn escalated(ctx: &Ctx) -> Option<crate::core::machine::GaveUp> {
+    crate::journal::read_state(&ctx.store)
+        .await
+        .ok()
+        .and_then(|(s, _)| s.gave_up)
 }
 
 /// The store's view for a scrape.

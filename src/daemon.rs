@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::control::Live;
+use crate::control::{IMPAIRED_PERSIST, IMPAIRED_PROBE, Live};
 use crate::core::detector::{Detector, Health};
 use crate::core::machine::Event;
 use crate::executor::{Ctx, ExecError, RunEnd};
@@ -128,7 +128,7 @@ pub async fn run(
                 if acting.is_empty()
                     && let Some(event) = drills.due(chrono::Utc::now())
                 {
-                    act(&ctx, &live, &event, RunbookKind::DrillStandby, vec![], &mut watch.last_reason, &mut acting).await;
+                    act(&ctx, &live, &mut watch, &event, RunbookKind::DrillStandby, vec![], &mut acting).await;
                 }
             }
             Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),
@@ -163,7 +163,7 @@ pub async fn run(
                 let Some((event, evidence)) = watch.on_round(&ctx, &live, round).await else {
                     continue;
                 };
-                act(&ctx, &live, &event, RunbookKind::Failover, evidence, &mut watch.last_reason, &mut acting).await;
+                act(&ctx, &live, &mut watch, &event, RunbookKind::Failover, evidence, &mut acting).await;
             }
         }
     }
@@ -197,30 +197,38 @@ async fn watchdog_pings(live: Arc<Live>, every: std::time::Duration) {
 async fn act(
     ctx: &Ctx,
     live: &Arc<Live>,
+    watch: &mut Watch,
     event: &Event,
     kind: RunbookKind,
     evidence: Vec<crate::core::outcome::ProbeResult>,
-    last_reason: &mut String,
     acting: &mut tokio::task::JoinSet<()>,
 ) {
-    // No state (a first start, or one deleted under us): acting on the default would assume
-    // traffic is on the primary. The next tick derives it from the world first.
-    if let Ok(None) = ctx.store.get(journal::STATE_KEY).await {
-        let text = "no state.json: deriving it from the DNS record before acting".to_string();
-        if text != *last_reason {
-            info!("{text}");
-            *last_reason = text;
-        }
-        return;
-    }
+    let last_reason = &mut watch.last_reason;
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
-            mend(ctx, live, "persist");
+            mend(ctx, live, IMPAIRED_PERSIST);
             if changed || started.is_some() || decision.reason != *last_reason {
                 info!("decision: {}", decision.reason);
                 *last_reason = decision.reason.clone();
             } else {
                 debug!("decision: {}", decision.reason);
+            }
+            if let Event::PrimaryDown { reason, probe, .. } = event
+                && ctx.cfg.failover.mode == crate::config::Mode::Automatic
+                && !decision.next.armed_for(probe)
+                && !watch.unarmed_sent
+            {
+                watch.unarmed_sent = true;
+                let text = format!(
+                    "primary down ({reason}); automatic failover is UNARMED: the primary has never been seen healthy at {probe} (check the probe URL and path, the TLS name, the firewall; `standby failover` still works by hand)"
+                );
+                warn!("{text}");
+                ctx.notifier.send(
+                    "unarmed",
+                    format!("{}: {text}", ctx.cfg.service.name),
+                    None,
+                    serde_json::json!({ "probe": probe, "reason": text }),
+                );
             }
             let Some(started) = started else { return };
             let (ctx, live) = (ctx.clone(), live.clone());
@@ -235,10 +243,19 @@ async fn act(
                 }
             });
         }
+        // No state (a first start, or one deleted under us): acting on the default would assume
+        // traffic is on the primary. The next tick derives it from the world first.
+        Err(e @ journal::JournalError::NoState) => {
+            let text = e.to_string();
+            if text != *last_reason {
+                info!("{text}");
+                *last_reason = text;
+            }
+        }
         Err(e) => {
             let text = format!("applying {}: {e}", event_name(event));
             if matches!(&e, journal::JournalError::Store(s) if s.is_local()) {
-                impair(ctx, live, "persist", text.clone());
+                impair(ctx, live, IMPAIRED_PERSIST, text.clone());
             }
             if text != *last_reason {
                 error!("{text}; tried again next round");
@@ -282,7 +299,7 @@ async fn resume(ctx: Ctx, live: Arc<Live>) {
             drive(&ctx, &live, owned).await;
         }
         Ok(None) => {
-            mend(&ctx, &live, "persist");
+            mend(&ctx, &live, IMPAIRED_PERSIST);
             live.act_ok();
         }
         Err(e) => acting_failed(&ctx, &live, &e, "checking for unfinished runs"),
@@ -316,7 +333,7 @@ fn acting_failed(ctx: &Ctx, live: &Arc<Live>, e: &ExecError, what: &str) {
     }
     match e {
         ExecError::Journal(journal::JournalError::Store(s)) if s.is_local() => {
-            impair(ctx, live, "persist", text)
+            impair(ctx, live, IMPAIRED_PERSIST, text)
         }
         _ => live.act_failed(text),
     }
@@ -406,14 +423,14 @@ impl Watch {
             impair(
                 ctx,
                 live,
-                "probe",
+                IMPAIRED_PROBE,
                 format!(
                     "this host could not send the probe of the primary: {}",
                     round.detail
                 ),
             );
         } else {
-            mend(ctx, live, "probe");
+            mend(ctx, live, IMPAIRED_PROBE);
         }
         let verdict = self.detector.observe(&round);
         if !self.ready_sent {
@@ -444,7 +461,12 @@ impl Watch {
                     if let journal::JournalError::Store(s) = &e
                         && s.is_local()
                     {
-                        impair(ctx, live, "persist", format!("persisting the verdict: {e}"));
+                        impair(
+                            ctx,
+                            live,
+                            IMPAIRED_PERSIST,
+                            format!("persisting the verdict: {e}"),
+                        );
                     }
                 }
             }
@@ -490,25 +512,6 @@ impl Watch {
                 return None;
             }
             self.stable_sent = true;
-        }
-        if matches!(event, Event::PrimaryDown { .. })
-            && ctx.cfg.failover.mode == crate::config::Mode::Automatic
-            && !self.unarmed_sent
-            && let Ok((state, _)) = journal::read_state(&ctx.store).await
-            && !state.armed_for(&probe)
-        {
-            self.unarmed_sent = true;
-            let text = format!(
-                "primary down ({}); automatic failover is UNARMED: the primary has never been seen healthy at {probe} (check the probe URL and path, the TLS name, the firewall; `standby failover` still works by hand)",
-                verdict.reason
-            );
-            warn!("{text}");
-            ctx.notifier.send(
-                "unarmed",
-                format!("{}: {text}", ctx.cfg.service.name),
-                None,
-                serde_json::json!({ "probe": probe, "reason": text }),
-            );
         }
         Some((event, verdict.evidence.clone()))
     }

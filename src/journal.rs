@@ -33,6 +33,8 @@ pub enum JournalError {
     },
     #[error("run {0} not found")]
     NotFound(String),
+    #[error("no state.json: it is derived from the DNS record and the journals before acting")]
+    NoState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -221,7 +221,10 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         "gauge",
         "1 while this host cannot do its part: probe (cannot send probes: file descriptors, memory, ports), persist (cannot write its state). Never counted as the primary's failure.",
     );
-    for kind in ["probe", "persist"] {
+    for kind in [
+        crate::control::IMPAIRED_PROBE,
+        crate::control::IMPAIRED_PERSIST,
+    ] {
         let _ = writeln!(
             o,
             "standby_orchestrator_impaired{{kind=\"{kind}\"}} {}",

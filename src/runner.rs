@@ -26,14 +26,29 @@ pub fn policy(ctx: &Ctx) -> Policy {
     }
 }
 
-/// Applies an event to the persisted state with a compare-and-swap loop.
+/// Applies an event to the persisted state with a compare-and-swap loop; a missing state is
+/// taken as the default one (an operator's `pause` before any daemon ran).
 pub async fn apply(
     ctx: &Ctx,
     event: &Event,
     run_id: &str,
 ) -> Result<(Decision, State), JournalError> {
+    apply_checked(ctx, event, run_id, false).await
+}
+
+/// `require_state`: a missing state is [`JournalError::NoState`] instead of the default, so
+/// nothing that may start a run assumes traffic is on the primary (see [`crate::heal`]).
+async fn apply_checked(
+    ctx: &Ctx,
+    event: &Event,
+    run_id: &str,
+    require_state: bool,
+) -> Result<(Decision, State), JournalError> {
     loop {
         let (state, version) = journal::read_state(&ctx.store).await?;
+        if require_state && version.is_none() {
+            return Err(JournalError::NoState);
+        }
         let d = decide(&state, event, Utc::now(), &policy(ctx), run_id);
         if d.next == state {
             return Ok((d, state));
@@ -101,14 +116,15 @@ pub struct Started {
 }
 
 /// Applies `event` to the persisted state (local I/O only: the daemon calls this from its main
-/// loop); `changed` says whether the state moved.
+/// loop); `changed` says whether the state moved. A missing state is
+/// [`JournalError::NoState`]: it is derived from the world ([`crate::heal`]) before anything acts.
 pub async fn decide_on(
     ctx: &Ctx,
     event: &Event,
     kind: RunbookKind,
 ) -> Result<(Decision, bool, Option<Started>), JournalError> {
     let run_id = journal::new_run_id(kind, Utc::now());
-    let (decision, before) = apply(ctx, event, &run_id).await?;
+    let (decision, before) = apply_checked(ctx, event, &run_id, true).await?;
     let changed = decision.next != before;
     let started = match decision.actions.first().cloned() {
         Some(crate::core::machine::Action::StartRun { run, kind, trigger }) => {

@@ -43,7 +43,8 @@ pub fn stopping() {
     send("STOPPING=1");
 }
 
-/// Proof of life for `WatchdogSec=`: sent from the main loop, so a hung loop gets restarted.
+/// Proof of life for `WatchdogSec=`: the daemon sends it only while probe rounds are being
+/// judged, so a daemon that stopped probing gets restarted.
 pub fn watchdog() {
     send("WATCHDOG=1");
 }

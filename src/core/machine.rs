@@ -938,12 +938,7 @@ mod tests {
         assert!(again.actions.is_empty());
         let done = decide(
             &d.next,
-            &Event::RunFinished {
-                run: "d1".into(),
-                succeeded: false,
-                traffic_on: Side::Primary,
-                gave_up: false,
-            },
+            &finished("d1", false, Side::Primary),
             t(20),
             &AUTO,
             "r2",
@@ -981,12 +976,7 @@ mod tests {
         );
         let done = decide(
             &d.next,
-            &Event::RunFinished {
-                run: "d1".into(),
-                succeeded: false,
-                traffic_on: Side::Primary,
-                gave_up: false,
-            },
+            &finished("d1", false, Side::Primary),
             t(20),
             &manual,
             "r2",
@@ -1033,19 +1023,7 @@ mod tests {
     #[test]
     fn finished_failover_serves_from_standby_and_failback_returns() {
         let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
-        let s = decide(
-            &s,
-            &Event::RunFinished {
-                run: "r1".into(),
-                succeeded: true,
-                traffic_on: Side::Standby,
-                gave_up: false,
-            },
-            t(60),
-            &AUTO,
-            "-",
-        )
-        .next;
+        let s = decide(&s, &finished("r1", true, Side::Standby), t(60), &AUTO, "-").next;
         assert_eq!(s.serving, Serving::Standby);
         let d = decide(
             &s,
@@ -1072,12 +1050,7 @@ mod tests {
         assert_eq!(d.next.serving, Serving::FailingBack { run: "r2".into() });
         let s = decide(
             &d.next,
-            &Event::RunFinished {
-                run: "r2".into(),
-                succeeded: true,
-                traffic_on: Side::Primary,
-                gave_up: false,
-            },
+            &finished("r2", true, Side::Primary),
             t(90),
             &AUTO,
             "-",
@@ -1089,18 +1062,7 @@ mod tests {
     #[test]
     fn failed_failover_before_the_flip_stays_on_primary() {
         let s = decide(&armed(), &down(), t(4), &AUTO, "r1").next;
-        let d = decide(
-            &s,
-            &Event::RunFinished {
-                run: "r1".into(),
-                succeeded: false,
-                traffic_on: Side::Primary,
-                gave_up: false,
-            },
-            t(60),
-            &AUTO,
-            "-",
-        );
+        let d = decide(&s, &finished("r1", false, Side::Primary), t(60), &AUTO, "-");
         assert_eq!(d.next.serving, Serving::Primary);
         assert_eq!(d.reason, "run r1 failed; traffic is on the primary");
     }
@@ -1365,12 +1327,7 @@ mod tests {
         );
         let d = decide(
             &s,
-            &Event::RunFinished {
-                run: "other".into(),
-                succeeded: true,
-                traffic_on: Side::Standby,
-                gave_up: false,
-            },
+            &finished("other", true, Side::Standby),
             t(6),
             &AUTO,
             "-",
