@@ -44,17 +44,6 @@ fn log(h: &Harness, name: &str) -> String {
     std::fs::read_to_string(h.dir.0.join(name)).unwrap_or_default()
 }
 
-/// Journaled runs (`runs/<id>.json`; lock files aside).
-fn runs(h: &Harness) -> usize {
-    std::fs::read_dir(h.state_dir().join("runs"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// Observation 1: after an outage and a failback, the old window made the verdict flip and a
 /// second failover start against a primary answering 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +54,7 @@ async fn no_relapse_after_recovery_failback_and_ack() {
         "interval = \"100ms\"\ntimeout = \"500ms\"\nfailure_threshold = 2\nslow = \"400ms\"\nrecover_after = 2\nwindow = \"20s\"\nmin_samples = 5\ndegraded_for = \"1s\"\n",
     );
     let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(10), || read_state_armed(&h)).await;
+    wait_for("armed", Duration::from_secs(10), || armed(&h)).await;
     h.lab.primary.set(Behavior::Refuse);
     wait_for("the failover", Duration::from_secs(30), || {
         serving(&h) == "standby"
@@ -81,24 +70,19 @@ async fn no_relapse_after_recovery_failback_and_ack() {
     let out = h.run(&["failback", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(h.run(&["ack"]).status.success());
-    let before = runs(&h);
+    let before = run_files(&h);
     // Long enough for the old window (20s) to have relapsed many times over.
     tokio::time::sleep(Duration::from_secs(8)).await;
     stop(daemon);
     let serve_log = log(&h, "serve.log");
     assert_eq!(
-        runs(&h),
+        run_files(&h),
         before,
         "a run started after the recovery:\n{serve_log}"
     );
     assert_eq!(serving(&h), "primary");
     let downs = serve_log.matches("verdict changed: down").count();
     assert_eq!(downs, 1, "one outage, one down:\n{serve_log}");
-}
-
-fn read_state_armed(h: &Harness) -> bool {
-    let p = h.state_dir().join("state.json");
-    p.exists() && !read_json(&p)["armed"].is_null()
 }
 
 /// Observation 2: a primary never seen healthy (here: refused, as behind a firewall) is not a
@@ -116,7 +100,7 @@ async fn a_primary_never_seen_healthy_is_not_failed_over() {
     let status = h.run(&["status"]);
     stop(daemon);
     let serve_log = log(&h, "serve.log");
-    assert_eq!(runs(&h), 0, "{serve_log}");
+    assert_eq!(run_files(&h), 0, "{serve_log}");
     assert_eq!(serving(&h), "primary");
     assert!(
         serve_log.contains("not failing over: UNARMED"),
@@ -136,7 +120,7 @@ async fn brownout(tag: &str, ratio: f64, window: &str) -> Duration {
         ),
     );
     let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(10), || read_state_armed(&h)).await;
+    wait_for("armed", Duration::from_secs(10), || armed(&h)).await;
     let started = Instant::now();
     h.lab.primary.set(Behavior::Flaky {
         fail_ratio: ratio,
@@ -183,7 +167,7 @@ async fn hanging_and_slow_primaries_are_detected_within_the_bound() {
         t.replace("mode = \"automatic\"", "mode = \"manual\"")
     });
     let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(10), || read_state_armed(&h)).await;
+    wait_for("armed", Duration::from_secs(10), || armed(&h)).await;
     let mut took = vec![];
     for (behavior, bound) in [
         (Behavior::Hang, Duration::from_millis(900)),
@@ -226,7 +210,7 @@ async fn hanging_and_slow_primaries_are_detected_within_the_bound() {
 async fn a_stale_verdict_does_not_block_a_drill() {
     let h = Harness::start("det-stale").await;
     let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(10), || read_state_armed(&h)).await;
+    wait_for("armed", Duration::from_secs(10), || armed(&h)).await;
     assert!(h.run(&["pause"]).status.success());
     h.lab.primary.set(Behavior::Status(503));
     wait_for("a down verdict", Duration::from_secs(10), || {
@@ -273,7 +257,7 @@ async fn flapping_is_one_incident() {
         )
     });
     let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(10), || read_state_armed(&h)).await;
+    wait_for("armed", Duration::from_secs(10), || armed(&h)).await;
     let until = Instant::now() + Duration::from_secs(12);
     let mut toggles = 0;
     while Instant::now() < until {
@@ -303,5 +287,8 @@ async fn flapping_is_one_incident() {
     assert!(verdict_hooks <= 4, "{events:?}");
     assert_eq!(flapping_hooks, 1, "{events:?}");
     assert!(status.contains("flapping:    yes:"), "{status}");
-    assert!(runs(&h) <= 1, "at most one failover per flapping episode");
+    assert!(
+        run_files(&h) <= 1,
+        "at most one failover per flapping episode"
+    );
 }

@@ -20,15 +20,6 @@ fn serving(h: &Harness) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
-fn armed(h: &Harness) -> bool {
-    let p = h.state_dir().join("state.json");
-    p.exists()
-        && std::fs::read(&p)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| !v["armed"].is_null())
-}
-
 fn log(h: &Harness, name: &str) -> String {
     std::fs::read_to_string(h.dir.0.join(name)).unwrap_or_default()
 }
@@ -305,12 +296,11 @@ async fn a_failover_that_uses_up_its_attempts_escalates_and_publishes_no_rto() {
     );
     let escalations = hooks.events().iter().filter(|e| *e == "escalation").count();
     assert_eq!(escalations, 2, "one at escalate_after, one when giving up");
-    let runs = std::fs::read_dir(h.state_dir().join("runs"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .count();
-    assert_eq!(runs, 1, "the escalated failover is not restarted in a loop");
+    assert_eq!(
+        run_files(&h),
+        1,
+        "the escalated failover is not restarted in a loop"
+    );
     let out = text(&h.run(&["status"]));
     assert!(out.contains("ESCALATED:   failover"), "{out}");
 }
@@ -527,23 +517,8 @@ async fn a_hanging_route53_stalls_neither_probing_nor_the_watchdog() {
 async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
     let h = Harness::start("res-flood").await;
     let addr = listen(&h);
-    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
     // A small descriptor budget, so that without the cap the flood would exhaust it.
-    let daemon = std::process::Command::new("bash")
-        .arg("-c")
-        .arg("ulimit -n 160 && exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_standby"))
-        .args(["serve", "--config"])
-        .arg(&h.config)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
+    let daemon = serve_with_nofile(&h, 160, "serve.log");
     wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
     let mut idle = Vec::new();
     let connect = |idle: &mut Vec<std::net::TcpStream>, n: usize| {
@@ -611,14 +586,7 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
     assert_eq!(status, 200, "{serve_log}");
     assert!(!serve_log.contains("Too many open files"), "{serve_log}");
     assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
-    let runs = std::fs::read_dir(h.state_dir().join("runs"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0);
-    assert_eq!(runs, 0, "no run started");
+    assert_eq!(run_files(&h), 0, "no run started");
 }
 
 /// Observation 4, the other half: when this host does run out of descriptors, the probes that
@@ -628,23 +596,8 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
 async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
     let h = Harness::start("res-emfile").await;
     let addr = listen(&h);
-    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
     let limit = 64;
-    let daemon = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_standby"))
-        .args(["serve", "--config"])
-        .arg(&h.config)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
+    let daemon = serve_with_nofile(&h, limit, "serve.log");
     wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
     let fds = std::fs::read_dir(format!("/proc/{}/fd", daemon.id()))
         .unwrap()

@@ -148,16 +148,19 @@ impl Harness {
 
 pub fn standby_command(args: &[&str], config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_standby"));
-    c.args(args)
-        .arg("--config")
-        .arg(config)
-        .env("AWS_ACCESS_KEY_ID", "testing")
+    c.args(args).arg("--config").arg(config);
+    test_env(&mut c);
+    c
+}
+
+/// The environment every `standby` the tests start gets: emulator credentials, the probe key.
+pub fn test_env(c: &mut Command) -> &mut Command {
+    c.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
         .env_remove("AWS_PROFILE")
-        .env_remove("STANDBY_TEST_HOLD_AT");
-    c
+        .env_remove("STANDBY_TEST_HOLD_AT")
 }
 
 /// Test runbooks: the shipped defaults with probe intervals shortened so a run takes seconds.
@@ -595,6 +598,40 @@ pub fn serve(h: &Harness, log: &str) -> Child {
         .stderr(file)
         .spawn()
         .unwrap()
+}
+
+/// `serve` with at most `nofile` open file descriptors (`ulimit -n`, then exec: same pid).
+pub fn serve_with_nofile(h: &Harness, nofile: usize, log: &str) -> Child {
+    let file = std::fs::File::create(h.dir.0.join(log)).unwrap();
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_standby"))
+        .args(["serve", "--config"])
+        .arg(&h.config);
+    test_env(&mut c)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap()
+}
+
+/// Automatic failover is armed: the daemon has seen the primary healthy.
+pub fn armed(h: &Harness) -> bool {
+    let p = h.state_dir().join("state.json");
+    p.exists() && !read_json(&p)["armed"].is_null()
+}
+
+/// Journaled runs (`runs/<id>.json`; lock files aside).
+pub fn run_files(h: &Harness) -> usize {
+    std::fs::read_dir(h.state_dir().join("runs"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 pub fn stop(mut child: Child) {
