@@ -551,11 +551,22 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
     }
     for a in &ctx.cfg.artifacts {
         let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
+        // RPO now, without reading the buckets on a scrape: the last figure (taken after each
+        // sync published) carried forward as a true upper bound.
         let bound = st
-            .last_published_at
-            .map(|p| crate::duration::between(p, now))
-            .or_else(|| st.last_rpo.as_ref().and_then(|r| r.value));
+            .last_rpo
+            .as_ref()
+            .and_then(|r| crate::sync::manifest::bound_since(r, now))
+            .and_then(|r| r.value);
         s.rpo.insert(a.name.clone(), (bound, a.rpo));
+        if let Some(r) = st
+            .last_rpo
+            .as_ref()
+            .filter(|r| r.kind == crate::sync::manifest::RpoKind::Measured && r.value.is_some())
+        {
+            s.rpo_measured
+                .insert(a.name.clone(), (r.value.unwrap_or_default(), r.at));
+        }
     }
     s
 }

@@ -491,6 +491,7 @@ impl Watch {
             Health::Down => Event::PrimaryDown {
                 reason: verdict.reason.clone(),
                 streak_start: verdict.streak_start.unwrap_or(verdict.at),
+                last_good: verdict.last_good,
                 probe: probe.clone(),
             },
             Health::Up if stable.is_some() => Event::PrimaryStable {

@@ -94,7 +94,8 @@ pub async fn create_run(
         .unwrap_or_default();
     let (estimates, estimates_from) = last_drill_estimates(&runs, &plan);
     let failover_steps = if kind == RunbookKind::DrillStandby {
-        failover_estimates(cfg, &runs)
+        let models = models(ctx).await;
+        failover_estimates(cfg, &runs, &models)
     } else {
         vec![]
     };
@@ -126,6 +127,11 @@ pub async fn create_run(
         resumed_at: vec![],
         notes: vec![],
         detection_ms: crate::duration::millis(cfg.health.detection_time()),
+        detection_min_ms: crate::duration::millis(
+            cfg.health
+                .interval
+                .saturating_mul(cfg.health.failure_threshold.max(1)),
+        ),
         estimates,
         estimates_from,
         config_digest: Some(cfg.digest.clone()),
@@ -166,9 +172,111 @@ fn last_drill_estimates(
     (out, from)
 }
 
+/// Models for what a standby drill cannot run, by action key: each states its numbers.
+async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal::Model> {
+    use crate::journal::Model;
+    let cfg = &ctx.cfg;
+    let mut out = std::collections::BTreeMap::new();
+    // DNS: the API round trip measured now (UPSERT + one GetChange at best), and AWS's
+    // statement that changes reach every authoritative server within 60 s under normal
+    // conditions (the INSYNC wait at worst).
+    let t0 = std::time::Instant::now();
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        aws::dns::current(
+            &ctx.clients.route53,
+            &cfg.dns.zone_id,
+            &cfg.dns.name,
+            cfg.dns.record_type,
+        ),
+    )
+    .await;
+    let rt = crate::duration::millis(t0.elapsed());
+    const PROPAGATION_MS: u64 = 60_000;
+    let (low, why) = match read {
+        Ok(Ok(_)) => (
+            2 * rt,
+            format!(
+                "a Route 53 read took {} from here now",
+                crate::duration::human(Duration::from_millis(rt))
+            ),
+        ),
+        _ => (
+            0,
+            "Route 53 did not answer a read within 5s from here now".to_string(),
+        ),
+    };
+    out.insert(
+        Action::FlipDns { to: Side::Standby }.key(),
+        Model {
+            ms: low + PROPAGATION_MS,
+            low_ms: low,
+            high_ms: low + PROPAGATION_MS,
+            source: format!(
+                "model: UPSERT + GetChange until INSYNC; {why}; AWS: changes reach all Route 53 authoritative servers within 60s under normal conditions, counted in full"
+            ),
+        },
+    );
+    // Final sync: best effort and time-boxed; the slowest set's last scheduled sync is the
+    // figure, the time box the high end.
+    if let Some(step) = cfg
+        .failover
+        .runbook
+        .steps
+        .iter()
+        .find(|s| s.action == Action::FinalSync)
+    {
+        let bx = crate::duration::millis(step.timeout.saturating_sub(step.timeout / 10));
+        let mut slowest: Option<(u64, String)> = None;
+        for a in &cfg.artifacts {
+            let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
+            if let (Some(s), Some(f), Some(true)) =
+                (st.last_started_at, st.last_finished_at, st.last_ok)
+            {
+                let d = crate::duration::millis(crate::duration::between(s, f));
+                if slowest.as_ref().is_none_or(|(m, _)| d > *m) {
+                    slowest = Some((d, a.name.clone()));
+                }
+            }
+        }
+        let (ms, why) = match (cfg.artifacts.is_empty(), slowest) {
+            (true, _) => (0, "no artifact sets configured".to_string()),
+            (false, Some((d, set))) => (
+                d.min(bx),
+                format!(
+                    "the slowest set's last scheduled sync ({set}) took {}",
+                    crate::duration::human(Duration::from_millis(d))
+                ),
+            ),
+            (false, None) => (bx, "no set has synced yet".to_string()),
+        };
+        out.insert(
+            Action::FinalSync.key(),
+            Model {
+                ms,
+                low_ms: if cfg.artifacts.is_empty() {
+                    0
+                } else {
+                    ms.min(bx)
+                },
+                high_ms: if cfg.artifacts.is_empty() { 0 } else { bx },
+                source: format!(
+                    "model: {why}; the final sync is best effort and stops at its time box ({})",
+                    crate::duration::human(Duration::from_millis(bx))
+                ),
+            },
+        );
+    }
+    out
+}
+
 /// The failover runbook's steps with the latest duration a failover (or full drill) measured
-/// for each: what a standby drill cannot measure itself (final sync, DNS flip) comes from there.
-fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::StepEstimate> {
+/// for each, else a model: what a standby drill cannot measure itself (final sync, DNS flip).
+fn failover_estimates(
+    cfg: &Config,
+    runs: &[RunRecord],
+    models: &std::collections::BTreeMap<String, crate::journal::Model>,
+) -> Vec<crate::journal::StepEstimate> {
     let budget = plan::action_budget(cfg);
     let steps: Vec<&crate::runbook::Step> = cfg
         .failover
@@ -185,6 +293,11 @@ fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::S
             // The n-th step doing this (a failover verifies the standby twice, the second time
             // already warm): matched with the n-th such step of an earlier run.
             let nth = steps[..i].iter().filter(|o| o.action.key() == key).count();
+            // A verify after the flip restores service at its first good answer.
+            let restores = matches!(s.action, Action::Verify { .. })
+                && steps[..i]
+                    .iter()
+                    .any(|o| matches!(o.action, Action::FlipDns { .. }));
             let last = runs.iter().rev().find_map(|r| {
                 if !matches!(r.kind, RunbookKind::Failover | RunbookKind::DrillFull) {
                     return None;
@@ -196,7 +309,15 @@ fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::S
                     .zip(&r.steps)
                     .filter(|(p, _)| p.phase == "failover" && p.action.key() == key)
                     .nth(nth)?;
-                match (rec.status, rec.started_at, rec.finished_at) {
+                let end = if restores {
+                    rec.details
+                        .get("first_ok_at")
+                        .and_then(|v| serde_json::from_value(v.clone()).ok())
+                        .or(rec.finished_at)
+                } else {
+                    rec.finished_at
+                };
+                match (rec.status, rec.started_at, end) {
                     (StepStatus::Succeeded, Some(a), Some(b)) => Some((
                         crate::duration::millis(crate::duration::between(a, b)),
                         r.id.clone(),
@@ -211,6 +332,8 @@ fn failover_estimates(cfg: &Config, runs: &[RunRecord]) -> Vec<crate::journal::S
                 budget_ms: crate::duration::millis(budget.mul_f64(s.budget)),
                 last_ms: last.as_ref().map(|l| l.0),
                 last_from: last.map(|l| l.1),
+                restores,
+                model: models.get(&s.action.key()).cloned(),
             }
         })
         .collect()
@@ -738,7 +861,7 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
             _,
         ) => verify(ctx, *side, *successes, *interval, step.timeout).await,
         (Action::FlipDns { .. }, Changes::Dns(change)) => flip(ctx, change, &run.id).await,
-        (Action::FreezeRpo, _) => freeze_rpo(ctx).await,
+        (Action::FreezeRpo, _) => freeze_rpo(ctx, run).await,
         (Action::Smoke { side }, _) => smoke(ctx, *side).await,
         (Action::Hook { command }, _) => hook(ctx, run, step, command).await,
         (Action::FinalSync, _) => {
@@ -764,17 +887,20 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
     }
 }
 
-async fn freeze_rpo(ctx: &Ctx) -> StepOutcome {
+/// Each set's RPO at the failure: the data at risk when the primary failed, measured now from the
+/// primary's history as it stood at the trigger's first failing probe (or the command).
+async fn freeze_rpo(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
     if ctx.cfg.artifacts.is_empty() {
         return StepOutcome::ok("no artifact sets configured".into(), json!({ "rpo": [] }));
     }
+    let at = run.trigger.first_failing();
     let mut set = tokio::task::JoinSet::new();
     for a in ctx.cfg.artifacts.iter().cloned() {
         let clients = ctx.clients.clone();
         set.spawn(async move {
             (
                 a.name.clone(),
-                crate::sync::engine::measure_rpo(&clients, &a).await,
+                crate::sync::engine::measure_rpo(&clients, &a, Some(at)).await,
             )
         });
     }
@@ -790,15 +916,10 @@ async fn freeze_rpo(ctx: &Ctx) -> StepOutcome {
     let summary: Vec<String> = rpos
         .iter()
         .map(|r| {
-            let v = r.value.map(human).unwrap_or_else(|| "unknown".into());
-            let bound = if r.kind == crate::sync::manifest::RpoKind::UpperBound {
-                "≤ "
-            } else {
-                ""
-            };
             format!(
-                "{} {bound}{v}{}",
+                "{} {}{}",
                 r.set,
+                r.figure(),
                 if r.over_objective {
                     " (over objective)"
                 } else {
@@ -828,16 +949,40 @@ async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Durati
     }
     let deadline = timeout.saturating_sub(timeout / 10);
     let mut set = tokio::task::JoinSet::new();
+    let started = tokio::time::Instant::now();
     for a in ctx.cfg.artifacts.iter().cloned() {
         let engine = ctx.sync_engine();
         set.spawn(async move {
             let r = tokio::time::timeout(deadline, engine.run(&a, direction, false)).await;
-            (a.name.clone(), r)
+            // After a final sync: the data actually lost if traffic moves now. A sync that
+            // published measured it after publishing; otherwise read it again, within the time
+            // box (an unreadable primary gives the labelled bound).
+            let after = match (&r, direction) {
+                (_, Direction::Reverse) => None,
+                (Ok(Ok(o)), _) if o.rpo.is_some() => o.rpo.clone(),
+                _ => {
+                    let left = deadline
+                        .saturating_sub(started.elapsed())
+                        .max(Duration::from_secs(5));
+                    tokio::time::timeout(
+                        left,
+                        crate::sync::engine::measure_rpo(&engine.clients, &a, None),
+                    )
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                }
+            };
+            (a.name.clone(), r, after)
         });
     }
     let mut results = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
     let mut failed = Vec::new();
-    while let Some(Ok((name, r))) = set.join_next().await {
+    while let Some(Ok((name, r, rpo_after))) = set.join_next().await {
+        if let Some(rpo) = rpo_after {
+            after.insert(name.clone(), json!(rpo));
+        }
         let text = match r {
             Ok(Ok(o)) => o.incomplete.unwrap_or_else(|| o.plan.summary()),
             Ok(Err(SyncError::Busy(_))) if direction == Direction::Forward => {
@@ -866,7 +1011,7 @@ async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Durati
         .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
         .collect::<Vec<_>>()
         .join("; ");
-    let details = json!({ "direction": direction, "sets": results });
+    let details = json!({ "direction": direction, "sets": results, "rpo_after": after });
     match (direction, failed.is_empty()) {
         (_, true) => StepOutcome::ok(summary, details),
         // Best effort: the run goes on; the report shows which sets did not make it.
@@ -1070,19 +1215,32 @@ async fn verify(
     let deadline = tokio::time::Instant::now() + timeout.saturating_sub(timeout / 20);
     let mut streak = 0;
     let mut rounds = 0;
+    // The first good answer of the streak that verified: the moment service was back (the RTO
+    // clock stops here); the confirming rounds after it only make the verdict sure.
+    let mut first_ok: Option<ProbeResult> = None;
     loop {
         let r = prober.round(&url).await;
         rounds += 1;
         if r.outcome == OutcomeClass::Ok {
             streak += 1;
+            if streak == 1 {
+                first_ok = Some(r.clone());
+            }
         } else {
             streak = 0;
+            first_ok = None;
         }
         let last = Some(r);
         if streak >= successes {
+            let first_ok_at = first_ok.as_ref().map(|f| f.at);
             return StepOutcome::ok(
-                format!("{side} answered {successes} consecutive probes ok ({rounds} rounds)"),
-                json!({ "url": url, "rounds": rounds, "last": last }),
+                format!(
+                    "{side} answered {successes} consecutive probes ok ({rounds} rounds); first good answer at {}",
+                    first_ok_at
+                        .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                        .unwrap_or_default()
+                ),
+                json!({ "url": url, "rounds": rounds, "first_ok_at": first_ok_at, "first_ok": first_ok, "last": last }),
             );
         }
         if tokio::time::Instant::now() + interval >= deadline {
@@ -1110,6 +1268,8 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
         .flatten()
         .map(|r| r.value);
     let comment = format!("standby run {run_id}");
+    // Before this call the record surely pointed elsewhere: the lower end of the restoration.
+    let submitted_at = chrono::Utc::now();
     let id = match aws::dns::upsert(
         r53,
         &change.zone_id,
@@ -1135,7 +1295,7 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let details = json!({ "change_id": id, "from": before, "to": change.to, "insync_ms": crate::duration::millis(started.elapsed()) });
+    let details = json!({ "change_id": id, "from": before, "to": change.to, "submitted_at": submitted_at, "insync_at": chrono::Utc::now(), "insync_ms": crate::duration::millis(started.elapsed()) });
     StepOutcome::ok(
         format!(
             "{} {} -> {} (change {id} INSYNC)",

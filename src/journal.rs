@@ -94,6 +94,10 @@ pub struct RunRecord {
     /// The configured detection time (streak of failing rounds), for a drill's would-be RTO.
     #[serde(default)]
     pub detection_ms: u64,
+    /// The detection time without the probe timeout (failure_threshold × interval): how soon a
+    /// refused or erroring primary is judged down from its last good probe.
+    #[serde(default)]
+    pub detection_min_ms: u64,
     /// Step durations (by action key) from the latest drill, used by projected RTO.
     #[serde(default)]
     pub estimates: std::collections::BTreeMap<String, u64>,
@@ -160,6 +164,22 @@ pub struct StepEstimate {
     pub budget_ms: u64,
     pub last_ms: Option<u64>,
     pub last_from: Option<String>,
+    /// A verify after the flip: its part of the RTO ends at its first good answer.
+    #[serde(default)]
+    pub restores: bool,
+    /// For a step never measured on this setup: the stated model it is estimated from.
+    #[serde(default)]
+    pub model: Option<Model>,
+}
+
+/// An estimate from a stated model: its ends and, in words, the model and its numbers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Model {
+    /// The figure the would-be RTO adds up.
+    pub ms: u64,
+    pub low_ms: u64,
+    pub high_ms: u64,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

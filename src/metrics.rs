@@ -93,8 +93,10 @@ pub struct Snapshot {
     /// kind → (measured, effective) of the latest finished run of that kind with a figure.
     pub last_rto: BTreeMap<String, (Duration, Duration)>,
     pub projected_rto: Option<Duration>,
-    /// set → (RPO now or its bound, objective).
+    /// Per set: RPO now as a true upper bound (the last figure plus the time since), objective.
     pub rpo: BTreeMap<String, (Option<Duration>, Duration)>,
+    /// Per set: the last measured RPO and the instant it is for.
+    pub rpo_measured: BTreeMap<String, (Duration, chrono::DateTime<chrono::Utc>)>,
     pub webhooks_dropped: u64,
     /// Run files that are not readable records (skipped).
     pub junk_runs: usize,
@@ -336,7 +338,7 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         &mut o,
         "standby_artifact_rpo_seconds",
         "gauge",
-        "How far each artifact set's published standby copy is behind (a bound when not measured).",
+        "How far each artifact set's published standby copy is behind now, at most: the last figure (taken after each sync) plus the time since, a true upper bound.",
     );
     for (set, (rpo, _)) in &s.rpo {
         if let Some(r) = rpo {
@@ -347,6 +349,34 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
                 r.as_secs_f64()
             );
         }
+    }
+    head(
+        &mut o,
+        "standby_artifact_rpo_measured_seconds",
+        "gauge",
+        "Each artifact set's last measured RPO (the age of the oldest primary write its published copy lacked), at the instant in standby_artifact_rpo_measured_timestamp_seconds.",
+    );
+    for (set, (v, _)) in &s.rpo_measured {
+        let _ = writeln!(
+            o,
+            "standby_artifact_rpo_measured_seconds{{set=\"{}\"}} {:.3}",
+            esc(set),
+            v.as_secs_f64()
+        );
+    }
+    head(
+        &mut o,
+        "standby_artifact_rpo_measured_timestamp_seconds",
+        "gauge",
+        "When each set's last measured RPO was taken (Unix time).",
+    );
+    for (set, (_, at)) in &s.rpo_measured {
+        let _ = writeln!(
+            o,
+            "standby_artifact_rpo_measured_timestamp_seconds{{set=\"{}\"}} {:.3}",
+            esc(set),
+            at.timestamp_millis() as f64 / 1000.0
+        );
     }
     head(
         &mut o,

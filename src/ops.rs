@@ -789,6 +789,27 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     if let Some(t) = crate::reports::drill_trend(&crate::reports::list_local(&cfg), 5) {
         println!("             {t}");
     }
+    // RPO is read now, from the primary's history and the published manifest: a figure from the
+    // last sync would hide every write since.
+    let mut rpo_now = std::collections::BTreeMap::new();
+    if !cfg.artifacts.is_empty() {
+        let clients = crate::aws::Clients::new(&cfg).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for a in cfg.artifacts.iter().cloned() {
+            let clients = clients.clone();
+            tasks.spawn(async move {
+                let r = tokio::time::timeout(
+                    STATUS_RPO_WAIT,
+                    crate::sync::engine::measure_rpo(&clients, &a, None),
+                )
+                .await;
+                (a.name.clone(), r.ok().and_then(Result::ok))
+            });
+        }
+        while let Some(Ok((name, r))) = tasks.join_next().await {
+            rpo_now.insert(name, r);
+        }
+    }
     for a in &cfg.artifacts {
         let st = crate::sync::engine::read_state(&store, &a.name).await;
         let last = match (st.last_finished_at, st.last_ok) {
@@ -809,26 +830,23 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             a.prefix,
             a.schedule.text()
         );
-        match (&st.last_rpo, st.last_published_at) {
-            (Some(r), Some(p)) => {
-                let bound = crate::duration::between(p, Utc::now());
-                let over = if bound > a.rpo {
-                    " — OVER OBJECTIVE"
-                } else {
-                    ""
-                };
-                println!(
-                    "             {}; now at most {} behind (objective {}){over}",
-                    rpo_line(r),
-                    human(bound),
+        match rpo_now.remove(&a.name) {
+            Some(Some(r)) => println!("             now: {}", rpo_line(&r)),
+            _ => match st
+                .last_rpo
+                .as_ref()
+                .and_then(|r| crate::sync::manifest::bound_since(r, Utc::now()))
+            {
+                Some(b) => println!(
+                    "             now: {} (the buckets could not be read within {})",
+                    rpo_line(&b),
+                    human(STATUS_RPO_WAIT)
+                ),
+                None => println!(
+                    "             now: RPO unknown: the buckets could not be read and no earlier figure bounds it (objective {}) — OVER OBJECTIVE",
                     human(a.rpo)
-                );
-            }
-            (Some(r), None) => println!("             {}", rpo_line(r)),
-            _ => println!(
-                "             RPO unknown: nothing published yet (objective {}) — OVER OBJECTIVE",
-                human(a.rpo)
-            ),
+                ),
+            },
         }
     }
     Ok(EXIT_OK)
@@ -941,7 +959,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
                 code = EXIT_FAILED;
                 // The figure an SRE needs most when a sync fails: how far behind are we now.
                 if let Some(set) = ctx.cfg.artifacts.iter().find(|a| a.name == name)
-                    && let Ok(r) = crate::sync::engine::measure_rpo(&ctx.clients, set).await
+                    && let Ok(r) = crate::sync::engine::measure_rpo(&ctx.clients, set, None).await
                 {
                     println!("  {}", rpo_line(&r));
                 }
@@ -954,21 +972,19 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
     Ok(code)
 }
 
+/// How long `status` waits for the buckets to measure RPO now.
+const STATUS_RPO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub fn rpo_line(r: &crate::sync::manifest::Rpo) -> String {
-    use crate::sync::manifest::RpoKind;
-    let v = r.value.map(human).unwrap_or_else(|| "unknown".into());
-    let kind = match r.kind {
-        RpoKind::Measured => "",
-        RpoKind::UpperBound => "≤ ",
-        RpoKind::Unknown => "",
-    };
     let flag = if r.over_objective {
         " — OVER OBJECTIVE"
     } else {
         ""
     };
     format!(
-        "RPO {kind}{v} (objective {}){flag}: {}",
+        "RPO {} ({}, objective {}){flag}: {}",
+        r.figure(),
+        r.kind.as_str(),
         human(r.objective),
         r.reason
     )

@@ -131,6 +131,7 @@ fn exercise(cfg: &Config) {
         Event::PrimaryDown {
             reason: "down".into(),
             streak_start: t0(),
+            last_good: None,
             probe: probe.clone(),
         },
         Event::RunFinished {
@@ -145,6 +146,7 @@ fn exercise(cfg: &Config) {
         Event::PrimaryDown {
             reason: "down".into(),
             streak_start: far,
+            last_good: None,
             probe,
         },
         Event::Ack,
@@ -201,6 +203,7 @@ fn record_for(cfg: &Config, plan: standby::plan::Plan) -> standby::journal::RunR
         trigger: standby::core::machine::Trigger::Automatic {
             reason: "down".into(),
             streak_start: t0(),
+            last_good: None,
             decided_at: t0(),
         },
         evidence: vec![],
@@ -218,6 +221,7 @@ fn record_for(cfg: &Config, plan: standby::plan::Plan) -> standby::journal::RunR
         resumed_at: vec![],
         notes: vec![],
         detection_ms: standby::duration::millis(cfg.health.detection_time()),
+        detection_min_ms: 0,
         estimates: Default::default(),
         estimates_from: None,
         config_digest: Some(cfg.digest.clone()),

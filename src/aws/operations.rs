@@ -59,6 +59,14 @@ pub const OPERATIONS: &[Operation] = &[
         "aws::s3::list",
     ),
     op(
+        "list_object_versions",
+        "s3",
+        "ListObjectVersions",
+        &["s3:ListBucketVersions"],
+        Scope::Bucket,
+        "aws::s3::list_versions (RPO from the primary's write history)",
+    ),
+    op(
         "copy_object",
         "s3",
         "CopyObject",

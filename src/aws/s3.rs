@@ -45,6 +45,74 @@ pub async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<Obj
     Ok(out)
 }
 
+/// Every version and delete marker under `prefix` (ListObjectVersions), sorted by key, then
+/// oldest first. S3's "null" version id comes back as `None`.
+pub async fn list_versions(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<crate::sync::Version>, AwsError> {
+    use crate::sync::Version;
+    let target = format!("s3://{bucket}/{prefix}");
+    let time = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
+        t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    };
+    let id = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_string);
+    let mut out = Vec::new();
+    // No SDK paginator for this one: the next page starts at (key marker, version id marker).
+    let mut markers: (Option<String>, Option<String>) = (None, None);
+    loop {
+        let page = client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(markers.0.take())
+            .set_version_id_marker(markers.1.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListObjectVersions", &target, e))?;
+        for v in page.versions() {
+            let Some(key) = v.key() else { continue };
+            out.push(Version {
+                key: key.to_string(),
+                version_id: id(v.version_id()),
+                size: v.size().unwrap_or(0).max(0) as u64,
+                etag: unquote(v.e_tag().unwrap_or_default()),
+                last_modified: time(v.last_modified()),
+                delete_marker: false,
+            });
+        }
+        for d in page.delete_markers() {
+            let Some(key) = d.key() else { continue };
+            out.push(Version {
+                key: key.to_string(),
+                version_id: id(d.version_id()),
+                size: 0,
+                etag: String::new(),
+                last_modified: time(d.last_modified()),
+                delete_marker: true,
+            });
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        markers = (
+            page.next_key_marker().map(str::to_string),
+            page.next_version_id_marker().map(str::to_string),
+        );
+        if markers.0.is_none() {
+            break;
+        }
+    }
+    out.sort_by(|a, b| {
+        a.key
+            .cmp(&b.key)
+            .then(a.last_modified.cmp(&b.last_modified))
+    });
+    Ok(out)
+}
+
 /// `bucket/key` with the key percent-encoded, as x-amz-copy-source wants it.
 pub fn copy_source(bucket: &str, key: &str) -> String {
     let mut s = String::with_capacity(bucket.len() + key.len() + 1);

@@ -136,14 +136,32 @@ pub enum Trigger {
         reason: String,
         streak_start: DateTime<Utc>,
         decided_at: DateTime<Utc>,
+        /// The last good round before the streak: the onset lies between it and `streak_start`.
+        /// `None` when the detector never saw the primary healthy in this process.
+        #[serde(default)]
+        last_good: Option<DateTime<Utc>>,
     },
     /// An operator's command.
     Manual { command: String, at: DateTime<Utc> },
 }
 
 impl Trigger {
-    /// When the RTO clock starts: the first failing probe of the streak, or the command.
+    /// When the RTO headline's clock starts: the last good probe before the streak (the onset is
+    /// no earlier), else its first failing probe, or the command.
     pub fn clock_start(&self) -> DateTime<Utc> {
+        match self {
+            Trigger::Automatic {
+                streak_start,
+                last_good,
+                ..
+            } => last_good.unwrap_or(*streak_start),
+            Trigger::Manual { at, .. } => *at,
+        }
+    }
+
+    /// The first failing probe of the streak (the onset's latest possible instant), or the
+    /// command: "the failure" that RPO at the failure is measured at.
+    pub fn first_failing(&self) -> DateTime<Utc> {
         match self {
             Trigger::Automatic { streak_start, .. } => *streak_start,
             Trigger::Manual { at, .. } => *at,
@@ -157,6 +175,8 @@ pub enum Event {
     PrimaryDown {
         reason: String,
         streak_start: DateTime<Utc>,
+        /// The last good round before the streak (the onset's lower end).
+        last_good: Option<DateTime<Utc>>,
         probe: String,
     },
     /// The detector's `up` (also the first `up` after a start): arms automatic failover.
@@ -263,6 +283,7 @@ pub fn decide(
         Event::PrimaryDown {
             reason,
             streak_start,
+            last_good,
             probe,
         } => {
             if let Serving::Drilling { run, kind } = &state.serving {
@@ -270,6 +291,7 @@ pub fn decide(
                     Trigger::Automatic {
                         reason: reason.clone(),
                         streak_start: *streak_start,
+                        last_good: *last_good,
                         decided_at: now,
                     }
                 });
@@ -308,6 +330,7 @@ pub fn decide(
                 let trigger = Trigger::Automatic {
                     reason: reason.clone(),
                     streak_start: *streak_start,
+                    last_good: *last_good,
                     decided_at: now,
                 };
                 let mut d = start(
@@ -345,6 +368,7 @@ pub fn decide(
             let trigger = Trigger::Automatic {
                 reason: reason.clone(),
                 streak_start: *streak_start,
+                last_good: *last_good,
                 decided_at: now,
             };
             // The cooldown starts when the failover succeeds (RunFinished): a failed one must
@@ -398,6 +422,7 @@ pub fn decide(
             let trigger = Trigger::Automatic {
                 reason: reason.clone(),
                 streak_start: now,
+                last_good: None,
                 decided_at: now,
             };
             start(
@@ -880,6 +905,7 @@ mod tests {
         let moved = Event::PrimaryDown {
             reason: "down".into(),
             streak_start: t(20),
+            last_good: None,
             probe: "http://typo/health".into(),
         };
         assert!(
@@ -893,6 +919,7 @@ mod tests {
         Event::PrimaryDown {
             reason: "down: 2 consecutive failing rounds".into(),
             streak_start: t(0),
+            last_good: None,
             probe: PROBE.into(),
         }
     }
@@ -1364,6 +1391,7 @@ mod tests {
             0 | 1 => Event::PrimaryDown {
                 reason: "down".into(),
                 streak_start: t(0),
+                last_good: None,
                 probe: PROBE.into(),
             },
             2 => Event::PrimaryUp {

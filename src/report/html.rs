@@ -7,7 +7,7 @@ use super::{Report, esc, ms, svg};
 use crate::duration::human;
 use crate::journal::{RunStatus, StepStatus};
 use crate::plan::Changes;
-use crate::sync::manifest::RpoKind;
+use crate::sync::manifest::Rpo;
 
 const STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#212121;margin:24px auto;max-width:1000px;padding:0 16px;line-height:1.4}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e0e0e0;padding-bottom:4px}\
@@ -127,7 +127,7 @@ fn rto(o: &mut String, r: &Report) {
     let label = if r.rto.basis == "drill_estimate" {
         "would-be RTO (no traffic moved)"
     } else {
-        "measured (first failing probe or command → last verify)"
+        "RTO (onset → first good answer)"
     };
     let _ = writeln!(o, "<h2>RTO</h2>\n<table>");
     let _ = writeln!(
@@ -140,7 +140,7 @@ fn rto(o: &mut String, r: &Report) {
             let _ = writeln!(
                 o,
                 "<tr><th>{label}</th><td class=\"num\">{}</td></tr>",
-                ms(m)
+                esc(&super::rto_figure(&r.rto, m))
             );
             let _ = writeln!(
                 o,
@@ -162,6 +162,31 @@ fn rto(o: &mut String, r: &Report) {
         if r.rto.objective_met { "ok" } else { "bad" },
         if r.rto.objective_met { "yes" } else { "NO" }
     );
+    let mut instants = vec![];
+    if let Some(g) = r.rto.onset.last_good {
+        instants.push(("last good probe (onset after)", g));
+    }
+    instants.push((
+        if r.trigger.kind == "automatic" {
+            "first failing probe (onset before)"
+        } else {
+            "command"
+        },
+        r.rto.onset.first_failing,
+    ));
+    if let Some(t) = r.rto.restored_at {
+        instants.push(("restored (first good answer)", t));
+    }
+    if let Some(t) = r.rto.confirmed_at {
+        instants.push(("confirmed (outside the RTO)", t));
+    }
+    for (what, t) in instants {
+        let _ = writeln!(
+            o,
+            "<tr><th>{what}</th><td class=\"num\">{}</td></tr>",
+            t.to_rfc3339()
+        );
+    }
     if let Some(at) = r.rto.breach_projected_at {
         let _ = writeln!(
             o,
@@ -181,7 +206,8 @@ fn rto(o: &mut String, r: &Report) {
         let b = &r.rto.breakdown;
         let _ = writeln!(
             o,
-            "<table>\n<tr><th>detect</th><th>decide</th><th>sync</th><th>scale</th><th>verify</th><th>DNS</th><th>other</th></tr>\n<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n</table>",
+            "<table>\n<tr><th>detect (onset gap {})</th><th>decide</th><th>sync</th><th>scale</th><th>verify</th><th>DNS</th><th>other</th></tr>\n<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n</table>",
+            ms(b.onset_gap_ms),
             ms(b.detect_ms),
             ms(b.decide_ms),
             ms(b.sync_ms),
@@ -205,7 +231,7 @@ fn drill(o: &mut String, r: &Report) {
     );
     let _ = writeln!(
         o,
-        "<tr><th>warm-up (InService → verified)</th><td class=\"num\">{}</td></tr>",
+        "<tr><th>warm-up (InService → first good answer)</th><td class=\"num\">{}</td></tr>",
         opt(d.warmup_ms)
     );
     if d.failback_ms.is_some() {
@@ -237,14 +263,17 @@ fn drill(o: &mut String, r: &Report) {
     if !d.would_be.is_empty() {
         let _ = writeln!(
             o,
-            "<table>\n<tr><th>would-be failover step</th><th>duration</th><th>source</th></tr>"
+            "<table>\n<tr><th>would-be failover step</th><th>duration</th><th>range</th><th>basis</th><th>source</th></tr>"
         );
         for c in &d.would_be {
             let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}–{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.name),
                 ms(c.ms),
+                ms(c.low_ms),
+                ms(c.high_ms),
+                esc(&c.basis),
                 esc(&c.source)
             );
         }
@@ -258,26 +287,38 @@ fn rpo(o: &mut String, r: &Report) {
     }
     let _ = writeln!(
         o,
-        "<h2>RPO per artifact set (at the start of the run)</h2>\n<table>\n<tr><th>set</th><th>RPO</th><th>kind</th><th>objective</th><th>within</th><th>reason</th></tr>"
+        "<h2>RPO per artifact set</h2>\n<table>\n<tr><th>set</th><th>objective</th><th>at the failure</th><th>after the final sync (lost)</th><th>writes lost</th></tr>"
     );
+    let fig = |p: Option<&Rpo>| {
+        p.map(|r| {
+            format!(
+                "<span title=\"{}\">{} ({})</span>{}",
+                esc(&r.reason),
+                esc(&r.figure()),
+                r.kind.as_str(),
+                if r.over_objective {
+                    " <strong>over</strong>"
+                } else {
+                    ""
+                }
+            )
+        })
+        .unwrap_or_else(|| "—".into())
+    };
     for p in &r.rpo {
-        let v = p.value.map(human).unwrap_or_else(|| "unknown".into());
-        let kind = match p.kind {
-            RpoKind::Measured => "measured",
-            RpoKind::UpperBound => "upper bound",
-            RpoKind::Unknown => "unknown",
+        let lost = match (&p.lost, p.lost_count) {
+            (Some(_), Some(0)) => "none".to_string(),
+            (Some(w), Some(n)) => format!("{n}: {}", super::writes_text(w, n)),
+            _ => "unknown".into(),
         };
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td class=\"num\">{v}</td><td>{kind}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&p.set),
-            human(p.objective),
-            if p.over_objective {
-                "<strong>NO</strong>"
-            } else {
-                "yes"
-            },
-            esc(&p.reason)
+            ms(p.objective_ms),
+            fig(p.at_failure.as_ref()),
+            fig(p.after_final_sync.as_ref()),
+            esc(&lost)
         );
     }
     let _ = writeln!(o, "</table>");

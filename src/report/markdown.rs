@@ -30,11 +30,7 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "| objective | {} |", ms(r.rto.objective_ms));
     match (r.rto.measured_ms, r.rto.effective_ms) {
         (Some(m), Some(e)) => {
-            let _ = writeln!(
-                o,
-                "| measured (first failing probe → last verify) | {} |",
-                ms(m)
-            );
+            let _ = writeln!(o, "| RTO | {} |", super::rto_figure(&r.rto, m));
             let _ = writeln!(
                 o,
                 "| effective (+ DNS TTL {}) | {} |",
@@ -51,19 +47,35 @@ pub fn render(r: &Report) -> String {
         "| objective met | {} |",
         if r.rto.objective_met { "yes" } else { "**NO**" }
     );
-    let _ = writeln!(o, "| clock start | {} |", r.rto.clock_start.to_rfc3339());
-    if let Some(stop) = r.rto.clock_stop {
-        let _ = writeln!(o, "| clock stop | {} |", stop.to_rfc3339());
+    if let Some(g) = r.rto.onset.last_good {
+        let _ = writeln!(o, "| last good probe (onset after) | {} |", g.to_rfc3339());
+    }
+    let _ = writeln!(
+        o,
+        "| {} | {} |",
+        if r.trigger.kind == "automatic" {
+            "first failing probe (onset before)"
+        } else {
+            "command"
+        },
+        r.rto.onset.first_failing.to_rfc3339()
+    );
+    if let Some(t) = r.rto.restored_at {
+        let _ = writeln!(o, "| restored (first good answer) | {} |", t.to_rfc3339());
+    }
+    if let Some(t) = r.rto.confirmed_at {
+        let _ = writeln!(o, "| confirmed (outside the RTO) | {} |", t.to_rfc3339());
     }
     let b = &r.rto.breakdown;
     let _ = writeln!(
         o,
-        "\n| detect | decide | sync | scale | verify | DNS | other |\n|---|---|---|---|---|---|---|"
+        "\n| detect (of which onset gap) | decide | sync | scale | verify | DNS | other |\n|---|---|---|---|---|---|---|"
     );
     let _ = writeln!(
         o,
-        "| {} | {} | {} | {} | {} | {} | {} |",
+        "| {} ({}) | {} | {} | {} | {} | {} | {} |",
         ms(b.detect_ms),
+        ms(b.onset_gap_ms),
         ms(b.decide_ms),
         ms(b.sync_ms),
         ms(b.scale_ms),
@@ -79,7 +91,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(o, "| scale-up to InService | {} |", opt(d.scale_ms));
         let _ = writeln!(
             o,
-            "| warm-up (InService → verified) | {} |",
+            "| warm-up (InService → first good answer) | {} |",
             opt(d.warmup_ms)
         );
         if d.failback_ms.is_some() {
@@ -103,10 +115,19 @@ pub fn render(r: &Report) -> String {
         if !d.would_be.is_empty() {
             let _ = writeln!(
                 o,
-                "\n| would-be failover step | duration | source |\n|---|---|---|"
+                "\n| would-be failover step | duration | range | basis | source |\n|---|---|---|---|---|"
             );
             for c in &d.would_be {
-                let _ = writeln!(o, "| {} | {} | {} |", c.name, ms(c.ms), c.source);
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {}–{} | {} | {} |",
+                    c.name,
+                    ms(c.ms),
+                    ms(c.low_ms),
+                    ms(c.high_ms),
+                    c.basis,
+                    c.source.replace('|', "\\|")
+                );
             }
         }
     }
@@ -134,26 +155,53 @@ pub fn render(r: &Report) -> String {
         }
     }
     if !r.rpo.is_empty() {
-        let _ = writeln!(o, "\n## RPO per artifact set (at the start of the run)\n");
+        let _ = writeln!(o, "\n## RPO per artifact set\n");
         let _ = writeln!(
             o,
-            "| set | RPO | kind | objective | within | reason |\n|---|---|---|---|---|---|"
+            "| set | objective | at the failure | after the final sync (lost) | writes lost |\n|---|---|---|---|---|"
         );
+        let fig = |p: Option<&crate::sync::manifest::Rpo>| {
+            p.map(|r| {
+                format!(
+                    "{} ({}){}",
+                    r.figure(),
+                    r.kind.as_str(),
+                    if r.over_objective { " **over**" } else { "" }
+                )
+            })
+            .unwrap_or_else(|| "—".into())
+        };
         for p in &r.rpo {
-            let v = p.value.map(human).unwrap_or_else(|| "unknown".into());
-            let kind = match p.kind {
-                crate::sync::manifest::RpoKind::Measured => "measured",
-                crate::sync::manifest::RpoKind::UpperBound => "upper bound",
-                crate::sync::manifest::RpoKind::Unknown => "unknown",
+            let lost = match (&p.lost, p.lost_count) {
+                (Some(_), Some(0)) => "none".to_string(),
+                (Some(w), Some(n)) => format!("{n}: {}", super::writes_text(w, n)),
+                _ => "unknown".into(),
             };
-            let within = if p.over_objective { "**NO**" } else { "yes" };
             let _ = writeln!(
                 o,
-                "| {} | {v} | {kind} | {} | {within} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 p.set,
-                human(p.objective),
-                p.reason.replace('|', "\\|")
+                ms(p.objective_ms),
+                fig(p.at_failure.as_ref()),
+                fig(p.after_final_sync.as_ref()),
+                lost.replace('|', "\\|")
             );
+        }
+        for p in &r.rpo {
+            for (when, f) in [
+                ("at the failure", &p.at_failure),
+                ("after the final sync", &p.after_final_sync),
+            ] {
+                if let Some(f) = f {
+                    let _ = writeln!(
+                        o,
+                        "\n- {} {when} ({}): {}",
+                        p.set,
+                        f.at.to_rfc3339(),
+                        f.reason
+                    );
+                }
+            }
         }
     }
     let _ = writeln!(o, "\n## Steps\n");

@@ -1,13 +1,18 @@
 //! Reports: a run's journal in, what an auditor signs out. Pure; the executor writes the files
 //! ([`markdown`] for review, JSON for machines, [`html`] with a timeline picture for people).
 //!
-//! RTO clock: starts at the first failing probe of the streak that triggered (or at the operator's
-//! command) and stops at the end of the last successful `verify` step of the run's first phase
-//! (a full drill's failover). The effective figure adds the DNS TTL, because resolvers may keep
-//! serving the old answer that long; the objective is met only if the effective figure is within
-//! it. A standby drill moves no traffic: its figure is the RTO a failover would have had, built
-//! from what the drill measured and, for the steps a drill does not run, the last measured value
-//! or the runbook budget, each component labelled with its source.
+//! RTO: the outage's onset lies between the last good probe and the first failing one of the
+//! streak that triggered (both reported); an operator's command is an exact start. The clock stops
+//! at `restored_at`: the first good answer of the run's last successful `verify` of its first
+//! phase (after the flip: the record INSYNC on the target and the target answering). The rounds
+//! that confirm it come after and are `confirmed_at`, outside the figure. The headline counts from
+//! the last good probe, so it is a true upper bound (`bound: at_most`); the figure from the first
+//! failing probe is the range's low end. The effective figure adds the DNS TTL, because resolvers
+//! may keep serving the old answer that long; the objective is met only if the effective figure is
+//! within it. A standby drill moves no traffic: its figure is the RTO a failover would have had,
+//! built from what was measured on this setup (in this drill, or in the last failover) and, for
+//! what never was, from a stated model, labelled `estimate`, with low and high ends; the figure is
+//! a range when estimates dominate.
 
 pub mod html;
 pub mod markdown;
@@ -24,8 +29,9 @@ use crate::journal::{RunRecord, RunStatus, StepStatus};
 use crate::plan::Changes;
 use crate::runbook::{Action, RunbookKind};
 use crate::smoke::SmokeResult;
+use crate::sync::manifest::{Rpo, RpoKind};
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The JSON Schema every `report.json` validates against (tests check each report they write).
 pub const SCHEMA: &str = include_str!("schema.json");
@@ -45,8 +51,8 @@ pub struct Report {
     /// Drills only: warm-up, the would-be RTO of a standby drill, the failback of a full drill.
     pub drill: Option<DrillSection>,
     pub steps: Vec<StepSection>,
-    /// Each artifact set's RPO as frozen at the start of the run.
-    pub rpo: Vec<crate::sync::manifest::Rpo>,
+    /// Each artifact set's RPO at the failure, after the final sync, and what was lost.
+    pub rpo: Vec<RpoSection>,
     /// Synthetic requests the run sent, with their checks.
     pub probes: Vec<SmokeResult>,
     pub runbook: Provenance,
@@ -72,13 +78,32 @@ pub struct Rto {
     /// "measured" (traffic moved, clock read) or "drill_estimate" (a standby drill's would-be).
     pub basis: String,
     pub objective_ms: u64,
-    /// `None` until a verify step succeeded: the service was not shown to be recovered.
+    /// The headline: `clock_start` → `restored_at`. `None` until a verify step succeeded: the
+    /// service was not shown to be recovered.
     pub measured_ms: Option<u64>,
+    /// What the headline is: "at_most" (counted from the last good probe: the onset is no earlier),
+    /// "exact" (an operator's command started the clock), "from_first_failing" (no good probe
+    /// was seen before the streak, so nothing bounds the onset from below), "estimate" (a standby
+    /// drill's would-be).
+    pub bound: String,
+    /// From the first failing probe (the onset's latest possible instant) to `restored_at`: the
+    /// low end of "between X and Y".
+    pub from_first_failing_ms: Option<u64>,
     pub dns_ttl_ms: u64,
     pub effective_ms: Option<u64>,
     pub objective_met: bool,
+    /// The onset's bracket: the last good probe before the triggering streak and its first
+    /// failing probe (both the command's instant for a manual run).
+    pub onset: Onset,
+    /// Where the headline starts: the last good probe, else the first failing one, else the command.
     pub clock_start: DateTime<Utc>,
+    /// Where it stops: `restored_at`.
     pub clock_stop: Option<DateTime<Utc>>,
+    /// The first good answer of the verification that ended the outage (the target answering
+    /// after the record moved to it).
+    pub restored_at: Option<DateTime<Utc>>,
+    /// The end of that verification: the confirming rounds, after service was back.
+    pub confirmed_at: Option<DateTime<Utc>>,
     pub breakdown: Breakdown,
     /// When a breach first became likely during the run (projected RTO over the objective).
     pub breach_projected_at: Option<DateTime<Utc>>,
@@ -86,11 +111,20 @@ pub struct Rto {
     pub projection_from: Option<String>,
 }
 
-/// Components that add up to the measured RTO.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Onset {
+    pub last_good: Option<DateTime<Utc>>,
+    pub first_failing: DateTime<Utc>,
+}
+
+/// Components that add up to the headline RTO.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Breakdown {
-    /// First failing probe → down verdict.
+    /// Clock start (the last good probe) → down verdict: the onset gap counts in detection.
     pub detect_ms: u64,
+    /// Of `detect_ms`, the gap between the last good probe and the first failing one, inside
+    /// which the outage began.
+    pub onset_gap_ms: u64,
     /// Verdict (or command) → first step started: decision, confirmation, planning.
     pub decide_ms: u64,
     /// Final sync (failover) or reverse sync (failback) of the artifact sets.
@@ -110,10 +144,16 @@ pub struct DrillSection {
     pub aborted: bool,
     /// Scaling the standby until its groups were InService.
     pub scale_ms: Option<u64>,
-    /// From InService to verified healthy: the warm-up the fleet needed.
+    /// From InService (the scale step's end) to the first good answer: the warm-up the fleet
+    /// needed. The confirming probes after that answer are not warm-up.
     pub warmup_ms: Option<u64>,
     /// Standby drill: the failover this drill stands for, step by step.
     pub would_be: Vec<Component>,
+    /// Standby drill: the sum of the components' low and high ends.
+    pub would_be_low_ms: Option<u64>,
+    pub would_be_high_ms: Option<u64>,
+    /// Estimates make up more than half of the high end: the would-be is given as a range.
+    pub estimates_dominate: bool,
     /// Full drill: first failback step started → failback verified.
     pub failback_ms: Option<u64>,
     /// The standby's capacity was put back to warm (standby drill) or traffic returned to the
@@ -124,8 +164,13 @@ pub struct DrillSection {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Component {
     pub name: String,
+    /// The figure the would-be RTO adds up: a measured value, or an estimate's high end.
     pub ms: u64,
-    /// "measured in this drill", "configured detection", "last measured in run X", "runbook budget".
+    pub low_ms: u64,
+    pub high_ms: u64,
+    /// "measured" (in this drill, or in the last failover on this setup) or "estimate" (a model).
+    pub basis: String,
+    /// Where the figure comes from, in words: the run, or the model and its numbers.
     pub source: String,
 }
 
@@ -154,6 +199,21 @@ pub struct Provenance {
     pub digest: Option<String>,
 }
 
+/// One artifact set's RPO at the instants that matter.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RpoSection {
+    pub set: String,
+    pub objective_ms: u64,
+    /// At the failure (the trigger's first failing probe, or the command): the data at risk.
+    pub at_failure: Option<Rpo>,
+    /// Right after the final sync: the data actually lost when traffic moves.
+    pub after_final_sync: Option<Rpo>,
+    /// The writes lost (after the final sync), oldest first: key, version, size, write time.
+    /// `None` when no final sync ran or the primary could not be read.
+    pub lost: Option<Vec<crate::sync::manifest::Write>>,
+    pub lost_count: Option<usize>,
+}
+
 /// The phase whose verification stops the RTO clock: the run's first.
 fn rto_phase(run: &RunRecord) -> &str {
     run.plan
@@ -163,33 +223,59 @@ fn rto_phase(run: &RunRecord) -> &str {
         .unwrap_or_default()
 }
 
+/// The verification that ended the outage: the run-phase's last successful `verify`. Returns
+/// (restored_at: its first good answer, confirmed_at: its end). Records from before the first
+/// good answer was journaled fall back to the end.
+fn restoration(run: &RunRecord, phase: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let mut out = (None, None);
+    for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
+        if rec.status == StepStatus::Succeeded
+            && planned.phase == phase
+            && matches!(planned.action, Action::Verify { .. })
+        {
+            out = (first_ok_at(rec).or(rec.finished_at), rec.finished_at);
+        }
+    }
+    out
+}
+
+/// The first good answer of a verify step's confirming streak, as the step journaled it.
+fn first_ok_at(rec: &crate::journal::StepRecord) -> Option<DateTime<Utc>> {
+    rec.details
+        .get("first_ok_at")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
 pub fn build(run: &RunRecord) -> Report {
     let clock_start = run.trigger.clock_start();
-    let (trigger_kind, trigger_reason, decided_at) = match &run.trigger {
+    let first_failing = run.trigger.first_failing();
+    let (trigger_kind, trigger_reason, decided_at, last_good) = match &run.trigger {
         Trigger::Automatic {
-            reason, decided_at, ..
-        } => ("automatic", reason.clone(), Some(*decided_at)),
-        Trigger::Manual { command, .. } if command.starts_with("[[drills]]") => {
-            ("scheduled", format!("drill scheduled by {command}"), None)
+            reason,
+            decided_at,
+            last_good,
+            ..
+        } => ("automatic", reason.clone(), Some(*decided_at), *last_good),
+        Trigger::Manual { command, .. } if command.starts_with("[[drills]]") => (
+            "scheduled",
+            format!("drill scheduled by {command}"),
+            None,
+            None,
+        ),
+        Trigger::Manual { command, .. } => {
+            ("manual", format!("operator ran `{command}`"), None, None)
         }
-        Trigger::Manual { command, .. } => ("manual", format!("operator ran `{command}`"), None),
     };
     let phase = rto_phase(run);
+    let (restored_at, confirmed_at) = restoration(run, phase);
 
     let mut steps = Vec::new();
     let mut probes = Vec::new();
-    let mut clock_stop = None;
     for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
         let duration = match (rec.started_at, rec.finished_at) {
             (Some(a), Some(b)) => Some(between(a, b)),
             _ => None,
         };
-        if rec.status == StepStatus::Succeeded
-            && planned.phase == phase
-            && matches!(planned.action, Action::Verify { .. })
-        {
-            clock_stop = rec.finished_at;
-        }
         if matches!(planned.action, Action::Smoke { .. })
             && let Ok(p) = serde_json::from_value::<SmokeResult>(rec.details.clone())
         {
@@ -215,21 +301,31 @@ pub fn build(run: &RunRecord) -> Report {
         });
     }
 
-    let breakdown = clock_stop
-        .map(|stop| breakdown(run, phase, clock_start, decided_at, stop))
+    let breakdown = restored_at
+        .map(|stop| breakdown(run, phase, clock_start, first_failing, decided_at, stop))
         .unwrap_or_default();
     let ttl = Duration::from_secs(u64::from(run.dns_ttl_s));
     let drill = drill_section(run, &steps);
-    let (basis, measured) = match &drill {
-        Some(d) if run.kind == RunbookKind::DrillStandby => (
+    let standby_drill = run.kind == RunbookKind::DrillStandby;
+    let (basis, bound, measured) = match &drill {
+        Some(d) if standby_drill => (
             "drill_estimate",
-            clock_stop.map(|_| Duration::from_millis(d.would_be.iter().map(|c| c.ms).sum())),
+            "estimate",
+            restored_at.map(|_| Duration::from_millis(d.would_be.iter().map(|c| c.ms).sum())),
         ),
         _ => (
             "measured",
-            clock_stop.map(|stop| between(clock_start, stop)),
+            match (trigger_kind, last_good) {
+                ("automatic", Some(_)) => "at_most",
+                ("automatic", None) => "from_first_failing",
+                _ => "exact",
+            },
+            restored_at.map(|stop| between(clock_start, stop)),
         ),
     };
+    let from_first_failing = (!standby_drill)
+        .then(|| restored_at.map(|stop| millis(between(first_failing, stop))))
+        .flatten();
     let effective = measured.map(|m| m + ttl);
     let recovered = match run.kind {
         // An aborted drill may still have shown the standby recovers in time.
@@ -263,18 +359,26 @@ pub fn build(run: &RunRecord) -> Report {
             basis: basis.into(),
             objective_ms: millis(run.rto_objective),
             measured_ms: measured.map(millis),
+            bound: bound.into(),
+            from_first_failing_ms: from_first_failing,
             dns_ttl_ms: millis(ttl),
             effective_ms: effective.map(millis),
             objective_met,
+            onset: Onset {
+                last_good,
+                first_failing,
+            },
             clock_start,
-            clock_stop,
+            clock_stop: restored_at,
+            restored_at,
+            confirmed_at,
             breakdown,
             breach_projected_at,
             projection_from: run.estimates_from.clone(),
         },
         drill,
         steps,
-        rpo: frozen_rpo(run),
+        rpo: rpo_sections(run),
         probes,
         runbook: Provenance {
             path: run.runbook_path.clone(),
@@ -298,12 +402,14 @@ fn breakdown(
     run: &RunRecord,
     phase: &str,
     clock_start: DateTime<Utc>,
+    first_failing: DateTime<Utc>,
     decided_at: Option<DateTime<Utc>>,
     stop: DateTime<Utc>,
 ) -> Breakdown {
     let mut b = Breakdown::default();
     if let Some(d) = decided_at {
         b.detect_ms = millis(between(clock_start, d));
+        b.onset_gap_ms = millis(between(clock_start, first_failing));
     }
     if let Some(first) = run.steps.iter().filter_map(|s| s.started_at).min() {
         b.decide_ms = millis(between(decided_at.unwrap_or(clock_start), first));
@@ -335,6 +441,107 @@ fn step_ms(s: &StepSection) -> Option<u64> {
         .flatten()
 }
 
+/// The warm-up: InService (the end of the phase's first scale step) to the first good answer of
+/// the verification after it.
+fn warmup(run: &RunRecord, phase: &str) -> Option<u64> {
+    let mut in_service = None;
+    for (p, r) in run.plan.steps.iter().zip(&run.steps) {
+        if p.phase != phase || p.cleanup || r.status != StepStatus::Succeeded {
+            continue;
+        }
+        match (&p.action, in_service) {
+            (Action::ScaleAsgs { .. }, None) => in_service = Some(r.finished_at?),
+            (Action::Verify { .. }, Some(from)) => {
+                let first = first_ok_at(r).or(r.finished_at)?;
+                return Some(millis(between(from, first.max(from))));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A standby drill's would-be RTO, one component per failover step: measured in this drill, or
+/// measured by the last failover on this setup, or estimated from a stated model.
+fn would_be(run: &RunRecord, steps: &[StepSection]) -> Vec<Component> {
+    let measured = |ms: u64, source: String| Component {
+        name: String::new(),
+        ms,
+        low_ms: ms,
+        high_ms: ms,
+        basis: "measured".into(),
+        source,
+    };
+    let estimate = |ms: u64, low_ms: u64, high_ms: u64, source: String| Component {
+        name: String::new(),
+        ms,
+        low_ms,
+        high_ms,
+        basis: "estimate".into(),
+        source,
+    };
+    let low = run.detection_min_ms.min(run.detection_ms);
+    let mut out = vec![Component {
+        name: "detect".into(),
+        ..estimate(
+            run.detection_ms,
+            low,
+            run.detection_ms,
+            format!(
+                "model: the last good probe to the down verdict takes failure_threshold × interval ({}) for a refused or erroring primary, plus the probe timeout for a hanging one ({})",
+                ms(low),
+                ms(run.detection_ms)
+            ),
+        )
+    }];
+    // The standby's first good answer in this drill: how long a probe takes to see it serving.
+    let answer_ms = run
+        .plan
+        .steps
+        .iter()
+        .zip(&run.steps)
+        .filter(|(p, r)| {
+            matches!(p.action, Action::Verify { .. }) && r.status == StepStatus::Succeeded
+        })
+        .filter_map(|(_, r)| r.details.get("first_ok")?.get("latency_ms")?.as_u64())
+        .next();
+    for f in &run.failover_steps {
+        let here = run
+            .plan
+            .steps
+            .iter()
+            .zip(steps)
+            .filter(|(p, s)| p.action.key() == f.key && !s.cleanup)
+            .nth(f.nth)
+            .and_then(|(_, s)| step_ms(s));
+        let c = match (here, f.last_ms, &f.last_from, &f.model) {
+            (Some(v), ..) => measured(v, "measured in this drill".into()),
+            (None, Some(v), Some(from), _) => measured(v, format!("measured in run {from}")),
+            (None, _, _, Some(m)) => estimate(m.ms, m.low_ms, m.high_ms, m.source.clone()),
+            (None, ..) if f.restores && answer_ms.is_some() => {
+                let v = answer_ms.unwrap_or_default();
+                estimate(
+                    v,
+                    v,
+                    v,
+                    "model: service is restored at the first good answer after the flip; the standby answered a probe in this time in this drill".into(),
+                )
+            }
+            (None, ..) => estimate(
+                f.budget_ms,
+                0,
+                f.budget_ms,
+                "runbook budget (never measured on this setup, no model): 0 to its share of the objective".into(),
+            ),
+        };
+        out.push(Component {
+            name: f.name.clone(),
+            ..c
+        });
+    }
+    out
+}
+
 fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection> {
     if !run.kind.is_drill() {
         return None;
@@ -346,35 +553,18 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
             .find(|s| s.phase == phase && s.action == action && !s.cleanup)
     };
     let scale_ms = first("scale_asgs").and_then(step_ms);
-    let warmup_ms = first("verify").and_then(step_ms);
+    let warmup_ms = warmup(run, phase);
     let aborted = run.status == RunStatus::Failed;
     match run.kind {
         RunbookKind::DrillStandby => {
-            let mut would_be = vec![Component {
-                name: "detect".into(),
-                ms: run.detection_ms,
-                source: "configured detection (failure_threshold rounds)".into(),
-            }];
-            for f in &run.failover_steps {
-                let measured = run
-                    .plan
-                    .steps
-                    .iter()
-                    .zip(steps)
-                    .filter(|(p, s)| p.action.key() == f.key && !s.cleanup)
-                    .nth(f.nth)
-                    .and_then(|(_, s)| step_ms(s));
-                let (ms, source) = match (measured, f.last_ms, &f.last_from) {
-                    (Some(ms), _, _) => (ms, "measured in this drill".to_string()),
-                    (None, Some(ms), Some(from)) => (ms, format!("last measured in run {from}")),
-                    _ => (f.budget_ms, "runbook budget (never measured)".to_string()),
-                };
-                would_be.push(Component {
-                    name: f.name.clone(),
-                    ms,
-                    source,
-                });
-            }
+            let would_be = would_be(run, steps);
+            let low: u64 = would_be.iter().map(|c| c.low_ms).sum();
+            let high: u64 = would_be.iter().map(|c| c.high_ms).sum();
+            let estimated: u64 = would_be
+                .iter()
+                .filter(|c| c.basis == "estimate")
+                .map(|c| c.high_ms)
+                .sum();
             let restored = run.plan.steps.iter().zip(steps).any(|(p, s)| {
                 p.cleanup
                     && matches!(
@@ -392,6 +582,9 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
                 scale_ms,
                 warmup_ms,
                 would_be,
+                would_be_low_ms: Some(low),
+                would_be_high_ms: Some(high),
+                estimates_dominate: estimated * 2 > high,
                 failback_ms: None,
                 restored,
             })
@@ -400,12 +593,8 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
             let failback: Vec<&StepSection> =
                 steps.iter().filter(|s| s.phase == "failback").collect();
             let start = failback.iter().filter_map(|s| s.started_at).min();
-            let verified = failback
-                .iter()
-                .filter(|s| s.action == "verify" && s.status == StepStatus::Succeeded)
-                .filter_map(|s| s.finished_at)
-                .max();
-            let failback_ms = match (start, verified) {
+            let (restored_at, _) = restoration(run, "failback");
+            let failback_ms = match (start, restored_at) {
                 (Some(a), Some(b)) => Some(millis(between(a, b))),
                 _ => None,
             };
@@ -415,6 +604,9 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
                 scale_ms,
                 warmup_ms,
                 would_be: vec![],
+                would_be_low_ms: None,
+                would_be_high_ms: None,
+                estimates_dominate: false,
                 failback_ms,
                 restored: failback
                     .iter()
@@ -471,17 +663,59 @@ pub fn status_word(s: RunStatus) -> &'static str {
     }
 }
 
-/// The RPO figures the `freeze_rpo` step recorded, if the runbook has one and it ran.
-fn frozen_rpo(run: &RunRecord) -> Vec<crate::sync::manifest::Rpo> {
-    run.plan
-        .steps
-        .iter()
-        .zip(&run.steps)
-        .filter(|(p, _)| matches!(p.action, Action::FreezeRpo))
-        .filter_map(|(_, r)| r.details.get("rpo").cloned())
+/// Each set's RPO at the failure (the `freeze_rpo` step) and after the final sync (the
+/// `final_sync` step's fresh read after it published), with what was lost.
+fn rpo_sections(run: &RunRecord) -> Vec<RpoSection> {
+    let details = |want: fn(&Action) -> bool| {
+        run.plan
+            .steps
+            .iter()
+            .zip(&run.steps)
+            .filter(move |(p, r)| want(&p.action) && r.finished_at.is_some())
+            .map(|(_, r)| &r.details)
+    };
+    let at_failure: Vec<Rpo> = details(|a| matches!(a, Action::FreezeRpo))
+        .filter_map(|d| d.get("rpo").cloned())
         .filter_map(|v| serde_json::from_value(v).ok())
         .next_back()
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let after: std::collections::BTreeMap<String, Rpo> =
+        details(|a| matches!(a, Action::FinalSync))
+            .filter_map(|d| d.get("rpo_after").cloned())
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .next_back()
+            .unwrap_or_default();
+    let mut names: Vec<&String> = at_failure
+        .iter()
+        .map(|r| &r.set)
+        .chain(after.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let at_failure = at_failure.iter().find(|r| &r.set == name).cloned();
+            let after_final_sync = after.get(name).cloned();
+            let objective = at_failure
+                .as_ref()
+                .or(after_final_sync.as_ref())
+                .map(|r| millis(r.objective))
+                .unwrap_or_default();
+            // The writes are known only when the primary's history could be read in full.
+            let lost = after_final_sync
+                .as_ref()
+                .filter(|r| matches!(r.kind, RpoKind::Measured | RpoKind::AtLeast));
+            RpoSection {
+                set: name.clone(),
+                objective_ms: objective,
+                lost: lost.map(|r| r.unsynced.clone()),
+                lost_count: lost.map(|r| r.unsynced_count),
+                at_failure,
+                after_final_sync,
+            }
+        })
+        .collect()
 }
 
 /// Elapsed since the clock started plus what the unfinished steps of the RTO phase are expected
@@ -519,6 +753,49 @@ pub fn projected_rto(run: &RunRecord, now: DateTime<Utc>) -> Duration {
         Duration::ZERO
     };
     detection + elapsed + remaining + Duration::from_secs(u64::from(run.dns_ttl_s))
+}
+
+/// The headline RTO as people read it, with what kind of figure it is.
+pub fn rto_figure(rto: &Rto, m: u64) -> String {
+    match (rto.bound.as_str(), rto.from_first_failing_ms) {
+        ("at_most", Some(low)) => format!(
+            "at most {} (between {} and {}: the outage began between the last good probe and the first failing one)",
+            ms(m),
+            ms(low),
+            ms(m)
+        ),
+        ("from_first_failing", _) => format!(
+            "{} from the first failing probe (no good probe before it was seen, so the onset may be earlier)",
+            ms(m)
+        ),
+        ("estimate", _) => format!("{} (would-be, see Drill)", ms(m)),
+        _ => format!("{} from the command", ms(m)),
+    }
+}
+
+/// Lost writes in a line: key (version, size) at time, the first few.
+pub fn writes_text(w: &[crate::sync::manifest::Write], total: usize) -> String {
+    let mut parts: Vec<String> = w
+        .iter()
+        .take(5)
+        .map(|w| {
+            format!(
+                "{}{} ({}{} B) at {}",
+                if w.deleted { "deletion of " } else { "" },
+                w.key,
+                w.version_id
+                    .as_deref()
+                    .map(|v| format!("version {v}, "))
+                    .unwrap_or_default(),
+                w.size,
+                w.written_at.format("%H:%M:%S")
+            )
+        })
+        .collect();
+    if total > parts.len() {
+        parts.push(format!("… and {} more", total - parts.len()));
+    }
+    parts.join("; ")
 }
 
 /// Milliseconds as people read them.
@@ -603,7 +880,12 @@ mod tests {
             .zip(spans)
             .map(|(p, span)| {
                 let ok = verify_ok || !matches!(p.action, Action::Verify { .. });
-                step(&p.name, ok, span)
+                let mut s = step(&p.name, ok, span);
+                // Each verify's first good answer comes 50ms after it starts.
+                if matches!(p.action, Action::Verify { .. }) && ok {
+                    s.details = serde_json::json!({ "first_ok_at": t(span.0 + 50) });
+                }
+                s
             })
             .collect();
         RunRecord {
@@ -613,6 +895,7 @@ mod tests {
             trigger: Trigger::Automatic {
                 reason: "down: 2 consecutive failing rounds".into(),
                 streak_start: t(0),
+                last_good: Some(t(-1_000)),
                 decided_at: t(3_000),
             },
             evidence: vec![],
@@ -630,6 +913,7 @@ mod tests {
             resumed_at: vec![],
             notes: vec![],
             detection_ms: 6_000,
+            detection_min_ms: 4_000,
             estimates: Default::default(),
             estimates_from: None,
             config_digest: Some("fnv1a64:1".into()),
@@ -643,32 +927,51 @@ mod tests {
     use crate::runbook::RunbookKind;
 
     #[test]
-    fn rto_runs_from_first_failing_probe_to_last_verify_and_breaks_down() {
+    fn rto_runs_from_the_onset_bracket_to_the_first_good_answer_and_breaks_down() {
         let r = build(&run(RunStatus::Succeeded, true));
-        assert_eq!(r.rto.measured_ms, Some(78_600));
-        assert_eq!(r.rto.effective_ms, Some(138_600));
+        // Last good probe at -1s, first failing at 0, first good answer after the flip at 75.65s,
+        // confirmed at 78.6s.
+        assert_eq!(r.rto.bound, "at_most");
+        assert_eq!(r.rto.measured_ms, Some(76_650));
+        assert_eq!(r.rto.from_first_failing_ms, Some(75_650));
+        assert_eq!(r.rto.effective_ms, Some(136_650));
+        assert_eq!(r.rto.onset.last_good, Some(t(-1_000)));
+        assert_eq!(r.rto.onset.first_failing, t(0));
+        assert_eq!(r.rto.restored_at, Some(t(75_650)));
+        assert_eq!(r.rto.confirmed_at, Some(t(78_600)));
         assert!(r.rto.objective_met);
         let b = &r.rto.breakdown;
         assert_eq!(
             (
                 b.detect_ms,
+                b.onset_gap_ms,
                 b.decide_ms,
                 b.scale_ms,
                 b.verify_ms,
                 b.dns_ms,
                 b.other_ms
             ),
-            (3_000, 500, 60_000, 13_000, 2_000, 100)
+            (4_000, 1_000, 500, 60_000, 10_050, 2_000, 100)
         );
         let md = to_markdown(&r);
         assert!(
-            md.contains("| measured (first failing probe → last verify) | 1m 18s |"),
+            md.contains("| RTO | at most 1m 16s (between 1m 15s and 1m 16s"),
             "{md}"
         );
-        assert!(
-            md.contains("| 3.0s | 500ms | 0ms | 1m | 13.0s | 2.0s | 100ms |"),
-            "{md}"
-        );
+        assert!(md.contains("| confirmed (outside the RTO) |"), "{md}");
+    }
+
+    #[test]
+    fn a_command_starts_the_clock_exactly() {
+        let mut rec = run(RunStatus::Succeeded, true);
+        rec.trigger = Trigger::Manual {
+            command: "standby failover".into(),
+            at: t(3_000),
+        };
+        let r = build(&rec);
+        assert_eq!(r.rto.bound, "exact");
+        assert_eq!(r.rto.measured_ms, Some(72_650));
+        assert_eq!(r.rto.breakdown.detect_ms, 0);
     }
 
     #[test]
@@ -699,7 +1002,8 @@ mod tests {
         let remaining: Duration = rec.plan.steps.iter().skip(4).map(|s| s.budget).sum();
         assert_eq!(
             projected_rto(&rec, t(63_600)),
-            Duration::from_millis(63_600) + remaining + Duration::from_secs(60)
+            // From the last good probe, one second before the first failing one.
+            Duration::from_millis(64_600) + remaining + Duration::from_secs(60)
         );
     }
 
@@ -721,7 +1025,7 @@ mod tests {
         let with = projected_rto(&rec, t(3_600));
         assert_eq!(
             without,
-            Duration::from_millis(3_600) + budgets + Duration::from_secs(60)
+            Duration::from_millis(4_600) + budgets + Duration::from_secs(60)
         );
         assert_eq!(with, without - scale_budget + Duration::from_secs(20));
         assert_eq!(build(&rec).rto.projection_from.as_deref(), Some("d1"));
@@ -754,7 +1058,7 @@ mod tests {
             r.steps.len() + 1 + r.steps.iter().filter(|s| s.budget_ms > 0).count()
         );
         assert!(svg.contains("RTO objective 5m"));
-        assert!(svg.contains("recovered 1m 18s"));
+        assert!(svg.contains("recovered 1m 16s"), "{svg}");
     }
 
     #[test]
@@ -766,9 +1070,11 @@ mod tests {
             &cfg.failover.drill_runbook,
             &World::default(),
         );
-        // preflight, scale-standby, verify-standby, smoke-standby, standby-to-warm, report
+        // preflight, freeze-rpo, scale-standby, verify-standby, smoke-standby, standby-to-warm,
+        // report
         let spans = [
-            (0, 50),
+            (0, 40),
+            (40, 50),
             (50, 40_050),
             (40_050, 52_050),
             (52_050, 52_300),
@@ -785,7 +1091,17 @@ mod tests {
             .steps
             .iter()
             .zip(spans)
-            .map(|(p, span)| step(&p.name, true, span))
+            .map(|(p, span)| {
+                let mut s = step(&p.name, true, span);
+                // The standby's first good answer came 4s into verification, in 120ms.
+                if matches!(p.action, Action::Verify { .. }) {
+                    s.details = serde_json::json!({
+                        "first_ok_at": t(44_050),
+                        "first_ok": { "latency_ms": 120 },
+                    });
+                }
+                s
+            })
             .collect();
         rec.plan = plan;
         let est = |name: &str, key: &str, nth, last: Option<u64>| crate::journal::StepEstimate {
@@ -795,10 +1111,21 @@ mod tests {
             budget_ms: 9_000,
             last_ms: last,
             last_from: last.map(|_| "f1".to_string()),
+            restores: nth == 1,
+            model: None,
+        };
+        let sync_model = crate::journal::Model {
+            ms: 1_500,
+            low_ms: 1_500,
+            high_ms: 17_000,
+            source: "model: the slowest set's last scheduled sync".into(),
         };
         rec.failover_steps = vec![
             est("preflight", "preflight", 0, None),
-            est("final-sync", "final_sync", 0, None),
+            crate::journal::StepEstimate {
+                model: Some(sync_model),
+                ..est("final-sync", "final_sync", 0, None)
+            },
             est(
                 "scale-standby",
                 "scale_asgs standby serving",
@@ -807,41 +1134,52 @@ mod tests {
             ),
             est("verify-standby", "verify standby", 0, Some(15_000)),
             est("flip-dns", "flip_dns standby", 0, Some(2_000)),
-            est("verify-after-flip", "verify standby", 1, Some(300)),
+            est("verify-after-flip", "verify standby", 1, None),
+            est("fence", "hook", 0, None),
         ];
         let r = build(&rec);
         let d = r.drill.as_ref().unwrap();
-        let got: Vec<(&str, u64, &str)> = d
+        let got: Vec<(&str, u64, u64, u64, &str)> = d
             .would_be
             .iter()
-            .map(|c| (c.name.as_str(), c.ms, c.source.as_str()))
+            .map(|c| (c.name.as_str(), c.ms, c.low_ms, c.high_ms, c.basis.as_str()))
             .collect();
         assert_eq!(
             got,
             vec![
-                (
-                    "detect",
-                    6_000,
-                    "configured detection (failure_threshold rounds)"
-                ),
-                ("preflight", 50, "measured in this drill"),
-                ("final-sync", 9_000, "runbook budget (never measured)"),
-                ("scale-standby", 40_000, "measured in this drill"),
-                ("verify-standby", 12_000, "measured in this drill"),
-                ("flip-dns", 2_000, "last measured in run f1"),
-                ("verify-after-flip", 300, "last measured in run f1"),
+                ("detect", 6_000, 4_000, 6_000, "estimate"),
+                ("preflight", 40, 40, 40, "measured"),
+                ("final-sync", 1_500, 1_500, 17_000, "estimate"),
+                ("scale-standby", 40_000, 40_000, 40_000, "measured"),
+                ("verify-standby", 12_000, 12_000, 12_000, "measured"),
+                ("flip-dns", 2_000, 2_000, 2_000, "measured"),
+                ("verify-after-flip", 120, 120, 120, "estimate"),
+                ("fence", 9_000, 0, 9_000, "estimate"),
             ]
         );
+        assert_eq!(d.would_be[5].source, "measured in run f1");
+        assert!(
+            d.would_be[7]
+                .source
+                .starts_with("runbook budget (never measured on this setup")
+        );
+        // Warm-up: InService (the scale step's end, 40.05s) to the first good answer (44.05s);
+        // the confirming probes after it are not warm-up.
         assert_eq!(
             (d.scale_ms, d.warmup_ms, d.restored),
-            (Some(40_000), Some(12_000), true)
+            (Some(40_000), Some(4_000), true)
+        );
+        assert_eq!(
+            (d.would_be_low_ms, d.would_be_high_ms, d.estimates_dominate),
+            (Some(59_660), Some(86_160), false)
         );
         assert_eq!(r.rto.basis, "drill_estimate");
-        assert_eq!(r.rto.measured_ms, Some(69_350));
-        assert_eq!(r.rto.effective_ms, Some(129_350));
+        assert_eq!(r.rto.bound, "estimate");
+        assert_eq!(r.rto.measured_ms, Some(70_660));
+        assert_eq!(r.rto.effective_ms, Some(130_660));
         assert!(
             r.summary()
-                .starts_with("drill-standby succeeded: would-be RTO 1m 9s"),
+                .starts_with("drill-standby succeeded: would-be RTO 1m 10s"),
             "{}",
             r.summary()
         );

@@ -161,18 +161,40 @@ pub async fn read_manifest(
     Ok(Some(m))
 }
 
-/// The set's RPO now: measured if the primary bucket can be listed, else a bound.
-pub async fn measure_rpo(clients: &Clients, set: &ArtifactSet) -> Result<Rpo, SyncError> {
-    let last = read_manifest(clients, set).await?;
-    let primary = s3::list(clients.s3(Side::Primary), &set.primary_bucket, &set.prefix).await;
-    if let Err(e) = &primary {
-        warn!(set = %set.name, "primary bucket unreadable, RPO is a bound: {e}");
+/// The primary's write history for a set: every version when ListObjectVersions answers, the
+/// current versions (as null versions, so an RPO from them is labelled at least) when only
+/// ListObjectsV2 does, `None` when the bucket cannot be read.
+pub async fn primary_history(clients: &Clients, set: &ArtifactSet) -> Option<Vec<super::Version>> {
+    let client = clients.s3(Side::Primary);
+    match s3::list_versions(client, &set.primary_bucket, &set.prefix).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warn!(set = %set.name, "primary version history unreadable, trying current versions: {e}");
+            match s3::list(client, &set.primary_bucket, &set.prefix).await {
+                Ok(objects) => Some(objects.iter().map(super::Version::from_current).collect()),
+                Err(e) => {
+                    warn!(set = %set.name, "primary bucket unreadable, RPO is a bound: {e}");
+                    None
+                }
+            }
+        }
     }
-    Ok(manifest::rpo(
+}
+
+/// The set's RPO at `at` (now, or an earlier instant such as a failure's onset), from a fresh
+/// read of the primary's history and the published manifest: measured, or a labelled bound.
+pub async fn measure_rpo(
+    clients: &Clients,
+    set: &ArtifactSet,
+    at: Option<DateTime<Utc>>,
+) -> Result<Rpo, SyncError> {
+    let (last, history) = tokio::join!(read_manifest(clients, set), primary_history(clients, set));
+    let last = last?;
+    Ok(manifest::rpo_at(
         set,
-        primary.as_deref().ok(),
+        history.as_deref(),
         last.as_ref(),
-        Utc::now(),
+        at.unwrap_or_else(Utc::now),
     ))
 }
 
@@ -309,7 +331,7 @@ impl Engine {
         };
         if dry_run {
             if direction == Direction::Forward {
-                outcome.rpo = Some(manifest::rpo(set, Some(&src), last.as_ref(), Utc::now()));
+                outcome.rpo = measure_rpo(&self.clients, set, None).await.ok();
             }
             outcome.duration_ms = crate::duration::millis(t0.elapsed());
             return Ok(outcome);
@@ -339,7 +361,7 @@ impl Engine {
                     pending.len(),
                     oldest.map(|o| o.key.as_str()).unwrap_or("?")
                 ));
-                outcome.rpo = Some(manifest::rpo(set, Some(&src), last.as_ref(), Utc::now()));
+                outcome.rpo = measure_rpo(&self.clients, set, None).await.ok();
                 outcome.duration_ms = crate::duration::millis(t0.elapsed());
                 warn!(set = %set.name, "{}", outcome.incomplete.as_deref().unwrap_or_default());
                 return Ok(outcome);
@@ -397,7 +419,9 @@ impl Engine {
             .map_err(|e| SyncError::Manifest(e.to_string()))?;
             outcome.published = !unchanged;
             outcome.confirmed = unchanged;
-            outcome.rpo = Some(manifest::rpo(set, Some(&src), Some(&m), Utc::now()));
+            // Read again after publishing: writes that landed while this sync listed are not in
+            // what it published, and the figure must say so.
+            outcome.rpo = measure_rpo(&self.clients, set, None).await.ok();
         }
         outcome.duration_ms = crate::duration::millis(t0.elapsed());
         info!(set = %set.name, ?direction, "synced in {}: {}{}", human(t0.elapsed()), plan.summary(), outcome.publication());

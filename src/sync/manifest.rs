@@ -92,13 +92,51 @@ impl Manifest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RpoKind {
-    /// From the primary's listing compared with the manifest.
+    /// From the primary's version history compared with the manifest: the figure itself.
     Measured,
-    /// The primary could not be read: at most this far behind.
-    UpperBound,
+    /// The primary could not be read: the figure is a true upper bound.
+    #[serde(alias = "upper_bound")]
+    AtMost,
+    /// Only current versions could be read and a key has unsynced changes: an overwritten key's
+    /// earlier unsynced writes may be older, so the figure is a true lower bound.
+    AtLeast,
     /// Nothing was ever published for the set.
     Unknown,
 }
+
+impl RpoKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RpoKind::Measured => "measured",
+            RpoKind::AtMost => "at most",
+            RpoKind::AtLeast => "at least",
+            RpoKind::Unknown => "unknown",
+        }
+    }
+
+    /// The sign people read in front of the figure.
+    pub fn sign(self) -> &'static str {
+        match self {
+            RpoKind::AtMost => "≤ ",
+            RpoKind::AtLeast => "≥ ",
+            RpoKind::Measured | RpoKind::Unknown => "",
+        }
+    }
+}
+
+/// A primary write the standby's manifest does not hold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Write {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub size: u64,
+    pub written_at: DateTime<Utc>,
+    /// A deletion (delete marker) the standby has not mirrored.
+    pub deleted: bool,
+}
+
+/// How many unsynced writes a figure lists by name (all are counted).
+pub const LISTED_WRITES: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rpo {
@@ -110,99 +148,208 @@ pub struct Rpo {
     pub objective: Duration,
     pub over_objective: bool,
     pub reason: String,
+    /// The instant the figure is for.
     pub at: DateTime<Utc>,
+    /// The unsynced writes behind the figure, oldest first (the first [`LISTED_WRITES`]).
+    #[serde(default)]
+    pub unsynced: Vec<Write>,
+    /// How many unsynced writes there are in all.
+    #[serde(default)]
+    pub unsynced_count: usize,
 }
 
-/// The set's RPO at `now`. With the primary's listing: the age of the oldest primary change the
-/// manifest does not hold (0 when they agree). Without it: now − the start of the last sync that
-/// published, labelled as a bound.
-pub fn rpo(
+impl Rpo {
+    /// The figure as people read it: "≤ 4.0s", "1.2s", "unknown".
+    pub fn figure(&self) -> String {
+        match self.value {
+            Some(v) => format!("{}{}", self.kind.sign(), human(v)),
+            None => "unknown".into(),
+        }
+    }
+}
+
+/// RPO now from an earlier figure, when it cannot be read again: a true upper bound. The oldest
+/// write unsynced now was either unsynced then (its age grew by the time since) or written since
+/// (younger than that). A lower bound or an unknown carries nothing forward.
+pub fn bound_since(r: &Rpo, now: DateTime<Utc>) -> Option<Rpo> {
+    if !matches!(r.kind, RpoKind::Measured | RpoKind::AtMost) {
+        return None;
+    }
+    let since = between(r.at, now);
+    let v = r.value? + since;
+    Some(Rpo {
+        kind: RpoKind::AtMost,
+        value: Some(v),
+        over_objective: v > r.objective,
+        reason: format!(
+            "at most {}: {} {} at {} plus the {} since",
+            human(v),
+            r.kind.as_str(),
+            human(r.value?),
+            r.at.to_rfc3339(),
+            human(since)
+        ),
+        at: now,
+        unsynced: vec![],
+        unsynced_count: r.unsynced_count,
+        ..r.clone()
+    })
+}
+
+/// The set's RPO at `at`: the age then of the oldest primary write (version) up to `at` that the
+/// manifest does not hold. `history` is the primary's versions and delete markers (sorted by
+/// key, oldest first; a current-only listing as null versions), `None` when the primary could
+/// not be read. Overwritten keys count from their first unsynced version; a deletion counts only
+/// when the set mirrors deletions. Without history: `at` − the last instant the manifest is
+/// known current as of, a true upper bound (every write before a sync's listing began is in what
+/// it published).
+///
+/// Caveats: a manifest published after `at` may hold writes the standby did not have at `at`;
+/// the figure is then labelled at least. S3 lists times to the second, truncated, so a figure can
+/// read up to 1 s high.
+pub fn rpo_at(
     set: &ArtifactSet,
-    primary: Option<&[Object]>,
+    history: Option<&[super::Version]>,
     last: Option<&Manifest>,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> Rpo {
-    let mk = |kind, value: Option<Duration>, reason: String| Rpo {
+    let mk = |kind, value: Option<Duration>, reason: String, unsynced: Vec<Write>| Rpo {
         set: set.name.clone(),
         kind,
         value,
         objective: set.rpo,
         over_objective: value.is_none_or(|v| v > set.rpo),
         reason,
-        at: now,
+        at,
+        unsynced_count: unsynced.len(),
+        unsynced: unsynced.into_iter().take(LISTED_WRITES).collect(),
     };
-    match (primary, last) {
-        (None, None) => mk(
-            RpoKind::Unknown,
-            None,
-            "primary unreadable and nothing published yet".into(),
-        ),
-        (None, Some(m)) => {
-            let current_as_of = m.confirmed_at.map_or(m.started_at, |c| c.max(m.started_at));
-            let v = between(current_as_of, now);
-            mk(
-                RpoKind::UpperBound,
-                Some(v),
-                format!(
-                    "primary unreadable: at most {} behind (last published sync started {})",
-                    human(v),
-                    m.started_at.to_rfc3339()
-                ),
-            )
+    let Some(history) = history else {
+        return match last {
+            None => mk(
+                RpoKind::Unknown,
+                None,
+                "primary unreadable and nothing published yet".into(),
+                vec![],
+            ),
+            Some(m) => {
+                let current_as_of = m.confirmed_at.map_or(m.started_at, |c| c.max(m.started_at));
+                let v = between(current_as_of.min(at), at);
+                mk(
+                    RpoKind::AtMost,
+                    Some(v),
+                    format!(
+                        "primary unreadable: at most {} behind (everything written before {} is in the published copy)",
+                        human(v),
+                        current_as_of.to_rfc3339()
+                    ),
+                    vec![],
+                )
+            }
+        };
+    };
+    let mut unsynced: Vec<Write> = Vec::new();
+    let mut partial_history = false;
+    let mut keys = 0usize;
+    for chain in history
+        .chunk_by(|a, b| a.key == b.key)
+        .map(|c| {
+            c.iter()
+                .filter(|v| v.last_modified <= at)
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty())
+    {
+        let key = &chain[0].key;
+        let held = last.and_then(|m| m.entry(key));
+        if !chain.last().is_some_and(|v| v.delete_marker) {
+            keys += 1;
         }
-        (Some(src), last) => {
-            let mut oldest: Option<(DateTime<Utc>, &str)> = None;
-            let mut pending = 0usize;
-            for o in src {
-                let held = last
-                    .and_then(|m| m.entry(&o.key))
-                    .is_some_and(|e| e.source_etag == o.etag && e.size == o.size);
-                if !held {
-                    pending += 1;
-                    if oldest.is_none_or(|(t, _)| o.last_modified < t) {
-                        oldest = Some((o.last_modified, &o.key));
+        // The last point of the history the manifest agrees with; everything after it is unsynced.
+        let agreed = match held {
+            Some(e) => chain.iter().rposition(|v| {
+                !v.delete_marker
+                    && match (&e.source_version_id, &v.version_id) {
+                        (Some(want), Some(got)) => want == got,
+                        _ => v.etag == e.source_etag && v.size == e.size,
                     }
-                }
+            }),
+            None => chain.iter().rposition(|v| v.delete_marker),
+        };
+        let after: Vec<&&super::Version> = match (agreed, held) {
+            (Some(p), _) => chain[p + 1..].iter().collect(),
+            // The held version is gone from the history (expired): what came after it by time.
+            (None, Some(e)) => chain
+                .iter()
+                .filter(|v| v.last_modified > e.source_last_modified)
+                .collect(),
+            (None, None) => chain.iter().collect(),
+        };
+        let mut first = true;
+        for v in after {
+            if v.delete_marker && !set.delete {
+                continue;
             }
-            // A deletion on the primary that the manifest still lists happened after the last
-            // published sync listed the source; its age is bounded by that listing's start.
-            let mut deleted = 0usize;
-            if let Some(m) = last {
-                for e in &m.objects {
-                    if src
-                        .binary_search_by(|o| o.key.as_str().cmp(&e.key))
-                        .is_err()
-                    {
-                        deleted += 1;
-                    }
-                }
-                if deleted > 0 && set.delete && oldest.is_none_or(|(t, _)| m.started_at < t) {
-                    oldest = Some((m.started_at, "(a deletion)"));
-                }
+            // A null version was overwritten in place: older unsynced writes may be gone from it.
+            if first && v.version_id.is_none() {
+                partial_history = true;
             }
-            let counted_deletions = if set.delete { deleted } else { 0 };
-            match oldest {
-                None => mk(
-                    RpoKind::Measured,
-                    Some(Duration::ZERO),
-                    format!("standby holds all {} primary objects", src.len()),
-                ),
-                Some((t, key)) => {
-                    let v = between(t, now);
-                    mk(
-                        RpoKind::Measured,
-                        Some(v),
-                        format!(
-                            "{} change(s) not yet on the standby; oldest {key} from {}, {} ago",
-                            pending + counted_deletions,
-                            t.to_rfc3339(),
-                            human(v)
-                        ),
-                    )
-                }
-            }
+            first = false;
+            unsynced.push(Write {
+                key: v.key.clone(),
+                version_id: v.version_id.clone(),
+                size: v.size,
+                written_at: v.last_modified,
+                deleted: v.delete_marker,
+            });
         }
     }
+    // Keys the manifest holds that have no history up to `at` were deleted for good (or the
+    // manifest is newer than `at`): nothing of theirs is at risk.
+    unsynced.sort_by(|a, b| a.written_at.cmp(&b.written_at).then(a.key.cmp(&b.key)));
+    let late_manifest = last.is_some_and(|m| m.finished_at > at);
+    let Some(oldest) = unsynced.first().cloned() else {
+        let (kind, why) = if late_manifest {
+            (
+                RpoKind::AtLeast,
+                " (judged against a copy published after that instant)",
+            )
+        } else {
+            (RpoKind::Measured, "")
+        };
+        return mk(
+            kind,
+            Some(Duration::ZERO),
+            format!("standby holds all {keys} primary objects{why}"),
+            vec![],
+        );
+    };
+    let v = between(oldest.written_at, at);
+    let n = unsynced.len();
+    let (kind, caveat) = match (partial_history, late_manifest) {
+        (true, _) => (
+            RpoKind::AtLeast,
+            "; only current versions could be read, so an overwritten key's earlier unsynced writes may be older",
+        ),
+        (false, true) => (
+            RpoKind::AtLeast,
+            "; judged against a copy published after that instant",
+        ),
+        (false, false) => (RpoKind::Measured, ""),
+    };
+    mk(
+        kind,
+        Some(v),
+        format!(
+            "{n} write(s) not on the standby; oldest {}{} at {}, {} before {}{caveat}",
+            if oldest.deleted { "deletion of " } else { "" },
+            oldest.key,
+            oldest.written_at.to_rfc3339(),
+            human(v),
+            at.to_rfc3339()
+        ),
+        unsynced,
+    )
 }
 
 #[cfg(test)]
@@ -257,24 +404,41 @@ pub(crate) mod tests {
         }
     }
 
-    fn obj(key: &str, etag: &str, modified: i64) -> Object {
-        Object {
+    /// A version `id` of `key` with content `etag`, written at `t`.
+    fn ver(key: &str, id: &str, etag: &str, t: i64) -> crate::sync::Version {
+        crate::sync::Version {
             key: key.into(),
+            version_id: Some(id.into()),
             size: 1,
             etag: etag.into(),
-            last_modified: at(modified),
+            last_modified: at(t),
+            delete_marker: false,
         }
+    }
+
+    fn gone(key: &str, id: &str, t: i64) -> crate::sync::Version {
+        crate::sync::Version {
+            delete_marker: true,
+            etag: String::new(),
+            size: 0,
+            ..ver(key, id, "", t)
+        }
+    }
+
+    fn sorted(mut v: Vec<crate::sync::Version>) -> Vec<crate::sync::Version> {
+        v.sort_by(|a, b| {
+            a.key
+                .cmp(&b.key)
+                .then(a.last_modified.cmp(&b.last_modified))
+        });
+        v
     }
 
     #[test]
     fn rpo_is_zero_when_the_standby_holds_everything() {
         let m = manifest_of(&[("p/a", 1, "x", "e1")]);
-        let r = rpo(
-            &set(false),
-            Some(&[obj("p/a", "e1", -50)]),
-            Some(&m),
-            at(100),
-        );
+        let h = [ver("p/a", "v1", "e1", -150)];
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
         assert_eq!(
             (r.kind, r.value, r.over_objective),
             (RpoKind::Measured, Some(Duration::ZERO), false)
@@ -283,45 +447,120 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn rpo_is_the_age_of_the_oldest_change_not_on_the_standby() {
-        let m = manifest_of(&[("p/a", 1, "x", "e1"), ("p/b", 1, "y", "e2")]);
-        let src = [
-            obj("p/a", "e1-changed", 40),
-            obj("p/b", "e2", -50),
-            obj("p/c", "e3", 70),
-        ];
-        let r = rpo(&set(false), Some(&src), Some(&m), at(1000));
-        assert_eq!(r.value, Some(Duration::from_secs(960)));
-        assert!(r.over_objective);
+    fn an_overwritten_key_counts_from_its_first_unsynced_version() {
+        let m = manifest_of(&[("p/a", 1, "x", "e1")]);
+        // Synced e1, then three overwrites after the sync: the oldest unsynced one is at 20.
+        let h = sorted(vec![
+            ver("p/a", "v1", "e1", -150),
+            ver("p/a", "v2", "e2", 20),
+            ver("p/a", "v3", "e3", 60),
+            ver("p/a", "v4", "e4", 90),
+        ]);
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
+        assert_eq!(
+            (r.kind, r.value),
+            (RpoKind::Measured, Some(Duration::from_secs(80)))
+        );
+        assert_eq!(r.unsynced_count, 3);
+        assert_eq!(r.unsynced[0].version_id.as_deref(), Some("v2"));
         assert!(
             r.reason
-                .starts_with("2 change(s) not yet on the standby; oldest p/a"),
+                .starts_with("3 write(s) not on the standby; oldest p/a at"),
             "{}",
             r.reason
         );
     }
 
     #[test]
-    fn propagated_deletions_count_from_the_last_listing() {
-        let m = manifest_of(&[("p/a", 1, "x", "e1"), ("p/gone", 1, "y", "e2")]);
-        let src = [obj("p/a", "e1", -50)];
+    fn rpo_at_an_earlier_instant_ignores_later_writes() {
+        let m = manifest_of(&[("p/a", 1, "x", "e1")]);
+        let h = sorted(vec![
+            ver("p/a", "v1", "e1", -150),
+            ver("p/b", "w1", "f1", 30),
+            ver("p/a", "v2", "e2", 70),
+        ]);
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(50));
         assert_eq!(
-            rpo(&set(true), Some(&src), Some(&m), at(300)).value,
-            Some(Duration::from_secs(300))
+            (r.value, r.unsynced_count),
+            (Some(Duration::from_secs(20)), 1)
+        );
+        assert_eq!(r.at, at(50));
+    }
+
+    #[test]
+    fn a_key_written_back_to_the_synced_content_is_held_only_by_version() {
+        let mut m = manifest_of(&[("p/a", 1, "x", "e1")]);
+        m.objects[0].source_version_id = Some("v1".into());
+        let h = sorted(vec![
+            ver("p/a", "v1", "e1", -150),
+            ver("p/a", "v2", "e2", 20),
+            ver("p/a", "v3", "e1", 40),
+        ]);
+        // v3 has the synced bytes but is a later write: the standby's copy is v1, which the
+        // primary's v3 equals in content, yet v2 and v3 came after it.
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
+        assert_eq!(r.value, Some(Duration::from_secs(80)));
+    }
+
+    #[test]
+    fn only_current_versions_give_a_labelled_lower_bound() {
+        let m = manifest_of(&[("p/a", 1, "x", "e1")]);
+        let current = [Object {
+            key: "p/a".into(),
+            size: 1,
+            etag: "e3".into(),
+            last_modified: at(90),
+        }];
+        let h: Vec<_> = current
+            .iter()
+            .map(crate::sync::Version::from_current)
+            .collect();
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
+        assert_eq!(
+            (r.kind, r.value),
+            (RpoKind::AtLeast, Some(Duration::from_secs(10)))
+        );
+        assert!(r.reason.contains("only current versions"), "{}", r.reason);
+        assert_eq!(r.figure(), "≥ 10.0s");
+    }
+
+    #[test]
+    fn mirrored_deletions_count_from_their_delete_marker() {
+        let m = manifest_of(&[("p/a", 1, "x", "e1"), ("p/gone", 1, "y", "e2")]);
+        let h = sorted(vec![
+            ver("p/a", "v1", "e1", -150),
+            ver("p/gone", "g1", "e2", -150),
+            gone("p/gone", "g2", 40),
+        ]);
+        assert_eq!(
+            rpo_at(&set(true), Some(&h), Some(&m), at(300)).value,
+            Some(Duration::from_secs(260))
         );
         assert_eq!(
-            rpo(&set(false), Some(&src), Some(&m), at(300)).value,
+            rpo_at(&set(false), Some(&h), Some(&m), at(300)).value,
             Some(Duration::ZERO)
         );
     }
 
     #[test]
-    fn unreadable_primary_gives_a_labelled_bound() {
+    fn a_deleted_and_recreated_key_counts_from_its_recreation() {
+        let m = manifest_of(&[]);
+        let h = sorted(vec![
+            ver("p/old", "o1", "e1", -5_000),
+            gone("p/old", "o2", -4_000),
+            ver("p/old", "o3", "e9", 50),
+        ]);
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
+        assert_eq!(r.value, Some(Duration::from_secs(50)));
+    }
+
+    #[test]
+    fn unreadable_primary_gives_a_true_upper_bound() {
         let m = manifest_of(&[("p/a", 1, "x", "e1")]);
-        let r = rpo(&set(false), None, Some(&m), at(900));
+        let r = rpo_at(&set(false), None, Some(&m), at(900));
         assert_eq!(
             (r.kind, r.value),
-            (RpoKind::UpperBound, Some(Duration::from_secs(900)))
+            (RpoKind::AtMost, Some(Duration::from_secs(900)))
         );
         assert!(
             r.reason
@@ -329,10 +568,36 @@ pub(crate) mod tests {
             "{}",
             r.reason
         );
-        let r = rpo(&set(false), None, None, at(900));
+        let r = rpo_at(&set(false), None, None, at(900));
         assert_eq!(
             (r.kind, r.value, r.over_objective),
             (RpoKind::Unknown, None, true)
         );
+    }
+
+    #[test]
+    fn a_bound_since_an_old_figure_grows_with_the_time_since() {
+        let m = manifest_of(&[("p/a", 1, "x", "e1")]);
+        let h = sorted(vec![
+            ver("p/a", "v1", "e1", -150),
+            ver("p/a", "v2", "e2", 90),
+        ]);
+        let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
+        let b = bound_since(&r, at(130)).unwrap();
+        assert_eq!(
+            (b.kind, b.value),
+            (RpoKind::AtMost, Some(Duration::from_secs(40)))
+        );
+        let only_current = Rpo {
+            kind: RpoKind::AtLeast,
+            ..r
+        };
+        assert!(bound_since(&only_current, at(130)).is_none());
+    }
+
+    #[test]
+    fn old_state_files_read_upper_bound_as_at_most() {
+        let k: RpoKind = serde_json::from_str("\"upper_bound\"").unwrap();
+        assert_eq!(k, RpoKind::AtMost);
     }
 }

@@ -29,6 +29,33 @@ impl Object {
     }
 }
 
+/// One version (or delete marker) of an object, as ListObjectVersions shows it: the primary's
+/// write history, which RPO is measured from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Version {
+    pub key: String,
+    /// `None` for S3's "null" version: written while versioning was off, overwritten in place.
+    pub version_id: Option<String>,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: DateTime<Utc>,
+    pub delete_marker: bool,
+}
+
+impl Version {
+    /// A current-version listing seen as history: one null version per key, nothing older.
+    pub fn from_current(o: &Object) -> Version {
+        Version {
+            key: o.key.clone(),
+            version_id: None,
+            size: o.size,
+            etag: o.etag.clone(),
+            last_modified: o.last_modified,
+            delete_marker: false,
+        }
+    }
+}
+
 /// Which way bytes move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -423,6 +423,7 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                 H::Down => Event::PrimaryDown {
                     reason: v.reason.clone(),
                     streak_start: v.streak_start.unwrap_or(v.at),
+                    last_good: v.last_good,
                     probe: probe.into(),
                 },
                 _ => Event::PrimaryUp {

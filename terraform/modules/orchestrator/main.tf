@@ -18,7 +18,7 @@ locals {
 data "aws_iam_policy_document" "orchestrator" {
   statement {
     sid       = "ListArtifactBuckets"
-    actions   = ["s3:ListBucket"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = ["arn:aws:s3:::${var.primary_bucket}", "arn:aws:s3:::${var.standby_bucket}"]
   }
 
