@@ -52,10 +52,20 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
         text(&out)
     );
 
+    // A fresh install never flipped DNS here: the would-be RTO leans on AWS's 60 s propagation
+    // statement for that step, so it is a range, and a 1m objective inside it is not proven.
     let out = h.run(&["drill", "standby", "--yes"]);
     let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(t.contains("drill-standby succeeded: would-be RTO"), "{t}");
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("drill-standby succeeded: would-be RTO between "),
+        "{t}"
+    );
+    assert!(
+        t.contains("estimates dominate: detect, final-sync, flip-dns"),
+        "{t}"
+    );
+    assert!(t.contains("vs objective 1m: NOT PROVEN"), "{t}");
     assert_eq!(h.record().await, h.world.primary_value, "DNS untouched");
     assert_eq!(
         h.capacity(&h.world.standby_region, &h.world.standby_asg)
@@ -68,19 +78,45 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
     let rep = read_json(&dir.join("report.json"));
     assert_eq!(rep["result"], "succeeded");
     assert_eq!(rep["rto"]["basis"], "drill_estimate");
-    assert_eq!(rep["rto"]["objective_met"], true);
+    assert_eq!(rep["rto"]["objective"], "unproven");
+    assert_eq!(rep["rto"]["objective_met"], false);
     assert_eq!(rep["drill"]["restored"], true);
-    assert!(rep["drill"]["warmup_ms"].as_u64().unwrap() >= WARMUP.as_millis() as u64 / 2);
-    let sources: Vec<&str> = rep["drill"]["would_be"]
+    assert_eq!(rep["drill"]["estimates_dominate"], true);
+    // The endpoint answers 503 for WARMUP after InService: that, within the gate's 200 ms
+    // polling and one verify interval, is the warm-up.
+    let warmup = rep["drill"]["warmup_ms"].as_u64().unwrap();
+    assert!(
+        warmup + 250 >= WARMUP.as_millis() as u64 && warmup <= WARMUP.as_millis() as u64 + 1_300,
+        "warm-up {warmup}ms"
+    );
+    let parts: Vec<(&str, &str, &str)> = rep["drill"]["would_be"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["source"].as_str().unwrap())
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["basis"].as_str().unwrap(),
+                c["source"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(sources.contains(&"measured in this drill"), "{sources:?}");
+    let part = |name: &str| *parts.iter().find(|p| p.0 == name).unwrap();
+    assert_eq!(
+        part("scale-standby").2,
+        "measured in this drill",
+        "{parts:?}"
+    );
+    assert_eq!(part("freeze-rpo").2, "measured in this drill", "{parts:?}");
+    assert_eq!(part("flip-dns").1, "estimate", "{parts:?}");
+    assert!(part("flip-dns").2.contains("within 60s"), "{parts:?}");
     assert!(
-        sources.contains(&"runbook budget (never measured)"),
-        "{sources:?}"
+        part("final-sync").2.contains("last scheduled sync"),
+        "{parts:?}"
+    );
+    assert!(
+        parts.iter().all(|p| !p.2.starts_with("runbook budget")),
+        "every failover step has a measurement or a model: {parts:?}"
     );
     assert_eq!(rep["probes"][0]["ok"], true, "{}", rep["probes"]);
     assert!(

@@ -160,7 +160,11 @@ fn rto(o: &mut String, r: &Report) {
         o,
         "<tr><th>objective met</th><td class=\"num\"><span class=\"badge {}\">{}</span></td></tr>",
         if r.rto.objective_met { "ok" } else { "bad" },
-        if r.rto.objective_met { "yes" } else { "NO" }
+        match r.rto.objective.as_str() {
+            "met" => "yes",
+            "unproven" => "NOT PROVEN (the estimates span it)",
+            _ => "NO",
+        }
     );
     let mut instants = vec![];
     if let Some(g) = r.rto.onset.last_good {

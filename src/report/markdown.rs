@@ -45,7 +45,11 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "| objective met | {} |",
-        if r.rto.objective_met { "yes" } else { "**NO**" }
+        match r.rto.objective.as_str() {
+            "met" => "yes",
+            "unproven" => "**NOT PROVEN** (the estimates span it)",
+            _ => "**NO**",
+        }
     );
     if let Some(g) = r.rto.onset.last_good {
         let _ = writeln!(o, "| last good probe (onset after) | {} |", g.to_rfc3339());

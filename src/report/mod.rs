@@ -92,6 +92,9 @@ pub struct Rto {
     pub dns_ttl_ms: u64,
     pub effective_ms: Option<u64>,
     pub objective_met: bool,
+    /// "met", "breached", or (a standby drill whose estimates span the objective) "unproven":
+    /// the effective figure's whole range must be within the objective to call it met.
+    pub objective: String,
     /// The onset's bracket: the last good probe before the triggering streak and its first
     /// failing probe (both the command's instant for a manual run).
     pub onset: Onset,
@@ -332,7 +335,27 @@ pub fn build(run: &RunRecord) -> Report {
         RunbookKind::DrillStandby => measured.is_some(),
         _ => run.status == RunStatus::Succeeded,
     };
-    let objective_met = recovered && effective.is_some_and(|e| e <= run.rto_objective);
+    // A standby drill's range: met only if even its high end is within the objective, breached
+    // only if even its low end is over it.
+    let range = drill
+        .as_ref()
+        .filter(|_| standby_drill)
+        .and_then(|d| Some((d.would_be_low_ms?, d.would_be_high_ms?)))
+        .map(|(l, h)| {
+            (
+                Duration::from_millis(l) + ttl,
+                Duration::from_millis(h) + ttl,
+            )
+        });
+    let objective = match (recovered, effective, range) {
+        (false, ..) | (_, None, _) => "breached",
+        (true, Some(_), Some((_, high))) if high <= run.rto_objective => "met",
+        (true, Some(_), Some((low, _))) if low > run.rto_objective => "breached",
+        (true, Some(_), Some(_)) => "unproven",
+        (true, Some(e), None) if e <= run.rto_objective => "met",
+        (true, Some(_), None) => "breached",
+    };
+    let objective_met = objective == "met";
     let breach_projected_at = run
         .notes
         .iter()
@@ -364,6 +387,7 @@ pub fn build(run: &RunRecord) -> Report {
             dns_ttl_ms: millis(ttl),
             effective_ms: effective.map(millis),
             objective_met,
+            objective: objective.into(),
             onset: Onset {
                 last_good,
                 first_failing,
@@ -631,19 +655,51 @@ impl Report {
             .and_then(|d| d.warmup_ms)
             .map(|w| format!(", warm-up {}", ms(w)))
             .unwrap_or_default();
-        match (self.rto.measured_ms, self.rto.effective_ms) {
-            (Some(m), Some(e)) => format!(
-                "{} {}: {label} {} (effective {} with DNS TTL) vs objective {}: {}{warmup}",
+        let verdict = match self.rto.objective.as_str() {
+            "met" => "met",
+            "unproven" => "NOT PROVEN (the estimates' range spans it)",
+            _ => "BREACHED",
+        };
+        let ttl = ms(self.rto.dns_ttl_ms);
+        // A would-be figure dominated by estimates is given as its range, naming them.
+        let ranged = self
+            .drill
+            .as_ref()
+            .filter(|d| d.estimates_dominate)
+            .and_then(|d| {
+                let estimated: Vec<&str> = d
+                    .would_be
+                    .iter()
+                    .filter(|c| c.basis == "estimate" && c.high_ms > c.low_ms)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                Some((
+                    d.would_be_low_ms?,
+                    d.would_be_high_ms?,
+                    estimated.join(", "),
+                ))
+            });
+        match (self.rto.measured_ms, self.rto.effective_ms, ranged) {
+            (Some(_), Some(_), Some((low, high, estimated))) => format!(
+                "{} {}: {label} between {} and {} (estimates dominate: {estimated}; + DNS TTL {ttl} for the effective figure) vs objective {}: {verdict}{warmup}",
                 self.kind,
                 status_word(self.result),
+                ms(low),
+                ms(high),
+                ms(self.rto.objective_ms),
+            ),
+            (Some(m), Some(e), None) => format!(
+                "{} {}: {label} {}{} (effective {} with DNS TTL) vs objective {}: {verdict}{warmup}",
+                self.kind,
+                status_word(self.result),
+                if self.rto.bound == "at_most" {
+                    "at most "
+                } else {
+                    ""
+                },
                 ms(m),
                 ms(e),
                 ms(self.rto.objective_ms),
-                if self.rto.objective_met {
-                    "met"
-                } else {
-                    "BREACHED"
-                }
             ),
             _ => format!(
                 "{} {}: {}; not recovered",
