@@ -238,7 +238,8 @@ async fn a_stale_verdict_does_not_block_a_drill() {
     let out = text(&drill);
     assert!(!out.contains("refusing to drill"), "{out}");
     assert!(out.contains("primary health: unknown: stale"), "{out}");
-    assert!(drill.status.success(), "{out}");
+    // It ran to the end (its exit code is the objective's verdict, unproven on a fresh install).
+    assert!(out.contains("drill-standby succeeded"), "{out}");
 }
 
 /// Observation 6: a flapping primary is one incident with a count, not a webhook per change.

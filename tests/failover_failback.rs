@@ -140,7 +140,13 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     );
     let rpo = rep["rpo"].as_array().unwrap();
     assert_eq!(rpo.len(), 2, "{rpo:?}");
-    assert!(rpo.iter().all(|r| r["kind"] == "measured"), "{rpo:?}");
+    // Nothing was written after the seed: nothing at risk at the failure, nothing lost.
+    for r in rpo {
+        assert_eq!(r["at_failure"]["kind"], "measured", "{r}");
+        assert_eq!(r["at_failure"]["rpo_ms"], 0, "{r}");
+        assert_eq!(r["after_final_sync"]["kind"], "measured", "{r}");
+        assert_eq!(r["lost_count"], 0, "{r}");
+    }
     let final_sync = rep["steps"]
         .as_array()
         .unwrap()

@@ -95,7 +95,7 @@ async fn incremental_sync_is_exact_and_publishes_last() {
         "{text}"
     );
     assert!(
-        text.contains("RPO 0ms (objective 10m): standby holds all 6 primary objects"),
+        text.contains("RPO 0ms (measured, objective 10m): standby holds all 6 primary objects"),
         "{text}"
     );
 
@@ -177,7 +177,10 @@ async fn incremental_sync_is_exact_and_publishes_last() {
         status.contains("artifacts:   prompts (prompts/, every `*/5 * * * *`): last sync ok"),
         "{status}"
     );
-    assert!(status.contains("RPO 0ms (objective 10m)"), "{status}");
+    assert!(
+        status.contains("now: RPO 0ms (measured, objective 10m)"),
+        "{status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,7 +298,7 @@ async fn rpo_matches_ground_truth_and_is_a_bound_when_the_primary_is_unreadable(
         "RPO {secs}s vs ground truth in [3, {upper}]s: {line}"
     );
     assert!(
-        line.contains("1 change(s) not yet on the standby; oldest prompts/two"),
+        line.contains("(measured, objective 10m)") && line.contains("1 write(s) not on the standby; oldest prompts/two"),
         "{line}"
     );
 
