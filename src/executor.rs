@@ -43,6 +43,9 @@ pub struct Ctx {
     pub store: Arc<dyn Store>,
     pub shutdown: watch::Receiver<bool>,
     pub notifier: crate::notify::Notifier,
+    /// Built once: a verify step that starts by building an HTTP client would stamp its first
+    /// good answer tens of milliseconds after service was back.
+    pub prober: Prober,
 }
 
 impl Ctx {
@@ -1210,7 +1213,7 @@ async fn verify(
     timeout: Duration,
 ) -> StepOutcome {
     let url = ctx.cfg.side(side).endpoint.clone();
-    let prober = Prober::new(&ctx.cfg.health);
+    let prober = &ctx.prober;
     // Stop a little before the step's hard timeout so the reason can say what the probes saw.
     let deadline = tokio::time::Instant::now() + timeout.saturating_sub(timeout / 20);
     let mut streak = 0;

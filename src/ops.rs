@@ -91,6 +91,7 @@ pub async fn context(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
     let store = Arc::new(FileStore::new(&cfg.service.state_dir));
     let notifier = crate::notify::Notifier::start(&cfg);
     Ctx {
+        prober: crate::prober::Prober::new(&cfg.health),
         cfg: Arc::new(cfg),
         clients,
         store,

@@ -298,7 +298,8 @@ async fn rpo_matches_ground_truth_and_is_a_bound_when_the_primary_is_unreadable(
         "RPO {secs}s vs ground truth in [3, {upper}]s: {line}"
     );
     assert!(
-        line.contains("(measured, objective 10m)") && line.contains("1 write(s) not on the standby; oldest prompts/two"),
+        line.contains("(measured, objective 10m)")
+            && line.contains("1 write(s) not on the standby; oldest prompts/two"),
         "{line}"
     );
 

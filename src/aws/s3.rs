@@ -47,6 +47,9 @@ pub async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<Obj
 
 /// Every version and delete marker under `prefix` (ListObjectVersions), sorted by key, then
 /// oldest first. S3's "null" version id comes back as `None`.
+///
+/// S3 stamps LastModified to the second, so two writes of a key within one second tie; S3 lists
+/// a key's versions newest first, and that order breaks the tie.
 pub async fn list_versions(
     client: &Client,
     bucket: &str,
@@ -59,7 +62,7 @@ pub async fn list_versions(
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
     };
     let id = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_string);
-    let mut out = Vec::new();
+    let mut out: Vec<(usize, Version)> = Vec::new();
     // No SDK paginator for this one: the next page starts at (key marker, version id marker).
     let mut markers: (Option<String>, Option<String>) = (None, None);
     loop {
@@ -74,25 +77,31 @@ pub async fn list_versions(
             .map_err(|e| AwsError::new("ListObjectVersions", &target, e))?;
         for v in page.versions() {
             let Some(key) = v.key() else { continue };
-            out.push(Version {
-                key: key.to_string(),
-                version_id: id(v.version_id()),
-                size: v.size().unwrap_or(0).max(0) as u64,
-                etag: unquote(v.e_tag().unwrap_or_default()),
-                last_modified: time(v.last_modified()),
-                delete_marker: false,
-            });
+            out.push((
+                out.len(),
+                Version {
+                    key: key.to_string(),
+                    version_id: id(v.version_id()),
+                    size: v.size().unwrap_or(0).max(0) as u64,
+                    etag: unquote(v.e_tag().unwrap_or_default()),
+                    last_modified: time(v.last_modified()),
+                    delete_marker: false,
+                },
+            ));
         }
         for d in page.delete_markers() {
             let Some(key) = d.key() else { continue };
-            out.push(Version {
-                key: key.to_string(),
-                version_id: id(d.version_id()),
-                size: 0,
-                etag: String::new(),
-                last_modified: time(d.last_modified()),
-                delete_marker: true,
-            });
+            out.push((
+                out.len(),
+                Version {
+                    key: key.to_string(),
+                    version_id: id(d.version_id()),
+                    size: 0,
+                    etag: String::new(),
+                    last_modified: time(d.last_modified()),
+                    delete_marker: true,
+                },
+            ));
         }
         if page.is_truncated() != Some(true) {
             break;
@@ -105,12 +114,13 @@ pub async fn list_versions(
             break;
         }
     }
-    out.sort_by(|a, b| {
+    out.sort_by(|(i, a), (j, b)| {
         a.key
             .cmp(&b.key)
             .then(a.last_modified.cmp(&b.last_modified))
+            .then(j.cmp(i))
     });
-    Ok(out)
+    Ok(out.into_iter().map(|(_, v)| v).collect())
 }
 
 /// `bucket/key` with the key percent-encoded, as x-amz-copy-source wants it.
@@ -134,6 +144,9 @@ pub struct Copied {
     pub etag: String,
     pub version_id: Option<String>,
     pub source_version_id: Option<String>,
+    /// Set when the source was written again between the listing and the copy: the size of
+    /// the (newer) version the copy holds.
+    pub newer_than_listed: Option<u64>,
 }
 
 pub async fn copy(
@@ -159,6 +172,7 @@ pub async fn copy(
         ),
         version_id: out.version_id().map(str::to_string),
         source_version_id: out.copy_source_version_id().map(str::to_string),
+        newer_than_listed: None,
     })
 }
 
@@ -246,6 +260,7 @@ pub async fn complete_multipart(
         etag: unquote(out.e_tag().unwrap_or_default()),
         version_id: out.version_id().map(str::to_string),
         source_version_id: None,
+        newer_than_listed: None,
     })
 }
 

@@ -89,6 +89,10 @@ pub struct Rto {
     /// From the first failing probe (the onset's latest possible instant) to `restored_at`: the
     /// low end of "between X and Y".
     pub from_first_failing_ms: Option<u64>,
+    /// A true lower bound: the first failing probe (or the command) to the moment the record
+    /// change was submitted, before which traffic surely still went to the failed side. The
+    /// truth lies between this and the headline. `None` when the run moved no record.
+    pub at_least_ms: Option<u64>,
     pub dns_ttl_ms: u64,
     pub effective_ms: Option<u64>,
     pub objective_met: bool,
@@ -242,6 +246,26 @@ fn restoration(run: &RunRecord, phase: &str) -> (Option<DateTime<Utc>>, Option<D
     out
 }
 
+/// When the run-phase's (last successful) record change was submitted: the restoration's
+/// earliest possible instant.
+fn flip_submitted_at(run: &RunRecord, phase: &str) -> Option<DateTime<Utc>> {
+    run.plan
+        .steps
+        .iter()
+        .zip(&run.steps)
+        .filter(|(p, r)| {
+            p.phase == phase
+                && matches!(p.action, Action::FlipDns { .. })
+                && r.status == StepStatus::Succeeded
+        })
+        .filter_map(|(_, r)| {
+            r.details
+                .get("submitted_at")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+        })
+        .next_back()
+}
+
 /// The first good answer of a verify step's confirming streak, as the step journaled it.
 fn first_ok_at(rec: &crate::journal::StepRecord) -> Option<DateTime<Utc>> {
     rec.details
@@ -329,6 +353,9 @@ pub fn build(run: &RunRecord) -> Report {
     let from_first_failing = (!standby_drill)
         .then(|| restored_at.map(|stop| millis(between(first_failing, stop))))
         .flatten();
+    let at_least = restored_at
+        .and(flip_submitted_at(run, phase))
+        .map(|submitted| millis(between(first_failing, submitted)));
     let effective = measured.map(|m| m + ttl);
     let recovered = match run.kind {
         // An aborted drill may still have shown the standby recovers in time.
@@ -384,6 +411,7 @@ pub fn build(run: &RunRecord) -> Report {
             measured_ms: measured.map(millis),
             bound: bound.into(),
             from_first_failing_ms: from_first_failing,
+            at_least_ms: at_least,
             dns_ttl_ms: millis(ttl),
             effective_ms: effective.map(millis),
             objective_met,
@@ -815,10 +843,13 @@ pub fn projected_rto(run: &RunRecord, now: DateTime<Utc>) -> Duration {
 pub fn rto_figure(rto: &Rto, m: u64) -> String {
     match (rto.bound.as_str(), rto.from_first_failing_ms) {
         ("at_most", Some(low)) => format!(
-            "at most {} (between {} and {}: the outage began between the last good probe and the first failing one)",
+            "at most {} (between {} and {}: the outage began between the last good probe and the first failing one{})",
             ms(m),
             ms(low),
-            ms(m)
+            ms(m),
+            rto.at_least_ms
+                .map(|l| format!("; at least {}, to the record change", ms(l)))
+                .unwrap_or_default()
         ),
         ("from_first_failing", _) => format!(
             "{} from the first failing probe (no good probe before it was seen, so the onset may be earlier)",
@@ -937,9 +968,13 @@ mod tests {
             .map(|(p, span)| {
                 let ok = verify_ok || !matches!(p.action, Action::Verify { .. });
                 let mut s = step(&p.name, ok, span);
-                // Each verify's first good answer comes 50ms after it starts.
+                // Each verify's first good answer comes 50ms after it starts; the flip's change
+                // is submitted 10ms into its step.
                 if matches!(p.action, Action::Verify { .. }) && ok {
                     s.details = serde_json::json!({ "first_ok_at": t(span.0 + 50) });
+                }
+                if matches!(p.action, Action::FlipDns { .. }) {
+                    s.details = serde_json::json!({ "submitted_at": t(span.0 + 10) });
                 }
                 s
             })
@@ -990,6 +1025,9 @@ mod tests {
         assert_eq!(r.rto.bound, "at_most");
         assert_eq!(r.rto.measured_ms, Some(76_650));
         assert_eq!(r.rto.from_first_failing_ms, Some(75_650));
+        // First failing probe (0) → the flip's submission (73.61s): traffic surely went nowhere
+        // good before it.
+        assert_eq!(r.rto.at_least_ms, Some(73_610));
         assert_eq!(r.rto.effective_ms, Some(136_650));
         assert_eq!(r.rto.onset.last_good, Some(t(-1_000)));
         assert_eq!(r.rto.onset.first_failing, t(0));

@@ -527,7 +527,7 @@ impl Engine {
         // ETag is ours by construction, so those few large objects get a HEAD for their size.
         let mut verified = Vec::with_capacity(copied.len());
         let mut heads = tokio::task::JoinSet::new();
-        for (key, size, c) in copied {
+        for (key, size, mut c) in copied {
             let src_etag = src
                 .binary_search_by(|s| s.key.as_str().cmp(&key))
                 .ok()
@@ -536,10 +536,21 @@ impl Engine {
             let ours_multipart = Object::multipart_etag(&c.etag) && c.etag != src_etag;
             if !ours_multipart {
                 if !Object::multipart_etag(&src_etag) && c.etag != src_etag {
-                    return Err(SyncError::Verify(format!(
-                        "{key}: the copy has ETag {}, the source was listed with {src_etag}: it changed during the sync; the next run copies it again",
-                        c.etag
-                    )));
+                    // Written again after the listing. A single CopyObject copies one version
+                    // whole and names it: the entry records that version (the set stays
+                    // consistent, and RPO counts only what came after it). Without its version
+                    // id nothing says what the copy holds, so the set is not published.
+                    if c.source_version_id.is_none() {
+                        return Err(SyncError::Verify(format!(
+                            "{key}: the copy has ETag {}, the source was listed with {src_etag}: it changed during the sync; the next run copies it again",
+                            c.etag
+                        )));
+                    }
+                    let (got, _, _) = s3::head(&client, dst_bucket, &key)
+                        .await
+                        .map_err(|e| SyncError::Verify(e.to_string()))?;
+                    info!(set = %set.name, "{key} was written again during the sync; the copy holds the newer version {}", c.source_version_id.as_deref().unwrap_or_default());
+                    c.newer_than_listed = Some(got);
                 }
                 verified.push((key, c));
                 continue;
@@ -700,11 +711,17 @@ fn build_manifest(
     for o in src {
         let entry = if let Ok(i) = copied.binary_search_by(|(k, _)| k.as_str().cmp(&o.key)) {
             let c = &copied[i].1;
+            // A copy of a version newer than listed describes that version (its ETag is the
+            // source's: a single-part copy of a single-part object).
+            let (size, source_etag) = match c.newer_than_listed {
+                Some(size) => (size, c.etag.clone()),
+                None => (o.size, o.etag.clone()),
+            };
             Entry {
                 key: o.key.clone(),
-                size: o.size,
+                size,
                 etag: c.etag.clone(),
-                source_etag: o.etag.clone(),
+                source_etag,
                 source_last_modified: o.last_modified,
                 version_id: c.version_id.clone(),
                 source_version_id: c.source_version_id.clone(),

@@ -34,6 +34,21 @@ pub enum Behavior {
     },
 }
 
+/// What really happened at the endpoint, for the ground-truth tests: when its behaviour changed,
+/// and each warm-up (the gate saw enough InService instances → the endpoint could answer 200).
+#[derive(Debug, Clone, Default)]
+pub struct Truth {
+    pub changes: Vec<(chrono::DateTime<chrono::Utc>, Behavior)>,
+    pub warmups: Vec<Warmup>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Warmup {
+    pub in_service_at: chrono::DateTime<chrono::Utc>,
+    /// `in_service_at` + the configured warm-up: from here on it answers 200.
+    pub ready_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Gate the answer on an Auto Scaling group: 503 until it has `serving` InService instances,
 /// then 503 for `warmup` more, then the configured behaviour.
 #[derive(Debug, Clone)]
@@ -55,6 +70,7 @@ struct Shared {
     versions: Mutex<Vec<(String, String)>>,
     api_key: Mutex<Option<String>>,
     chat_requests: AtomicU64,
+    truth: Mutex<Truth>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,6 +109,7 @@ impl Endpoint {
             versions: Mutex::new(vec![]),
             api_key: Mutex::new(None),
             chat_requests: AtomicU64::new(0),
+            truth: Mutex::new(Truth::default()),
         });
         tokio::spawn(serve(listener, addr, shared.clone()));
         if let Some(g) = gate {
@@ -109,8 +126,21 @@ impl Endpoint {
         if let Behavior::Flaky { seed, .. } = b {
             *self.shared.rng.lock().unwrap() = seed | 1;
         }
+        // The truth is stamped before the change takes effect: every request after this
+        // instant meets the new behaviour.
+        self.shared
+            .truth
+            .lock()
+            .unwrap()
+            .changes
+            .push((chrono::Utc::now(), b.clone()));
         *self.shared.behavior.lock().unwrap() = b;
         self.shared.changed.notify_waiters();
+    }
+
+    /// What really happened: behaviour changes and warm-ups, with their instants.
+    pub fn truth(&self) -> Truth {
+        self.shared.truth.lock().unwrap().clone()
     }
 
     pub fn requests(&self) -> u64 {
@@ -352,6 +382,11 @@ async fn watch_gate(g: AsgGate, shared: Arc<Shared>) {
             let enough = in_service.is_some_and(|n| n >= g.serving);
             *ready = match (*ready, enough) {
                 (GateState::Cold, true) => {
+                    let now = chrono::Utc::now();
+                    shared.truth.lock().unwrap().warmups.push(Warmup {
+                        in_service_at: now,
+                        ready_at: now + g.warmup,
+                    });
                     GateState::WarmingUntil(tokio::time::Instant::now() + g.warmup)
                 }
                 (GateState::WarmingUntil(t), true) if tokio::time::Instant::now() >= t => {
@@ -361,6 +396,8 @@ async fn watch_gate(g: AsgGate, shared: Arc<Shared>) {
                 (_, false) => GateState::Cold,
             };
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // A load balancer's health check sees new instances within its interval; 50 ms keeps
+        // the testbed's own lag well under a probe interval.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

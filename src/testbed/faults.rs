@@ -46,6 +46,8 @@ pub struct Rule {
     pub service: Option<String>,
     /// e.g. `ChangeResourceRecordSets`, `UpdateAutoScalingGroup`; `None`: any.
     pub operation: Option<String>,
+    /// The signing region (`us-east-1`): a regional outage hits one region's endpoints only.
+    pub region: Option<String>,
     pub fault: Fault,
     /// Only the first `n` matching calls (then the rule is spent); `None`: no limit.
     pub first: Option<u32>,
@@ -58,10 +60,17 @@ impl Rule {
         Rule {
             service: service.map(str::to_string),
             operation: operation.map(str::to_string),
+            region: None,
             fault,
             first: None,
             probability: 1.0,
         }
+    }
+
+    /// Only calls signed for `region`.
+    pub fn in_region(mut self, region: &str) -> Rule {
+        self.region = Some(region.to_string());
+        self
     }
 
     pub fn first(mut self, n: u32) -> Rule {
@@ -163,8 +172,9 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         Err(e) => return answer(400, "text/plain", format!("reading the request: {e}")),
     };
     let service = service_of(&parts.headers);
+    let region = scope_part(&parts.headers, 2);
     let operation = operation_of(&service, parts.method.as_str(), parts.uri.path(), &body);
-    let fault = pick(s, &service, &operation);
+    let fault = pick(s, &service, &operation, &region);
     s.calls.lock().expect("calls").push(Call {
         service: service.clone(),
         operation: operation.clone(),
@@ -178,12 +188,13 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 /// The first rule that matches and fires; spends a `first` rule's count.
-fn pick(s: &Shared, service: &str, operation: &str) -> Option<Fault> {
+fn pick(s: &Shared, service: &str, operation: &str, region: &str) -> Option<Fault> {
     let mut rules = s.rules.lock().expect("rules");
     let mut rng = s.rng.lock().expect("rng");
     for r in rules.iter_mut() {
         let matches = r.service.as_deref().is_none_or(|x| x == service)
             && r.operation.as_deref().is_none_or(|x| x == operation)
+            && r.region.as_deref().is_none_or(|x| x == region)
             && r.first.is_none_or(|n| n > 0);
         if !matches {
             continue;
@@ -291,10 +302,15 @@ fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
 
 /// The signing service in `Authorization: AWS4-HMAC-SHA256 Credential=AK/date/region/service/...`.
 fn service_of(h: &hyper::HeaderMap) -> String {
+    scope_part(h, 3)
+}
+
+/// A part of the SigV4 credential scope (`AK/date/region/service/aws4_request`).
+fn scope_part(h: &hyper::HeaderMap, n: usize) -> String {
     h.get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').nth(3))
+        .and_then(|c| c.split('/').nth(n))
         .unwrap_or("unknown")
         .to_string()
 }
