@@ -308,13 +308,14 @@ rpo = "6h"
         };
         let b = &json["rto"]["breakdown"];
         eprintln!(
-            "    {} {}: RTO {} (effective {} with the 60s TTL; objective {}, met: {})\n      detect {} | decide {} | sync {} | scale {} | verify {} | dns {} | other {}\n      {}",
+            "    {} {}: RTO {} ({}; effective {} with the 60s TTL; objective {}: {})\n      detect {} | decide {} | sync {} | scale {} | verify {} | dns {} | other {}\n      {}",
             json["kind"].as_str().unwrap_or("?"),
             json["result"].as_str().unwrap_or("?"),
             ms(&json["rto"]["measured_ms"]),
+            json["rto"]["bound"].as_str().unwrap_or("?"),
             ms(&json["rto"]["effective_ms"]),
             ms(&json["rto"]["objective_ms"]),
-            json["rto"]["objective_met"],
+            json["rto"]["objective"].as_str().unwrap_or("?"),
             ms(&b["detect_ms"]),
             ms(&b["decide_ms"]),
             ms(&b["sync_ms"]),
@@ -325,19 +326,36 @@ rpo = "6h"
             r.join("report.md").display(),
         );
         if let Some(d) = json["drill"].as_object() {
+            let parts = d["would_be"].as_array().cloned().unwrap_or_default();
+            let estimated = parts.iter().filter(|c| c["basis"] == "estimate").count();
             eprintln!(
-                "      drill: scale-up {}, warm-up {}; would-be RTO built from {} components",
+                "      drill: scale-up {}, warm-up {}; would-be RTO {}–{} from {} components ({} estimated)",
                 ms(&d["scale_ms"]),
                 ms(&d["warmup_ms"]),
-                d["would_be"].as_array().map(|a| a.len()).unwrap_or(0)
+                ms(&d["would_be_low_ms"]),
+                ms(&d["would_be_high_ms"]),
+                parts.len(),
+                estimated
             );
         }
         for p in json["rpo"].as_array().into_iter().flatten() {
+            let fig = |r: &serde_json::Value| {
+                if r.is_null() {
+                    "-".to_string()
+                } else {
+                    format!(
+                        "{} ({})",
+                        ms(&r["rpo_ms"]),
+                        r["kind"].as_str().unwrap_or("?")
+                    )
+                }
+            };
             eprintln!(
-                "      RPO {} at the start: {} ({}; objective {})",
+                "      RPO {}: at the failure {}, after the final sync {}, writes lost {} (objective {})",
                 p["set"].as_str().unwrap_or("?"),
-                ms(&p["rpo_ms"]),
-                p["kind"].as_str().unwrap_or("?"),
+                fig(&p["at_failure"]),
+                fig(&p["after_final_sync"]),
+                p["lost_count"],
                 ms(&p["objective_ms"])
             );
         }

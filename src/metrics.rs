@@ -520,7 +520,24 @@ mod tests {
             "we\"ights".into(),
             (Some(Duration::from_secs(3)), Duration::from_secs(60)),
         );
+        s.rpo_measured.insert(
+            "prompts".into(),
+            (
+                Duration::from_millis(1_500),
+                chrono::DateTime::from_timestamp(1_800_000_000, 250_000_000).unwrap(),
+            ),
+        );
         let text = render(&m, &s);
+        assert!(
+            text.contains("standby_artifact_rpo_measured_seconds{set=\"prompts\"} 1.500"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "standby_artifact_rpo_measured_timestamp_seconds{set=\"prompts\"} 1800000000.250"
+            ),
+            "{text}"
+        );
         assert!(text.contains("standby_probe_duration_seconds_bucket{side=\"primary\",kind=\"health\",le=\"0.05\"} 1"), "{text}");
         assert!(
             text.contains(

@@ -6,8 +6,8 @@
 //!
 //! The properties (issue 12): |reported RTO − truth| ≤ one probe interval for a hard-down, 503,
 //! hanging and slow primary; |reported RPO − truth| ≤ 1 s at the failure, after the final sync
-//! and now, with overwritten keys, writes during a sync and an unreadable primary bucket; every
-//! `at_most` ≥ truth and every `at_least` ≤ truth; a drill's warm-up within one interval of the
+//! and now, with overwritten keys, writes during a sync, a denied version history and an
+//! unreadable primary bucket; every `at_most` ≥ truth and every `at_least` ≤ truth; a drill's warm-up within one interval of the
 //! endpoint's real warm-up. Each test prints its figures (`GROUND TRUTH …`, `--nocapture`).
 //!
 //! Resolution of the truth itself: the restoration poller runs every 20 ms, so the instant
@@ -597,9 +597,14 @@ async fn rpo_now_counts_writes_during_a_sync_and_is_a_true_bound_when_the_primar
         "{line}"
     );
 
-    // The primary region's S3 stops answering: RPO now is a bound, and it bounds.
+    // The version history is denied (a policy without s3:ListBucketVersions): only current
+    // versions can be read, the overwritten key's first unsynced write is invisible, and the
+    // figure is a lower bound that must not exceed the truth.
     let proxy = FaultProxy::start(&h.moto_endpoint, 7).await.unwrap();
-    proxy.add(Rule::new(Some("s3"), None, Fault::Status(503)).in_region("us-east-1"));
+    proxy.add(
+        Rule::new(Some("s3"), Some("ListObjectVersions"), Fault::Status(403))
+            .in_region("us-east-1"),
+    );
     let (moto, url) = (h.moto_endpoint.clone(), proxy.url());
     edit_config(&h, |t| {
         t.replace(
@@ -607,6 +612,26 @@ async fn rpo_now_counts_writes_during_a_sync_and_is_a_true_bound_when_the_primar
             &format!("endpoint_url = \"{url}\""),
         )
     });
+    let status = text(&h.run(&["status"]));
+    let after = Utc::now();
+    let (sign, secs, line) = status_rpo(&status, "prompts");
+    let reported = (secs * 1000.0).round() as i64;
+    let (truth, _) = truth_rpo(&writes, &manifest, after);
+    println!(
+        "GROUND TRUTH rpo now (current versions only) reported at_least {reported}ms truth={truth}ms margin={}ms line={line}",
+        truth - reported
+    );
+    assert_eq!(sign, "≥", "a labelled bound: {line}");
+    assert!(line.contains("only current versions"), "{line}");
+    // `status` prints tenths of a second.
+    assert!(
+        reported <= truth + 50,
+        "at_least {reported}ms must not exceed the truth {truth}ms: {line}"
+    );
+
+    // The primary region's S3 stops answering: RPO now is a bound, and it bounds.
+    proxy.clear();
+    proxy.add(Rule::new(Some("s3"), None, Fault::Status(503)).in_region("us-east-1"));
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let before = Utc::now();
     let status = text(&h.run(&["status"]));

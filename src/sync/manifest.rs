@@ -324,18 +324,24 @@ pub fn rpo_at(
             vec![],
         );
     };
-    let v = between(oldest.written_at, at);
     let n = unsynced.len();
     let (kind, caveat) = match (partial_history, late_manifest) {
         (true, _) => (
             RpoKind::AtLeast,
-            "; only current versions could be read, so an overwritten key's earlier unsynced writes may be older",
+            "; only current versions could be read, so an overwritten key's earlier unsynced writes may be older (counted from the end of the stamped second)",
         ),
         (false, true) => (
             RpoKind::AtLeast,
             "; judged against a copy published after that instant",
         ),
         (false, false) => (RpoKind::Measured, ""),
+    };
+    // S3 stamps a write with the second it began in: its age is up to 1 s less than the stamp
+    // says. A measured figure keeps the stamp (up to 1 s high, never low); a lower bound must
+    // not exceed the truth, so it counts from the end of that second.
+    let v = match kind {
+        RpoKind::AtLeast => between(oldest.written_at + chrono::TimeDelta::seconds(1), at),
+        _ => between(oldest.written_at, at),
     };
     mk(
         kind,
@@ -516,12 +522,13 @@ pub(crate) mod tests {
             .map(crate::sync::Version::from_current)
             .collect();
         let r = rpo_at(&set(false), Some(&h), Some(&m), at(100));
+        // Counted from the end of the write's second: a lower bound must not read high.
         assert_eq!(
             (r.kind, r.value),
-            (RpoKind::AtLeast, Some(Duration::from_secs(10)))
+            (RpoKind::AtLeast, Some(Duration::from_secs(9)))
         );
         assert!(r.reason.contains("only current versions"), "{}", r.reason);
-        assert_eq!(r.figure(), "≥ 10.0s");
+        assert_eq!(r.figure(), "≥ 9.0s");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - **Hanging control planes.** In a us-east-1 event Route 53's control plane may accept
 //!   connections and never answer: the proxy holds the request open until the client gives up.
 //! - **Server errors**: any status, for the operations a rule names.
+//! - **A regional outage**: a rule can name the signing region, so "S3 in us-east-1 answers 503"
+//!   leaves the standby region's calls alone, as a real regional event does.
 //!
 //! Each call's service comes from its SigV4 credential scope and its operation from the
 //! request (the query `Action` for Auto Scaling, the REST path for Route 53 and S3), so a rule
@@ -173,7 +175,13 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     };
     let service = service_of(&parts.headers);
     let region = scope_part(&parts.headers, 2);
-    let operation = operation_of(&service, parts.method.as_str(), parts.uri.path(), &body);
+    let operation = operation_of(
+        &service,
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or_default(),
+        &body,
+    );
     let fault = pick(s, &service, &operation, &region);
     s.calls.lock().expect("calls").push(Call {
         service: service.clone(),
@@ -315,7 +323,7 @@ fn scope_part(h: &hyper::HeaderMap, n: usize) -> String {
         .to_string()
 }
 
-fn operation_of(service: &str, method: &str, path: &str, body: &[u8]) -> String {
+fn operation_of(service: &str, method: &str, path: &str, query: &str, body: &[u8]) -> String {
     match service {
         "autoscaling" => String::from_utf8_lossy(body)
             .split('&')
@@ -339,6 +347,20 @@ fn operation_of(service: &str, method: &str, path: &str, body: &[u8]) -> String 
             }
             .to_string()
         }
+        // The two listings by name (a rule can deny the version history and leave the current
+        // listing alone, as a policy without s3:ListBucketVersions does); else method and level.
+        "s3" if method == "GET"
+            && path.trim_end_matches('/').matches('/').count() <= 1
+            && query.contains("versions") =>
+        {
+            "ListObjectVersions".into()
+        }
+        "s3" if method == "GET"
+            && path.trim_end_matches('/').matches('/').count() <= 1
+            && query.contains("list-type=2") =>
+        {
+            "ListObjectsV2".into()
+        }
         "s3" => format!(
             "{method} {}",
             if path.matches('/').count() > 1 {
@@ -358,11 +380,17 @@ mod tests {
     #[test]
     fn names_operations_the_way_rules_do() {
         assert_eq!(
-            operation_of("route53", "POST", "/2013-04-01/hostedzone/Z1/rrset/", b""),
+            operation_of(
+                "route53",
+                "POST",
+                "/2013-04-01/hostedzone/Z1/rrset/",
+                "",
+                b""
+            ),
             "ChangeResourceRecordSets"
         );
         assert_eq!(
-            operation_of("route53", "GET", "/2013-04-01/hostedzone/Z1/rrset", b""),
+            operation_of("route53", "GET", "/2013-04-01/hostedzone/Z1/rrset", "", b""),
             "ListResourceRecordSets"
         );
         assert_eq!(
@@ -370,9 +398,44 @@ mod tests {
                 "autoscaling",
                 "POST",
                 "/",
+                "",
                 b"Action=UpdateAutoScalingGroup&Version=2011-01-01"
             ),
             "UpdateAutoScalingGroup"
+        );
+        assert_eq!(
+            operation_of("s3", "GET", "/artifacts-use1", "versions&prefix=p%2F", b""),
+            "ListObjectVersions"
+        );
+        assert_eq!(
+            operation_of(
+                "s3",
+                "GET",
+                "/artifacts-use1",
+                "list-type=2&prefix=p%2F",
+                b""
+            ),
+            "ListObjectsV2"
+        );
+        assert_eq!(
+            operation_of("s3", "GET", "/artifacts-use1/p/a", "", b""),
+            "GET object"
+        );
+        assert_eq!(
+            scope_part(
+                &{
+                    let mut h = hyper::HeaderMap::new();
+                    h.insert(
+                        "authorization",
+                        "AWS4-HMAC-SHA256 Credential=AK/20261125/us-west-2/s3/aws4_request"
+                            .parse()
+                            .unwrap(),
+                    );
+                    h
+                },
+                2
+            ),
+            "us-west-2"
         );
         let mut h = hyper::HeaderMap::new();
         h.insert(
