@@ -891,12 +891,12 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
 }
 
 /// Each set's RPO at the failure: the data at risk when the primary failed, measured now from the
-/// primary's history as it stood at the trigger's first failing probe (or the command).
+/// primary's history as it stood at the trigger's last good probe (or the command).
 async fn freeze_rpo(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
     if ctx.cfg.artifacts.is_empty() {
         return StepOutcome::ok("no artifact sets configured".into(), json!({ "rpo": [] }));
     }
-    let at = run.trigger.first_failing();
+    let at = run.trigger.failure_instant();
     let mut set = tokio::task::JoinSet::new();
     for a in ctx.cfg.artifacts.iter().cloned() {
         let clients = ctx.clients.clone();

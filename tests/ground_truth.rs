@@ -438,6 +438,19 @@ async fn rpo_equals_the_truth_at_the_failure_and_after_the_final_sync() {
         (reported - truth).abs(),
         f["unsynced_count"]
     );
+    // Against the truth at the onset itself (the instant the endpoint failed): the figure is
+    // taken at the last good probe, under one interval before it.
+    let onset = h.lab.primary.truth().changes.last().unwrap().0;
+    let (at_onset, _) = truth_rpo(&before, &first_manifest, onset);
+    println!(
+        "GROUND TRUTH rpo at_failure vs the onset: reported={reported}ms truth at the onset={at_onset}ms |error|={}ms (measured {}ms before the onset)",
+        (reported - at_onset).abs(),
+        ms(at, onset)
+    );
+    assert!(
+        (reported - at_onset).abs() <= 1_000,
+        "at the failure vs the onset: {reported} vs {at_onset}: {f}"
+    );
     assert_eq!(f["kind"], "measured", "{f}");
     assert!(
         (reported - truth).abs() <= 1_000,

@@ -160,10 +160,25 @@ impl Trigger {
     }
 
     /// The first failing probe of the streak (the onset's latest possible instant), or the
-    /// command: "the failure" that RPO at the failure is measured at.
+    /// command.
     pub fn first_failing(&self) -> DateTime<Utc> {
         match self {
             Trigger::Automatic { streak_start, .. } => *streak_start,
+            Trigger::Manual { at, .. } => *at,
+        }
+    }
+
+    /// The instant RPO "at the failure" is measured at: the last moment the primary was seen
+    /// serving (its last good probe; else the first failing one), or the command. The data at
+    /// risk is what the standby lacked then, plus what the primary accepted in the onset gap
+    /// (under one probe interval) — the closest instant anything vouches for.
+    pub fn failure_instant(&self) -> DateTime<Utc> {
+        match self {
+            Trigger::Automatic {
+                streak_start,
+                last_good,
+                ..
+            } => last_good.unwrap_or(*streak_start),
             Trigger::Manual { at, .. } => *at,
         }
     }

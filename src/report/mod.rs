@@ -211,7 +211,7 @@ pub struct Provenance {
 pub struct RpoSection {
     pub set: String,
     pub objective_ms: u64,
-    /// At the failure (the trigger's first failing probe, or the command): the data at risk.
+    /// At the failure (the trigger's last good probe, or the command): the data at risk.
     pub at_failure: Option<Rpo>,
     /// Right after the final sync: the data actually lost when traffic moves.
     pub after_final_sync: Option<Rpo>,
