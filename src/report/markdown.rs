@@ -191,6 +191,7 @@ pub fn render(r: &Report) -> String {
                 lost.replace('|', "\\|")
             );
         }
+        let _ = writeln!(o);
         for p in &r.rpo {
             for (when, f) in [
                 ("at the failure", &p.at_failure),
@@ -199,7 +200,7 @@ pub fn render(r: &Report) -> String {
                 if let Some(f) = f {
                     let _ = writeln!(
                         o,
-                        "\n- {} {when} ({}): {}",
+                        "- {} {when} ({}): {}",
                         p.set,
                         f.at.to_rfc3339(),
                         f.reason
