@@ -140,10 +140,18 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     );
     let rpo = rep["rpo"].as_array().unwrap();
     assert_eq!(rpo.len(), 2, "{rpo:?}");
-    // Nothing was written after the seed: nothing at risk at the failure, nothing lost.
+    // Nothing was written after the seed: nothing at risk at the failure, nothing lost. serve's
+    // first sync publishes moments before the primary goes down here; when that lands after the
+    // last good probe, the figure is judged against a newer copy than the standby had then and
+    // says so (at least).
     for r in rpo {
-        assert_eq!(r["at_failure"]["kind"], "measured", "{r}");
-        assert_eq!(r["at_failure"]["rpo_ms"], 0, "{r}");
+        let f = &r["at_failure"];
+        let late = f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("judged against a copy published after that instant");
+        assert_eq!(f["kind"], if late { "at_least" } else { "measured" }, "{r}");
+        assert_eq!(f["rpo_ms"], 0, "{r}");
         assert_eq!(r["after_final_sync"]["kind"], "measured", "{r}");
         assert_eq!(r["lost_count"], 0, "{r}");
     }
