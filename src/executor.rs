@@ -1273,7 +1273,7 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
     let comment = format!("standby run {run_id}");
     // Before this call the record surely pointed elsewhere: the lower end of the restoration.
     let submitted_at = chrono::Utc::now();
-    let id = match aws::dns::upsert(
+    let submitted = match aws::dns::upsert(
         r53,
         &change.zone_id,
         &change.name,
@@ -1284,19 +1284,23 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
     )
     .await
     {
-        Ok(id) => id,
+        Ok(s) => s,
         Err(e) => {
             return StepOutcome::failed(e.to_string(), json!({ "from": before, "to": change.to }));
         }
     };
+    let (id, mut insync) = (submitted.id, submitted.insync);
     let started = std::time::Instant::now();
-    loop {
+    // Polled only while PENDING: each GetChange round trip would add to the RTO.
+    while !insync {
         match aws::dns::in_sync(r53, &id).await {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(e) => warn!("GetChange {id}: {e}"),
+            Ok(true) => insync = true,
+            Ok(false) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(e) => {
+                warn!("GetChange {id}: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let details = json!({ "change_id": id, "from": before, "to": change.to, "submitted_at": submitted_at, "insync_at": chrono::Utc::now(), "insync_ms": crate::duration::millis(started.elapsed()) });
     StepOutcome::ok(

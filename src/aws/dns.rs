@@ -59,7 +59,7 @@ pub async fn upsert(
     ttl: u32,
     value: &str,
     comment: &str,
-) -> Result<String, AwsError> {
+) -> Result<Submitted, AwsError> {
     let target = format!("{zone_id} {name}");
     let build = |e: aws_sdk_route53::error::BuildError| {
         AwsError::new("ChangeResourceRecordSets", &target, e)
@@ -93,10 +93,23 @@ pub async fn upsert(
         .send()
         .await
         .map_err(|e| AwsError::new("ChangeResourceRecordSets", &target, e))?;
-    Ok(out
-        .change_info()
-        .map(|c| c.id().to_string())
-        .unwrap_or_default())
+    Ok(Submitted {
+        id: out
+            .change_info()
+            .map(|c| c.id().to_string())
+            .unwrap_or_default(),
+        insync: out
+            .change_info()
+            .is_some_and(|c| *c.status() == aws_sdk_route53::types::ChangeStatus::Insync),
+    })
+}
+
+/// A submitted change: its id, and whether Route 53 already answered it INSYNC (real Route 53
+/// says PENDING at first; then GetChange is polled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: String,
+    pub insync: bool,
 }
 
 /// `true` once Route 53 reports the change INSYNC on all its authoritative servers.
