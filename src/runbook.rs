@@ -113,7 +113,7 @@ pub enum Action {
     FlipDns {
         to: Side,
     },
-    /// Record each artifact set's RPO at the start of the run.
+    /// Record each artifact set's RPO at the failure (the last good probe, or the command).
     FreezeRpo,
     /// Best effort, time-boxed forward sync of every set; skipped for a set whose primary bucket
     /// cannot be read.
