@@ -130,11 +130,7 @@ pub async fn create_run(
         resumed_at: vec![],
         notes: vec![],
         detection_ms: crate::duration::millis(cfg.health.detection_time()),
-        detection_min_ms: crate::duration::millis(
-            cfg.health
-                .interval
-                .saturating_mul(cfg.health.failure_threshold.max(1)),
-        ),
+        detection_min_ms: crate::duration::millis(cfg.health.streak_time()),
         estimates,
         estimates_from,
         config_digest: Some(cfg.digest.clone()),
@@ -257,11 +253,8 @@ async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal:
             Action::FinalSync.key(),
             Model {
                 ms,
-                low_ms: if cfg.artifacts.is_empty() {
-                    0
-                } else {
-                    ms.min(bx)
-                },
+                // Every branch above keeps the figure within the time box.
+                low_ms: ms,
                 high_ms: if cfg.artifacts.is_empty() { 0 } else { bx },
                 source: format!(
                     "model: {why}; the final sync is best effort and stops at its time box ({})",
@@ -313,10 +306,7 @@ fn failover_estimates(
                     .filter(|(p, _)| p.phase == "failover" && p.action.key() == key)
                     .nth(nth)?;
                 let end = if restores {
-                    rec.details
-                        .get("first_ok_at")
-                        .and_then(|v| serde_json::from_value(v.clone()).ok())
-                        .or(rec.finished_at)
+                    report::first_ok_at(rec).or(rec.finished_at)
                 } else {
                     rec.finished_at
                 };

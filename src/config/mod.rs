@@ -257,15 +257,19 @@ impl Health {
     /// intervals later, and that round ends by its deadline. Rounds run concurrently, so a
     /// hanging round never delays the next one.
     pub fn detection_time(&self) -> Duration {
-        self.interval
-            .saturating_mul(self.failure_threshold.max(1))
-            .saturating_add(self.timeout)
+        self.streak_time().saturating_add(self.timeout)
+    }
+
+    /// The failing streak alone (failure_threshold × interval): how soon a refused or erroring
+    /// primary is judged down from its last good probe.
+    pub fn streak_time(&self) -> Duration {
+        self.interval.saturating_mul(self.failure_threshold.max(1))
     }
 
     /// The bound per failure mode, for `validate` and the README: (mode, bound, why).
     pub fn detection_bounds(&self) -> Vec<(&'static str, Duration, String)> {
         let t = self.failure_threshold.max(1);
-        let streak = self.interval.saturating_mul(t);
+        let streak = self.streak_time();
         let slow_cut = self.slow.min(self.timeout);
         vec![
             (

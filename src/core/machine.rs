@@ -172,15 +172,9 @@ impl Trigger {
     /// serving (its last good probe; else the first failing one), or the command. The data at
     /// risk is what the standby lacked then, plus what the primary accepted in the onset gap
     /// (under one probe interval) — the closest instant anything vouches for.
+    /// The same instant the RTO headline counts from.
     pub fn failure_instant(&self) -> DateTime<Utc> {
-        match self {
-            Trigger::Automatic {
-                streak_start,
-                last_good,
-                ..
-            } => last_good.unwrap_or(*streak_start),
-            Trigger::Manual { at, .. } => *at,
-        }
+        self.clock_start()
     }
 }
 

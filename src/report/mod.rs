@@ -267,7 +267,7 @@ fn flip_submitted_at(run: &RunRecord, phase: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The first good answer of a verify step's confirming streak, as the step journaled it.
-fn first_ok_at(rec: &crate::journal::StepRecord) -> Option<DateTime<Utc>> {
+pub fn first_ok_at(rec: &crate::journal::StepRecord) -> Option<DateTime<Utc>> {
     rec.details
         .get("first_ok_at")
         .and_then(|v| serde_json::from_value(v.clone()).ok())

@@ -258,6 +258,13 @@ impl Engine {
         result
     }
 
+    /// RPO now against a manifest already in hand (the one just published, or the last one):
+    /// a fresh read of the primary's history, so writes that landed while this run listed count.
+    async fn rpo_now(&self, set: &ArtifactSet, published: Option<&Manifest>) -> Rpo {
+        let history = primary_history(&self.clients, set).await;
+        manifest::rpo_at(set, history.as_deref(), published, Utc::now())
+    }
+
     async fn run_inner(
         &self,
         set: &ArtifactSet,
@@ -331,7 +338,7 @@ impl Engine {
         };
         if dry_run {
             if direction == Direction::Forward {
-                outcome.rpo = measure_rpo(&self.clients, set, None).await.ok();
+                outcome.rpo = Some(self.rpo_now(set, last.as_ref()).await);
             }
             outcome.duration_ms = crate::duration::millis(t0.elapsed());
             return Ok(outcome);
@@ -361,7 +368,7 @@ impl Engine {
                     pending.len(),
                     oldest.map(|o| o.key.as_str()).unwrap_or("?")
                 ));
-                outcome.rpo = measure_rpo(&self.clients, set, None).await.ok();
+                outcome.rpo = Some(self.rpo_now(set, last.as_ref()).await);
                 outcome.duration_ms = crate::duration::millis(t0.elapsed());
                 warn!(set = %set.name, "{}", outcome.incomplete.as_deref().unwrap_or_default());
                 return Ok(outcome);
@@ -421,7 +428,7 @@ impl Engine {
             outcome.confirmed = unchanged;
             // Read again after publishing: writes that landed while this sync listed are not in
             // what it published, and the figure must say so.
-            outcome.rpo = measure_rpo(&self.clients, set, None).await.ok();
+            outcome.rpo = Some(self.rpo_now(set, Some(&m)).await);
         }
         outcome.duration_ms = crate::duration::millis(t0.elapsed());
         info!(set = %set.name, ?direction, "synced in {}: {}{}", human(t0.elapsed()), plan.summary(), outcome.publication());
