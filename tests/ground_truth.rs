@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::*;
 use standby::testbed::endpoint::Behavior;
-use standby::testbed::faults::{Fault, FaultProxy, Rule};
+use standby::testbed::faults::{Fault, Rule};
 
 /// The health probe interval in the test config (what "one interval" means below).
 const INTERVAL_MS: i64 = 200;
@@ -61,13 +61,18 @@ fn serving(h: &Harness) -> String {
         .unwrap_or_default()
 }
 
-fn failover_report(h: &Harness) -> serde_json::Value {
+/// The report directory of the run of `kind` (`failover`, `drill-standby`), schema-checked.
+fn report_dir(h: &Harness, kind: &str) -> std::path::PathBuf {
     let dir = reports(&h.reports_dir())
         .into_iter()
-        .find(|d| d.to_string_lossy().contains("-failover-"))
-        .expect("a failover report");
+        .find(|d| d.to_string_lossy().contains(&format!("-{kind}-")))
+        .unwrap_or_else(|| panic!("a {kind} report"));
     validate_report(&dir);
-    read_json(&dir.join("report.json"))
+    dir
+}
+
+fn failover_report(h: &Harness) -> serde_json::Value {
+    read_json(&report_dir(h, "failover").join("report.json"))
 }
 
 /// The instant the public name first pointed at the standby with the standby answering, known
@@ -308,8 +313,9 @@ fn truth_rpo(writes: &[Write], manifest: &serde_json::Value, at: DateTime<Utc>) 
     (oldest.map_or(0, |o| ms(o, at)), unsynced.len())
 }
 
-/// `RPO <figure>` for a set from `status`'s "now:" line: (sign, seconds).
-fn status_rpo(status: &str, set: &str) -> (String, f64, String) {
+/// Runs `standby status` and reads a set's "now:" line: (sign, milliseconds, the line).
+fn status_rpo(h: &Harness, set: &str) -> (String, i64, String) {
+    let status = text(&h.run(&["status"]));
     let mut lines = status.lines();
     lines
         .find(|l| l.starts_with(&format!("artifacts:   {set} ")))
@@ -323,7 +329,7 @@ fn status_rpo(status: &str, set: &str) -> (String, f64, String) {
         _ => (String::new(), figure),
     };
     // "850ms", "3.4s", "1m 2s": as standby prints durations.
-    let secs = rest
+    let secs: f64 = rest
         .split(" (")
         .next()
         .unwrap()
@@ -340,7 +346,7 @@ fn status_rpo(status: &str, set: &str) -> (String, f64, String) {
             }
         })
         .sum();
-    (sign, secs, line)
+    (sign, (secs * 1000.0).round() as i64, line)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,15 +362,11 @@ async fn rpo_equals_the_truth_at_the_failure_and_after_the_final_sync() {
     assert_eq!(h.run(&["sync"]).status.code(), Some(0));
     // The final sync will be held just before it publishes, for a write to land after its
     // listing: data the failover really loses.
-    let log = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
-    let daemon = h
-        .command(&["serve"])
-        .env("STANDBY_TEST_HOLD_AT", "sync:prompts:before-publish")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let daemon = serve_with(
+        &h,
+        "serve.log",
+        &[("STANDBY_TEST_HOLD_AT", "sync:prompts:before-publish")],
+    );
     wait_for("armed", Duration::from_secs(30), || armed(&h)).await;
 
     // After the last sync: a key overwritten three times (its first unsynced write is the
@@ -532,14 +534,7 @@ async fn rpo_equals_the_truth_at_the_failure_and_after_the_final_sync() {
         .unwrap();
     assert_eq!(weights["at_failure"]["rpo_ms"], 0, "{weights}");
     assert_eq!(weights["lost_count"], 0, "{weights}");
-    let md = std::fs::read_to_string(
-        reports(&h.reports_dir())
-            .into_iter()
-            .find(|d| d.to_string_lossy().contains("-failover-"))
-            .unwrap()
-            .join("report.md"),
-    )
-    .unwrap();
+    let md = std::fs::read_to_string(report_dir(&h, "failover").join("report.md")).unwrap();
     assert!(
         md.contains(
             "| set | objective | at the failure | after the final sync (lost) | writes lost |"
@@ -585,10 +580,8 @@ async fn rpo_now_counts_writes_during_a_sync_and_is_a_true_bound_when_the_primar
     let st = s3(&h.moto_endpoint, "us-west-2").await;
     let manifest = manifest(&st, "artifacts-usw2", "prompts").await.unwrap();
     let before = Utc::now();
-    let status = text(&h.run(&["status"]));
+    let (sign, reported, line) = status_rpo(&h, "prompts");
     let after = Utc::now();
-    let (sign, secs, line) = status_rpo(&status, "prompts");
-    let reported = (secs * 1000.0).round() as i64;
     let (truth_lo, n) = truth_rpo(&writes, &manifest, before);
     let (truth_hi, _) = truth_rpo(&writes, &manifest, after);
     println!(
@@ -613,22 +606,13 @@ async fn rpo_now_counts_writes_during_a_sync_and_is_a_true_bound_when_the_primar
     // The version history is denied (a policy without s3:ListBucketVersions): only current
     // versions can be read, the overwritten key's first unsynced write is invisible, and the
     // figure is a lower bound that must not exceed the truth.
-    let proxy = FaultProxy::start(&h.moto_endpoint, 7).await.unwrap();
+    let proxy = behind_proxy(&h, 7).await;
     proxy.add(
         Rule::new(Some("s3"), Some("ListObjectVersions"), Fault::Status(403))
             .in_region("us-east-1"),
     );
-    let (moto, url) = (h.moto_endpoint.clone(), proxy.url());
-    edit_config(&h, |t| {
-        t.replace(
-            &format!("endpoint_url = \"{moto}\""),
-            &format!("endpoint_url = \"{url}\""),
-        )
-    });
-    let status = text(&h.run(&["status"]));
+    let (sign, reported, line) = status_rpo(&h, "prompts");
     let after = Utc::now();
-    let (sign, secs, line) = status_rpo(&status, "prompts");
-    let reported = (secs * 1000.0).round() as i64;
     let (truth, _) = truth_rpo(&writes, &manifest, after);
     println!(
         "GROUND TRUTH rpo now (current versions only) reported at_least {reported}ms truth={truth}ms margin={}ms line={line}",
@@ -647,9 +631,7 @@ async fn rpo_now_counts_writes_during_a_sync_and_is_a_true_bound_when_the_primar
     proxy.add(Rule::new(Some("s3"), None, Fault::Status(503)).in_region("us-east-1"));
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let before = Utc::now();
-    let status = text(&h.run(&["status"]));
-    let (sign, secs, line) = status_rpo(&status, "prompts");
-    let reported = (secs * 1000.0).round() as i64;
+    let (sign, reported, line) = status_rpo(&h, "prompts");
     let (truth, _) = truth_rpo(&writes, &manifest, before);
     println!(
         "GROUND TRUTH rpo now (primary unreadable) reported at_most {reported}ms truth={truth}ms margin={}ms line={line}",
@@ -675,12 +657,7 @@ async fn a_drills_warm_up_is_the_endpoints_real_warm_up() {
     let out = h.run(&["drill", "standby", "--yes"]);
     let t = text(&out);
     assert!(t.contains("drill-standby succeeded"), "{t}");
-    let dir = reports(&h.reports_dir())
-        .into_iter()
-        .find(|d| d.to_string_lossy().contains("-drill-standby-"))
-        .unwrap();
-    validate_report(&dir);
-    let rep = read_json(&dir.join("report.json"));
+    let rep = read_json(&report_dir(&h, "drill-standby").join("report.json"));
     let reported = rep["drill"]["warmup_ms"].as_i64().unwrap();
     let warm = h.lab.standby.truth().warmups.last().cloned().unwrap();
     let truth = ms(warm.in_service_at, warm.ready_at);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use standby::testbed::endpoint::Behavior;
-use standby::testbed::faults::{Fault, FaultProxy, Rule};
+use standby::testbed::faults::{Fault, Rule};
 
 fn serving(h: &Harness) -> String {
     let p = h.state_dir().join("state.json");
@@ -22,20 +22,6 @@ fn serving(h: &Harness) -> String {
 
 fn log(h: &Harness, name: &str) -> String {
     std::fs::read_to_string(h.dir.0.join(name)).unwrap_or_default()
-}
-
-/// Points standby's AWS calls at the fault proxy; the tests keep talking to moto directly.
-async fn behind_proxy(h: &Harness, seed: u64) -> FaultProxy {
-    let proxy = FaultProxy::start(&h.moto_endpoint, seed).await.unwrap();
-    let url = proxy.url();
-    let moto = h.moto_endpoint.clone();
-    edit_config(h, |t| {
-        t.replace(
-            &format!("endpoint_url = \"{moto}\""),
-            &format!("endpoint_url = \"{url}\""),
-        )
-    });
-    proxy
 }
 
 fn set_failover(h: &Harness, extra: &str) {
@@ -444,16 +430,14 @@ async fn a_hanging_route53_stalls_neither_probing_nor_the_watchdog() {
     notify
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
-    let daemon = h
-        .command(&["serve"])
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "2000000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
+    let daemon = serve_with(
+        &h,
+        "serve.log",
+        &[
+            ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "2000000"),
+        ],
+    );
     wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
     proxy.add(Rule::new(Some("route53"), None, Fault::Hang));
     h.lab.primary.set(Behavior::Refuse);

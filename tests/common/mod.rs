@@ -590,9 +590,15 @@ pub fn edit_config(h: &Harness, f: impl FnOnce(String) -> String) {
 }
 
 pub fn serve(h: &Harness, log: &str) -> Child {
+    serve_with(h, log, &[])
+}
+
+/// `serve` with more environment (a systemd notify socket, a test hold point).
+pub fn serve_with(h: &Harness, log: &str, env: &[(&str, &str)]) -> Child {
     let file = std::fs::File::create(h.dir.0.join(log)).unwrap();
     h.command(&["serve"])
         .env("STANDBY_TEST_CONTROL_TOKEN", TOKEN)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(file)
@@ -615,6 +621,22 @@ pub fn serve_with_nofile(h: &Harness, nofile: usize, log: &str) -> Child {
         .stderr(file)
         .spawn()
         .unwrap()
+}
+
+/// Points standby's AWS calls at the fault proxy; the tests keep talking to moto directly.
+pub async fn behind_proxy(h: &Harness, seed: u64) -> standby::testbed::faults::FaultProxy {
+    let proxy = standby::testbed::faults::FaultProxy::start(&h.moto_endpoint, seed)
+        .await
+        .unwrap();
+    let url = proxy.url();
+    let moto = h.moto_endpoint.clone();
+    edit_config(h, |t| {
+        t.replace(
+            &format!("endpoint_url = \"{moto}\""),
+            &format!("endpoint_url = \"{url}\""),
+        )
+    });
+    proxy
 }
 
 /// Automatic failover is armed: the daemon has seen the primary healthy.
