@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use standby::config::Health;
-use standby::testbed::sim::{self, Scale};
+use standby_core::config::Health;
+use standby_testbed::sim::{self, Scale};
 
 fn main() {
     let mut scale = Scale {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use standby::testbed::moto::Moto;
-use standby::testbed::seed;
+use standby_testbed::moto::Moto;
+use standby_testbed::seed;
 
 const SRC: &str = "bench-src";
 /// The 100,000 listing objects live in their own bucket: moto's per-request cost grows with the
@@ -269,8 +269,8 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let moto = Moto::start().await.expect("moto (make venv)");
-    let east = standby::aws::s3_client(&seed::sdk(&moto.endpoint, "us-east-1").await);
-    let west = standby::aws::s3_client(&seed::sdk(&moto.endpoint, "us-west-2").await);
+    let east = standby_aws::s3_client(&seed::sdk(&moto.endpoint, "us-east-1").await);
+    let west = standby_aws::s3_client(&seed::sdk(&moto.endpoint, "us-west-2").await);
     let rclone = which("rclone");
     let b = Bench {
         moto: moto.endpoint.clone(),

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use standby::testbed::Lab;
-use standby::testbed::endpoint::Behavior;
-use standby::testbed::seed;
+use standby_testbed::Lab;
+use standby_testbed::endpoint::Behavior;
+use standby_testbed::seed;
 
 const WARMUP: Duration = Duration::from_secs(3);
 
@@ -81,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let config = dir.join("standby.toml");
-    let metrics_port = standby::testbed::free_port();
+    let metrics_port = standby_testbed::free_port();
     std::fs::write(
         &config,
         format!(
@@ -180,7 +180,7 @@ rpo = "6h"
     }
 
     banner("artifacts on the primary: prompt templates and a model shard");
-    let s3 = standby::aws::s3_client(&seed::sdk(&moto.endpoint, &world.primary_region).await);
+    let s3 = standby_aws::s3_client(&seed::sdk(&moto.endpoint, &world.primary_region).await);
     for (key, body) in [
         ("prompts/system.txt", "You are a helpful assistant."),
         ("prompts/summarize.txt", "Summarize: {{text}}"),
@@ -303,7 +303,7 @@ rpo = "6h"
             serde_json::from_str(&std::fs::read_to_string(r.join("report.json"))?)?;
         let ms = |v: &serde_json::Value| {
             v.as_u64()
-                .map(|m| standby::duration::human(Duration::from_millis(m)))
+                .map(|m| standby_core::duration::human(Duration::from_millis(m)))
                 .unwrap_or_else(|| "-".into())
         };
         let b = &json["rto"]["breakdown"];
@@ -365,7 +365,7 @@ rpo = "6h"
         .find(|r| r.to_string_lossy().contains("drill-standby"))
     {
         let png = dir.join("drill-report.png");
-        let shot = standby::testbed::browser::screenshot(&d.join("report.html"), &png, 1100, 1300);
+        let shot = standby_testbed::browser::screenshot(&d.join("report.html"), &png, 1100, 1300);
         match shot {
             Ok(s) if s.status.success() => eprintln!(
                 "    drill report rendered by headless Chromium: {}",

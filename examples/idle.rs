@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use standby::testbed::Lab;
+use standby_testbed::Lab;
 
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let lab = Lab::start(Duration::from_secs(1)).await?;
     let w = &lab.world;
-    let port = standby::testbed::free_port();
+    let port = standby_testbed::free_port();
     let config = dir.join("standby.toml");
     std::fs::write(
         &config,

@@ -20,10 +20,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::core::machine::Event;
 use crate::executor::Ctx;
 use crate::httpmini::{self, Request};
 use crate::metrics::{Metrics, Snapshot};
+use standby_core::machine::Event;
 
 /// What the daemon shares with its endpoint and its watchdog.
 pub struct Live {
@@ -66,7 +66,7 @@ impl Live {
             metrics: Metrics::default(),
             heartbeat: AtomicI64::new(now),
             last_round: AtomicI64::new(now),
-            round_limit_ms: AtomicI64::new(crate::duration::millis(round_limit) as i64),
+            round_limit_ms: AtomicI64::new(standby_core::duration::millis(round_limit) as i64),
             conditions: Default::default(),
         }
     }
@@ -140,7 +140,7 @@ impl Live {
     /// `escalated`: the state's given-up failover, which waits for people.
     pub fn health(
         &self,
-        escalated: Option<&crate::core::machine::GaveUp>,
+        escalated: Option<&standby_core::machine::GaveUp>,
     ) -> (bool, serde_json::Value) {
         let c = self.conditions();
         let probing = self.probing_alive();
@@ -479,7 +479,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The failover that used up its attempts, as the state records it.
-async fn escalated(ctx: &Ctx) -> Option<crate::core::machine::GaveUp> {
+async fn escalated(ctx: &Ctx) -> Option<standby_core::machine::GaveUp> {
     crate::journal::read_state(&ctx.store)
         .await
         .ok()
@@ -488,7 +488,7 @@ async fn escalated(ctx: &Ctx) -> Option<crate::core::machine::GaveUp> {
 
 /// The store's view for a scrape.
 pub async fn snapshot(ctx: &Ctx) -> Snapshot {
-    use crate::core::machine::Serving;
+    use standby_core::machine::Serving;
     let now = Utc::now();
     let mut s = Snapshot {
         rto_objective: ctx.cfg.service.rto,
@@ -511,7 +511,7 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
         s.armed = state.armed_for(&ctx.cfg.primary.endpoint);
         s.cooldown_remaining = state
             .cooldown_until
-            .map(|u| crate::duration::between(now, u))
+            .map(|u| standby_core::duration::between(now, u))
             .unwrap_or_default();
     }
     if let Ok(Some(v)) = crate::journal::read_verdict(&ctx.store).await {
@@ -533,13 +533,13 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
                 .entry((r.kind.as_str().to_string(), result))
                 .or_default() += 1;
             if r.status == crate::journal::RunStatus::Running {
-                s.projected_rto = Some(crate::report::projected_rto(r, now));
-                if r.kind == crate::runbook::RunbookKind::Failover {
+                s.projected_rto = Some(standby_core::report::projected_rto(r, now));
+                if r.kind == standby_core::runbook::RunbookKind::Failover {
                     s.failover_failed_attempts = r.attempts.len() as u32;
                 }
             } else if r.status == crate::journal::RunStatus::Succeeded {
                 // A failed run recovered nothing: its figure is not an RTO.
-                let rep = crate::report::build(r);
+                let rep = standby_core::report::build(r);
                 if let (Some(m), Some(e)) = (rep.rto.measured_ms, rep.rto.effective_ms) {
                     s.last_rto.insert(
                         rep.kind.clone(),
@@ -556,14 +556,12 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
         let bound = st
             .last_rpo
             .as_ref()
-            .and_then(|r| crate::sync::manifest::bound_since(r, now))
+            .and_then(|r| standby_core::sync::manifest::bound_since(r, now))
             .and_then(|r| r.value);
         s.rpo.insert(a.name.clone(), (bound, a.rpo));
-        if let Some(r) = st
-            .last_rpo
-            .as_ref()
-            .filter(|r| r.kind == crate::sync::manifest::RpoKind::Measured && r.value.is_some())
-        {
+        if let Some(r) = st.last_rpo.as_ref().filter(|r| {
+            r.kind == standby_core::sync::manifest::RpoKind::Measured && r.value.is_some()
+        }) {
             s.rpo_measured
                 .insert(a.name.clone(), (r.value.unwrap_or_default(), r.at));
         }
@@ -591,7 +589,7 @@ pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
                 "id": r.id,
                 "kind": r.kind,
                 "step": i.map(|i| r.steps[i].name.clone()),
-                "projected_rto_ms": crate::duration::millis(crate::report::projected_rto(&r, Utc::now())),
+                "projected_rto_ms": standby_core::duration::millis(standby_core::report::projected_rto(&r, Utc::now())),
             })
         }),
         None => None,
@@ -616,14 +614,14 @@ pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
         "armed": state.as_ref().is_some_and(|s| s.armed_for(&ctx.cfg.primary.endpoint)),
         "running": running,
         "standby_readiness": readiness,
-        "rto_objective_ms": crate::duration::millis(ctx.cfg.service.rto),
+        "rto_objective_ms": standby_core::duration::millis(ctx.cfg.service.rto),
     })
 }
 
 /// The client side for `standby pause|resume|ack|approve`: the daemon's unix socket, or its
 /// HTTP endpoint with a bearer token. `Ok(None)` when no daemon answers on the socket.
 pub async fn request(
-    ctx_cfg: &crate::config::Config,
+    ctx_cfg: &standby_core::config::Config,
     command: &str,
     url: Option<&str>,
     token: Option<&str>,

@@ -26,13 +26,13 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::control::{IMPAIRED_PERSIST, IMPAIRED_PROBE, Live};
-use crate::core::detector::{Detector, Health};
-use crate::core::machine::Event;
 use crate::executor::{Ctx, ExecError, RunEnd};
 use crate::journal;
 use crate::prober::Prober;
-use crate::runbook::RunbookKind;
 use crate::runner;
+use standby_core::detector::{Detector, Health};
+use standby_core::machine::Event;
+use standby_core::runbook::RunbookKind;
 
 pub async fn run(
     mut ctx: Ctx,
@@ -43,7 +43,7 @@ pub async fn run(
         Ok((state, _)) => info!(
             service = %ctx.cfg.service.name,
             "serving state {} (paused: {}); probing {} every {}",
-            state.serving.label(), state.paused, ctx.cfg.primary.endpoint, crate::duration::human(ctx.cfg.health.interval)
+            state.serving.label(), state.paused, ctx.cfg.primary.endpoint, standby_core::duration::human(ctx.cfg.health.interval)
         ),
         // Not fatal: probing goes on, and acting retries each interval once it reads again.
         Err(e) => error!(
@@ -59,7 +59,7 @@ pub async fn run(
     });
     let mut prober = Prober::new(&ctx.cfg.health);
     let mut watch = Watch::new(&ctx.cfg.health);
-    let mut rounds: std::collections::VecDeque<JoinHandle<crate::core::outcome::ProbeResult>> =
+    let mut rounds: std::collections::VecDeque<JoinHandle<standby_core::outcome::ProbeResult>> =
         Default::default();
     let mut ticker = tokio::time::interval(ctx.cfg.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -90,7 +90,7 @@ pub async fn run(
             }
             Ok(()) = reload.changed() => {
                 crate::sdnotify::reloading();
-                match crate::config::Config::load(&ctx.cfg.path) {
+                match crate::config_file::load(&ctx.cfg.path) {
                     Ok((cfg, warnings)) => {
                         for w in &warnings.items {
                             warn!("config reload: {w}");
@@ -101,7 +101,7 @@ pub async fn run(
                             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                             prober = Prober::new(&cfg.health);
                             live.round_limit_ms.store(
-                                crate::duration::millis(cfg.health.stale_after()) as i64,
+                                standby_core::duration::millis(cfg.health.stale_after()) as i64,
                                 std::sync::atomic::Ordering::Relaxed,
                             );
                         }
@@ -200,7 +200,7 @@ async fn act(
     watch: &mut Watch,
     event: &Event,
     kind: RunbookKind,
-    evidence: Vec<crate::core::outcome::ProbeResult>,
+    evidence: Vec<standby_core::outcome::ProbeResult>,
     acting: &mut tokio::task::JoinSet<()>,
 ) {
     let last_reason = &mut watch.last_reason;
@@ -214,7 +214,7 @@ async fn act(
                 debug!("decision: {}", decision.reason);
             }
             if let Event::PrimaryDown { reason, probe, .. } = event
-                && ctx.cfg.failover.mode == crate::config::Mode::Automatic
+                && ctx.cfg.failover.mode == standby_core::config::Mode::Automatic
                 && !decision.next.armed_for(probe)
                 && !watch.unarmed_sent
             {
@@ -375,7 +375,7 @@ fn mend(ctx: &Ctx, live: &Live, kind: &str) {
 }
 
 /// How many rounds may be in flight at once: enough for rounds that each run to their deadline.
-fn max_in_flight(h: &crate::config::Health) -> usize {
+fn max_in_flight(h: &standby_core::config::Health) -> usize {
     (h.timeout.as_secs_f64() / h.interval.as_secs_f64().max(1e-3)).ceil() as usize + 2
 }
 
@@ -395,7 +395,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(health: &crate::config::Health) -> Watch {
+    fn new(health: &standby_core::config::Health) -> Watch {
         Watch {
             detector: Detector::new(health.clone()),
             ready_sent: false,
@@ -414,9 +414,9 @@ impl Watch {
         &mut self,
         ctx: &Ctx,
         live: &Arc<Live>,
-        round: crate::core::outcome::ProbeResult,
-    ) -> Option<(Event, Vec<crate::core::outcome::ProbeResult>)> {
-        use crate::core::outcome::OutcomeClass;
+        round: standby_core::outcome::ProbeResult,
+    ) -> Option<(Event, Vec<standby_core::outcome::ProbeResult>)> {
+        use standby_core::outcome::OutcomeClass;
         live.metrics
             .probe("primary", "health", round.latency, round.outcome.as_str());
         if round.outcome == OutcomeClass::Local {
@@ -482,8 +482,8 @@ impl Watch {
         }
         let stable = self.up_since.filter(|since| {
             !self.stable_sent
-                && ctx.cfg.failback.mode == crate::config::Mode::Automatic
-                && crate::duration::between(*since, chrono::Utc::now())
+                && ctx.cfg.failback.mode == standby_core::config::Mode::Automatic
+                && standby_core::duration::between(*since, chrono::Utc::now())
                     >= ctx.cfg.failback.stable_for
         });
         let probe = ctx.cfg.primary.endpoint.clone();
@@ -498,7 +498,7 @@ impl Watch {
                 reason: format!(
                     "the primary has been healthy since {} (stable_for {})",
                     stable.unwrap_or(verdict.at).to_rfc3339(),
-                    crate::duration::human(ctx.cfg.failback.stable_for)
+                    standby_core::duration::human(ctx.cfg.failback.stable_for)
                 ),
             },
             Health::Up => Event::PrimaryUp {
@@ -509,7 +509,7 @@ impl Watch {
         };
         if matches!(event, Event::PrimaryStable { .. }) {
             let (state, _) = journal::read_state(&ctx.store).await.ok()?;
-            if state.serving != crate::core::machine::Serving::Standby {
+            if state.serving != standby_core::machine::Serving::Standby {
                 return None;
             }
             self.stable_sent = true;
@@ -519,8 +519,8 @@ impl Watch {
 
     /// One webhook per verdict change, except inside a flapping episode: one when it begins
     /// (with the count so far) and one when it ends.
-    fn notify(&self, ctx: &Ctx, verdict: &crate::core::detector::Verdict) {
-        use crate::core::detector::Notice;
+    fn notify(&self, ctx: &Ctx, verdict: &standby_core::detector::Verdict) {
+        use standby_core::detector::Notice;
         let name = &ctx.cfg.service.name;
         let health = format!("{:?}", verdict.health).to_lowercase();
         match verdict.notice {
@@ -537,9 +537,9 @@ impl Watch {
             Notice::FlappingBegan { changes } => {
                 let text = format!(
                     "{name}: primary FLAPPING: {changes} verdict changes within {}; now {health}: {}; further changes are counted, not sent, until it is quiet for {}",
-                    crate::duration::human(ctx.cfg.health.flap_window),
+                    standby_core::duration::human(ctx.cfg.health.flap_window),
                     verdict.reason,
-                    crate::duration::human(ctx.cfg.health.flap_window)
+                    standby_core::duration::human(ctx.cfg.health.flap_window)
                 );
                 warn!("{text}");
                 ctx.notifier.send(
@@ -574,7 +574,7 @@ impl Watch {
 /// Starts a synthetic probe of the standby when `[probes] schedule` says one is due.
 async fn probe_if_due(ctx: &Ctx, live: &Arc<crate::control::Live>) -> Option<JoinHandle<()>> {
     let schedule = ctx.cfg.probes.schedule.as_ref()?;
-    let log = crate::smoke::client::read_log(&ctx.store, crate::config::Side::Standby)
+    let log = crate::smoke::client::read_log(&ctx.store, standby_core::config::Side::Standby)
         .await
         .ok()?;
     if !schedule.due(log.last.as_ref().map(|l| l.at), chrono::Utc::now()) {
@@ -582,8 +582,12 @@ async fn probe_if_due(ctx: &Ctx, live: &Arc<crate::control::Live>) -> Option<Joi
     }
     let (ctx, live) = (ctx.clone(), live.clone());
     Some(tokio::spawn(async move {
-        let r =
-            crate::smoke::client::probe(&ctx.cfg, &ctx.clients, crate::config::Side::Standby).await;
+        let r = crate::smoke::client::probe(
+            &ctx.cfg,
+            &ctx.clients,
+            standby_core::config::Side::Standby,
+        )
+        .await;
         let class = if r.ok {
             "ok"
         } else if r.drift {
@@ -609,7 +613,10 @@ async fn probe_if_due(ctx: &Ctx, live: &Arc<crate::control::Live>) -> Option<Joi
 /// `[[drills]]` schedules. A drill fires only close to its scheduled time: a daemon that was
 /// down at 03:00 does not start a full drill at 10:00, when the operator's window is over.
 struct DrillScheduler {
-    entries: Vec<(crate::config::ScheduledDrill, chrono::DateTime<chrono::Utc>)>,
+    entries: Vec<(
+        standby_core::config::ScheduledDrill,
+        chrono::DateTime<chrono::Utc>,
+    )>,
 }
 
 /// How late after its firing a scheduled drill may still start.
@@ -617,7 +624,7 @@ const DRILL_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 impl DrillScheduler {
     fn new(
-        scheduled: &[crate::config::ScheduledDrill],
+        scheduled: &[standby_core::config::ScheduledDrill],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         DrillScheduler {
@@ -712,7 +719,7 @@ impl SyncScheduler {
                 (
                     set.name.clone(),
                     engine
-                        .run(&set, crate::sync::Direction::Forward, false)
+                        .run(&set, standby_core::sync::Direction::Forward, false)
                         .await,
                 )
             });

@@ -7,7 +7,7 @@
 //!
 //! A failover's step that fails (throttling past the SDK's retries, a timeout, a standby not
 //! healthy yet) is retried at that step under `[failover]`'s retry policy
-//! ([`crate::core::retry`]): each failed attempt is journaled with what followed, the wait is
+//! ([`standby_core::retry`]): each failed attempt is journaled with what followed, the wait is
 //! journaled too (a restart waits out the same backoff), and the last one escalates. Resuming
 //! at the failed step rather than from the top is safe for the same reason a crash resume is:
 //! the steps before it finished and every step is idempotent.
@@ -23,17 +23,17 @@ use serde_json::json;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::aws::{self, Clients};
-use crate::config::{Config, Side};
-use crate::core::machine::Trigger;
-use crate::core::outcome::{OutcomeClass, ProbeResult};
-use crate::duration::human;
 use crate::journal::{Journal, JournalError, Note, RunRecord, RunStatus, StepStatus};
-use crate::plan::{self, Changes, PlannedStep};
 use crate::prober::Prober;
-use crate::report;
-use crate::runbook::{Action, OnFailure, RunbookKind};
 use crate::store::Store;
+use standby_aws::Clients;
+use standby_core::config::{Config, Side};
+use standby_core::duration::human;
+use standby_core::machine::Trigger;
+use standby_core::outcome::{OutcomeClass, ProbeResult};
+use standby_core::plan::{self, Changes, PlannedStep};
+use standby_core::report;
+use standby_core::runbook::{Action, OnFailure, RunbookKind};
 
 /// Everything a run needs from the shell.
 #[derive(Clone)]
@@ -67,7 +67,7 @@ pub enum ExecError {
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),
     #[error("observing the world before planning: {0}")]
-    Observe(#[from] aws::AwsError),
+    Observe(#[from] standby_aws::AwsError),
     #[error(transparent)]
     Report(#[from] crate::reports::ReportsError),
 }
@@ -129,8 +129,8 @@ pub async fn create_run(
         plan,
         resumed_at: vec![],
         notes: vec![],
-        detection_ms: crate::duration::millis(cfg.health.detection_time()),
-        detection_min_ms: crate::duration::millis(cfg.health.streak_time()),
+        detection_ms: standby_core::duration::millis(cfg.health.detection_time()),
+        detection_min_ms: standby_core::duration::millis(cfg.health.streak_time()),
         estimates,
         estimates_from,
         config_digest: Some(cfg.digest.clone()),
@@ -164,7 +164,10 @@ fn last_drill_estimates(
             && wanted.contains(&key)
             && let (Some(a), Some(b)) = (r.started_at, r.finished_at)
         {
-            out.insert(key, crate::duration::millis(crate::duration::between(a, b)));
+            out.insert(
+                key,
+                standby_core::duration::millis(standby_core::duration::between(a, b)),
+            );
         }
     }
     let from = (!out.is_empty()).then(|| drill.id.clone());
@@ -182,7 +185,7 @@ async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal:
     let t0 = std::time::Instant::now();
     let read = tokio::time::timeout(
         Duration::from_secs(5),
-        aws::dns::current(
+        standby_aws::dns::current(
             &ctx.clients.route53,
             &cfg.dns.zone_id,
             &cfg.dns.name,
@@ -190,14 +193,14 @@ async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal:
         ),
     )
     .await;
-    let rt = crate::duration::millis(t0.elapsed());
+    let rt = standby_core::duration::millis(t0.elapsed());
     const PROPAGATION_MS: u64 = 60_000;
     let (low, why) = match read {
         Ok(Ok(_)) => (
             2 * rt,
             format!(
                 "a Route 53 read took {} from here now",
-                crate::duration::human(Duration::from_millis(rt))
+                standby_core::duration::human(Duration::from_millis(rt))
             ),
         ),
         _ => (
@@ -225,14 +228,14 @@ async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal:
         .iter()
         .find(|s| s.action == Action::FinalSync)
     {
-        let bx = crate::duration::millis(step.timeout.saturating_sub(step.timeout / 10));
+        let bx = standby_core::duration::millis(step.timeout.saturating_sub(step.timeout / 10));
         let mut slowest: Option<(u64, String)> = None;
         for a in &cfg.artifacts {
             let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
             if let (Some(s), Some(f), Some(true)) =
                 (st.last_started_at, st.last_finished_at, st.last_ok)
             {
-                let d = crate::duration::millis(crate::duration::between(s, f));
+                let d = standby_core::duration::millis(standby_core::duration::between(s, f));
                 if slowest.as_ref().is_none_or(|(m, _)| d > *m) {
                     slowest = Some((d, a.name.clone()));
                 }
@@ -244,7 +247,7 @@ async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal:
                 d.min(bx),
                 format!(
                     "the slowest set's last scheduled sync ({set}) took {}",
-                    crate::duration::human(Duration::from_millis(d))
+                    standby_core::duration::human(Duration::from_millis(d))
                 ),
             ),
             (false, None) => (bx, "no set has synced yet".to_string()),
@@ -258,7 +261,7 @@ async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal:
                 high_ms: if cfg.artifacts.is_empty() { 0 } else { bx },
                 source: format!(
                     "model: {why}; the final sync is best effort and stops at its time box ({})",
-                    crate::duration::human(Duration::from_millis(bx))
+                    standby_core::duration::human(Duration::from_millis(bx))
                 ),
             },
         );
@@ -274,7 +277,7 @@ fn failover_estimates(
     models: &std::collections::BTreeMap<String, crate::journal::Model>,
 ) -> Vec<crate::journal::StepEstimate> {
     let budget = plan::action_budget(cfg);
-    let steps: Vec<&crate::runbook::Step> = cfg
+    let steps: Vec<&standby_core::runbook::Step> = cfg
         .failover
         .runbook
         .steps
@@ -312,7 +315,7 @@ fn failover_estimates(
                 };
                 match (rec.status, rec.started_at, end) {
                     (StepStatus::Succeeded, Some(a), Some(b)) => Some((
-                        crate::duration::millis(crate::duration::between(a, b)),
+                        standby_core::duration::millis(standby_core::duration::between(a, b)),
                         r.id.clone(),
                     )),
                     _ => None,
@@ -322,7 +325,7 @@ fn failover_estimates(
                 name: s.name.clone(),
                 nth,
                 key,
-                budget_ms: crate::duration::millis(budget.mul_f64(s.budget)),
+                budget_ms: standby_core::duration::millis(budget.mul_f64(s.budget)),
                 last_ms: last.as_ref().map(|l| l.0),
                 last_from: last.map(|l| l.1),
                 restores,
@@ -405,7 +408,7 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             }
             journal.record.retry_at = None;
             let automatic = matches!(journal.record.trigger, Trigger::Automatic { .. });
-            if let (true, crate::core::retry::Primary::Up { reason }) =
+            if let (true, standby_core::retry::Primary::Up { reason }) =
                 (automatic, primary_now(ctx).await)
             {
                 let why = format!(
@@ -463,7 +466,7 @@ pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecErr
             }
         };
         let finished = Utc::now();
-        let took = crate::duration::between(now, finished);
+        let took = standby_core::duration::between(now, finished);
         {
             let rec = &mut journal.record.steps[i];
             rec.finished_at = Some(finished);
@@ -557,8 +560,8 @@ async fn retry_or_give_up(
     failure: &str,
     now: chrono::DateTime<Utc>,
 ) {
-    use crate::core::retry::{Next, after_failure};
     use crate::journal::{AttemptNext, FailedAttempt};
+    use standby_core::retry::{Next, after_failure};
     let run = &mut journal.record;
     // Attempts are counted per step: a step that went through proved the run is not stuck, so
     // the next step's troubles get their own attempts (the run stays bounded: steps × attempts).
@@ -621,10 +624,10 @@ async fn retry_or_give_up(
 }
 
 /// How the primary looks to the retry policy: up only on a fresh `up` verdict.
-async fn primary_now(ctx: &Ctx) -> crate::core::retry::Primary {
-    use crate::core::retry::Primary;
+async fn primary_now(ctx: &Ctx) -> standby_core::retry::Primary {
+    use standby_core::retry::Primary;
     match crate::journal::read_verdict(&ctx.store).await {
-        Ok(Some(v)) if v.health_at(Utc::now()) == crate::core::detector::Health::Up => {
+        Ok(Some(v)) if v.health_at(Utc::now()) == standby_core::detector::Health::Up => {
             Primary::Up { reason: v.reason }
         }
         _ => Primary::NotUp,
@@ -636,7 +639,7 @@ async fn primary_now(ctx: &Ctx) -> crate::core::retry::Primary {
 async fn wait_until(ctx: &Ctx, at: chrono::DateTime<Utc>) -> bool {
     let mut shutdown = ctx.shutdown.clone();
     let wait = async {
-        tokio::time::sleep(crate::duration::between(Utc::now(), at)).await;
+        tokio::time::sleep(standby_core::duration::between(Utc::now(), at)).await;
         let mut said = false;
         while crate::journal::read_state(&ctx.store)
             .await
@@ -673,7 +676,7 @@ fn trigger_text(run: &RunRecord) -> String {
 async fn wait_for_approval(ctx: &Ctx, journal: &mut Journal) -> Result<bool, ExecError> {
     let id = journal.record.id.clone();
     let waiting =
-        |s: &crate::core::machine::State| s.awaiting_approval.as_deref() == Some(id.as_str());
+        |s: &standby_core::machine::State| s.awaiting_approval.as_deref() == Some(id.as_str());
     let (state, _) = crate::journal::read_state(&ctx.store).await?;
     if !waiting(&state) {
         return Ok(true);
@@ -692,7 +695,7 @@ async fn wait_for_approval(ctx: &Ctx, journal: &mut Journal) -> Result<bool, Exe
     loop {
         let (state, _) = crate::journal::read_state(&ctx.store).await?;
         if !waiting(&state) || state.abort_run.as_deref() == Some(id.as_str()) {
-            let waited = crate::duration::between(since, Utc::now());
+            let waited = standby_core::duration::between(since, Utc::now());
             journal.record.notes.push(Note {
                 at: Utc::now(),
                 text: format!("waited {} for approval: {}", human(waited), state.reason),
@@ -700,7 +703,7 @@ async fn wait_for_approval(ctx: &Ctx, journal: &mut Journal) -> Result<bool, Exe
             journal.save().await?;
             return Ok(true);
         }
-        let waited = crate::duration::between(since, Utc::now());
+        let waited = standby_core::duration::between(since, Utc::now());
         let due = ctx.cfg.failover.approval_timeout * (escalations + 1);
         if waited >= due {
             escalations += 1;
@@ -714,7 +717,7 @@ async fn wait_for_approval(ctx: &Ctx, journal: &mut Journal) -> Result<bool, Exe
                 "approval_escalation",
                 text.clone(),
                 Some(&id),
-                json!({ "waited_ms": crate::duration::millis(waited), "escalation": escalations }),
+                json!({ "waited_ms": standby_core::duration::millis(waited), "escalation": escalations }),
             );
             journal.record.notes.push(Note {
                 at: Utc::now(),
@@ -740,7 +743,7 @@ fn breach_note(ctx: &Ctx, journal: &mut Journal, projected: Duration, when: &str
         "rto_breach_projected",
         text.clone(),
         Some(&journal.record.id),
-        json!({ "projected_ms": crate::duration::millis(projected) }),
+        json!({ "projected_ms": standby_core::duration::millis(projected) }),
     );
     journal.record.notes.push(Note {
         at: Utc::now(),
@@ -858,10 +861,10 @@ async fn run_step(ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome
         (Action::Smoke { side }, _) => smoke(ctx, *side).await,
         (Action::Hook { command }, _) => hook(ctx, run, step, command).await,
         (Action::FinalSync, _) => {
-            sync_sets(ctx, crate::sync::Direction::Forward, step.timeout).await
+            sync_sets(ctx, standby_core::sync::Direction::Forward, step.timeout).await
         }
         (Action::ReverseSync, _) => {
-            sync_sets(ctx, crate::sync::Direction::Reverse, step.timeout).await
+            sync_sets(ctx, standby_core::sync::Direction::Reverse, step.timeout).await
         }
         (Action::Report, _) => match crate::reports::write_local(&ctx.cfg, &report::build(run)) {
             Ok(dir) => StepOutcome::ok(
@@ -934,9 +937,13 @@ async fn freeze_rpo(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
 /// set whose primary bucket cannot be read is skipped, and the whole step stops a little before
 /// its timeout with whatever finished. A reverse sync must complete: failing back without it
 /// would lose what was written on the standby during the outage.
-async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Duration) -> StepOutcome {
-    use crate::sync::Direction;
+async fn sync_sets(
+    ctx: &Ctx,
+    direction: standby_core::sync::Direction,
+    timeout: Duration,
+) -> StepOutcome {
     use crate::sync::engine::SyncError;
+    use standby_core::sync::Direction;
     if ctx.cfg.artifacts.is_empty() {
         return StepOutcome::ok("no artifact sets configured".into(), json!({ "sets": {} }));
     }
@@ -1017,7 +1024,7 @@ async fn sync_sets(ctx: &Ctx, direction: crate::sync::Direction, timeout: Durati
 }
 
 async fn preflight(ctx: &Ctx, run: &RunRecord, phase: &str) -> StepOutcome {
-    let world = match aws::observe(&ctx.clients, &ctx.cfg).await {
+    let world = match standby_aws::observe(&ctx.clients, &ctx.cfg).await {
         Ok(w) => w,
         Err(e) => return StepOutcome::failed(format!("cannot observe the world: {e}"), json!({})),
     };
@@ -1077,7 +1084,7 @@ async fn hook(ctx: &Ctx, run: &RunRecord, step: &PlannedStep, command: &[String]
                 "exit_code": o.status.code(),
                 "stdout": tail(&o.stdout),
                 "stderr": tail(&o.stderr),
-                "took_ms": crate::duration::millis(started.elapsed()),
+                "took_ms": standby_core::duration::millis(started.elapsed()),
             });
             let last_line = |b: &[u8]| {
                 String::from_utf8_lossy(b)
@@ -1129,7 +1136,8 @@ async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
         let client = ctx.clients.asg(g.side).clone();
         set.spawn(async move {
             let started = std::time::Instant::now();
-            if let Err(e) = aws::asg::set_capacity(&client, &g.name, g.desired, g.min, g.max).await
+            if let Err(e) =
+                standby_aws::asg::set_capacity(&client, &g.name, g.desired, g.min, g.max).await
             {
                 return (g, Err(e.to_string()), started.elapsed());
             }
@@ -1137,7 +1145,7 @@ async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
             // report never says "warm" while serving capacity is still billed.
             let up = g.from.is_none_or(|f| g.desired >= f.desired);
             loop {
-                match aws::asg::describe(&client, std::slice::from_ref(&g.name)).await {
+                match standby_aws::asg::describe(&client, std::slice::from_ref(&g.name)).await {
                     Ok(found) => match found.first().and_then(|(_, c)| *c) {
                         Some(c)
                             if (up && c.in_service >= g.desired)
@@ -1167,7 +1175,7 @@ async fn scale(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
         match res {
             Ok(c) => results.push(json!({
                 "name": g.name, "region": g.region,
-                "before": g.from, "after": c, "target_desired": g.desired, "waited_ms": crate::duration::millis(took)
+                "before": g.from, "after": c, "target_desired": g.desired, "waited_ms": standby_core::duration::millis(took)
             })),
             Err(e) => errors.push(format!("{}: {e}", g.name)),
         }
@@ -1255,15 +1263,16 @@ async fn verify(
 
 async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome {
     let r53 = &ctx.clients.route53;
-    let before = aws::dns::current(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type)
-        .await
-        .ok()
-        .flatten()
-        .map(|r| r.value);
+    let before =
+        standby_aws::dns::current(r53, &change.zone_id, &change.name, ctx.cfg.dns.record_type)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.value);
     let comment = format!("standby run {run_id}");
     // Before this call the record surely pointed elsewhere: the lower end of the restoration.
     let submitted_at = chrono::Utc::now();
-    let submitted = match aws::dns::upsert(
+    let submitted = match standby_aws::dns::upsert(
         r53,
         &change.zone_id,
         &change.name,
@@ -1283,7 +1292,7 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
     let started = std::time::Instant::now();
     // Polled only while PENDING: each GetChange round trip would add to the RTO.
     while !insync {
-        match aws::dns::in_sync(r53, &id).await {
+        match standby_aws::dns::in_sync(r53, &id).await {
             Ok(true) => insync = true,
             Ok(false) => tokio::time::sleep(Duration::from_millis(500)).await,
             Err(e) => {
@@ -1292,7 +1301,7 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
             }
         }
     }
-    let details = json!({ "change_id": id, "from": before, "to": change.to, "submitted_at": submitted_at, "insync_at": chrono::Utc::now(), "insync_ms": crate::duration::millis(started.elapsed()) });
+    let details = json!({ "change_id": id, "from": before, "to": change.to, "submitted_at": submitted_at, "insync_at": chrono::Utc::now(), "insync_ms": standby_core::duration::millis(started.elapsed()) });
     StepOutcome::ok(
         format!(
             "{} {} -> {} (change {id} INSYNC)",
@@ -1312,7 +1321,7 @@ async fn test_hold(ctx: &Ctx, boundary: &str) {
 /// read fails.
 pub async fn traffic_side(ctx: &Ctx, run: &RunRecord) -> Side {
     let before = run.kind.target().other();
-    match aws::dns::current(
+    match standby_aws::dns::current(
         &ctx.clients.route53,
         &ctx.cfg.dns.zone_id,
         &ctx.cfg.dns.name,

@@ -1,4 +1,4 @@
-//! The shell around [`crate::core::rederive`]: when `state.json` is missing, observe the world
+//! The shell around [`standby_core::rederive`]: when `state.json` is missing, observe the world
 //! (the DNS record, the run journals, the last verdict) and write the state that follows, with a
 //! reason that says it was re-derived (or, on a first start, derived). Nothing is written when
 //! the world does not say where traffic is; nothing acts on a missing state meanwhile.
@@ -6,12 +6,12 @@
 use chrono::Utc;
 use tracing::warn;
 
-use crate::core::machine::Trigger;
-use crate::core::rederive::{Observed, rederive};
 use crate::executor::{Ctx, ExecError};
 use crate::journal::{self, JournalError, RunStatus};
-use crate::runbook::RunbookKind;
 use crate::store::StoreError;
+use standby_core::machine::Trigger;
+use standby_core::rederive::{Observed, rederive};
+use standby_core::runbook::RunbookKind;
 
 /// Re-derives and writes a missing (or unreadable) state; a no-op when the state reads.
 /// `Ok(Some(why))` when the world does not say where traffic is (nothing written). An unreadable
@@ -24,7 +24,7 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
         .map_err(JournalError::from)?;
     let replaces = match &current {
         None => None,
-        Some(v) => match serde_json::from_slice::<crate::core::machine::State>(&v.bytes) {
+        Some(v) => match serde_json::from_slice::<standby_core::machine::State>(&v.bytes) {
             Ok(_) => return Ok(None),
             Err(e) => {
                 warn!("state.json is not a state ({e}); re-deriving it from the world");
@@ -37,7 +37,7 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
     // way (a first start in the middle of a DR sees the standby), without an alarm.
     let verdict = journal::read_verdict(&ctx.store).await.ok().flatten();
     let lost = !runs.is_empty() || verdict.is_some() || replaces.is_some();
-    let record = crate::aws::dns::current(
+    let record = standby_aws::dns::current(
         &ctx.clients.route53,
         &ctx.cfg.dns.zone_id,
         &ctx.cfg.dns.name,
@@ -89,7 +89,7 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
 
 async fn write_derived(
     ctx: &Ctx,
-    state: crate::core::machine::State,
+    state: standby_core::machine::State,
     replaces: Option<crate::store::Version>,
     lost: bool,
 ) -> Result<Option<String>, ExecError> {

@@ -20,33 +20,22 @@
 //! - [`ops`]: the commands behind the CLI (failover, failback, status, validate).
 //! - [`testbed`]: the AWS emulator and regional test endpoints used by tests and `make demo`.
 
-pub mod aws;
 pub mod cli;
-pub mod config;
+pub mod config_file;
 pub mod control;
-pub mod core;
 pub mod daemon;
-pub mod digest;
-pub mod duration;
 pub mod executor;
 pub mod heal;
 pub mod httpmini;
-pub mod iam;
 pub mod journal;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
-pub mod plan;
 pub mod prober;
-pub mod report;
 pub mod reports;
-pub mod runbook;
 pub mod runner;
 pub mod sdnotify;
-pub mod serde_duration;
-pub mod serde_duration_opt;
 pub mod smoke;
 pub mod store;
 pub mod sync;
-pub mod testbed;
 pub mod testhook;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use standby::cli::{Cli, Command, LogFormat};
 use standby::ops;
-use standby::runbook::RunbookKind;
+use standby_core::runbook::RunbookKind;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {

@@ -11,8 +11,8 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::config::{Config, Webhook};
-use crate::smoke::secret::Redactor;
+use standby_core::config::{Config, Webhook};
+use standby_core::smoke::secret::Redactor;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Notice {

@@ -9,17 +9,17 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::aws::{self, Clients};
 use crate::cli::RunArgs;
-use crate::config::Config;
-use crate::core::machine::Event;
-use crate::duration::human;
 use crate::executor::{Ctx, ExecError, RunEnd};
 use crate::journal::{self, RunStatus};
-use crate::report;
-use crate::runbook::RunbookKind;
 use crate::runner;
 use crate::store::FileStore;
+use standby_aws::Clients;
+use standby_core::config::Config;
+use standby_core::duration::human;
+use standby_core::machine::Event;
+use standby_core::report;
+use standby_core::runbook::RunbookKind;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
@@ -32,14 +32,14 @@ pub enum OpsError {
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
     #[error(transparent)]
-    Aws(#[from] aws::AwsError),
+    Aws(#[from] standby_aws::AwsError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 /// Loads and validates; prints every diagnostic. `Err(2)` when invalid.
 pub fn load(path: &Path) -> Result<Config, u8> {
-    match Config::load(path) {
+    match crate::config_file::load(path) {
         Ok((cfg, warnings)) => {
             eprint!("{warnings}");
             Ok(cfg)
@@ -69,15 +69,18 @@ pub fn validate(path: &Path) -> u8 {
             );
             println!("detection bounds (from the onset of the failure to the down verdict):");
             for (mode, bound, why) in cfg.health.detection_bounds() {
-                println!("  {mode:<20} {:>8}  {why}", crate::duration::human(bound));
+                println!(
+                    "  {mode:<20} {:>8}  {why}",
+                    standby_core::duration::human(bound)
+                );
             }
             let r = &cfg.failover.retry;
             println!(
                 "failover retries: {} attempts per step, waits {} doubling to {}: at most {} of waiting per step that keeps failing; escalation after {} failed attempt(s) and when giving up",
                 r.attempts,
-                crate::duration::human(r.backoff),
-                crate::duration::human(r.max_backoff),
-                crate::duration::human(r.total_wait()),
+                standby_core::duration::human(r.backoff),
+                standby_core::duration::human(r.max_backoff),
+                standby_core::duration::human(r.total_wait()),
                 r.escalate_after
             );
             EXIT_OK
@@ -145,7 +148,7 @@ pub async fn run_command(
         let (state, _) = journal::read_state(&ctx.store).await?;
         let drilling = matches!(
             state.serving,
-            crate::core::machine::Serving::Drilling { .. }
+            standby_core::machine::Serving::Drilling { .. }
         );
         if let Some(run) = state.serving.running()
             && !(drilling && kind == RunbookKind::Failover)
@@ -162,7 +165,7 @@ pub async fn run_command(
             // must not block a drill for ever, and it is not evidence of health either.
             let now = Utc::now();
             match v.health_at(now) {
-                crate::core::detector::Health::Down => {
+                standby_core::detector::Health::Down => {
                     eprintln!(
                         "refusing to drill: the primary's verdict is down ({}); a drill would compete with the failover",
                         v.reason
@@ -176,9 +179,9 @@ pub async fn run_command(
     }
 
     let command_at = Utc::now();
-    let world = aws::observe(&ctx.clients, &ctx.cfg).await?;
-    let plan = crate::plan::plan_for(kind, &ctx.cfg, &world);
-    print!("{}", crate::plan::render(&plan, &ctx.cfg));
+    let world = standby_aws::observe(&ctx.clients, &ctx.cfg).await?;
+    let plan = standby_core::plan::plan_for(kind, &ctx.cfg, &world);
+    print!("{}", standby_core::plan::render(&plan, &ctx.cfg));
     let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
         .await
         .ok();
@@ -187,7 +190,8 @@ pub async fn run_command(
         .first()
         .map(|s| s.phase.clone())
         .unwrap_or_default();
-    let checks = crate::plan::preflight(&plan, &first_phase, &ctx.cfg, &world, readiness.as_ref());
+    let checks =
+        standby_core::plan::preflight(&plan, &first_phase, &ctx.cfg, &world, readiness.as_ref());
     println!("preflight as of now:");
     for c in &checks {
         println!(
@@ -221,7 +225,7 @@ pub async fn run_command(
         && decision
             .actions
             .iter()
-            .any(|a| matches!(a, crate::core::machine::Action::AbortRun { .. }))
+            .any(|a| matches!(a, standby_core::machine::Action::AbortRun { .. }))
     {
         println!("{}", decision.reason);
         return match wait_for_handover(&ctx).await? {
@@ -237,7 +241,7 @@ pub async fn run_command(
         return Ok(EXIT_FAILED);
     };
     // The clock of a manual run starts at the command, not after the operator said yes.
-    if let crate::core::machine::Trigger::Manual { at, .. } = &mut owned.journal.record.trigger {
+    if let standby_core::machine::Trigger::Manual { at, .. } = &mut owned.journal.record.trigger {
         *at = command_at;
     }
     owned.journal.record.force = args.force;
@@ -256,14 +260,14 @@ async fn wait_for_handover(ctx: &Ctx) -> Result<Option<runner::OwnedRun>, OpsErr
     loop {
         let (state, _) = journal::read_state(&ctx.store).await?;
         match &state.serving {
-            crate::core::machine::Serving::FailingOver { run } => {
+            standby_core::machine::Serving::FailingOver { run } => {
                 if let Some(owned) = runner::adopt_unfinished(ctx).await? {
                     return Ok(Some(owned));
                 }
                 println!("failover {run} is being executed by another process (`standby status`)");
                 return Ok(None);
             }
-            crate::core::machine::Serving::Drilling { .. } => {}
+            standby_core::machine::Serving::Drilling { .. } => {}
             other => {
                 eprintln!(
                     "the drill ended without a failover: {} ({})",
@@ -316,7 +320,7 @@ pub fn progress_line(
     let step = &r.plan.steps[i];
     let in_step = r.steps[i]
         .started_at
-        .map(|s| crate::duration::between(s, now))
+        .map(|s| standby_core::duration::between(s, now))
         .unwrap_or_default();
     let projected = report::projected_rto(r, now);
     format!(
@@ -327,7 +331,10 @@ pub fn progress_line(
         step.name,
         human(in_step),
         human(step.budget.saturating_sub(in_step)),
-        human(crate::duration::between(r.trigger.clock_start(), now)),
+        human(standby_core::duration::between(
+            r.trigger.clock_start(),
+            now
+        )),
         human(projected),
         human(objective),
         if projected > objective {
@@ -475,13 +482,14 @@ pub fn iam_policy(args: &crate::cli::IamArgs) -> u8 {
             "note: no --kms-key-arn: add the artifact buckets' keys if they use SSE-KMS (the Terraform module does)"
         );
     }
-    let account = crate::iam::Account {
+    let account = standby_core::iam::Account {
         account_id: args.account_id.clone(),
         kms_keys: args.kms_keys.clone(),
     };
     println!(
         "{}",
-        serde_json::to_string_pretty(&crate::iam::policy(&cfg, &account)).unwrap_or_default()
+        serde_json::to_string_pretty(&standby_core::iam::policy(&cfg, &account))
+            .unwrap_or_default()
     );
     EXIT_OK
 }
@@ -494,13 +502,13 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let side = match args.side {
-        crate::cli::SideArg::Primary => crate::config::Side::Primary,
-        crate::cli::SideArg::Standby => crate::config::Side::Standby,
+        crate::cli::SideArg::Primary => standby_core::config::Side::Primary,
+        crate::cli::SideArg::Standby => standby_core::config::Side::Standby,
     };
     let (_tx, rx) = watch::channel(false);
     let ctx = context(cfg, rx).await;
     let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, side).await;
-    if side == crate::config::Side::Standby {
+    if side == standby_core::config::Side::Standby {
         crate::smoke::client::record(&ctx.store, &r)
             .await
             .map_err(journal::JournalError::from)?;
@@ -520,8 +528,8 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
         );
     }
     println!("{}", r.reason);
-    if side == crate::config::Side::Standby {
-        let ready = crate::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for);
+    if side == standby_core::config::Side::Standby {
+        let ready = standby_core::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for);
         println!("readiness: {}", ready.reason);
     }
     Ok(if r.ok { EXIT_OK } else { EXIT_FAILED })
@@ -679,7 +687,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
                     "flapping:    yes: {} verdict changes since {} (one incident; quiet for {} ends it)",
                     e.changes,
                     e.since.to_rfc3339(),
-                    crate::duration::human(cfg.health.flap_window)
+                    standby_core::duration::human(cfg.health.flap_window)
                 );
             }
         }
@@ -691,7 +699,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             a.probe,
             a.at.to_rfc3339()
         ),
-        _ if cfg.failover.mode == crate::config::Mode::Automatic => println!(
+        _ if cfg.failover.mode == standby_core::config::Mode::Automatic => println!(
             "armed:       NO (unarmed): the primary has never been seen healthy at {}; automatic failover waits for that (check the probe URL and path, the TLS name, the firewall); `standby failover` works by hand",
             cfg.primary.endpoint
         ),
@@ -740,10 +748,11 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         }
         None => println!("last report: none"),
     }
-    let probe_log = crate::smoke::client::read_log(&store, crate::config::Side::Standby)
+    let probe_log = crate::smoke::client::read_log(&store, standby_core::config::Side::Standby)
         .await
         .map_err(journal::JournalError::from)?;
-    let ready = crate::smoke::readiness(probe_log.last.as_ref(), Utc::now(), cfg.probes.fresh_for);
+    let ready =
+        standby_core::smoke::readiness(probe_log.last.as_ref(), Utc::now(), cfg.probes.fresh_for);
     println!(
         "standby:     {} — {}",
         if ready.ready { "READY" } else { "NOT READY" },
@@ -794,7 +803,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     // last sync would hide every write since.
     let mut rpo_now = std::collections::BTreeMap::new();
     if !cfg.artifacts.is_empty() {
-        let clients = crate::aws::Clients::new(&cfg).await;
+        let clients = standby_aws::Clients::new(&cfg).await;
         let mut tasks = tokio::task::JoinSet::new();
         for a in cfg.artifacts.iter().cloned() {
             let clients = clients.clone();
@@ -836,7 +845,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             _ => match st
                 .last_rpo
                 .as_ref()
-                .and_then(|r| crate::sync::manifest::bound_since(r, Utc::now()))
+                .and_then(|r| standby_core::sync::manifest::bound_since(r, Utc::now()))
             {
                 Some(b) => println!(
                     "             now: {} (the buckets could not be read within {})",
@@ -860,7 +869,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let sets: Vec<crate::config::ArtifactSet> = cfg
+    let sets: Vec<standby_core::config::ArtifactSet> = cfg
         .artifacts
         .iter()
         .filter(|a| args.set.as_ref().is_none_or(|n| *n == a.name))
@@ -902,7 +911,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
             (
                 set.name.clone(),
                 engine
-                    .run(&set, crate::sync::Direction::Forward, dry_run)
+                    .run(&set, standby_core::sync::Direction::Forward, dry_run)
                     .await,
             )
         });
@@ -933,10 +942,10 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
                     let changes: Vec<_> = o.plan.changes().collect();
                     for op in changes.iter().take(50) {
                         let verb = match op {
-                            crate::sync::planner::Op::Copy { .. } => "copy",
-                            crate::sync::planner::Op::Overwrite { .. } => "overwrite",
-                            crate::sync::planner::Op::Delete { .. } => "delete",
-                            crate::sync::planner::Op::Skip { .. } => "skip",
+                            standby_core::sync::planner::Op::Copy { .. } => "copy",
+                            standby_core::sync::planner::Op::Overwrite { .. } => "overwrite",
+                            standby_core::sync::planner::Op::Delete { .. } => "delete",
+                            standby_core::sync::planner::Op::Skip { .. } => "skip",
                         };
                         println!("  {verb:9} {}  ({})", op.key(), op.reason());
                     }
@@ -976,7 +985,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
 /// How long `status` waits for the buckets to measure RPO now.
 const STATUS_RPO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub fn rpo_line(r: &crate::sync::manifest::Rpo) -> String {
+pub fn rpo_line(r: &standby_core::sync::manifest::Rpo) -> String {
     let flag = if r.over_objective {
         " — OVER OBJECTIVE"
     } else {
@@ -999,8 +1008,8 @@ async fn show_progress(p: std::sync::Arc<crate::sync::engine::Progress>) {
             "\r\x1b[2Ksyncing: {}/{} objects, {} / {}",
             p.objects_done.load(Relaxed),
             p.objects_total.load(Relaxed),
-            crate::sync::planner::bytes(p.bytes_done.load(Relaxed)),
-            crate::sync::planner::bytes(p.bytes_total.load(Relaxed))
+            standby_core::sync::planner::bytes(p.bytes_done.load(Relaxed)),
+            standby_core::sync::planner::bytes(p.bytes_total.load(Relaxed))
         );
     }
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::core::outcome::{Answer, OutcomeClass, ProbeResult, classify};
-use crate::duration::human;
+use standby_core::duration::human;
+use standby_core::outcome::{Answer, OutcomeClass, ProbeResult, classify};
 
 #[derive(Clone)]
 pub struct Prober {
@@ -18,11 +18,11 @@ pub struct Prober {
     timeout: Duration,
     slow: Duration,
     /// The retry rule and the attempts per round (`Health::retries`, `Health::attempts`).
-    health: crate::config::Health,
+    health: standby_core::config::Health,
 }
 
 impl Prober {
-    pub fn new(health: &crate::config::Health) -> Prober {
+    pub fn new(health: &standby_core::config::Health) -> Prober {
         let (timeout, slow) = (health.timeout, health.slow);
         // The round's deadline bounds every attempt; the client's own timeout is only a backstop.
         let client = reqwest::Client::builder()
@@ -243,8 +243,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::config::Health;
-    use crate::testbed::endpoint::{Behavior, Endpoint};
+    use standby_core::config::Health;
+    use standby_testbed::endpoint::{Behavior, Endpoint};
 
     #[test]
     fn this_hosts_resource_errors_are_local_wherever_they_sit_in_the_chain() {

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
-use crate::aws::{Clients, s3};
-use crate::config::{Config, Side};
-use crate::report::{self, Report};
+use standby_aws::{Clients, s3};
+use standby_core::config::{Config, Side};
+use standby_core::report::{self, Report};
 
-pub const PREFIX: &str = "reports/";
+pub use standby_core::report::PREFIX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportsError {
@@ -32,7 +32,7 @@ pub enum ReportsError {
     #[error("no report for run {0:?}")]
     NotFound(String),
     #[error(transparent)]
-    Aws(#[from] crate::aws::AwsError),
+    Aws(#[from] standby_aws::AwsError),
     #[error("no [standby] bucket configured: reports are kept locally only")]
     NoBucket,
 }

@@ -11,12 +11,12 @@
 use chrono::Utc;
 use tracing::info;
 
-use crate::core::machine::{Decision, Event, Policy, State, decide};
-use crate::core::outcome::ProbeResult;
 use crate::executor::{self, Ctx, ExecError, RunEnd};
 use crate::journal::{self, Journal, JournalError};
-use crate::runbook::RunbookKind;
 use crate::store::{RunLock, StoreError};
+use standby_core::machine::{Decision, Event, Policy, State, decide};
+use standby_core::outcome::ProbeResult;
+use standby_core::runbook::RunbookKind;
 
 pub fn policy(ctx: &Ctx) -> Policy {
     Policy {
@@ -80,7 +80,7 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
     let journal = match Journal::load(ctx.store.clone(), &run).await {
         Ok(j) => j,
         Err(JournalError::NotFound(_)) => {
-            use crate::core::machine::Serving;
+            use standby_core::machine::Serving;
             let kind = match &state.serving {
                 Serving::FailingOver { .. } => RunbookKind::Failover,
                 Serving::Drilling { kind, .. } => *kind,
@@ -91,12 +91,12 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
             let trigger = state
                 .trigger
                 .clone()
-                .unwrap_or(crate::core::machine::Trigger::Manual {
+                .unwrap_or(standby_core::machine::Trigger::Manual {
                     command: "unknown (state without trigger)".into(),
                     at: Utc::now(),
                 });
             info!(run = %run, "run decided but never journaled (crash after the decision); creating its journal now");
-            let world = crate::aws::observe(&ctx.clients, &ctx.cfg).await?;
+            let world = standby_aws::observe(&ctx.clients, &ctx.cfg).await?;
             executor::create_run(ctx, &run, kind, trigger, vec![], &world).await?
         }
         Err(e) => return Err(e.into()),
@@ -112,7 +112,7 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
 pub struct Started {
     pub run: String,
     pub kind: RunbookKind,
-    pub trigger: crate::core::machine::Trigger,
+    pub trigger: standby_core::machine::Trigger,
 }
 
 /// Applies `event` to the persisted state (local I/O only: the daemon calls this from its main
@@ -127,7 +127,7 @@ pub async fn decide_on(
     let (decision, before) = apply_checked(ctx, event, &run_id, true).await?;
     let changed = decision.next != before;
     let started = match decision.actions.first().cloned() {
-        Some(crate::core::machine::Action::StartRun { run, kind, trigger }) => {
+        Some(standby_core::machine::Action::StartRun { run, kind, trigger }) => {
             Some(Started { run, kind, trigger })
         }
         _ => None,
@@ -141,7 +141,7 @@ pub async fn begin(
     ctx: &Ctx,
     started: Started,
     evidence: Vec<ProbeResult>,
-    world: Option<&crate::plan::World>,
+    world: Option<&standby_core::plan::World>,
 ) -> Result<Option<OwnedRun>, ExecError> {
     let Started { run, kind, trigger } = started;
     // The lock is taken only once the decision stands, so refused requests leave no lock files.
@@ -155,7 +155,7 @@ pub async fn begin(
     let world = match world {
         Some(w) => w,
         None => {
-            observed = crate::aws::observe(&ctx.clients, &ctx.cfg).await?;
+            observed = standby_aws::observe(&ctx.clients, &ctx.cfg).await?;
             &observed
         }
     };
@@ -172,7 +172,7 @@ pub async fn start(
     event: &Event,
     kind: RunbookKind,
     evidence: Vec<ProbeResult>,
-    world: Option<&crate::plan::World>,
+    world: Option<&standby_core::plan::World>,
 ) -> Result<(Decision, Option<OwnedRun>), ExecError> {
     let (decision, _, started) = decide_on(ctx, event, kind).await?;
     let Some(started) = started else {

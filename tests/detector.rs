@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use standby::testbed::endpoint::Behavior;
+use standby_testbed::endpoint::Behavior;
 
 fn set_health(h: &Harness, health: &str) {
     edit_config(h, |t| {

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use standby::testbed::endpoint::Behavior;
+use standby_testbed::endpoint::Behavior;
 
 /// A run's report directory whose report is final (a `report` step writes an interim one).
 fn final_report(dir: &std::path::Path, kind: &str) -> bool {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use standby::testbed::endpoint::Behavior;
+use standby_testbed::endpoint::Behavior;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_down_fails_over_then_manual_failback_restores() {
@@ -55,10 +55,10 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let manifest_key = standby::sync::manifest::key("prompts");
+    let manifest_key = standby_core::sync::manifest::key("prompts");
     let mut published = false;
     for _ in 0..100 {
-        if standby::aws::s3::get_bytes(&st3, "artifacts-usw2", &manifest_key)
+        if standby_aws::s3::get_bytes(&st3, "artifacts-usw2", &manifest_key)
             .await
             .unwrap()
             .is_some()
@@ -197,7 +197,7 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     .await;
 
     // The outage took the primary's capacity with it; failback brings it back.
-    standby::testbed::seed::set_capacity(&h.moto.endpoint, &w.primary_region, &w.primary_asg, 0, 4)
+    standby_testbed::seed::set_capacity(&h.moto.endpoint, &w.primary_region, &w.primary_asg, 0, 4)
         .await
         .unwrap();
     h.primary.set(Behavior::Ok);

@@ -3,11 +3,11 @@
 
 mod common;
 
-use standby::config::Health;
-use standby::core::detector::{Detector, Health as Verdict};
-use standby::core::outcome::OutcomeClass;
 use standby::prober::Prober;
-use standby::testbed::endpoint::{Behavior, Endpoint};
+use standby_core::config::Health;
+use standby_core::detector::{Detector, Health as Verdict};
+use standby_core::outcome::OutcomeClass;
+use standby_testbed::endpoint::{Behavior, Endpoint};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

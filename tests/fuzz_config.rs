@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
-use standby::config::Config;
-use standby::core::detector::Detector;
-use standby::core::machine::{Event, Policy, State, decide};
-use standby::core::outcome::{OutcomeClass, ProbeResult};
-use standby::runbook::RunbookKind;
+use standby_core::config::Config;
+use standby_core::detector::Detector;
+use standby_core::machine::{Event, Policy, State, decide};
+use standby_core::outcome::{OutcomeClass, ProbeResult};
+use standby_core::runbook::RunbookKind;
 
 const DURATIONS: &[&str] = &[
     "0ms",
@@ -137,7 +137,7 @@ fn exercise(cfg: &Config) {
         Event::RunFinished {
             run: "r1".into(),
             succeeded: true,
-            traffic_on: standby::config::Side::Standby,
+            traffic_on: standby_core::config::Side::Standby,
             gave_up: false,
         },
         Event::PrimaryStable {
@@ -159,11 +159,11 @@ fn exercise(cfg: &Config) {
     let r = &cfg.failover.retry;
     let _ = r.total_wait();
     for n in 1..=r.attempts.min(200) {
-        let _ = standby::core::retry::after_failure(
+        let _ = standby_core::retry::after_failure(
             r,
             n,
             true,
-            &standby::core::retry::Primary::NotUp,
+            &standby_core::retry::Primary::NotUp,
             far,
         );
     }
@@ -173,17 +173,17 @@ fn exercise(cfg: &Config) {
         RunbookKind::DrillStandby,
         RunbookKind::DrillFull,
     ] {
-        let plan = standby::plan::plan_for(kind, cfg, &Default::default());
-        let _ = standby::plan::render(&plan, cfg);
+        let plan = standby_core::plan::plan_for(kind, cfg, &Default::default());
+        let _ = standby_core::plan::render(&plan, cfg);
         let record = record_for(cfg, plan);
-        let _ = standby::report::projected_rto(&record, far);
-        let rep = standby::report::build(&record);
+        let _ = standby_core::report::projected_rto(&record, far);
+        let rep = standby_core::report::build(&record);
         let _ = (rep.summary(), standby::reports::renderings(&rep));
     }
 }
 
 /// A finished run of `plan` whose every step took its whole budget.
-fn record_for(cfg: &Config, plan: standby::plan::Plan) -> standby::journal::RunRecord {
+fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal::RunRecord {
     use standby::journal::{RunRecord, RunStatus, StepStatus};
     let mut steps = RunRecord::step_records_for(&plan);
     let mut at = t0();
@@ -200,7 +200,7 @@ fn record_for(cfg: &Config, plan: standby::plan::Plan) -> standby::journal::RunR
         id: "20261125T000000Z-failover-0000".into(),
         kind: plan.kind,
         service: cfg.service.name.clone(),
-        trigger: standby::core::machine::Trigger::Automatic {
+        trigger: standby_core::machine::Trigger::Automatic {
             reason: "down".into(),
             streak_start: t0(),
             last_good: None,
@@ -220,7 +220,7 @@ fn record_for(cfg: &Config, plan: standby::plan::Plan) -> standby::journal::RunR
         steps,
         resumed_at: vec![],
         notes: vec![],
-        detection_ms: standby::duration::millis(cfg.health.detection_time()),
+        detection_ms: standby_core::duration::millis(cfg.health.detection_time()),
         detection_min_ms: 0,
         estimates: Default::default(),
         estimates_from: None,
@@ -242,7 +242,7 @@ async fn mutated_configs_that_validate_serve_without_a_panic() {
     for i in 0..1000 {
         let text = mutate(&base, &mut rng);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            match standby::config::compile::from_text(&path, &text) {
+            match standby_core::config::compile::from_text(&path, &text) {
                 Ok(cfg) => {
                     exercise(&cfg);
                     true

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
-use standby::testbed::endpoint::Behavior;
-use standby::testbed::faults::{Fault, Rule};
+use standby_testbed::endpoint::Behavior;
+use standby_testbed::faults::{Fault, Rule};
 
 /// The health probe interval in the test config (what "one interval" means below).
 const INTERVAL_MS: i64 = 200;

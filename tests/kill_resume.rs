@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::*;
-use standby::testbed::endpoint::Behavior;
+use standby_testbed::endpoint::Behavior;
 
 const STEPS: [&str; 6] = [
     "preflight",

@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::*;
-use standby::testbed::endpoint::Behavior;
-use standby::testbed::faults::{Fault, Rule};
+use standby_testbed::endpoint::Behavior;
+use standby_testbed::faults::{Fault, Rule};
 
 fn serving(h: &Harness) -> String {
     let p = h.state_dir().join("state.json");
@@ -34,7 +34,7 @@ fn set_failover(h: &Harness, extra: &str) {
 }
 
 fn listen(h: &Harness) -> String {
-    let addr = format!("127.0.0.1:{}", standby::testbed::free_port());
+    let addr = format!("127.0.0.1:{}", standby_testbed::free_port());
     edit_config(h, |t| {
         t.replace("listen = \"off\"", &format!("listen = \"{addr}\""))
     });

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use standby::testbed::endpoint::Behavior;
+use standby_testbed::endpoint::Behavior;
 
 async fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)
@@ -51,7 +51,7 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
     let h = Harness::start("svc-metrics").await;
     seed_sets(&h).await;
     assert!(h.run(&["check"]).status.success());
-    let port = standby::testbed::free_port();
+    let port = standby_testbed::free_port();
     let addr = format!("127.0.0.1:{port}");
     edit_config(&h, |t| {
         t.replace(

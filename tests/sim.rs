@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use standby::config::Health;
-use standby::testbed::sim::{self, Scale};
+use standby_core::config::Health;
+use standby_testbed::sim::{self, Scale};
 
 #[test]
 fn simulated_traffic_meets_the_detection_targets() {

@@ -1,4 +1,4 @@
-//! The IAM policy has one source (`src/aws/operations.rs`), the code calls nothing outside it,
+//! The IAM policy has one source (`crates/core/src/operations.rs`), the code calls nothing outside it,
 //! the Terraform orchestrator module grants exactly its actions, every .tf file parses
 //! (python-hcl2), and checkov's pinned checks pass with no parsing errors. Terraform itself can't
 //! validate here: its AWS provider can't be downloaded.
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use standby::aws::operations::{OPERATIONS, all_actions};
+use standby_core::operations::{OPERATIONS, all_actions};
 
 /// The checks pinned for `terraform/`: versioning, KMS (and rotation), public access, IMDSv2,
 /// replication, and no wildcard IAM actions or resources.
@@ -62,13 +62,13 @@ fn sdk_calls(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn every_sdk_call_is_in_the_operations_list_and_every_entry_is_called() {
+    // The product's crates; the testbed (crates/testbed) seeds moto and is not the product.
     let mut sources = Vec::new();
-    files(&root().join("src"), "rs", &mut sources);
+    for dir in ["src", "crates/core/src", "crates/aws/src"] {
+        files(&root().join(dir), "rs", &mut sources);
+    }
     let mut called = BTreeSet::new();
-    for f in sources
-        .iter()
-        .filter(|f| !f.starts_with(root().join("src/testbed")))
-    {
+    for f in &sources {
         called.extend(sdk_calls(&std::fs::read_to_string(f).unwrap()));
     }
     // reqwest and the notifier also have a `client`; their calls take arguments and never match.
@@ -79,12 +79,12 @@ fn every_sdk_call_is_in_the_operations_list_and_every_entry_is_called() {
     let missing: Vec<&String> = called.difference(&listed).collect();
     assert!(
         missing.is_empty(),
-        "SDK calls not in src/aws/operations.rs (their IAM actions would be missing from the policy): {missing:?}"
+        "SDK calls not in crates/core/src/operations.rs (their IAM actions would be missing from the policy): {missing:?}"
     );
     let stale: Vec<&String> = listed.difference(&called).collect();
     assert!(
         stale.is_empty(),
-        "listed in src/aws/operations.rs but never called (the policy would grant too much): {stale:?}"
+        "listed in crates/core/src/operations.rs but never called (the policy would grant too much): {stale:?}"
     );
     assert!(called.len() >= 15, "{called:?}");
 }
@@ -129,7 +129,7 @@ fn the_terraform_orchestrator_grants_exactly_the_codes_actions() {
     let code: BTreeSet<String> = all_actions().into_iter().map(str::to_string).collect();
     assert_eq!(
         granted, code,
-        "terraform/modules/orchestrator and src/aws/operations.rs disagree"
+        "terraform/modules/orchestrator and crates/core/src/operations.rs disagree"
     );
 }
 

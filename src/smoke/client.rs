@@ -1,5 +1,5 @@
 //! The shell of the synthetic probe: send the configured request to a side, read its answer
-//! (bounded), look up the published manifests, judge with [`super::evaluate`], and keep the
+//! (bounded), look up the published manifests, judge with [`standby_core::smoke::evaluate`], and keep the
 //! latest result per side (and a short history) in the store for readiness and `standby status`.
 
 use std::sync::Arc;
@@ -8,11 +8,11 @@ use std::time::Instant;
 use chrono::Utc;
 use tracing::warn;
 
-use super::secret::Redactor;
-use super::{Answer, Probes, Sent, SmokeResult};
-use crate::aws::Clients;
-use crate::config::{Config, Side};
 use crate::store::{Expect, Store, StoreError};
+use standby_aws::Clients;
+use standby_core::config::{Config, Side};
+use standby_core::smoke::secret::Redactor;
+use standby_core::smoke::{Answer, Probes, Sent, SmokeResult};
 
 /// Bodies beyond this are not read: a canary answer is small, a runaway stream must not be.
 const MAX_BODY: usize = 1 << 20;
@@ -38,23 +38,17 @@ pub struct HistoryEntry {
     pub reason: String,
 }
 
-/// Where a side's synthetic requests go: its inference base URL and the probe path.
-pub fn url(cfg: &Config, side: Side) -> String {
-    let base = cfg.side(side).inference_url.trim_end_matches('/');
-    format!("{base}{}", cfg.probes.path)
-}
-
 /// Sends one synthetic request to `side` and judges it.
 pub async fn probe(cfg: &Config, clients: &Clients, side: Side) -> SmokeResult {
     let spec = &cfg.probes;
-    let url = url(cfg, side);
+    let url = cfg.smoke_url(side);
     let at = Utc::now();
     let mut redactor = Redactor::default();
     let (sent, published) = tokio::join!(
         send(spec, &url, &mut redactor),
         published_versions(cfg, clients, side)
     );
-    super::evaluate(spec, side, &url, at, &sent, &published, &redactor)
+    standby_core::smoke::evaluate(spec, side, &url, at, &sent, &published, &redactor)
 }
 
 async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
@@ -109,7 +103,7 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
         Err(e) if e.is_timeout() => {
             return failed(format!(
                 "timeout after {}",
-                crate::duration::human(spec.timeout)
+                standby_core::duration::human(spec.timeout)
             ));
         }
         Err(e) => return failed(redactor.scrub(&crate::prober::error_chain(&e))),
@@ -139,7 +133,7 @@ async fn send(spec: &Probes, url: &str, redactor: &mut Redactor) -> Sent {
             Err(e) if e.is_timeout() => {
                 return failed(format!(
                     "HTTP {status}, then the body did not finish within {}",
-                    crate::duration::human(spec.timeout)
+                    standby_core::duration::human(spec.timeout)
                 ));
             }
             Err(e) => return failed(redactor.scrub(&crate::prober::error_chain(&e))),
@@ -216,9 +210,9 @@ pub async fn record(store: &Arc<dyn Store>, r: &SmokeResult) -> Result<(), Store
 pub async fn standby_readiness(
     cfg: &Config,
     store: &Arc<dyn Store>,
-) -> Result<super::Readiness, StoreError> {
+) -> Result<standby_core::smoke::Readiness, StoreError> {
     let log = read_log(store, Side::Standby).await?;
-    Ok(super::readiness(
+    Ok(standby_core::smoke::readiness(
         log.last.as_ref(),
         Utc::now(),
         cfg.probes.fresh_for,

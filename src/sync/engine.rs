@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
-use super::manifest::{self, Entry, Manifest, Rpo};
-use super::planner::{self, Op, Plan};
-use super::{Direction, Object};
-use crate::aws::{AwsError, Clients, s3};
-use crate::config::{ArtifactSet, Config, Side, SyncMode, SyncTuning};
-use crate::duration::human;
 use crate::store::{Expect, Store};
+use standby_aws::{AwsError, Clients, s3};
+use standby_core::config::{ArtifactSet, Config, Side, SyncMode, SyncTuning};
+use standby_core::duration::human;
+use standby_core::sync::manifest::{self, Entry, Manifest, Rpo};
+use standby_core::sync::planner::{self, Op, Plan};
+use standby_core::sync::{Direction, Object};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -164,14 +164,22 @@ pub async fn read_manifest(
 /// The primary's write history for a set: every version when ListObjectVersions answers, the
 /// current versions (as null versions, so an RPO from them is labelled at least) when only
 /// ListObjectsV2 does, `None` when the bucket cannot be read.
-pub async fn primary_history(clients: &Clients, set: &ArtifactSet) -> Option<Vec<super::Version>> {
+pub async fn primary_history(
+    clients: &Clients,
+    set: &ArtifactSet,
+) -> Option<Vec<standby_core::sync::Version>> {
     let client = clients.s3(Side::Primary);
     match s3::list_versions(client, &set.primary_bucket, &set.prefix).await {
         Ok(v) => Some(v),
         Err(e) => {
             warn!(set = %set.name, "primary version history unreadable, trying current versions: {e}");
             match s3::list(client, &set.primary_bucket, &set.prefix).await {
-                Ok(objects) => Some(objects.iter().map(super::Version::from_current).collect()),
+                Ok(objects) => Some(
+                    objects
+                        .iter()
+                        .map(standby_core::sync::Version::from_current)
+                        .collect(),
+                ),
                 Err(e) => {
                     warn!(set = %set.name, "primary bucket unreadable, RPO is a bound: {e}");
                     None
@@ -226,9 +234,9 @@ impl Engine {
             st.last_started_at = Some(started);
             write_state(&self.store, &set.name, &st).await?;
         }
-        let trust = st
-            .last_verified_at
-            .is_some_and(|v| crate::duration::between(v, started) < self.cfg.sync.verify_every);
+        let trust = st.last_verified_at.is_some_and(|v| {
+            standby_core::duration::between(v, started) < self.cfg.sync.verify_every
+        });
         let result = self
             .run_inner(set, direction, dry_run, started, trust)
             .await;
@@ -340,7 +348,7 @@ impl Engine {
             if direction == Direction::Forward {
                 outcome.rpo = Some(self.rpo_now(set, last.as_ref()).await);
             }
-            outcome.duration_ms = crate::duration::millis(t0.elapsed());
+            outcome.duration_ms = standby_core::duration::millis(t0.elapsed());
             return Ok(outcome);
         }
 
@@ -361,7 +369,7 @@ impl Engine {
                     })
                     .min_by_key(|o| o.last_modified);
                 let lag = oldest
-                    .map(|o| human(crate::duration::between(o.last_modified, Utc::now())))
+                    .map(|o| human(standby_core::duration::between(o.last_modified, Utc::now())))
                     .unwrap_or_default();
                 outcome.incomplete = Some(format!(
                     "replication incomplete: {} object(s) not yet replicated, oldest {} ({lag} ago); manifest not published",
@@ -369,7 +377,7 @@ impl Engine {
                     oldest.map(|o| o.key.as_str()).unwrap_or("?")
                 ));
                 outcome.rpo = Some(self.rpo_now(set, last.as_ref()).await);
-                outcome.duration_ms = crate::duration::millis(t0.elapsed());
+                outcome.duration_ms = standby_core::duration::millis(t0.elapsed());
                 warn!(set = %set.name, "{}", outcome.incomplete.as_deref().unwrap_or_default());
                 return Ok(outcome);
             }
@@ -430,7 +438,7 @@ impl Engine {
             // what it published, and the figure must say so.
             outcome.rpo = Some(self.rpo_now(set, Some(&m)).await);
         }
-        outcome.duration_ms = crate::duration::millis(t0.elapsed());
+        outcome.duration_ms = standby_core::duration::millis(t0.elapsed());
         info!(set = %set.name, ?direction, "synced in {}: {}{}", human(t0.elapsed()), plan.summary(), outcome.publication());
         Ok(outcome)
     }

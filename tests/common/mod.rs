@@ -7,8 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use standby::testbed::Lab;
-use standby::testbed::seed::{self, World};
+use standby_testbed::Lab;
+use standby_testbed::seed::{self, World};
 
 pub struct TempDir(pub PathBuf);
 
@@ -284,7 +284,7 @@ pub async fn record_value(endpoint: &str, zone: &str, name: &str) -> String {
 pub async fn asg_capacity(endpoint: &str, region: &str, asg: &str) -> (u32, u32) {
     let conf = seed::sdk(endpoint, region).await;
     let client = aws_sdk_autoscaling::Client::new(&conf);
-    let got = standby::aws::asg::describe(&client, &[asg.to_string()])
+    let got = standby_aws::asg::describe(&client, &[asg.to_string()])
         .await
         .unwrap();
     let c = got[0].1.expect("group exists");
@@ -319,7 +319,7 @@ pub async fn wait_for<F: FnMut() -> bool>(what: &str, timeout: Duration, mut f: 
 }
 
 pub async fn s3(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
-    standby::aws::s3_client(&seed::sdk(endpoint, region).await)
+    standby_aws::s3_client(&seed::sdk(endpoint, region).await)
 }
 
 pub async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
@@ -360,10 +360,8 @@ pub async fn listing(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
-) -> Vec<standby::sync::Object> {
-    standby::aws::s3::list(client, bucket, prefix)
-        .await
-        .unwrap()
+) -> Vec<standby_core::sync::Object> {
+    standby_aws::s3::list(client, bucket, prefix).await.unwrap()
 }
 
 pub async fn manifest(
@@ -371,7 +369,7 @@ pub async fn manifest(
     bucket: &str,
     set: &str,
 ) -> Option<serde_json::Value> {
-    standby::aws::s3::get_bytes(client, bucket, &standby::sync::manifest::key(set))
+    standby_aws::s3::get_bytes(client, bucket, &standby_core::sync::manifest::key(set))
         .await
         .unwrap()
         .map(|b| serde_json::from_slice(&b).unwrap())
@@ -481,7 +479,7 @@ pub fn validate_report(dir: &Path) {
 /// Renders `report.html` in headless Chromium and checks that the picture is not blank.
 pub fn screenshot(dir: &Path) -> PathBuf {
     let png = dir.join("screenshot.png");
-    let out = standby::testbed::browser::screenshot(&dir.join("report.html"), &png, 1100, 1500)
+    let out = standby_testbed::browser::screenshot(&dir.join("report.html"), &png, 1100, 1500)
         .expect("chromium (make tools installs it)");
     assert!(
         png.exists(),
@@ -624,8 +622,8 @@ pub fn serve_with_nofile(h: &Harness, nofile: usize, log: &str) -> Child {
 }
 
 /// Points standby's AWS calls at the fault proxy; the tests keep talking to moto directly.
-pub async fn behind_proxy(h: &Harness, seed: u64) -> standby::testbed::faults::FaultProxy {
-    let proxy = standby::testbed::faults::FaultProxy::start(&h.moto_endpoint, seed)
+pub async fn behind_proxy(h: &Harness, seed: u64) -> standby_testbed::faults::FaultProxy {
+    let proxy = standby_testbed::faults::FaultProxy::start(&h.moto_endpoint, seed)
         .await
         .unwrap();
     let url = proxy.url();

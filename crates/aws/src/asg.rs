@@ -1,0 +1,65 @@
+//! Auto Scaling: observe groups, set their capacity, count InService instances.
+
+use aws_sdk_autoscaling::Client;
+use aws_sdk_autoscaling::types::LifecycleState;
+
+use super::AwsError;
+use standby_core::plan::AsgCapacity;
+
+/// Observes the named groups; a name missing from the answer maps to `None`.
+pub async fn describe(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<(String, Option<AsgCapacity>)>, AwsError> {
+    let target = names.join(",");
+    let out = client
+        .describe_auto_scaling_groups()
+        .set_auto_scaling_group_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", &target, e))?;
+    Ok(names
+        .iter()
+        .map(|n| {
+            let found = out
+                .auto_scaling_groups()
+                .iter()
+                .find(|g| g.auto_scaling_group_name() == Some(n.as_str()));
+            let cap = found.map(|g| AsgCapacity {
+                desired: non_negative(g.desired_capacity()),
+                min: non_negative(g.min_size()),
+                max: non_negative(g.max_size()),
+                in_service: g
+                    .instances()
+                    .iter()
+                    .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                    .count() as u32,
+            });
+            (n.clone(), cap)
+        })
+        .collect())
+}
+
+fn non_negative(v: Option<i32>) -> u32 {
+    v.unwrap_or(0).max(0) as u32
+}
+
+/// Sets min, max and desired in one call: idempotent, so a resumed step simply repeats it.
+pub async fn set_capacity(
+    client: &Client,
+    name: &str,
+    desired: u32,
+    min: u32,
+    max: u32,
+) -> Result<(), AwsError> {
+    client
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .min_size(min as i32)
+        .max_size(max as i32)
+        .desired_capacity(desired as i32)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("UpdateAutoScalingGroup", name, e))?;
+    Ok(())
+}

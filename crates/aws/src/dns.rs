@@ -1,0 +1,127 @@
+//! Route 53: read the record, UPSERT it, wait for the change to be INSYNC.
+
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+};
+
+use super::AwsError;
+use standby_core::config::RecordType;
+use standby_core::plan::RecordObservation;
+
+fn rr_type(t: RecordType) -> RrType {
+    match t {
+        RecordType::Cname => RrType::Cname,
+        RecordType::A => RrType::A,
+        RecordType::Aaaa => RrType::Aaaa,
+    }
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// The record's current value, or `None` if it does not exist.
+pub async fn current(
+    client: &Client,
+    zone_id: &str,
+    name: &str,
+    t: RecordType,
+) -> Result<Option<RecordObservation>, AwsError> {
+    let out = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .start_record_name(name)
+        .start_record_type(rr_type(t))
+        .max_items(1)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListResourceRecordSets", format!("{zone_id} {name}"), e))?;
+    Ok(out
+        .resource_record_sets()
+        .iter()
+        .find(|r| same_name(r.name(), name) && *r.r#type() == rr_type(t))
+        .and_then(|r| {
+            r.resource_records().first().map(|v| RecordObservation {
+                value: v.value().to_string(),
+                ttl: r.ttl(),
+            })
+        }))
+}
+
+/// UPSERTs the record; returns the change id to poll.
+pub async fn upsert(
+    client: &Client,
+    zone_id: &str,
+    name: &str,
+    t: RecordType,
+    ttl: u32,
+    value: &str,
+    comment: &str,
+) -> Result<Submitted, AwsError> {
+    let target = format!("{zone_id} {name}");
+    let build = |e: aws_sdk_route53::error::BuildError| {
+        AwsError::new("ChangeResourceRecordSets", &target, e)
+    };
+    let record = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(rr_type(t))
+        .ttl(i64::from(ttl))
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .map_err(build)?,
+        )
+        .build()
+        .map_err(build)?;
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(record)
+        .build()
+        .map_err(build)?;
+    let batch = ChangeBatch::builder()
+        .comment(comment)
+        .changes(change)
+        .build()
+        .map_err(build)?;
+    let out = client
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ChangeResourceRecordSets", &target, e))?;
+    Ok(Submitted {
+        id: out
+            .change_info()
+            .map(|c| c.id().to_string())
+            .unwrap_or_default(),
+        insync: out
+            .change_info()
+            .is_some_and(|c| *c.status() == aws_sdk_route53::types::ChangeStatus::Insync),
+    })
+}
+
+/// A submitted change: its id, and whether Route 53 already answered it INSYNC (real Route 53
+/// says PENDING at first; then GetChange is polled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: String,
+    pub insync: bool,
+}
+
+/// `true` once Route 53 reports the change INSYNC on all its authoritative servers.
+pub async fn in_sync(client: &Client, change_id: &str) -> Result<bool, AwsError> {
+    let out = client
+        .get_change()
+        .id(change_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("GetChange", change_id, e))?;
+    Ok(out
+        .change_info()
+        .map(|c| *c.status() == ChangeStatus::Insync)
+        .unwrap_or(false))
+}

@@ -1,0 +1,165 @@
+//! AWS adapters: thin, typed wrappers over the SDK calls standby makes. Every call the
+//! orchestrator can make is here, listed in `standby_core::operations`, from which its IAM policy
+//! is derived.
+
+pub mod asg;
+pub mod dns;
+pub mod s3;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+use standby_core::config::{Config, Side};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {target}: {message}")]
+pub struct AwsError {
+    pub op: &'static str,
+    pub target: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new(op: &'static str, target: impl Into<String>, err: impl std::error::Error) -> Self {
+        let message = error_text(&err);
+        AwsError {
+            op,
+            target: target.into(),
+            message,
+        }
+    }
+}
+
+/// The full error chain on one line: the SDK's top-level message alone is often just
+/// "service error", which tells an SRE nothing.
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// SDK clients for both regions. Credentials come from the SDK's standard chain only.
+#[derive(Clone)]
+pub struct Clients {
+    pub primary_asg: aws_sdk_autoscaling::Client,
+    pub standby_asg: aws_sdk_autoscaling::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub primary_s3: aws_sdk_s3::Client,
+    pub standby_s3: aws_sdk_s3::Client,
+}
+
+impl Clients {
+    pub async fn new(cfg: &Config) -> Clients {
+        let primary = sdk_config(cfg, &cfg.primary.region).await;
+        let standby = sdk_config(cfg, &cfg.standby.region).await;
+        // Route 53 is global; its control plane lives in us-east-1, so sign for that.
+        let global = sdk_config(cfg, "us-east-1").await;
+        let deadline = control_plane_timeouts(cfg);
+        let asg = |conf: &aws_config::SdkConfig| {
+            aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(conf)
+                    .timeout_config(deadline.clone())
+                    .build(),
+            )
+        };
+        Clients {
+            primary_asg: asg(&primary),
+            standby_asg: asg(&standby),
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(&global)
+                    .timeout_config(deadline.clone())
+                    .build(),
+            ),
+            primary_s3: s3_client(&primary),
+            standby_s3: s3_client(&standby),
+        }
+    }
+
+    pub fn s3(&self, side: Side) -> &aws_sdk_s3::Client {
+        match side {
+            Side::Primary => &self.primary_s3,
+            Side::Standby => &self.standby_s3,
+        }
+    }
+
+    pub fn asg(&self, side: Side) -> &aws_sdk_autoscaling::Client {
+        match side {
+            Side::Primary => &self.primary_asg,
+            Side::Standby => &self.standby_asg,
+        }
+    }
+}
+
+/// Control-plane calls (Auto Scaling, Route 53) end within `[aws] call_timeout`, SDK retries
+/// included: small requests that either answer in seconds or are hanging. S3 keeps its
+/// per-attempt limit only, since copying model weights legitimately takes minutes.
+fn control_plane_timeouts(cfg: &Config) -> TimeoutConfig {
+    let call = cfg.aws.call_timeout;
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3).min(call))
+        .operation_attempt_timeout((call / cfg.aws.max_attempts.max(1)).max(Duration::from_secs(1)))
+        .operation_timeout(call)
+        .build()
+}
+
+/// Path-style addressing: works with every S3-compatible endpoint (and the emulator), and bucket
+/// names with dots.
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(cfg.aws.max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        );
+    if let Some(url) = &cfg.aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Reads everything a plan depends on: both sides' groups and the DNS record. Read-only.
+pub async fn observe(
+    clients: &Clients,
+    cfg: &Config,
+) -> Result<standby_core::plan::World, AwsError> {
+    let mut world = standby_core::plan::World::default();
+    for region in [&cfg.primary, &cfg.standby] {
+        let names: Vec<String> = region.asgs.iter().map(|a| a.name.clone()).collect();
+        for (name, capacity) in asg::describe(clients.asg(region.side), &names).await? {
+            world.asgs.push(standby_core::plan::AsgObservation {
+                side: region.side,
+                region: region.region.clone(),
+                name,
+                capacity,
+            });
+        }
+    }
+    world.record = dns::current(
+        &clients.route53,
+        &cfg.dns.zone_id,
+        &cfg.dns.name,
+        cfg.dns.record_type,
+    )
+    .await?;
+    Ok(world)
+}

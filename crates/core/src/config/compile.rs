@@ -1,0 +1,932 @@
+//! Stage two: the spanned tree becomes a [`Config`], with every error and warning collected.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::diag::{Diagnostics, Source};
+use crate::doc::{At, Doc, Section};
+use crate::outcome::OutcomeClass;
+use crate::runbook::{self, RunbookKind};
+
+pub fn load(path: &Path, files: &dyn Files) -> Result<(Config, Diagnostics), Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let src = match files.read(path) {
+        Ok(text) => Source::new(path, text),
+        Err(e) => {
+            let src = Source::new(path, String::new());
+            diags.error(&src, 0, "", format!("cannot read config: {e}"));
+            return Err(diags);
+        }
+    };
+    let config = compile(&src, files, &mut diags);
+    match config {
+        Some(c) if !diags.has_errors() => Ok((c, diags.sorted())),
+        _ => Err(diags.sorted()),
+    }
+}
+
+/// Compiles a config held in memory (tests, generated configs) that names no files; relative
+/// paths resolve against the directory of `path`.
+pub fn from_text(path: &Path, text: &str) -> Result<Config, Diagnostics> {
+    from_text_with(path, text, &NoFiles)
+}
+
+/// [`from_text`], reading the files the config names through `files`.
+pub fn from_text_with(path: &Path, text: &str, files: &dyn Files) -> Result<Config, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let src = Source::new(path, text.to_string());
+    match compile(&src, files, &mut diags) {
+        Some(c) if !diags.has_errors() => Ok(c),
+        _ => Err(diags.sorted()),
+    }
+}
+
+/// Where a config's relative paths resolve (its own directory) and how the files they name are
+/// read.
+pub struct Base<'a> {
+    dir: PathBuf,
+    files: &'a dyn Files,
+}
+
+impl Base<'_> {
+    pub fn join(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.dir.join(path)
+    }
+
+    pub fn read(&self, path: &Path) -> std::io::Result<String> {
+        self.files.read(path)
+    }
+}
+
+/// Compiles a config from source text. Returns `None` when any error was recorded.
+pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Option<Config> {
+    let doc = Doc::parse(src, diags)?;
+    let base = Base {
+        dir: src.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        files,
+    };
+    let mut root = doc.section(diags);
+
+    let service = root.table("service", true).and_then(|mut s| {
+        let out = service(&mut s, &base);
+        s.finish();
+        out
+    });
+    let aws = match root.table("aws", false) {
+        Some(mut s) => {
+            let out = aws(&mut s);
+            s.finish();
+            out
+        }
+        None => Some(Aws {
+            endpoint_url: None,
+            max_attempts: 3,
+            call_timeout: Duration::from_secs(30),
+        }),
+    };
+    let primary = root.table("primary", true).and_then(|mut s| {
+        let out = region(&mut s, Side::Primary);
+        s.finish();
+        out
+    });
+    let standby = root.table("standby", true).and_then(|mut s| {
+        let out = region(&mut s, Side::Standby);
+        s.finish();
+        out
+    });
+    let dns = root.table("dns", true).and_then(|mut s| {
+        let out = dns(&mut s);
+        s.finish();
+        out
+    });
+    let health_offset;
+    let health = match root.table("health", false) {
+        Some(mut s) => {
+            health_offset = s.offset;
+            let out = health(&mut s);
+            s.finish();
+            out
+        }
+        None => {
+            health_offset = 0;
+            Some(Health::default())
+        }
+    };
+    let failover = match root.table("failover", false) {
+        Some(mut s) => {
+            let out = failover(&mut s, &base);
+            s.finish();
+            out
+        }
+        None => {
+            let runbook = default_runbook(RunbookKind::Failover, &mut root);
+            let drill_runbook = default_runbook(RunbookKind::DrillStandby, &mut root);
+            match (runbook, drill_runbook) {
+                (Some(runbook), Some(drill_runbook)) => Some(Failover {
+                    mode: Mode::Automatic,
+                    cooldown: Duration::from_secs(1800),
+                    runbook,
+                    drill_runbook,
+                    approval_timeout: Duration::from_secs(600),
+                    retry: crate::retry::RetryPolicy::default(),
+                }),
+                _ => None,
+            }
+        }
+    };
+    let failback = match root.table("failback", false) {
+        Some(mut s) => {
+            let out = failback(&mut s, &base);
+            s.finish();
+            out
+        }
+        None => default_runbook(RunbookKind::Failback, &mut root).map(|runbook| Failback {
+            runbook,
+            mode: Mode::Manual,
+            stable_for: Duration::from_secs(600),
+        }),
+    };
+    let control = match root.table("control", false) {
+        Some(mut s) => {
+            let out = super::control::control(&mut s, &base, service.as_ref());
+            s.finish();
+            out
+        }
+        None => super::control::control_defaults(service.as_ref()),
+    };
+    let webhooks = match root.tables("webhooks", false, super::control::webhook) {
+        Some((items, _)) if items.iter().any(Option::is_none) => None,
+        Some((items, _)) => Some(items.into_iter().flatten().collect()),
+        None if root.has("webhooks") => None,
+        None => Some(vec![]),
+    };
+    let sync = match root.table("sync", false) {
+        Some(mut s) => {
+            let out = sync_tuning(&mut s);
+            s.finish();
+            out
+        }
+        None => Some(SyncTuning::default()),
+    };
+    let buckets = (
+        primary.as_ref().and_then(|p| p.bucket.clone()),
+        standby.as_ref().and_then(|s| s.bucket.clone()),
+    );
+    let artifacts = match root.tables("artifacts", false, |t| artifact_set(t, &buckets)) {
+        Some((items, offset)) => {
+            let mut names = std::collections::BTreeSet::new();
+            for a in items.iter().flatten() {
+                if !names.insert(a.name.clone()) {
+                    root.error(
+                        offset,
+                        "artifacts",
+                        format!(
+                            "set name {:?} is used twice; names identify sync state and manifests",
+                            a.name
+                        ),
+                    );
+                }
+            }
+            let sets: Vec<&ArtifactSet> = items.iter().flatten().collect();
+            for (i, a) in sets.iter().enumerate() {
+                for b in &sets[i + 1..] {
+                    if a.primary_bucket == b.primary_bucket
+                        && (a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix))
+                    {
+                        root.error(offset, "artifacts", format!("sets {:?} ({}) and {:?} ({}) overlap: each set must be its own failure domain", a.name, a.prefix, b.name, b.prefix));
+                    }
+                }
+            }
+            if items.iter().any(Option::is_none) {
+                None
+            } else {
+                Some(items.into_iter().flatten().collect())
+            }
+        }
+        None if root.has("artifacts") => None,
+        None => Some(vec![]),
+    };
+    let set_names: Vec<String> = artifacts
+        .iter()
+        .flatten()
+        .map(|a: &ArtifactSet| a.name.clone())
+        .collect();
+    let probes = match root.table("probes", false) {
+        Some(mut s) => {
+            let out = super::probes::probes(&mut s, &base, &set_names);
+            s.finish();
+            out
+        }
+        None => Some(super::probes::defaults()),
+    };
+    let drills = match root.tables("drills", false, super::probes::drill) {
+        Some((items, _)) if items.iter().any(Option::is_none) => None,
+        Some((items, _)) => Some(Drills {
+            scheduled: items.into_iter().flatten().collect(),
+        }),
+        None if root.has("drills") => None,
+        None => Some(Drills { scheduled: vec![] }),
+    };
+    if let (Some(st), Some(sets)) = (&standby, &artifacts) {
+        for a in sets {
+            if Some(&a.standby_bucket) == st.bucket.as_ref() && "reports/".starts_with(&a.prefix) {
+                let off = root.offset;
+                root.error(off, "artifacts", format!("set {:?} (prefix {:?}) covers reports/ in the standby bucket, where run reports are uploaded", a.name, a.prefix));
+            }
+        }
+    }
+    root.finish();
+
+    let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
+        service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
+    );
+    let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
+    let config = Config {
+        path: src.path.clone(),
+        digest: crate::digest::fnv1a64(src.text.as_bytes()),
+        service,
+        aws,
+        primary,
+        standby,
+        dns,
+        health,
+        failover,
+        failback,
+        artifacts,
+        sync,
+        probes,
+        drills,
+        control,
+        webhooks,
+    };
+    cross_checks(&config, src, health_offset, diags);
+    Some(config)
+}
+
+/// Checks that span sections: they run only once each section compiled on its own.
+fn cross_checks(c: &Config, src: &Source, health_offset: usize, diags: &mut Diagnostics) {
+    let detection = c.health.detection_time();
+    let floor = detection + Duration::from_secs(u64::from(c.dns.ttl));
+    if c.service.rto <= floor {
+        diags.warning(
+            src,
+            health_offset,
+            "service.rto",
+            format!(
+                "objective {} is not longer than detection ({}) + DNS TTL ({}s): every failover will breach it",
+                crate::duration::human(c.service.rto),
+                crate::duration::human(detection),
+                c.dns.ttl
+            ),
+        );
+    }
+    if c.health.slow >= c.health.timeout {
+        diags.warning(
+            src,
+            health_offset,
+            "health.slow",
+            format!(
+                "{} is not below health.timeout ({}): a slow answer times out first, so `slow` never fires on its own",
+                crate::duration::human(c.health.slow),
+                crate::duration::human(c.health.timeout)
+            ),
+        );
+    }
+}
+
+fn service(s: &mut Section<'_, '_>, base: &Base<'_>) -> Option<Service> {
+    let name = s.req_str("name");
+    let rto = s.duration("rto", None);
+    let state_dir = s.req_str("state_dir");
+    let reports_dir = s.opt_str("reports_dir");
+    if let Some(r) = &rto
+        && r.value.is_zero()
+    {
+        s.error(r.offset, "rto", "must be greater than zero");
+    }
+    let state_dir = base.join(state_dir?.value);
+    let reports_dir = match reports_dir {
+        Some(r) => base.join(r.value),
+        None => state_dir.join("reports"),
+    };
+    Some(Service {
+        name: name?.value,
+        rto: rto?.value,
+        state_dir,
+        reports_dir,
+    })
+}
+
+fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
+    let endpoint_url = s.opt_str("endpoint_url");
+    if let Some(u) = &endpoint_url
+        && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+    {
+        s.error(
+            u.offset,
+            "endpoint_url",
+            format!("{:?} is not an http(s) URL", u.value),
+        );
+    }
+    let max_attempts = s.int_in("max_attempts", 1, 10, Some(3));
+    let call_timeout = s.duration("call_timeout", Some(Duration::from_secs(30)));
+    if let Some(t) = &call_timeout
+        && !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&t.value)
+    {
+        s.error(t.offset, "call_timeout", "must be between 1s and 10m");
+    }
+    for secret in [
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+    ] {
+        if s.has(secret) {
+            let _ = s.opt_str(secret);
+            s.error(
+                s.offset,
+                secret,
+                "credentials never come from the config file; use the SDK's standard chain (environment, profile, instance role)",
+            );
+        }
+    }
+    Some(Aws {
+        endpoint_url: endpoint_url.map(|u| u.value),
+        max_attempts: max_attempts?.value as u32,
+        call_timeout: call_timeout?.value,
+    })
+}
+
+fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
+    let region = s.req_str("region");
+    if let Some(r) = &region
+        && !looks_like_region(&r.value)
+    {
+        s.error(
+            r.offset,
+            "region",
+            format!(
+                "{:?} is not an AWS region name (e.g. \"us-east-1\")",
+                r.value
+            ),
+        );
+    }
+    let endpoint = s.req_str("endpoint");
+    if let Some(e) = &endpoint
+        && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
+    {
+        s.error(
+            e.offset,
+            "endpoint",
+            format!("{:?} is not an http(s) URL", e.value),
+        );
+    }
+    let asgs = s.tables("asgs", true, |t| {
+        let name = t.req_str("name");
+        let warm = t.int_in("warm", 0, 10_000, None);
+        let serving = t.int_in("serving", 0, 10_000, None);
+        let (name, warm, serving) = (name?, warm?, serving?);
+        if serving.value == 0 {
+            t.error(
+                serving.offset,
+                "serving",
+                "must be at least 1: a side that serves needs capacity",
+            );
+            return None;
+        }
+        if warm.value > serving.value {
+            t.error(
+                warm.offset,
+                "warm",
+                format!("{} is above serving ({})", warm.value, serving.value),
+            );
+            return None;
+        }
+        Some(AsgSpec {
+            name: name.value,
+            warm: warm.value as u32,
+            serving: serving.value as u32,
+        })
+    });
+    let asgs = match asgs {
+        Some((items, offset)) => {
+            if items.is_empty() {
+                s.error(offset, "asgs", "lists no Auto Scaling group");
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for a in items.iter().flatten() {
+                if !names.insert(a.name.clone()) {
+                    s.error(offset, "asgs", format!("{:?} is listed twice", a.name));
+                }
+            }
+            if items.iter().any(Option::is_none) {
+                None
+            } else {
+                Some(items.into_iter().flatten().collect())
+            }
+        }
+        None => None,
+    };
+    let inference_url = s.opt_str("inference_url");
+    if let Some(u) = &inference_url
+        && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+    {
+        s.error(
+            u.offset,
+            "inference_url",
+            format!("{:?} is not an http(s) URL", u.value),
+        );
+    }
+    let bucket = s.opt_str("bucket");
+    if let Some(b) = &bucket
+        && !valid_bucket(&b.value)
+    {
+        s.error(
+            b.offset,
+            "bucket",
+            format!("{:?} is not a valid S3 bucket name", b.value),
+        );
+    }
+    let endpoint = endpoint?.value;
+    let inference_url = inference_url
+        .map(|u| u.value)
+        .unwrap_or_else(|| origin(&endpoint));
+    Some(Region {
+        side,
+        region: region?.value,
+        endpoint,
+        inference_url,
+        asgs: asgs?,
+        bucket: bucket.map(|b| b.value),
+    })
+}
+
+/// `https://host:port/health` → `https://host:port`.
+fn origin(url: &str) -> String {
+    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after..].find('/') {
+        Some(i) => url[..after + i].to_string(),
+        None => url.to_string(),
+    }
+}
+
+fn valid_bucket(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn artifact_set(
+    t: &mut Section<'_, '_>,
+    buckets: &(Option<String>, Option<String>),
+) -> Option<ArtifactSet> {
+    let name = t.req_str("name");
+    if let Some(n) = &name
+        && !n
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        t.error(
+            n.offset,
+            "name",
+            format!(
+                "{:?} may only use letters, digits, '-' and '_' (it names files and keys)",
+                n.value
+            ),
+        );
+    }
+    let prefix = t.req_str("prefix");
+    if let Some(p) = &prefix
+        && (p.value.starts_with('/') || p.value.starts_with(".standby/"))
+    {
+        t.error(
+            p.offset,
+            "prefix",
+            format!("{:?} must not start with '/' or '.standby/'", p.value),
+        );
+    }
+    if let Some(p) = &prefix
+        && !p.value.ends_with('/')
+    {
+        t.warning(
+            p.offset,
+            "prefix",
+            format!(
+                "{:?} does not end with '/': it also matches keys like {:?}",
+                p.value,
+                format!("{}-other", p.value)
+            ),
+        );
+    }
+    let schedule = match t.req_str("schedule") {
+        Some(s) => match crate::sync::schedule::Schedule::parse(&s.value) {
+            Ok(sch) => Some(sch),
+            Err(e) => {
+                t.error(s.offset, "schedule", e);
+                None
+            }
+        },
+        None => None,
+    };
+    let rpo = t.duration("rpo", None);
+    let mode = t.choice("mode", &["copy", "replication"], Some("copy"));
+    let delete = t.opt_bool("delete").map(|b| b.value);
+    let delete = if t.has("delete") { delete } else { Some(false) };
+    let primary_bucket = t
+        .opt_str("primary_bucket")
+        .map(|b| b.value)
+        .or_else(|| buckets.0.clone());
+    let standby_bucket = t
+        .opt_str("standby_bucket")
+        .map(|b| b.value)
+        .or_else(|| buckets.1.clone());
+    let offset = t.offset;
+    if primary_bucket.is_none() {
+        t.error(
+            offset,
+            "primary_bucket",
+            "no bucket: set [primary] bucket (or this set's primary_bucket)",
+        );
+    }
+    if standby_bucket.is_none() {
+        t.error(
+            offset,
+            "standby_bucket",
+            "no bucket: set [standby] bucket (or this set's standby_bucket)",
+        );
+    }
+    if let (Some(sch), Some(r)) = (&schedule, &rpo)
+        && let Some(period) = sch.period()
+        && r.value < period
+    {
+        t.warning(r.offset, "rpo", format!("{} is shorter than the schedule's period ({}): the set will breach its RPO between runs", crate::duration::human(r.value), crate::duration::human(period)));
+    }
+    let mode = if mode?.value == "replication" {
+        SyncMode::Replication
+    } else {
+        SyncMode::Copy
+    };
+    Some(ArtifactSet {
+        name: name?.value,
+        prefix: prefix?.value,
+        schedule: schedule?,
+        rpo: rpo?.value,
+        mode,
+        delete: delete?,
+        primary_bucket: primary_bucket?,
+        standby_bucket: standby_bucket?,
+    })
+}
+
+fn sync_tuning(s: &mut Section<'_, '_>) -> Option<SyncTuning> {
+    let d = SyncTuning::default();
+    let concurrency = s.int_in("concurrency", 1, 1024, Some(d.concurrency as i64));
+    let threshold = s.int_in(
+        "multipart_threshold_mib",
+        5,
+        5 * 1024,
+        Some((d.multipart_threshold >> 20) as i64),
+    );
+    let part = s.int_in(
+        "part_size_mib",
+        5,
+        5 * 1024,
+        Some((d.part_size >> 20) as i64),
+    );
+    let attempts = s.int_in("attempts", 1, 20, Some(i64::from(d.attempts)));
+    let verify_every = s.duration("verify_every", Some(d.verify_every));
+    Some(SyncTuning {
+        concurrency: concurrency?.value as usize,
+        multipart_threshold: (threshold?.value as u64) << 20,
+        part_size: (part?.value as u64) << 20,
+        attempts: attempts?.value as u32,
+        verify_every: verify_every?.value,
+    })
+}
+
+fn looks_like_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn dns(s: &mut Section<'_, '_>) -> Option<Dns> {
+    let zone_id = s.req_str("zone_id");
+    let name = s.req_str("name");
+    let record_type = s.choice("type", &["CNAME", "A", "AAAA"], Some("CNAME"));
+    let ttl = s.int_in("ttl", 0, 172_800, Some(60));
+    let primary = s.req_str("primary");
+    let standby = s.req_str("standby");
+    if let (Some(p), Some(st)) = (&primary, &standby)
+        && p.value.trim_end_matches('.') == st.value.trim_end_matches('.')
+    {
+        s.error(
+            st.offset,
+            "standby",
+            "is the same value as dns.primary: a flip would change nothing",
+        );
+    }
+    let record_type = match record_type?.value.as_str() {
+        "A" => RecordType::A,
+        "AAAA" => RecordType::Aaaa,
+        _ => RecordType::Cname,
+    };
+    if record_type != RecordType::Cname {
+        for (key, v) in [("primary", &primary), ("standby", &standby)] {
+            if let Some(v) = v {
+                let ok = match record_type {
+                    RecordType::A => v.value.parse::<std::net::Ipv4Addr>().is_ok(),
+                    _ => v.value.parse::<std::net::Ipv6Addr>().is_ok(),
+                };
+                if !ok {
+                    s.error(
+                        v.offset,
+                        key,
+                        format!(
+                            "{:?} is not an address for a {} record",
+                            v.value,
+                            record_type.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Some(Dns {
+        zone_id: zone_id?
+            .value
+            .trim_start_matches("/hostedzone/")
+            .to_string(),
+        name: name?.value,
+        record_type,
+        ttl: ttl?.value as u32,
+        primary: primary?.value,
+        standby: standby?.value,
+    })
+}
+
+fn health(s: &mut Section<'_, '_>) -> Option<Health> {
+    let d = Health::default();
+    let interval = s.duration("interval", Some(d.interval));
+    let timeout = s.duration("timeout", Some(d.timeout));
+    let failure_threshold = s.int_in(
+        "failure_threshold",
+        1,
+        100,
+        Some(i64::from(d.failure_threshold)),
+    );
+    let window = s.duration("window", Some(d.window));
+    let error_rate = match s.opt_float("error_rate") {
+        Some(r) if !(r.value > 0.0 && r.value < 1.0) => {
+            s.error(
+                r.offset,
+                "error_rate",
+                format!(
+                    "{} must be a fraction between 0 and 1 (e.g. 0.05 for 5%)",
+                    r.value
+                ),
+            );
+            None
+        }
+        Some(r) => Some(r.value),
+        None if s.has("error_rate") => None,
+        None => Some(d.error_rate),
+    };
+    let min_samples = s.int_in("min_samples", 1, 1_000_000, Some(i64::from(d.min_samples)));
+    let degraded_for = s.duration("degraded_for", Some(d.degraded_for));
+    let slow = s.duration("slow", Some(d.slow));
+    let recover_after = s.int_in("recover_after", 1, 100, Some(i64::from(d.recover_after)));
+    let fail_on = match s.strings("fail_on") {
+        Some(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match OutcomeClass::parse(&item.value) {
+                    Some(OutcomeClass::ProbeError) => s.error(
+                        item.offset,
+                        "fail_on",
+                        "probe_error means our probe is broken (a 4xx other than 429); it alerts but never fails over",
+                    ),
+                    Some(OutcomeClass::Ok) => s.error(item.offset, "fail_on", "\"ok\" cannot count as a failure"),
+                    Some(OutcomeClass::Local) => s.error(item.offset, "fail_on", "\"local\" is this host failing to send the probe (out of file descriptors, memory or ports); it never counts as the primary's failure"),
+                    Some(c) => out.push(c),
+                    None => s.error(
+                        item.offset,
+                        "fail_on",
+                        format!("{:?} is not an outcome class (slow, rate_limited, unavailable, server_error, timeout, connect)", item.value),
+                    ),
+                }
+            }
+            Some(out)
+        }
+        None if s.has("fail_on") => None,
+        None => Some(d.fail_on.clone()),
+    };
+    let attempts = s.int_in("attempts", 1, 5, Some(i64::from(d.attempts)));
+    let flap_window = s.duration("flap_window", Some(d.flap_window));
+    let flap_changes = s.int_in("flap_changes", 2, 1000, Some(i64::from(d.flap_changes)));
+    for (key, v) in [
+        ("interval", &interval),
+        ("timeout", &timeout),
+        ("window", &window),
+        ("slow", &slow),
+        ("flap_window", &flap_window),
+    ] {
+        if let Some(v) = v
+            && v.value.is_zero()
+        {
+            s.error(v.offset, key, "must be greater than zero");
+        }
+    }
+    if let (Some(i), Some(w)) = (&interval, &window)
+        && w.value < i.value
+    {
+        s.error(
+            w.offset,
+            "window",
+            "is shorter than health.interval: it would never hold a sample",
+        );
+    }
+    Some(Health {
+        interval: interval?.value,
+        timeout: timeout?.value,
+        failure_threshold: failure_threshold?.value as u32,
+        window: window?.value,
+        error_rate: error_rate?,
+        min_samples: min_samples?.value as u32,
+        degraded_for: degraded_for?.value,
+        slow: slow?.value,
+        recover_after: recover_after?.value as u32,
+        attempts: attempts?.value as u8,
+        fail_on: fail_on?,
+        flap_window: flap_window?.value,
+        flap_changes: flap_changes?.value as u32,
+    })
+}
+
+fn failover(s: &mut Section<'_, '_>, base: &Base<'_>) -> Option<Failover> {
+    let mode = s.choice("mode", &["automatic", "manual"], Some("automatic"));
+    let cooldown = s.duration("cooldown", Some(Duration::from_secs(1800)));
+    let approval_timeout = s.duration("approval_timeout", Some(Duration::from_secs(600)));
+    let runbook = runbook_at(s, base, RunbookKind::Failover);
+    let drill_runbook = runbook_key(s, base, "drill_runbook", RunbookKind::DrillStandby);
+    let d = crate::retry::RetryPolicy::default();
+    let attempts = s.int_in("attempts", 1, 100, Some(i64::from(d.attempts)));
+    let retry_backoff = s.duration("retry_backoff", Some(d.backoff));
+    let retry_max_backoff = s.duration("retry_max_backoff", Some(d.max_backoff));
+    let escalate_after = s.int_in("escalate_after", 1, 100, Some(i64::from(d.escalate_after)));
+    if let (Some(b), Some(m)) = (&retry_backoff, &retry_max_backoff)
+        && m.value < b.value
+    {
+        s.error(
+            m.offset,
+            "retry_max_backoff",
+            "is shorter than failover.retry_backoff: the first wait would already be over the cap",
+        );
+    }
+    if let (Some(a), Some(e)) = (&attempts, &escalate_after)
+        && e.value > a.value
+    {
+        s.error(
+            e.offset,
+            "escalate_after",
+            format!(
+                "is more than failover.attempts ({}): the early escalation would never go out",
+                a.value
+            ),
+        );
+    }
+    let mode = if mode?.value == "manual" {
+        Mode::Manual
+    } else {
+        Mode::Automatic
+    };
+    Some(Failover {
+        mode,
+        cooldown: cooldown?.value,
+        runbook: runbook?,
+        drill_runbook: drill_runbook?,
+        approval_timeout: approval_timeout?.value,
+        retry: crate::retry::RetryPolicy {
+            attempts: attempts?.value as u32,
+            backoff: retry_backoff?.value,
+            max_backoff: retry_max_backoff?.value,
+            escalate_after: escalate_after?.value as u32,
+        },
+    })
+}
+
+fn failback(s: &mut Section<'_, '_>, base: &Base<'_>) -> Option<Failback> {
+    let runbook = runbook_at(s, base, RunbookKind::Failback);
+    let mode = s.choice("mode", &["manual", "automatic"], Some("manual"));
+    let stable_for = s.duration("stable_for", Some(Duration::from_secs(600)));
+    Some(Failback {
+        runbook: runbook?,
+        mode: if mode?.value == "automatic" {
+            Mode::Automatic
+        } else {
+            Mode::Manual
+        },
+        stable_for: stable_for?.value,
+    })
+}
+
+fn runbook_at(s: &mut Section<'_, '_>, base: &Base<'_>, kind: RunbookKind) -> Option<Runbook> {
+    runbook_key(s, base, "runbook", kind)
+}
+
+fn runbook_key(
+    s: &mut Section<'_, '_>,
+    base: &Base<'_>,
+    key: &str,
+    kind: RunbookKind,
+) -> Option<Runbook> {
+    match s.opt_str(key) {
+        Some(At { value, offset }) => {
+            let path: PathBuf = base.join(&value);
+            match base.read(&path) {
+                Ok(text) => runbook::compile(&Source::new(&path, text), kind, s.diags),
+                Err(e) => {
+                    s.error(offset, key, format!("cannot read {}: {e}", path.display()));
+                    None
+                }
+            }
+        }
+        None if s.has(key) => None,
+        None => default_runbook(kind, s),
+    }
+}
+
+fn default_runbook(kind: RunbookKind, s: &mut Section<'_, '_>) -> Option<Runbook> {
+    runbook::compile(&runbook::embedded(kind), kind, s.diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_annotated_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/standby.toml");
+        let (cfg, warnings) = load(&path, &TestFiles).unwrap_or_else(|d| panic!("{d}"));
+        assert!(warnings.items.is_empty(), "{warnings}");
+        assert_eq!(cfg.service.rto, Duration::from_secs(300));
+        assert_eq!(
+            cfg.standby.asgs[0],
+            AsgSpec {
+                name: "gpu-usw2".into(),
+                warm: 1,
+                serving: 4
+            }
+        );
+        assert_eq!(cfg.failover.runbook.steps.len(), 8);
+        assert_eq!(cfg.dns.side_of("usw2.example.com."), Some(Side::Standby));
+    }
+
+    #[test]
+    fn the_issue_sample_warns_that_slow_never_fires() {
+        let text = TestFiles
+            .read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/standby.toml"))
+            .unwrap()
+            .replace("slow = \"800ms\"", "slow = \"3s\"");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/standby.toml");
+        let mut diags = Diagnostics::default();
+        let src = Source::new(&path, text);
+        assert!(compile(&src, &TestFiles, &mut diags).is_some());
+        let w: Vec<String> = diags.warnings().map(|d| d.to_string()).collect();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("health.slow: 3.0s is not below health.timeout (1.0s)")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn defaults_fill_optional_sections() {
+        let text = "[service]\nname = \"x\"\nrto = \"10m\"\nstate_dir = \"s\"\n[primary]\nregion = \"us-east-1\"\nendpoint = \"http://a/h\"\nasgs = [{ name = \"a\", warm = 0, serving = 1 }]\n[standby]\nregion = \"eu-west-1\"\nendpoint = \"http://b/h\"\nasgs = [{ name = \"b\", warm = 0, serving = 1 }]\n[dns]\nzone_id = \"/hostedzone/Z1\"\nname = \"api.x.\"\nprimary = \"a.x\"\nstandby = \"b.x\"\n";
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), text)
+            .unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(cfg.dns.zone_id, "Z1");
+        assert_eq!(cfg.health, Health::default());
+        assert_eq!(cfg.failover.mode, Mode::Automatic);
+        assert_eq!(cfg.service.reports_dir, Path::new("/etc/standby/s/reports"));
+        assert!(
+            cfg.failover
+                .runbook
+                .path
+                .display()
+                .to_string()
+                .contains("built in")
+        );
+    }
+}

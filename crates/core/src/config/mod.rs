@@ -1,0 +1,284 @@
+//! The validated configuration. Loading is two-stage, after vector's config compiler: TOML is
+//! parsed into a spanned tree ([`doc`]), then [`compile`] turns it into a [`Config`] or returns
+//! every error at once with file:line:column and key path. Nothing touches AWS before this passes.
+
+pub mod compile;
+pub mod control;
+pub mod probes;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::runbook::Runbook;
+
+pub use crate::detector::Policy as Health;
+pub use crate::diag::{Diagnostic, Diagnostics, Severity};
+pub use crate::machine::Mode;
+pub use crate::side::Side;
+pub use crate::sync::{ArtifactSet, SyncMode};
+
+/// How the config compiler reads the files a config names (runbooks, probe bodies): the core
+/// reads none itself; the app passes the filesystem, tests pass what they like.
+pub trait Files {
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// The files a unit test compiles: the repository's examples and runbooks, read from disk.
+#[cfg(test)]
+pub(crate) struct TestFiles;
+
+#[cfg(test)]
+impl Files for TestFiles {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "tests read the repository's fixtures"
+    )]
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// For configs compiled from memory that name no files: every read is refused with a reason.
+pub struct NoFiles;
+
+impl Files for NoFiles {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!(
+                "{} not read: this config was compiled from memory",
+                path.display()
+            ),
+        ))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// FNV-1a of the config text, so a report says exactly which config ran.
+    pub digest: String,
+    pub service: Service,
+    pub aws: Aws,
+    pub primary: Region,
+    pub standby: Region,
+    pub dns: Dns,
+    pub health: Health,
+    pub failover: Failover,
+    pub failback: Failback,
+    pub artifacts: Vec<ArtifactSet>,
+    pub sync: SyncTuning,
+    pub probes: crate::smoke::Probes,
+    pub drills: Drills,
+    pub control: Control,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// `[control]`: the daemon's local endpoint (metrics, health, status) and how it takes commands.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// HTTP listener for `/metrics`, `/healthz`, `/status` (and control, with a token); `None`
+    /// turns it off. Loopback by default.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Unix socket (mode 0600) for `standby approve|pause|resume|ack`.
+    pub socket: PathBuf,
+    /// Environment variable holding the bearer token that enables control over HTTP.
+    pub token_env: Option<String>,
+}
+
+/// `[[webhooks]]`: JSON POSTs on events, delivered in the background with retries.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub headers: Vec<(String, crate::smoke::secret::Template)>,
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "verdict",
+    "run_started",
+    "run_finished",
+    "step_failed",
+    "rto_breach_projected",
+    "approval_needed",
+    "approval_escalation",
+    "flapping",
+    "unarmed",
+    "escalation",
+    "orchestrator_impaired",
+    "state_rederived",
+];
+
+impl Config {
+    pub fn side(&self, side: Side) -> &Region {
+        match side {
+            Side::Primary => &self.primary,
+            Side::Standby => &self.standby,
+        }
+    }
+
+    /// Where a side's synthetic requests go: its inference base URL and the probe path.
+    pub fn smoke_url(&self, side: Side) -> String {
+        let base = self.side(side).inference_url.trim_end_matches('/');
+        format!("{base}{}", self.probes.path)
+    }
+
+    /// Loads and validates a config and the runbooks and bodies it names, read through `files`
+    /// (the core reads no files itself). Warnings ride along on success.
+    pub fn load(path: &Path, files: &dyn Files) -> Result<(Config, Diagnostics), Diagnostics> {
+        compile::load(path, files)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    /// The RTO objective the runs are measured against.
+    pub rto: Duration,
+    pub state_dir: PathBuf,
+    pub reports_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub endpoint_url: Option<String>,
+    /// SDK attempts per call; 1 in tests against the emulator so unimplemented calls fail fast.
+    pub max_attempts: u32,
+    /// The deadline of one AWS call, all its SDK attempts included: a control plane that hangs
+    /// (Route 53 in a us-east-1 event) fails the step in bounded time, and the retry policy
+    /// takes it from there.
+    pub call_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub side: Side,
+    pub region: String,
+    pub endpoint: String,
+    /// Base URL synthetic inference requests go to; default: the origin of `endpoint`.
+    pub inference_url: String,
+    pub asgs: Vec<AsgSpec>,
+    /// Artifact bucket in this region; required when artifact sets are configured.
+    pub bucket: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AsgSpec {
+    pub name: String,
+    pub warm: u32,
+    pub serving: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RecordType {
+    #[serde(rename = "CNAME")]
+    Cname,
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Cname => "CNAME",
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Dns {
+    pub zone_id: String,
+    pub name: String,
+    pub record_type: RecordType,
+    pub ttl: u32,
+    pub primary: String,
+    pub standby: String,
+}
+
+impl Dns {
+    pub fn value(&self, side: Side) -> &str {
+        match side {
+            Side::Primary => &self.primary,
+            Side::Standby => &self.standby,
+        }
+    }
+
+    /// Which side a record value points at, tolerating the trailing dot Route 53 adds to names.
+    pub fn side_of(&self, value: &str) -> Option<Side> {
+        let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+        let v = norm(value);
+        if v == norm(&self.primary) {
+            Some(Side::Primary)
+        } else if v == norm(&self.standby) {
+            Some(Side::Standby)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Failover {
+    pub mode: Mode,
+    pub cooldown: Duration,
+    pub runbook: Runbook,
+    pub drill_runbook: Runbook,
+    /// Manual mode: how long a run waits for approval before the escalation webhook fires (and
+    /// again each time this long passes). It never approves itself.
+    pub approval_timeout: Duration,
+    /// What a failover does when a step fails: attempts, spacing, when to escalate.
+    pub retry: crate::retry::RetryPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failback {
+    pub runbook: Runbook,
+    /// `automatic`: fail back once the primary has been healthy for `stable_for`.
+    pub mode: Mode,
+    pub stable_for: Duration,
+}
+
+/// Scheduled drills from `[[drills]]`. The standby drill's runbook is `[failover]
+/// drill_runbook`; a full drill runs the failover and failback runbooks.
+#[derive(Debug, Clone)]
+pub struct Drills {
+    pub scheduled: Vec<ScheduledDrill>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduledDrill {
+    pub kind: crate::runbook::RunbookKind,
+    pub schedule: crate::sync::schedule::Schedule,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncTuning {
+    /// Copies in flight at once, across all parts.
+    pub concurrency: usize,
+    /// Objects at or above this size are copied with multipart UploadPartCopy.
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    /// Attempts per copy call, with exponential backoff and full jitter between them.
+    pub attempts: u32,
+    /// How often a sync lists the destination in full instead of trusting the manifest.
+    pub verify_every: Duration,
+}
+
+impl Default for SyncTuning {
+    fn default() -> Self {
+        // Below ~256 MiB a single server-side CopyObject beats a multipart copy: the per-part
+        // requests and the final assembly cost more than the parallelism gains.
+        SyncTuning {
+            concurrency: 32,
+            multipart_threshold: 256 << 20,
+            part_size: 64 << 20,
+            attempts: 4,
+            verify_every: Duration::from_secs(3600),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The records a run leaves behind: what each step did and when, the failed attempts, the
+//! estimates behind a projected RTO. Pure data; the app's `journal` persists them with
+//! compare-and-swap, the report builder reads them.
+
+use chrono::{DateTime, Utc};
+
+use crate::machine::Trigger;
+use crate::outcome::ProbeResult;
+use crate::plan::Plan;
+use crate::runbook::RunbookKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// Not run because an earlier step aborted the run.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub status: StepStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How many times the step was started: more than one means it was resumed after a crash.
+    pub attempts: u32,
+    pub reason: String,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub kind: RunbookKind,
+    pub service: String,
+    pub trigger: Trigger,
+    pub evidence: Vec<ProbeResult>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub reason: String,
+    pub config_path: String,
+    pub runbook_path: String,
+    pub runbook_digest: String,
+    #[serde(with = "crate::serde_duration", rename = "rto_objective_ms")]
+    pub rto_objective: std::time::Duration,
+    pub dns_ttl_s: u32,
+    pub plan: Plan,
+    pub steps: Vec<StepRecord>,
+    /// Each time a process picked the run up again after a crash or shutdown.
+    pub resumed_at: Vec<DateTime<Utc>>,
+    /// Timestamped notes: projected-RTO warnings, shutdown points.
+    pub notes: Vec<Note>,
+    /// The configured detection time (streak of failing rounds), for a drill's would-be RTO.
+    #[serde(default)]
+    pub detection_ms: u64,
+    /// The detection time without the probe timeout (failure_threshold × interval): how soon a
+    /// refused or erroring primary is judged down from its last good probe.
+    #[serde(default)]
+    pub detection_min_ms: u64,
+    /// Step durations (by action key) from the latest drill, used by projected RTO.
+    #[serde(default)]
+    pub estimates: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    pub estimates_from: Option<String>,
+    /// FNV-1a of the config text the run was planned with.
+    #[serde(default)]
+    pub config_digest: Option<String>,
+    /// A standby drill: the failover runbook's steps, with the last measured duration of each,
+    /// from which the report builds the RTO a failover would have had.
+    #[serde(default)]
+    pub failover_steps: Vec<StepEstimate>,
+    /// `--force`: a failed verify does not abort the run (the flip may follow anyway).
+    #[serde(default)]
+    pub force: bool,
+    /// Each failed attempt of a failover: retried at the failed step, or the last one.
+    #[serde(default)]
+    pub attempts: Vec<FailedAttempt>,
+    /// The failed step runs again at this instant; kept so a restart waits out the same backoff.
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FailedAttempt {
+    /// 1-based.
+    pub attempt: u32,
+    pub step: String,
+    pub at: DateTime<Utc>,
+    /// Why the step failed.
+    pub reason: String,
+    /// What followed.
+    pub next: AttemptNext,
+    /// The retry policy's reason.
+    pub then: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptNext {
+    Retry,
+    /// The primary recovered: an automatic failover lost its reason.
+    Stop,
+    /// The last attempt: the run failed and escalated.
+    GiveUp,
+}
+
+impl RunRecord {
+    /// The run used up its attempts (and escalated).
+    pub fn gave_up(&self) -> bool {
+        self.attempts
+            .last()
+            .is_some_and(|a| a.next == AttemptNext::GiveUp)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepEstimate {
+    pub name: String,
+    pub key: String,
+    /// How many earlier steps of the runbook do the same thing.
+    #[serde(default)]
+    pub nth: usize,
+    pub budget_ms: u64,
+    pub last_ms: Option<u64>,
+    pub last_from: Option<String>,
+    /// A verify after the flip: its part of the RTO ends at its first good answer.
+    #[serde(default)]
+    pub restores: bool,
+    /// For a step never measured on this setup: the stated model it is estimated from.
+    #[serde(default)]
+    pub model: Option<Model>,
+}
+
+/// An estimate from a stated model: its ends and, in words, the model and its numbers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Model {
+    /// The figure the would-be RTO adds up.
+    pub ms: u64,
+    pub low_ms: u64,
+    pub high_ms: u64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Note {
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
+impl RunRecord {
+    pub fn step_records_for(plan: &Plan) -> Vec<StepRecord> {
+        plan.steps
+            .iter()
+            .map(|s| StepRecord {
+                name: s.name.clone(),
+                status: StepStatus::Pending,
+                started_at: None,
+                finished_at: None,
+                attempts: 0,
+                reason: String::new(),
+                details: serde_json::Value::Null,
+            })
+            .collect()
+    }
+
+    /// The first step that has not finished: where a resumed run continues.
+    pub fn next_step(&self) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| matches!(s.status, StepStatus::Pending | StepStatus::Running))
+    }
+}

@@ -1,0 +1,246 @@
+//! Seeds moto through the SDK with what Terraform would have made: a hosted zone and the record
+//! pointing at the primary, a launch configuration and GPU groups per region, artifact buckets.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    VersioningConfiguration,
+};
+
+#[derive(Debug, Clone)]
+pub struct World {
+    pub primary_region: String,
+    pub standby_region: String,
+    pub primary_asg: String,
+    pub standby_asg: String,
+    pub primary_warm: u32,
+    pub standby_warm: u32,
+    pub serving: u32,
+    pub record_name: String,
+    pub primary_value: String,
+    pub standby_value: String,
+    pub primary_bucket: String,
+    pub standby_bucket: String,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            primary_region: "us-east-1".into(),
+            standby_region: "us-west-2".into(),
+            primary_asg: "gpu-use1".into(),
+            standby_asg: "gpu-usw2".into(),
+            primary_warm: 0,
+            standby_warm: 1,
+            serving: 4,
+            record_name: "api.example.com.".into(),
+            primary_value: "use1.example.com".into(),
+            standby_value: "usw2.example.com".into(),
+            primary_bucket: "artifacts-use1".into(),
+            standby_bucket: "artifacts-usw2".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("seeding moto: {0}")]
+pub struct SeedError(String);
+
+fn err(e: impl std::error::Error) -> SeedError {
+    SeedError(standby_aws::error_text(&e))
+}
+
+/// SDK config for the emulator: fixed test credentials (moto accepts any), one attempt per call
+/// so an unimplemented call fails fast instead of retrying.
+pub async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "standby-testbed",
+        ))
+        .endpoint_url(endpoint)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await
+}
+
+/// Creates everything and returns the hosted zone id.
+pub async fn seed(endpoint: &str, w: &World) -> Result<String, SeedError> {
+    // The primary starts serving: its group at `serving`, the standby at `warm`.
+    for (region, asg, desired) in [
+        (&w.primary_region, &w.primary_asg, w.serving),
+        (&w.standby_region, &w.standby_asg, w.standby_warm),
+    ] {
+        let conf = sdk(endpoint, region).await;
+        let client = aws_sdk_autoscaling::Client::new(&conf);
+        let lc = format!("{asg}-lc");
+        client
+            .create_launch_configuration()
+            .launch_configuration_name(&lc)
+            .image_id("ami-12c6146b")
+            .instance_type("g5.xlarge")
+            .send()
+            .await
+            .map_err(err)?;
+        client
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(asg)
+            .launch_configuration_name(&lc)
+            .min_size(0)
+            .max_size(desired.max(1) as i32)
+            .desired_capacity(desired as i32)
+            .availability_zones(format!("{region}a"))
+            .send()
+            .await
+            .map_err(err)?;
+        let bucket = if region == &w.primary_region {
+            &w.primary_bucket
+        } else {
+            &w.standby_bucket
+        };
+        create_bucket(endpoint, region, bucket).await?;
+    }
+    let conf = sdk(endpoint, "us-east-1").await;
+    let r53 = aws_sdk_route53::Client::new(&conf);
+    let zone_name = w
+        .record_name
+        .split_once('.')
+        .map(|(_, z)| z.to_string())
+        .unwrap_or_else(|| w.record_name.clone());
+    let zone = r53
+        .create_hosted_zone()
+        .name(zone_name)
+        .caller_reference(format!("standby-testbed-{}", std::process::id()))
+        .send()
+        .await
+        .map_err(err)?;
+    let zone_id = zone
+        .hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .ok_or_else(|| SeedError("no hosted zone id".into()))?;
+    set_record(endpoint, &zone_id, &w.record_name, &w.primary_value).await?;
+    Ok(zone_id)
+}
+
+/// A versioned bucket, as the Terraform module makes them. us-east-1 takes no LocationConstraint;
+/// every other region needs one.
+pub async fn create_bucket(endpoint: &str, region: &str, bucket: &str) -> Result<(), SeedError> {
+    let s3 = standby_aws::s3_client(&sdk(endpoint, region).await);
+    let mut create = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create.send().await.map_err(err)?;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Points the record at `value` (tests use it to reset between runs).
+pub async fn set_record(
+    endpoint: &str,
+    zone_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), SeedError> {
+    let r53 = aws_sdk_route53::Client::new(&sdk(endpoint, "us-east-1").await);
+    standby_aws::dns::upsert(
+        &r53,
+        zone_id,
+        name,
+        standby_core::config::RecordType::Cname,
+        60,
+        value,
+        "testbed",
+    )
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Sets a group's capacity directly (tests use it to reset between runs).
+pub async fn set_capacity(
+    endpoint: &str,
+    region: &str,
+    asg: &str,
+    desired: u32,
+    max: u32,
+) -> Result<(), SeedError> {
+    let client = aws_sdk_autoscaling::Client::new(&sdk(endpoint, region).await);
+    standby_aws::asg::set_capacity(&client, asg, desired, 0, max)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Uploads `parts` parts of `part_size` bytes (part n filled with `fill + n`), so the object has a
+/// multipart ETag, as weights uploaded by training pipelines do.
+pub async fn put_multipart(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    parts: usize,
+    part_size: usize,
+    fill: u8,
+) -> Result<(), SeedError> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let up = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(err)?;
+    let id = up.upload_id().unwrap_or_default().to_string();
+    let mut done = Vec::new();
+    for n in 1..=parts as i32 {
+        let body =
+            aws_sdk_s3::primitives::ByteStream::from(vec![fill.wrapping_add(n as u8); part_size]);
+        let r = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(body)
+            .send()
+            .await
+            .map_err(err)?;
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(r.e_tag().map(str::to_string))
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
+}
