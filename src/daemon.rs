@@ -25,20 +25,31 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::control::{IMPAIRED_PERSIST, IMPAIRED_PROBE, Live};
-use crate::executor::{Ctx, ExecError, RunEnd};
+use crate::context::Ctx;
+use crate::executor::{ExecError, RunEnd};
 use crate::journal;
+use crate::live::{Impairment, Live};
 use crate::prober::Prober;
 use crate::runner;
 use standby_core::detector::{Detector, Health};
 use standby_core::machine::Event;
 use standby_core::runbook::RunbookKind;
 
+/// Why `standby serve` stopped with an error: it could not open its endpoint, or the store
+/// failed in a way it cannot ride out.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
 pub async fn run(
     mut ctx: Ctx,
     mut shutdown: watch::Receiver<bool>,
     mut reload: watch::Receiver<u64>,
-) -> Result<(), ExecError> {
+) -> Result<(), DaemonError> {
     match journal::read_state(&ctx.store).await {
         Ok((state, _)) => info!(
             service = %ctx.cfg.service.name,
@@ -206,7 +217,7 @@ async fn act(
     let last_reason = &mut watch.last_reason;
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
-            mend(ctx, live, IMPAIRED_PERSIST);
+            mend(ctx, live, Impairment::Persist);
             if changed || started.is_some() || decision.reason != *last_reason {
                 info!("decision: {}", decision.reason);
                 *last_reason = decision.reason.clone();
@@ -255,7 +266,7 @@ async fn act(
         Err(e) => {
             let text = format!("applying {}: {e}", event_name(event));
             if matches!(&e, journal::JournalError::Store(s) if s.is_local()) {
-                impair(ctx, live, IMPAIRED_PERSIST, text.clone());
+                impair(ctx, live, Impairment::Persist, text.clone());
             }
             if text != *last_reason {
                 error!("{text}; tried again next round");
@@ -299,7 +310,7 @@ async fn resume(ctx: Ctx, live: Arc<Live>) {
             drive(&ctx, &live, owned).await;
         }
         Ok(None) => {
-            mend(&ctx, &live, IMPAIRED_PERSIST);
+            mend(&ctx, &live, Impairment::Persist);
             live.act_ok();
         }
         Err(e) => acting_failed(&ctx, &live, &e, "checking for unfinished runs"),
@@ -333,13 +344,13 @@ fn acting_failed(ctx: &Ctx, live: &Arc<Live>, e: &ExecError, what: &str) {
     }
     match e {
         ExecError::Journal(journal::JournalError::Store(s)) if s.is_local() => {
-            impair(ctx, live, IMPAIRED_PERSIST, text)
+            impair(ctx, live, Impairment::Persist, text)
         }
         _ => live.act_failed(text),
     }
 }
 
-fn impair(ctx: &Ctx, live: &Live, kind: &str, reason: String) {
+fn impair(ctx: &Ctx, live: &Live, kind: Impairment, reason: String) {
     if live.impair(kind, reason.clone()) {
         warn!("ORCHESTRATOR IMPAIRED ({kind}): {reason}");
         ctx.notifier.send(
@@ -354,7 +365,7 @@ fn impair(ctx: &Ctx, live: &Live, kind: &str, reason: String) {
     }
 }
 
-fn mend(ctx: &Ctx, live: &Live, kind: &str) {
+fn mend(ctx: &Ctx, live: &Live, kind: Impairment) {
     if let Some(was) = live.mend(kind) {
         info!(
             "orchestrator no longer impaired ({kind}) since {}",
@@ -423,14 +434,14 @@ impl Watch {
             impair(
                 ctx,
                 live,
-                IMPAIRED_PROBE,
+                Impairment::Probe,
                 format!(
                     "this host could not send the probe of the primary: {}",
                     round.detail
                 ),
             );
         } else {
-            mend(ctx, live, IMPAIRED_PROBE);
+            mend(ctx, live, Impairment::Probe);
         }
         let verdict = self.detector.observe(&round);
         if !self.ready_sent {
@@ -464,7 +475,7 @@ impl Watch {
                         impair(
                             ctx,
                             live,
-                            IMPAIRED_PERSIST,
+                            Impairment::Persist,
                             format!("persisting the verdict: {e}"),
                         );
                     }
@@ -572,7 +583,7 @@ impl Watch {
 }
 
 /// Starts a synthetic probe of the standby when `[probes] schedule` says one is due.
-async fn probe_if_due(ctx: &Ctx, live: &Arc<crate::control::Live>) -> Option<JoinHandle<()>> {
+async fn probe_if_due(ctx: &Ctx, live: &Arc<Live>) -> Option<JoinHandle<()>> {
     let schedule = ctx.cfg.probes.schedule.as_ref()?;
     let log = crate::smoke::client::read_log(&ctx.store, standby_core::config::Side::Standby)
         .await
@@ -663,7 +674,7 @@ impl DrillScheduler {
 /// once, and an interrupted run (the daemon stopped mid-sync) again at once, since only a
 /// published manifest counts.
 struct SyncScheduler {
-    live: Arc<crate::control::Live>,
+    live: Arc<Live>,
     paused: bool,
     engine: Arc<crate::sync::engine::Engine>,
     running: std::collections::BTreeSet<String>,
@@ -674,7 +685,7 @@ struct SyncScheduler {
 }
 
 impl SyncScheduler {
-    fn new(ctx: &Ctx, live: Arc<crate::control::Live>) -> Self {
+    fn new(ctx: &Ctx, live: Arc<Live>) -> Self {
         SyncScheduler {
             engine: Arc::new(ctx.sync_engine()),
             running: Default::default(),
@@ -748,7 +759,7 @@ impl SyncScheduler {
                             std::time::Duration::from_millis(o.duration_ms),
                         );
                         if let Some(r) = &o.rpo {
-                            let line = crate::ops::rpo_line(r);
+                            let line = r.line();
                             if r.over_objective {
                                 warn!(set = %name, "{line}")
                             } else {

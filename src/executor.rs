@@ -15,18 +15,14 @@
 //! Caveats: a step interrupted by a crash is re-run, so its duration in the report covers the
 //! attempt that finished; the time lost to the crash shows up as `other` in the RTO breakdown.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::context::Ctx;
 use crate::journal::{Journal, JournalError, Note, RunRecord, RunStatus, StepStatus};
-use crate::prober::Prober;
-use crate::store::Store;
-use standby_aws::Clients;
 use standby_core::config::{Config, Side};
 use standby_core::duration::human;
 use standby_core::machine::Trigger;
@@ -35,37 +31,10 @@ use standby_core::plan::{self, Changes, PlannedStep};
 use standby_core::report;
 use standby_core::runbook::{Action, OnFailure, RunbookKind};
 
-/// Everything a run needs from the shell.
-#[derive(Clone)]
-pub struct Ctx {
-    pub cfg: Arc<Config>,
-    pub clients: Clients,
-    pub store: Arc<dyn Store>,
-    pub shutdown: watch::Receiver<bool>,
-    pub notifier: crate::notify::Notifier,
-    /// Built once: a verify step that starts by building an HTTP client would stamp its first
-    /// good answer tens of milliseconds after service was back.
-    pub prober: Prober,
-}
-
-impl Ctx {
-    /// An artifact sync engine over this context's config, clients and store.
-    pub fn sync_engine(&self) -> crate::sync::engine::Engine {
-        crate::sync::engine::Engine {
-            cfg: self.cfg.clone(),
-            clients: self.clients.clone(),
-            store: self.store.clone(),
-            progress: Default::default(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
-    #[error(transparent)]
-    Control(#[from] crate::control::ControlError),
     #[error("observing the world before planning: {0}")]
     Observe(#[from] standby_aws::AwsError),
     #[error(transparent)]

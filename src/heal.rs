@@ -6,7 +6,8 @@
 use chrono::Utc;
 use tracing::warn;
 
-use crate::executor::{Ctx, ExecError};
+use crate::context::Ctx;
+use crate::executor::ExecError;
 use crate::journal::{self, JournalError, RunStatus};
 use crate::store::StoreError;
 use standby_core::machine::Trigger;

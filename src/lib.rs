@@ -22,12 +22,14 @@
 
 pub mod cli;
 pub mod config_file;
+pub mod context;
 pub mod control;
 pub mod daemon;
 pub mod executor;
 pub mod heal;
 pub mod httpmini;
 pub mod journal;
+pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod ops;

@@ -104,8 +104,8 @@ pub struct Snapshot {
     pub escalated: bool,
     /// Failed attempts of the failover in progress (0 when none is running).
     pub failover_failed_attempts: u32,
-    /// Kinds of this host's own faults now (`probe`, `persist`).
-    pub impaired: Vec<String>,
+    /// Each kind of this host's own faults (`probe`, `persist`) and whether it holds now.
+    pub impaired: Vec<(&'static str, bool)>,
     /// The last attempt to act failed.
     pub act_error: bool,
 }
@@ -223,14 +223,11 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         "gauge",
         "1 while this host cannot do its part: probe (cannot send probes: file descriptors, memory, ports), persist (cannot write its state). Never counted as the primary's failure.",
     );
-    for kind in [
-        crate::control::IMPAIRED_PROBE,
-        crate::control::IMPAIRED_PERSIST,
-    ] {
+    for (kind, on) in &s.impaired {
         let _ = writeln!(
             o,
             "standby_orchestrator_impaired{{kind=\"{kind}\"}} {}",
-            bool01(s.impaired.iter().any(|k| k == kind))
+            bool01(*on)
         );
     }
     head(

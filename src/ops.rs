@@ -10,11 +10,11 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::cli::RunArgs;
-use crate::executor::{Ctx, ExecError, RunEnd};
+use crate::context::Ctx;
+use crate::executor::{ExecError, RunEnd};
 use crate::journal::{self, RunStatus};
 use crate::runner;
 use crate::store::FileStore;
-use standby_aws::Clients;
 use standby_core::config::Config;
 use standby_core::duration::human;
 use standby_core::machine::Event;
@@ -29,6 +29,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub enum OpsError {
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
     #[error(transparent)]
@@ -89,20 +91,6 @@ pub fn validate(path: &Path) -> u8 {
     }
 }
 
-pub async fn context(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
-    let clients = Clients::new(&cfg).await;
-    let store = Arc::new(FileStore::new(&cfg.service.state_dir));
-    let notifier = crate::notify::Notifier::start(&cfg);
-    Ctx {
-        prober: crate::prober::Prober::new(&cfg.health),
-        cfg: Arc::new(cfg),
-        clients,
-        store,
-        shutdown,
-        notifier,
-    }
-}
-
 pub async fn serve(
     path: &Path,
     shutdown: watch::Receiver<bool>,
@@ -113,7 +101,7 @@ pub async fn serve(
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
-    let ctx = context(cfg, shutdown.clone()).await;
+    let ctx = crate::context::build(cfg, shutdown.clone()).await;
     crate::daemon::run(ctx, shutdown, reload).await?;
     Ok(EXIT_OK)
 }
@@ -129,7 +117,7 @@ pub async fn run_command(
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
-    let ctx = context(cfg, shutdown).await;
+    let ctx = crate::context::build(cfg, shutdown).await;
 
     if !args.dry_run {
         if let Some(why) = crate::heal::heal_lost_state(&ctx).await? {
@@ -391,7 +379,7 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
                 },
             };
             let (_tx, rx) = watch::channel(false);
-            let ctx = context(cfg, rx).await;
+            let ctx = crate::context::build(cfg, rx).await;
             let (d, _) = runner::apply(&ctx, &event, "-").await?;
             println!(
                 "no daemon answers on {}; applied to the state directly: {}",
@@ -506,7 +494,7 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
         crate::cli::SideArg::Standby => standby_core::config::Side::Standby,
     };
     let (_tx, rx) = watch::channel(false);
-    let ctx = context(cfg, rx).await;
+    let ctx = crate::context::build(cfg, rx).await;
     let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, side).await;
     if side == standby_core::config::Side::Standby {
         crate::smoke::client::record(&ctx.store, &r)
@@ -549,7 +537,7 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
     };
     let reports = if remote {
         let (_tx, rx) = watch::channel(false);
-        let ctx = context(cfg.clone(), rx).await;
+        let ctx = crate::context::build(cfg.clone(), rx).await;
         match crate::reports::list_remote(&ctx.cfg, &ctx.clients).await {
             Ok(r) => r,
             Err(e) => {
@@ -841,7 +829,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             a.schedule.text()
         );
         match rpo_now.remove(&a.name) {
-            Some(Some(r)) => println!("             now: {}", rpo_line(&r)),
+            Some(Some(r)) => println!("             now: {}", r.line()),
             _ => match st
                 .last_rpo
                 .as_ref()
@@ -849,7 +837,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             {
                 Some(b) => println!(
                     "             now: {} (the buckets could not be read within {})",
-                    rpo_line(&b),
+                    b.line(),
                     human(STATUS_RPO_WAIT)
                 ),
                 None => println!(
@@ -895,7 +883,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
     }
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let (_tx, rx) = watch::channel(false);
-    let ctx = context(cfg, rx).await;
+    let ctx = crate::context::build(cfg, rx).await;
     let progress = std::sync::Arc::new(Progress::default());
     let ticker = std::io::stderr()
         .is_terminal()
@@ -958,7 +946,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
                     code = EXIT_FAILED;
                 }
                 if let Some(r) = &o.rpo {
-                    println!("  {}", rpo_line(r));
+                    println!("  {}", r.line());
                     if r.over_objective {
                         code = EXIT_FAILED;
                     }
@@ -971,7 +959,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
                 if let Some(set) = ctx.cfg.artifacts.iter().find(|a| a.name == name)
                     && let Ok(r) = crate::sync::engine::measure_rpo(&ctx.clients, set, None).await
                 {
-                    println!("  {}", rpo_line(&r));
+                    println!("  {}", r.line());
                 }
             }
         }
@@ -984,21 +972,6 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
 
 /// How long `status` waits for the buckets to measure RPO now.
 const STATUS_RPO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-pub fn rpo_line(r: &standby_core::sync::manifest::Rpo) -> String {
-    let flag = if r.over_objective {
-        " — OVER OBJECTIVE"
-    } else {
-        ""
-    };
-    format!(
-        "RPO {} ({}, objective {}){flag}: {}",
-        r.figure(),
-        r.kind.as_str(),
-        human(r.objective),
-        r.reason
-    )
-}
 
 async fn show_progress(p: std::sync::Arc<crate::sync::engine::Progress>) {
     use std::sync::atomic::Ordering::Relaxed;

@@ -11,7 +11,8 @@
 use chrono::Utc;
 use tracing::info;
 
-use crate::executor::{self, Ctx, ExecError, RunEnd};
+use crate::context::Ctx;
+use crate::executor::{self, ExecError, RunEnd};
 use crate::journal::{self, Journal, JournalError};
 use crate::store::{RunLock, StoreError};
 use standby_core::machine::{Decision, Event, Policy, State, decide};

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Object;
-use crate::config::{ArtifactSet, SyncMode};
 use crate::duration::{between, human};
+use crate::sync::{ArtifactSet, SyncMode};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -160,6 +160,23 @@ pub struct Rpo {
 
 impl Rpo {
     /// The figure as people read it: "≤ 4.0s", "1.2s", "unknown".
+    /// One line for people: `RPO <figure> (<kind>, objective <objective>)[ — OVER OBJECTIVE]:
+    /// <reason>`, as `status` and the daemon's log print it.
+    pub fn line(&self) -> String {
+        let flag = if self.over_objective {
+            " — OVER OBJECTIVE"
+        } else {
+            ""
+        };
+        format!(
+            "RPO {} ({}, objective {}){flag}: {}",
+            self.figure(),
+            self.kind.as_str(),
+            human(self.objective),
+            self.reason
+        )
+    }
+
     pub fn figure(&self) -> String {
         match self.value {
             Some(v) => format!("{}{}", self.kind.sign(), human(v)),
