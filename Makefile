@@ -54,11 +54,12 @@ demo: venv build
 
 lint:
 	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --features standby/failpoints -- -D warnings
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # Every target but the benchmark (which seeds 100,000 objects): `make bench` runs that.
 test: venv venv-tf tools lint
-	cargo test --workspace --lib --bins --tests --examples
+	cargo test --workspace --features standby/failpoints --lib --bins --tests --examples
 
 # Times standby's artifact sync against rclone and the AWS CLI on one moto server; writes
 # benches/RESULTS.md. rclone comes from Debian's packages (root, as on CI machines).

@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use crate::context::Ctx;
 use crate::httpmini::{self, Request};
 use crate::live::{Impairment, Live};
-use crate::metrics::Snapshot;
+use crate::metrics::{FinishedRun, Metrics, Snapshot};
 use standby_core::machine::Event;
 
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +245,7 @@ async fn route(
             (if ok { 200 } else { 503 }, JSON, json_body(body))
         }
         ("GET", "/metrics") => (200, "text/plain; version=0.0.4; charset=utf-8", {
-            let mut snap = snapshot(ctx).await;
+            let mut snap = snapshot(ctx, &live.metrics).await;
             let c = live.conditions();
             snap.impaired = Impairment::ALL
                 .iter()
@@ -349,7 +349,7 @@ async fn escalated(ctx: &Ctx) -> Option<standby_core::machine::GaveUp> {
 }
 
 /// The store's view for a scrape.
-pub async fn snapshot(ctx: &Ctx) -> Snapshot {
+pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
     use standby_core::machine::Serving;
     let now = Utc::now();
     let mut s = Snapshot {
@@ -387,27 +387,43 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
     if let Ok(r) = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store).await {
         s.standby_ready = r.ready;
     }
-    if let Ok(runs) = crate::journal::list_runs(&ctx.store).await {
-        s.junk_runs = runs.skipped.len();
-        for r in &runs.records {
-            let result = format!("{:?}", r.status).to_lowercase();
+    if let Ok(keys) = ctx.store.list("runs/").await {
+        // Oldest first (ids sort by creation time): the latest run of a kind wins `last_rto`.
+        for key in keys {
+            let id = crate::journal::run_id_of(&key);
+            let finished = match metrics.finished_run(id) {
+                Some(f) => f,
+                None => match crate::journal::load_run(&ctx.store, id).await {
+                    Ok(r) if r.status == crate::journal::RunStatus::Running => {
+                        *s.runs
+                            .entry((r.kind.as_str().to_string(), "running".into()))
+                            .or_default() += 1;
+                        s.projected_rto = Some(standby_core::report::projected_rto(&r, now));
+                        if r.kind == standby_core::runbook::RunbookKind::Failover {
+                            s.failover_failed_attempts = r.attempts.len() as u32;
+                        }
+                        continue;
+                    }
+                    Ok(r) => {
+                        let f = finished_run(&r);
+                        metrics.remember_finished(id, f.clone());
+                        f
+                    }
+                    Err(
+                        crate::journal::JournalError::Corrupt { .. }
+                        | crate::journal::JournalError::NotFound(_),
+                    ) => {
+                        s.junk_runs += 1;
+                        continue;
+                    }
+                    Err(_) => continue,
+                },
+            };
             *s.runs
-                .entry((r.kind.as_str().to_string(), result))
+                .entry((finished.kind.clone(), finished.result.clone()))
                 .or_default() += 1;
-            if r.status == crate::journal::RunStatus::Running {
-                s.projected_rto = Some(standby_core::report::projected_rto(r, now));
-                if r.kind == standby_core::runbook::RunbookKind::Failover {
-                    s.failover_failed_attempts = r.attempts.len() as u32;
-                }
-            } else if r.status == crate::journal::RunStatus::Succeeded {
-                // A failed run recovered nothing: its figure is not an RTO.
-                let rep = standby_core::report::build(r);
-                if let (Some(m), Some(e)) = (rep.rto.measured_ms, rep.rto.effective_ms) {
-                    s.last_rto.insert(
-                        rep.kind.clone(),
-                        (Duration::from_millis(m), Duration::from_millis(e)),
-                    );
-                }
+            if let Some(rto) = finished.rto {
+                s.last_rto.insert(finished.kind.clone(), rto);
             }
         }
     }
@@ -429,6 +445,22 @@ pub async fn snapshot(ctx: &Ctx) -> Snapshot {
         }
     }
     s
+}
+
+/// What the metrics keep of a finished run. A failed run recovered nothing: its figure is not
+/// an RTO.
+fn finished_run(r: &crate::journal::RunRecord) -> FinishedRun {
+    let rto = (r.status == crate::journal::RunStatus::Succeeded)
+        .then(|| standby_core::report::build(r))
+        .and_then(|rep| match (rep.rto.measured_ms, rep.rto.effective_ms) {
+            (Some(m), Some(e)) => Some((Duration::from_millis(m), Duration::from_millis(e))),
+            _ => None,
+        });
+    FinishedRun {
+        kind: r.kind.as_str().to_string(),
+        result: format!("{:?}", r.status).to_lowercase(),
+        rto,
+    }
 }
 
 /// `GET /status`: the state an operator (or a dashboard) needs, as JSON.

@@ -1283,7 +1283,7 @@ async fn flip(ctx: &Ctx, change: &plan::DnsChange, run_id: &str) -> StepOutcome 
 }
 
 async fn test_hold(ctx: &Ctx, boundary: &str) {
-    crate::testhook::hold(&ctx.cfg.service.state_dir, boundary).await;
+    crate::failpoint::hold(&ctx.cfg.service.state_dir, boundary).await;
 }
 
 /// Which side the DNS record points at now, read back from Route 53; the plan's view when the

@@ -23,6 +23,11 @@ pub fn run_key(id: &str) -> String {
     format!("runs/{id}.json")
 }
 
+/// The run id in a key from [`run_key`].
+pub fn run_id_of(key: &str) -> &str {
+    key.trim_start_matches("runs/").trim_end_matches(".json")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error(transparent)]
@@ -103,7 +108,7 @@ pub async fn load_run(store: &Arc<dyn Store>, id: &str) -> Result<RunRecord, Jou
 pub async fn list_runs(store: &Arc<dyn Store>) -> Result<Runs, JournalError> {
     let mut out = Runs::default();
     for key in store.list("runs/").await? {
-        let id = key.trim_start_matches("runs/").trim_end_matches(".json");
+        let id = run_id_of(&key);
         match load_run(store, id).await {
             Ok(r) => out.records.push(r),
             Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => {
@@ -172,11 +177,14 @@ pub async fn read_verdict(store: &Arc<dyn Store>) -> Result<Option<Verdict>, Jou
 
 /// A run id that sorts by creation time and says what the run was: `20261124T184512Z-failover-3fa1`.
 pub fn new_run_id(kind: RunbookKind, now: DateTime<Utc>) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    // Two runs created in the same second by one process differ by the sequence, by two
+    // processes by the pid; `now`'s nanoseconds spread the rest. No second clock read.
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let salt = (now.timestamp_subsec_nanos()
+        ^ std::process::id().rotate_left(16)
+        ^ seq.wrapping_mul(0x9e37_79b9))
+        & 0xffff;
     format!(
         "{}-{}-{salt:04x}",
         now.format("%Y%m%dT%H%M%SZ"),

@@ -51,9 +51,33 @@ struct Live {
 #[derive(Debug, Default)]
 pub struct Metrics {
     live: Mutex<Live>,
+    /// Run id → what a scrape needs from it, for runs that have finished: a finished record
+    /// never changes, so each is read and reported on once, not on every scrape.
+    finished: Mutex<BTreeMap<String, FinishedRun>>,
+}
+
+/// A finished run as the metrics count it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRun {
+    pub kind: String,
+    /// `succeeded`, `failed`, …
+    pub result: String,
+    /// (measured, effective) RTO, for a run that recovered service with a figure.
+    pub rto: Option<(Duration, Duration)>,
 }
 
 impl Metrics {
+    pub fn finished_run(&self, id: &str) -> Option<FinishedRun> {
+        self.finished.lock().expect("metrics lock").get(id).cloned()
+    }
+
+    pub fn remember_finished(&self, id: &str, run: FinishedRun) {
+        self.finished
+            .lock()
+            .expect("metrics lock")
+            .insert(id.to_string(), run);
+    }
+
     pub fn probe(&self, side: &str, kind: &str, latency: Duration, class: &str) {
         let mut l = self.live.lock().expect("metrics lock");
         l.latency

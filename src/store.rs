@@ -190,7 +190,7 @@ impl FileStore {
 }
 
 fn version_of(bytes: &[u8]) -> Version {
-    Version(standby_core::digest::fnv1a64(bytes))
+    Version(standby_core::digest::sha256(bytes))
 }
 
 impl Store for FileStore {

@@ -82,6 +82,20 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
     assert_eq!(rep["rto"]["objective_met"], false);
     assert_eq!(rep["drill"]["restored"], true);
     assert_eq!(rep["drill"]["estimates_dominate"], true);
+    // Provenance an auditor reproduces: the digests are what `sha256sum` prints for the files.
+    for (what, path) in [
+        ("config", h.config.clone()),
+        ("runbook", h.dir.0.join("runbooks/drill-standby.toml")),
+    ] {
+        let out = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .expect("sha256sum runs");
+        let hex = String::from_utf8_lossy(&out.stdout);
+        let hex = hex.split_whitespace().next().unwrap();
+        assert_eq!(rep[what]["digest"], format!("sha256:{hex}"), "{what}");
+        assert_eq!(rep[what]["path"], path.display().to_string(), "{what}");
+    }
     // The endpoint answers 503 for WARMUP after InService: that, within the gate's 200 ms
     // polling and one verify interval, is the warm-up.
     let warmup = rep["drill"]["warmup_ms"].as_u64().unwrap();
@@ -264,7 +278,7 @@ async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
     let drill_log = std::fs::File::create(h.dir.0.join("drill.log")).unwrap();
     let mut drill = h
         .command(&["drill", "standby", "--yes"])
-        .env("STANDBY_TEST_HOLD_AT", "started:verify-standby")
+        .env("FAILPOINTS", "started:verify-standby=return")
         .stdin(Stdio::null())
         .stdout(drill_log.try_clone().unwrap())
         .stderr(drill_log)
@@ -414,7 +428,7 @@ async fn a_drill_killed_mid_way_resumes_and_cleans_up_on_restart() {
 
     let mut drill = h
         .command(&["drill", "standby", "--yes"])
-        .env("STANDBY_TEST_HOLD_AT", "after:verify-standby")
+        .env("FAILPOINTS", "after:verify-standby=return")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

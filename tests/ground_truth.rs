@@ -365,7 +365,7 @@ async fn rpo_equals_the_truth_at_the_failure_and_after_the_final_sync() {
     let daemon = serve_with(
         &h,
         "serve.log",
-        &[("STANDBY_TEST_HOLD_AT", "sync:prompts:before-publish")],
+        &[("FAILPOINTS", "sync:prompts:before-publish=return")],
     );
     wait_for("armed", Duration::from_secs(30), || armed(&h)).await;
 
@@ -556,7 +556,7 @@ async fn rpo_now_counts_writes_during_a_sync_and_is_a_true_bound_when_the_primar
     // A sync lists, copies, and is held just before it publishes; meanwhile a key is overwritten
     // three times and a new one lands. The sync publishes without them.
     let mut held = h.command(&["sync", "prompts"]);
-    held.env("STANDBY_TEST_HOLD_AT", "sync:prompts:before-publish")
+    held.env("FAILPOINTS", "sync:prompts:before-publish=return")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     write(&p, "prompts/before.txt", b"b").await;

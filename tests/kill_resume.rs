@@ -21,7 +21,7 @@ const STEPS: [&str; 6] = [
 fn spawn_serve(config: &std::path::Path, hold: Option<&str>) -> Child {
     let mut c = standby_command(&["serve"], config);
     if let Some(h) = hold {
-        c.env("STANDBY_TEST_HOLD_AT", h);
+        c.env("FAILPOINTS", format!("{h}=return"));
     }
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -208,7 +208,7 @@ async fn a_sync_killed_mid_way_never_publishes_and_the_next_run_completes() {
         }
         let mut child = h
             .command(&["sync", "prompts"])
-            .env("STANDBY_TEST_HOLD_AT", boundary)
+            .env("FAILPOINTS", format!("{boundary}=return"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

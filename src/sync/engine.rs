@@ -386,7 +386,7 @@ impl Engine {
         let copied = self
             .apply(set, &plan, &src, &src_bucket, &dst_bucket, dst_side)
             .await?;
-        crate::testhook::hold(
+        crate::failpoint::hold(
             &self.cfg.service.state_dir,
             &format!("sync:{}:before-publish", set.name),
         )
@@ -510,7 +510,7 @@ impl Engine {
                 Err(e) => failures.push(format!("copy task: {e}")),
             }
             if copied.len() == half && failures.is_empty() {
-                crate::testhook::hold(
+                crate::failpoint::hold(
                     &self.cfg.service.state_dir,
                     &format!("sync:{}:mid-copy", set.name),
                 )

@@ -160,7 +160,7 @@ pub fn test_env(c: &mut Command) -> &mut Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("STANDBY_TEST_PROBE_KEY", PROBE_KEY)
         .env_remove("AWS_PROFILE")
-        .env_remove("STANDBY_TEST_HOLD_AT")
+        .env_remove("FAILPOINTS")
 }
 
 /// Test runbooks: the shipped defaults with probe intervals shortened so a run takes seconds.

@@ -75,7 +75,7 @@ pub struct RunRecord {
     pub estimates: std::collections::BTreeMap<String, u64>,
     #[serde(default)]
     pub estimates_from: Option<String>,
-    /// FNV-1a of the config text the run was planned with.
+    /// SHA-256 of the config text the run was planned with.
     #[serde(default)]
     pub config_digest: Option<String>,
     /// A standby drill: the failover runbook's steps, with the last measured duration of each,

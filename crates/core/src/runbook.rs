@@ -49,7 +49,7 @@ impl RunbookKind {
 #[derive(Debug, Clone)]
 pub struct Runbook {
     pub path: PathBuf,
-    /// FNV-1a of the source text, so a report says exactly which runbook ran.
+    /// SHA-256 of the source text (`sha256sum` of the file), so a report says which runbook ran.
     pub digest: String,
     pub steps: Vec<Step>,
     /// `[[pre]]` commands: run first; a non-zero exit aborts the run.
@@ -383,7 +383,7 @@ pub fn compile(src: &Source, kind: RunbookKind, diags: &mut Diagnostics) -> Opti
     }
     Some(Runbook {
         path: src.path.clone(),
-        digest: crate::digest::fnv1a64(src.text.as_bytes()),
+        digest: crate::digest::sha256(src.text.as_bytes()),
         steps: steps.into_iter().map(|(s, _)| s).collect(),
         pre,
         post,

@@ -244,7 +244,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
     let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
     let config = Config {
         path: src.path.clone(),
-        digest: crate::digest::fnv1a64(src.text.as_bytes()),
+        digest: crate::digest::sha256(src.text.as_bytes()),
         service,
         aws,
         primary,

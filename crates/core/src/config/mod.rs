@@ -56,7 +56,7 @@ impl Files for NoFiles {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    /// FNV-1a of the config text, so a report says exactly which config ran.
+    /// SHA-256 of the config text (`sha256sum` of the file), so a report says which config ran.
     pub digest: String,
     pub service: Service,
     pub aws: Aws,
