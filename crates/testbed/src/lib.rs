@@ -12,6 +12,11 @@ pub mod moto;
 pub mod seed;
 pub mod sim;
 
+/// The repository's root, where `make venv` puts the venv.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// A free loopback port, found by binding port 0 and letting it go.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

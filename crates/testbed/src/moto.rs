@@ -25,12 +25,12 @@ impl Moto {
     pub fn python() -> PathBuf {
         std::env::var_os("STANDBY_MOTO_PYTHON")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+            .unwrap_or_else(|| crate::workspace_root().join(".venv/bin/python"))
     }
 
     /// The launcher that fixes moto's Route 53 record format (see the script's docstring).
     pub fn launcher() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/moto_server.py")
     }
 
     pub async fn start() -> Result<Moto, MotoError> {
