@@ -23,7 +23,7 @@ use crate::context::Ctx;
 use crate::httpmini::{self, Request};
 use crate::live::{Impairment, Live};
 use crate::metrics::{FinishedRun, Metrics, Snapshot};
-use standby_core::machine::Event;
+use standby_core::machine::{Event, Outcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -314,11 +314,16 @@ async fn route(
                         if via == Via::Socket { "socket" } else { "HTTP" },
                         d.reason
                     );
-                    let refused = d.reason.starts_with("refused");
+                    let refused = d.outcome == Outcome::Refused;
                     (
                         if refused { 409 } else { 200 },
                         JSON,
-                        json_body(json!({"ok": !refused, "changed": changed, "reason": d.reason})),
+                        json_body(json!({
+                            "ok": !refused,
+                            "changed": changed,
+                            "outcome": d.outcome,
+                            "reason": d.reason,
+                        })),
                     )
                 }
                 Err(e) => (

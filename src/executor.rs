@@ -98,6 +98,7 @@ pub async fn create_run(
         plan,
         resumed_at: vec![],
         notes: vec![],
+        breach_projected_at: None,
         detection_ms: standby_core::duration::millis(cfg.health.detection_time()),
         detection_min_ms: standby_core::duration::millis(cfg.health.streak_time()),
         estimates,
@@ -307,11 +308,7 @@ fn failover_estimates(
 /// Runs (or resumes) a journaled run to its end or to a requested stop.
 pub async fn execute(ctx: &Ctx, journal: &mut Journal) -> Result<RunEnd, ExecError> {
     let total = journal.record.steps.len();
-    let mut warned_breach = journal
-        .record
-        .notes
-        .iter()
-        .any(|n| n.text.starts_with("projected RTO"));
+    let mut warned_breach = journal.record.breach_projected_at.is_some();
     if journal
         .record
         .steps
@@ -714,10 +711,9 @@ fn breach_note(ctx: &Ctx, journal: &mut Journal, projected: Duration, when: &str
         Some(&journal.record.id),
         json!({ "projected_ms": standby_core::duration::millis(projected) }),
     );
-    journal.record.notes.push(Note {
-        at: Utc::now(),
-        text,
-    });
+    let at = Utc::now();
+    journal.record.breach_projected_at.get_or_insert(at);
+    journal.record.notes.push(Note { at, text });
 }
 
 /// Whether the state asks this run to stop, and why: a drill the primary's failure interrupts,

@@ -386,7 +386,7 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
                 ctx.cfg.control.socket.display(),
                 d.reason
             );
-            Ok(if d.reason.starts_with("refused") {
+            Ok(if d.outcome == standby_core::machine::Outcome::Refused {
                 EXIT_FAILED
             } else {
                 EXIT_OK

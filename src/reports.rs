@@ -156,7 +156,7 @@ pub fn list_line(r: &Report) -> String {
     let rto = match (r.rto.measured_ms, r.rto.effective_ms) {
         (Some(m), Some(e)) => format!(
             "{}{} (eff. {}) / {} {}",
-            if r.rto.basis == "drill_estimate" {
+            if r.rto.basis == standby_core::report::RtoBasis::DrillEstimate {
                 "~"
             } else {
                 ""

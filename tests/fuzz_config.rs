@@ -220,6 +220,7 @@ fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal:
         steps,
         resumed_at: vec![],
         notes: vec![],
+        breach_projected_at: None,
         detection_ms: standby_core::duration::millis(cfg.health.detection_time()),
         detection_min_ms: 0,
         estimates: Default::default(),

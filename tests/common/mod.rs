@@ -464,7 +464,7 @@ pub fn validate_report(dir: &Path) {
     }
     let out = Command::new(repo(".venv/bin/check-jsonschema"))
         .arg("--schemafile")
-        .arg(repo("src/report/schema.json"))
+        .arg(repo("crates/core/src/report/schema.json"))
         .arg(dir.join("report.json"))
         .output()
         .expect("check-jsonschema (make venv installs it)");

@@ -246,7 +246,38 @@ pub enum Action {
 pub struct Decision {
     pub next: State,
     pub actions: Vec<Action>,
+    /// What happened to the event: callers branch on this, people read `reason`.
+    pub outcome: Outcome,
     pub reason: String,
+}
+
+/// What a decision did with its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The state changed or actions follow.
+    Applied,
+    /// Nothing to do: the state already says it (a healthy round, a repeated command).
+    Unchanged,
+    /// A command that cannot be carried out now (paused, a run in progress, the wrong run to
+    /// approve, already serving there): the caller reports a failure (exit 1, HTTP 409).
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -266,10 +297,29 @@ pub fn decide(
     policy: &Policy,
     run_id: &str,
 ) -> Decision {
+    let mut d = decide_event(state, event, now, policy, run_id);
+    if d.outcome == Outcome::Applied && d.next == *state && d.actions.is_empty() {
+        d.outcome = Outcome::Unchanged;
+    }
+    d
+}
+
+fn decide_event(
+    state: &State,
+    event: &Event,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    run_id: &str,
+) -> Decision {
     let stay = |reason: String| Decision {
+        outcome: Outcome::Unchanged,
         next: state.clone(),
         actions: vec![],
         reason,
+    };
+    let refuse = |reason: String| Decision {
+        outcome: Outcome::Refused,
+        ..stay(reason)
     };
     let start =
         |serving: Serving, kind: RunbookKind, trigger: Trigger, cooldown: bool, reason: String| {
@@ -287,6 +337,7 @@ pub fn decide(
                 next.gave_up = None;
             }
             Decision {
+                outcome: Outcome::Applied,
                 next,
                 actions: vec![Action::StartRun {
                     run: run_id.to_string(),
@@ -459,15 +510,16 @@ pub fn decide(
                 next.changed_at = Some(now);
                 next.reason = format!("failover {run} approved by an operator");
                 Decision {
+                    outcome: Outcome::Applied,
                     reason: next.reason.clone(),
                     next,
                     actions: vec![],
                 }
             }
-            Some(waiting) => stay(format!(
+            Some(waiting) => refuse(format!(
                 "refused: run {waiting} waits for approval, not {run}"
             )),
-            None => stay(format!(
+            None => refuse(format!(
                 "refused: no run waits for approval (asked to approve {run})"
             )),
         },
@@ -481,7 +533,7 @@ pub fn decide(
                 (&state.serving, kind)
             {
                 if state.paused {
-                    return stay("refused: actions are paused (`standby resume` first)".into());
+                    return refuse("refused: actions are paused (`standby resume` first)".into());
                 }
                 let (run, drill) = (run.clone(), *drill);
                 let mut d = abort_drill(
@@ -508,10 +560,10 @@ pub fn decide(
                 return d;
             }
             if let Some(run) = state.serving.running() {
-                return stay(format!("refused: run {run} is already in progress"));
+                return refuse(format!("refused: run {run} is already in progress"));
             }
             if state.paused {
-                return stay("refused: actions are paused (`standby resume` first)".into());
+                return refuse("refused: actions are paused (`standby resume` first)".into());
             }
             let trigger = Trigger::Manual { command, at: now };
             match (kind, &state.serving) {
@@ -519,10 +571,10 @@ pub fn decide(
                     start_drill(state, serving, *kind, trigger, run_id, &start)
                 }
                 (RunbookKind::Failover, Serving::Standby) if !*force => {
-                    stay("refused: already serving from the standby (--force to run the failover runbook anyway)".into())
+                    refuse("refused: already serving from the standby (--force to run the failover runbook anyway)".into())
                 }
                 (RunbookKind::Failback, Serving::Primary) if !*force => {
-                    stay("refused: already serving from the primary (--force to run the failback runbook anyway)".into())
+                    refuse("refused: already serving from the primary (--force to run the failback runbook anyway)".into())
                 }
                 (RunbookKind::Failover, _) => start(Serving::FailingOver { run: run_id.to_string() }, *kind, trigger, false, "failing over on operator request".into()),
                 (RunbookKind::Failback, _) => start(Serving::FailingBack { run: run_id.to_string() }, *kind, trigger, false, "failing back on operator request".into()),
@@ -597,6 +649,7 @@ pub fn decide(
                         next.reason
                     );
                     let after = Decision {
+                        outcome: Outcome::Applied,
                         next,
                         actions: vec![],
                         reason: String::new(),
@@ -606,6 +659,7 @@ pub fn decide(
                 (None, _) => {}
             }
             Decision {
+                outcome: Outcome::Applied,
                 reason: next.reason.clone(),
                 next,
                 actions: vec![],
@@ -615,6 +669,7 @@ pub fn decide(
             let mut next = state.clone();
             next.paused = true;
             Decision {
+                outcome: Outcome::Applied,
                 next,
                 actions: vec![],
                 reason: "paused: observing only, no action will be taken".into(),
@@ -624,6 +679,7 @@ pub fn decide(
             let mut next = state.clone();
             next.paused = false;
             Decision {
+                outcome: Outcome::Applied,
                 next,
                 actions: vec![],
                 reason: "resumed: actions allowed again".into(),
@@ -634,6 +690,7 @@ pub fn decide(
             next.cooldown_until = None;
             let gave_up = next.gave_up.take();
             Decision {
+                outcome: Outcome::Applied,
                 next,
                 actions: vec![],
                 reason: match gave_up {
@@ -652,6 +709,7 @@ pub fn decide(
 /// to traffic on the standby.
 fn primary_up(state: &State, reason: &str, now: DateTime<Utc>, policy: &Policy) -> Decision {
     let stay = |reason: String| Decision {
+        outcome: Outcome::Applied,
         next: state.clone(),
         actions: vec![],
         reason,
@@ -667,6 +725,7 @@ fn primary_up(state: &State, reason: &str, now: DateTime<Utc>, policy: &Policy) 
                 "primary recovered ({reason}) before failover {run} was approved: cancelling it"
             );
             Decision {
+                outcome: Outcome::Applied,
                 reason: next.reason.clone(),
                 next,
                 actions: vec![Action::AbortRun { run: run.clone() }],
@@ -710,6 +769,7 @@ fn start_from(
     next.changed_at = Some(now);
     next.gave_up = None;
     Decision {
+        outcome: Outcome::Applied,
         next,
         actions: vec![Action::StartRun {
             run: run_id.to_string(),
@@ -734,6 +794,7 @@ fn abort_drill(
     let mut next = state.clone();
     if state.abort_run.as_deref() == Some(run) {
         return Decision {
+            outcome: Outcome::Applied,
             next,
             actions: vec![],
             reason: format!("{why}; {} {run} is already being aborted", kind.as_str()),
@@ -741,6 +802,7 @@ fn abort_drill(
     }
     if state.paused {
         return Decision {
+            outcome: Outcome::Applied,
             next,
             actions: vec![],
             reason: format!(
@@ -771,6 +833,7 @@ fn abort_drill(
     };
     next.reason = reason.clone();
     Decision {
+        outcome: Outcome::Applied,
         next,
         actions: vec![Action::AbortRun {
             run: run.to_string(),
@@ -801,6 +864,7 @@ fn start_drill(
             format!("starting {}", kind.as_str()),
         ),
         other => Decision {
+            outcome: Outcome::Refused,
             next: state.clone(),
             actions: vec![],
             reason: format!(
@@ -958,6 +1022,7 @@ mod tests {
         };
         let d = decide(&standby, &drill_requested(), t(0), &AUTO, "d1");
         assert!(d.actions.is_empty());
+        assert_eq!(d.outcome, Outcome::Refused);
         assert_eq!(
             d.reason,
             "refused: a drill needs traffic on the primary, and the state is standby"
@@ -965,6 +1030,7 @@ mod tests {
         let failing = decide(&armed(), &down(), t(0), &AUTO, "r1").next;
         let d = decide(&failing, &drill_requested(), t(1), &AUTO, "d1");
         assert_eq!(d.reason, "refused: run r1 is already in progress");
+        assert_eq!(d.outcome, Outcome::Refused);
     }
 
     #[test]
@@ -1340,6 +1406,7 @@ mod tests {
             "r2",
         );
         assert_eq!(d.reason, "refused: run r1 is already in progress");
+        assert_eq!(d.outcome, Outcome::Refused);
         let d = decide(
             &armed(),
             &Event::Requested {
@@ -1354,6 +1421,7 @@ mod tests {
             d.reason
                 .starts_with("refused: already serving from the primary")
         );
+        assert_eq!(d.outcome, Outcome::Refused);
         let d = decide(
             &armed(),
             &Event::Requested {
@@ -1476,5 +1544,21 @@ mod tests {
                 state = d.next;
             }
         }
+    }
+
+    #[test]
+    fn outcomes_say_applied_unchanged_or_refused() {
+        let d = decide(&armed(), &down(), t(4), &AUTO, "r1");
+        assert_eq!(d.outcome, Outcome::Applied, "{}", d.reason);
+        assert!(!d.actions.is_empty());
+        // A second down verdict while the failover runs changes nothing.
+        let again = decide(&d.next, &down(), t(5), &AUTO, "r2");
+        assert_eq!(again.outcome, Outcome::Unchanged, "{}", again.reason);
+        assert_eq!(again.next, d.next);
+        let paused = decide(&armed(), &Event::Pause, t(6), &AUTO, "-");
+        assert_eq!(paused.outcome, Outcome::Applied, "{}", paused.reason);
+        let twice = decide(&paused.next, &Event::Pause, t(7), &AUTO, "-");
+        assert_eq!(twice.outcome, Outcome::Unchanged, "{}", twice.reason);
+        assert_eq!(Outcome::Refused.to_string(), "refused");
     }
 }

@@ -63,6 +63,9 @@ pub struct RunRecord {
     pub resumed_at: Vec<DateTime<Utc>>,
     /// Timestamped notes: projected-RTO warnings, shutdown points.
     pub notes: Vec<Note>,
+    /// When the run first projected an RTO over its objective (it warns once).
+    #[serde(default)]
+    pub breach_projected_at: Option<DateTime<Utc>>,
     /// The configured detection time (streak of failing rounds), for a drill's would-be RTO.
     #[serde(default)]
     pub detection_ms: u64,

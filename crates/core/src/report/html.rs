@@ -124,7 +124,7 @@ pub fn render(r: &Report) -> String {
 }
 
 fn rto(o: &mut String, r: &Report) {
-    let label = if r.rto.basis == "drill_estimate" {
+    let label = if r.rto.basis == super::RtoBasis::DrillEstimate {
         "would-be RTO (no traffic moved)"
     } else {
         "RTO (onset → first good answer)"
@@ -160,10 +160,10 @@ fn rto(o: &mut String, r: &Report) {
         o,
         "<tr><th>objective met</th><td class=\"num\"><span class=\"badge {}\">{}</span></td></tr>",
         if r.rto.objective_met { "ok" } else { "bad" },
-        match r.rto.objective.as_str() {
-            "met" => "yes",
-            "unproven" => "NOT PROVEN (the estimates span it)",
-            _ => "NO",
+        match r.rto.objective {
+            super::Objective::Met => "yes",
+            super::Objective::Unproven => "NOT PROVEN (the estimates span it)",
+            super::Objective::Breached => "NO",
         }
     );
     let mut instants = vec![];
@@ -206,7 +206,7 @@ fn rto(o: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(o, "</table>");
-    if r.rto.basis == "measured" {
+    if r.rto.basis == super::RtoBasis::Measured {
         let b = &r.rto.breakdown;
         let _ = writeln!(
             o,
@@ -277,7 +277,7 @@ fn drill(o: &mut String, r: &Report) {
                 ms(c.ms),
                 ms(c.low_ms),
                 ms(c.high_ms),
-                esc(&c.basis),
+                esc(c.basis.as_str()),
                 esc(&c.source)
             );
         }

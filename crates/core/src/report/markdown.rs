@@ -19,7 +19,7 @@ pub fn render(r: &Report) -> String {
         r.started_at.to_rfc3339(),
         r.reason
     );
-    if r.rto.basis == "drill_estimate" {
+    if r.rto.basis == super::RtoBasis::DrillEstimate {
         let _ = writeln!(
             o,
             "A standby drill moves no traffic: the RTO below is the one a failover would have had now (see Drill).\n"
@@ -45,10 +45,10 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "| objective met | {} |",
-        match r.rto.objective.as_str() {
-            "met" => "yes",
-            "unproven" => "**NOT PROVEN** (the estimates span it)",
-            _ => "**NO**",
+        match r.rto.objective {
+            super::Objective::Met => "yes",
+            super::Objective::Unproven => "**NOT PROVEN** (the estimates span it)",
+            super::Objective::Breached => "**NO**",
         }
     );
     if let Some(g) = r.rto.onset.last_good {

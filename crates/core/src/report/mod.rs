@@ -14,6 +14,7 @@
 //! what never was, from a stated model, labelled `estimate`, with low and high ends; the figure is
 //! a range when estimates dominate.
 
+pub mod figure;
 pub mod html;
 pub mod markdown;
 pub mod svg;
@@ -30,6 +31,7 @@ use crate::record::{RunRecord, RunStatus, StepStatus};
 use crate::runbook::{Action, RunbookKind};
 use crate::smoke::SmokeResult;
 use crate::sync::manifest::{Rpo, RpoKind};
+pub use figure::{Bound, ComponentBasis, Objective, RtoBasis};
 
 pub const SCHEMA_VERSION: u32 = 3;
 
@@ -78,8 +80,8 @@ pub struct TriggerSection {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rto {
-    /// "measured" (traffic moved, clock read) or "drill_estimate" (a standby drill's would-be).
-    pub basis: String,
+    /// `measured` (traffic moved, clock read) or `drill_estimate` (a standby drill's would-be).
+    pub basis: RtoBasis,
     pub objective_ms: u64,
     /// The headline: `clock_start` → `restored_at`. `None` until a verify step succeeded: the
     /// service was not shown to be recovered.
@@ -88,7 +90,7 @@ pub struct Rto {
     /// "exact" (an operator's command started the clock), "from_first_failing" (no good probe
     /// was seen before the streak, so nothing bounds the onset from below), "estimate" (a standby
     /// drill's would-be).
-    pub bound: String,
+    pub bound: Bound,
     /// From the first failing probe (the onset's latest possible instant) to `restored_at`: the
     /// low end of "between X and Y".
     pub from_first_failing_ms: Option<u64>,
@@ -101,7 +103,7 @@ pub struct Rto {
     pub objective_met: bool,
     /// "met", "breached", or (a standby drill whose estimates span the objective) "unproven":
     /// the effective figure's whole range must be within the objective to call it met.
-    pub objective: String,
+    pub objective: Objective,
     /// The onset's bracket: the last good probe before the triggering streak and its first
     /// failing probe (both the command's instant for a manual run).
     pub onset: Onset,
@@ -178,8 +180,8 @@ pub struct Component {
     pub ms: u64,
     pub low_ms: u64,
     pub high_ms: u64,
-    /// "measured" (in this drill, or in the last failover on this setup) or "estimate" (a model).
-    pub basis: String,
+    /// `measured` (in this drill, or in the last failover on this setup) or `estimate` (a model).
+    pub basis: ComponentBasis,
     /// Where the figure comes from, in words: the run, or the model and its numbers.
     pub source: String,
 }
@@ -339,16 +341,16 @@ pub fn build(run: &RunRecord) -> Report {
     let standby_drill = run.kind == RunbookKind::DrillStandby;
     let (basis, bound, measured) = match &drill {
         Some(d) if standby_drill => (
-            "drill_estimate",
-            "estimate",
+            RtoBasis::DrillEstimate,
+            Bound::Estimate,
             restored_at.map(|_| Duration::from_millis(d.would_be.iter().map(|c| c.ms).sum())),
         ),
         _ => (
-            "measured",
+            RtoBasis::Measured,
             match (trigger_kind, last_good) {
-                ("automatic", Some(_)) => "at_most",
-                ("automatic", None) => "from_first_failing",
-                _ => "exact",
+                ("automatic", Some(_)) => Bound::AtMost,
+                ("automatic", None) => Bound::FromFirstFailing,
+                _ => Bound::Exact,
             },
             restored_at.map(|stop| between(clock_start, stop)),
         ),
@@ -378,19 +380,15 @@ pub fn build(run: &RunRecord) -> Report {
             )
         });
     let objective = match (recovered, effective, range) {
-        (false, ..) | (_, None, _) => "breached",
-        (true, Some(_), Some((_, high))) if high <= run.rto_objective => "met",
-        (true, Some(_), Some((low, _))) if low > run.rto_objective => "breached",
-        (true, Some(_), Some(_)) => "unproven",
-        (true, Some(e), None) if e <= run.rto_objective => "met",
-        (true, Some(_), None) => "breached",
+        (false, ..) | (_, None, _) => Objective::Breached,
+        (true, Some(_), Some((_, high))) if high <= run.rto_objective => Objective::Met,
+        (true, Some(_), Some((low, _))) if low > run.rto_objective => Objective::Breached,
+        (true, Some(_), Some(_)) => Objective::Unproven,
+        (true, Some(e), None) if e <= run.rto_objective => Objective::Met,
+        (true, Some(_), None) => Objective::Breached,
     };
-    let objective_met = objective == "met";
-    let breach_projected_at = run
-        .notes
-        .iter()
-        .find(|n| n.text.starts_with("projected RTO"))
-        .map(|n| n.at);
+    let objective_met = objective == Objective::Met;
+    let breach_projected_at = run.breach_projected_at;
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -409,10 +407,10 @@ pub fn build(run: &RunRecord) -> Report {
             evidence: run.evidence.clone(),
         },
         rto: Rto {
-            basis: basis.into(),
+            basis,
             objective_ms: millis(run.rto_objective),
             measured_ms: measured.map(millis),
-            bound: bound.into(),
+            bound,
             from_first_failing_ms: from_first_failing,
             at_least_ms: at_least,
             dns_ttl_ms: millis(ttl),
@@ -524,7 +522,7 @@ fn would_be(run: &RunRecord, steps: &[StepSection]) -> Vec<Component> {
         ms,
         low_ms: ms,
         high_ms: ms,
-        basis: "measured".into(),
+        basis: ComponentBasis::Measured,
         source,
     };
     let estimate = |ms: u64, low_ms: u64, high_ms: u64, source: String| Component {
@@ -532,7 +530,7 @@ fn would_be(run: &RunRecord, steps: &[StepSection]) -> Vec<Component> {
         ms,
         low_ms,
         high_ms,
-        basis: "estimate".into(),
+        basis: ComponentBasis::Estimate,
         source,
     };
     let low = run.detection_min_ms.min(run.detection_ms);
@@ -617,7 +615,7 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
             let high: u64 = would_be.iter().map(|c| c.high_ms).sum();
             let estimated: u64 = would_be
                 .iter()
-                .filter(|c| c.basis == "estimate")
+                .filter(|c| c.basis == ComponentBasis::Estimate)
                 .map(|c| c.high_ms)
                 .sum();
             let restored = run.plan.steps.iter().zip(steps).any(|(p, s)| {
@@ -675,7 +673,7 @@ impl Report {
     /// One line for terminals and logs: result, RTO, effective RTO, objective.
     pub fn summary(&self) -> String {
         let ms = |v: u64| human(Duration::from_millis(v));
-        let label = if self.rto.basis == "drill_estimate" {
+        let label = if self.rto.basis == RtoBasis::DrillEstimate {
             "would-be RTO"
         } else {
             "RTO"
@@ -686,10 +684,10 @@ impl Report {
             .and_then(|d| d.warmup_ms)
             .map(|w| format!(", warm-up {}", ms(w)))
             .unwrap_or_default();
-        let verdict = match self.rto.objective.as_str() {
-            "met" => "met",
-            "unproven" => "NOT PROVEN (the estimates' range spans it)",
-            _ => "BREACHED",
+        let verdict = match self.rto.objective {
+            Objective::Met => "met",
+            Objective::Unproven => "NOT PROVEN (the estimates' range spans it)",
+            Objective::Breached => "BREACHED",
         };
         let ttl = ms(self.rto.dns_ttl_ms);
         // A would-be figure dominated by estimates is given as its range, naming them.
@@ -701,7 +699,7 @@ impl Report {
                 let estimated: Vec<&str> = d
                     .would_be
                     .iter()
-                    .filter(|c| c.basis == "estimate" && c.high_ms > c.low_ms)
+                    .filter(|c| c.basis == ComponentBasis::Estimate && c.high_ms > c.low_ms)
                     .map(|c| c.name.as_str())
                     .collect();
                 Some((
@@ -723,7 +721,7 @@ impl Report {
                 "{} {}: {label} {}{} (effective {} with DNS TTL) vs objective {}: {verdict}{warmup}",
                 self.kind,
                 status_word(self.result),
-                if self.rto.bound == "at_most" {
+                if self.rto.bound == Bound::AtMost {
                     "at most "
                 } else {
                     ""
@@ -844,8 +842,8 @@ pub fn projected_rto(run: &RunRecord, now: DateTime<Utc>) -> Duration {
 
 /// The headline RTO as people read it, with what kind of figure it is.
 pub fn rto_figure(rto: &Rto, m: u64) -> String {
-    match (rto.bound.as_str(), rto.from_first_failing_ms) {
-        ("at_most", Some(low)) => format!(
+    match (rto.bound, rto.from_first_failing_ms) {
+        (Bound::AtMost, Some(low)) => format!(
             "at most {} (between {} and {}: the outage began between the last good probe and the first failing one{})",
             ms(m),
             ms(low),
@@ -854,11 +852,11 @@ pub fn rto_figure(rto: &Rto, m: u64) -> String {
                 .map(|l| format!("; at least {}, to the record change", ms(l)))
                 .unwrap_or_default()
         ),
-        ("from_first_failing", _) => format!(
+        (Bound::FromFirstFailing, _) => format!(
             "{} from the first failing probe (no good probe before it was seen, so the onset may be earlier)",
             ms(m)
         ),
-        ("estimate", _) => format!("{} (would-be, see Drill)", ms(m)),
+        (Bound::Estimate, _) => format!("{} (would-be, see Drill)", ms(m)),
         _ => format!("{} from the command", ms(m)),
     }
 }
@@ -1006,6 +1004,7 @@ mod tests {
             steps,
             resumed_at: vec![],
             notes: vec![],
+            breach_projected_at: None,
             detection_ms: 6_000,
             detection_min_ms: 4_000,
             estimates: Default::default(),
@@ -1025,7 +1024,7 @@ mod tests {
         let r = build(&run(RunStatus::Succeeded, true));
         // Last good probe at -1s, first failing at 0, first good answer after the flip at 75.65s,
         // confirmed at 78.6s.
-        assert_eq!(r.rto.bound, "at_most");
+        assert_eq!(r.rto.bound, Bound::AtMost);
         assert_eq!(r.rto.measured_ms, Some(76_650));
         assert_eq!(r.rto.from_first_failing_ms, Some(75_650));
         // First failing probe (0) → the flip's submission (73.61s): traffic surely went nowhere
@@ -1066,7 +1065,7 @@ mod tests {
             at: t(3_000),
         };
         let r = build(&rec);
-        assert_eq!(r.rto.bound, "exact");
+        assert_eq!(r.rto.bound, Bound::Exact);
         assert_eq!(r.rto.measured_ms, Some(72_650));
         assert_eq!(r.rto.breakdown.detect_ms, 0);
     }
@@ -1131,6 +1130,8 @@ mod tests {
     #[test]
     fn a_likely_breach_is_marked_with_its_time() {
         let mut rec = run(RunStatus::Succeeded, true);
+        // As the executor records it: the instant, typed, and a note for people.
+        rec.breach_projected_at = Some(t(63_600));
         rec.notes.push(crate::record::Note {
             at: t(63_600),
             text: "projected RTO 5m 10s exceeds the objective 5m after step scale-standby: a breach is likely".into(),
@@ -1270,8 +1271,8 @@ mod tests {
             (d.would_be_low_ms, d.would_be_high_ms, d.estimates_dominate),
             (Some(59_660), Some(86_160), false)
         );
-        assert_eq!(r.rto.basis, "drill_estimate");
-        assert_eq!(r.rto.bound, "estimate");
+        assert_eq!(r.rto.basis, RtoBasis::DrillEstimate);
+        assert_eq!(r.rto.bound, Bound::Estimate);
         assert_eq!(r.rto.measured_ms, Some(70_660));
         assert_eq!(r.rto.effective_ms, Some(130_660));
         assert!(

@@ -24,7 +24,7 @@ pub const SKIPPED: &str = "#9e9e9e";
 pub fn timeline(r: &Report) -> String {
     // A standby drill's clock starts at the command; its would-be RTO adds the detection a real
     // failure would have cost, drawn as a modelled first row.
-    let modelled_detect = if r.rto.basis == "drill_estimate" {
+    let modelled_detect = if r.rto.basis == super::RtoBasis::DrillEstimate {
         r.drill
             .as_ref()
             .and_then(|d| d.would_be.first())
@@ -179,7 +179,7 @@ pub fn timeline(r: &Report) -> String {
     if let (Some(m), Some(e)) = (r.rto.measured_ms, r.rto.effective_ms) {
         let color = if r.rto.objective_met { OK } else { FAILED };
         let (mx, ex) = (x(m), x(e));
-        let label = if r.rto.basis == "drill_estimate" {
+        let label = if r.rto.basis == super::RtoBasis::DrillEstimate {
             "would-be RTO"
         } else {
             "recovered"
