@@ -416,7 +416,7 @@ pub fn build(run: &RunRecord) -> Report {
             dns_ttl_ms: millis(ttl),
             effective_ms: effective.map(millis),
             objective_met,
-            objective: objective.into(),
+            objective,
             onset: Onset {
                 last_good,
                 first_failing,
