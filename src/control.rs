@@ -7,20 +7,19 @@
 //!   `Authorization: Bearer <token>` when `[control] token_env` names a variable holding one.
 //!   Everything else is refused: no token configured → 403, missing or wrong token → 401.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncWrite};
+
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::context::Ctx;
-use crate::httpmini::{self, Request};
+use crate::http::{self, Request, answer_raw};
 use crate::live::{Impairment, Live};
 use crate::metrics::{FinishedRun, Metrics, Snapshot};
 use standby_core::machine::{Event, Outcome};
@@ -103,35 +102,29 @@ pub async fn start(
             tokio::select! {
                 _ = shutdown.changed() => break,
                 accepted = sock.accept() => {
-                    let Some(mut s) = accepted_or_pause(accepted).await else { continue };
+                    let Some(s) = accepted_or_pause(accepted).await else { continue };
                     let Ok(slot) = socket_slots.clone().try_acquire_owned() else {
-                        busy(s);
+                        busy(s.into_std());
                         continue;
                     };
                     let peer = s.peer_cred().ok().map(|c| c.uid());
-                    let (ctx, live) = (ctx.clone(), live.clone());
-                    tokio::spawn(async move {
-                        let _slot = slot;
-                        // The socket file's mode already keeps others out; the peer check holds even
-                        // if someone loosened it.
-                        if peer.is_none() || (peer != owner && peer != Some(0)) {
-                            httpmini::respond(&mut s, 403, "text/plain", &[], b"forbidden: not the service's user\n").await;
-                            return;
+                    // The socket file's mode already keeps others out; the peer check holds even
+                    // if someone loosened it.
+                    if peer.is_none() || (peer != owner && peer != Some(0)) {
+                        if let Ok(raw) = s.into_std() {
+                            answer_raw(raw, 403, "forbidden: not the service's user\n");
                         }
-                        serve_one(&mut s, &ctx, &live, Via::Socket, None).await;
-                    });
+                        continue;
+                    }
+                    tokio::spawn(serve_one(s, slot, ctx.clone(), live.clone(), Via::Socket, None));
                 }
                 accepted = async { http.as_ref().expect("guarded").accept().await }, if http.is_some() => {
-                    let Some(mut s) = accepted_or_pause(accepted).await else { continue };
+                    let Some(s) = accepted_or_pause(accepted).await else { continue };
                     let Ok(slot) = http_slots.clone().try_acquire_owned() else {
-                        busy(s);
+                        busy(s.into_std());
                         continue;
                     };
-                    let (ctx, live, token) = (ctx.clone(), live.clone(), token.clone());
-                    tokio::spawn(async move {
-                        let _slot = slot;
-                        serve_one(&mut s, &ctx, &live, Via::Http, token.as_deref()).await
-                    });
+                    tokio::spawn(serve_one(s, slot, ctx.clone(), live.clone(), Via::Http, token.clone()));
                 }
             }
         }
@@ -159,30 +152,9 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// Over the cap: a best-effort 503 written straight to the socket (one non-blocking syscall:
 /// tokio's `try_write` would refuse before the reactor has seen the socket writable), then the
 /// connection closes, so it costs a file descriptor for microseconds.
-fn busy<S: IntoStdWrite>(s: S) {
-    if let Ok(mut w) = s.into_std_write() {
-        let _ = w.write(
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n",
-        );
-    }
-}
-
-trait IntoStdWrite {
-    type W: std::io::Write;
-    fn into_std_write(self) -> std::io::Result<Self::W>;
-}
-
-impl IntoStdWrite for tokio::net::TcpStream {
-    type W = std::net::TcpStream;
-    fn into_std_write(self) -> std::io::Result<Self::W> {
-        self.into_std()
-    }
-}
-
-impl IntoStdWrite for tokio::net::UnixStream {
-    type W = std::os::unix::net::UnixStream;
-    fn into_std_write(self) -> std::io::Result<Self::W> {
-        self.into_std()
+fn busy<W: std::io::Write>(s: std::io::Result<W>) {
+    if let Ok(w) = s {
+        answer_raw(w, 503, "busy\n");
     }
 }
 
@@ -204,25 +176,21 @@ fn bind_socket(path: &Path) -> Result<UnixListener, ControlError> {
     Ok(l)
 }
 
-async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    ctx: &Ctx,
-    live: &Live,
+/// One connection, holding its slot under the listener's cap until it is done.
+async fn serve_one<S: http::Conn>(
+    s: S,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    ctx: Ctx,
+    live: Arc<Live>,
     via: Via,
-    token: Option<&str>,
+    token: Option<String>,
 ) {
-    let req = match httpmini::read_request_bounded(s).await {
-        Ok(r) => r,
-        Err(refused) => {
-            if let Some(status) = refused.status() {
-                let text = format!("{}\n", httpmini::reason(status));
-                httpmini::respond(s, status, "text/plain", &[], text.as_bytes()).await;
-            }
-            return;
-        }
-    };
-    let (status, ctype, body) = route(&req, ctx, live, via, token).await;
-    httpmini::respond(s, status, ctype, &[], body.as_bytes()).await;
+    let _slot = slot;
+    http::serve(s, move |req| {
+        let (ctx, live, token) = (ctx.clone(), live.clone(), token.clone());
+        async move { route(&req, &ctx, &live, via, token.as_deref()).await }
+    })
+    .await;
 }
 
 fn json_body(v: serde_json::Value) -> String {
@@ -532,18 +500,16 @@ pub async fn request(
                 .trim_start_matches("http://")
                 .trim_end_matches('/')
                 .to_string();
-            let mut s = tokio::net::TcpStream::connect(&addr).await?;
+            let s = tokio::net::TcpStream::connect(&addr).await?;
             let auth = token.map(|t| format!("Bearer {t}"));
             let headers: Vec<(&str, &str)> = auth
                 .as_deref()
                 .map(|a| vec![("Authorization", a)])
                 .unwrap_or_default();
-            httpmini::call(&mut s, "POST", &path, &headers)
-                .await
-                .map(Some)
+            http::call(s, "POST", &path, &headers).await.map(Some)
         }
         None => match tokio::net::UnixStream::connect(&ctx_cfg.control.socket).await {
-            Ok(mut s) => httpmini::call(&mut s, "POST", &path, &[]).await.map(Some),
+            Ok(s) => http::call(s, "POST", &path, &[]).await.map(Some),
             Err(e)
                 if matches!(
                     e.kind(),

@@ -80,7 +80,8 @@ pub async fn run(
     let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probing: Option<JoinHandle<()>> = None;
-    let mut drills = DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
+    let mut drills =
+        standby_core::drills::DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
 
     loop {
         live.beat();
@@ -116,7 +117,7 @@ pub async fn run(
                                 std::sync::atomic::Ordering::Relaxed,
                             );
                         }
-                        drills = DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
+                        drills = standby_core::drills::DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
                         ctx.cfg = Arc::new(cfg);
                         syncs.engine = Arc::new(ctx.sync_engine());
                         info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);
@@ -137,7 +138,7 @@ pub async fn run(
                     probing = probe_if_due(&ctx, &live).await;
                 }
                 if acting.is_empty()
-                    && let Some(event) = drills.due(chrono::Utc::now())
+                    && let Some(event) = scheduled_drill(drills.due(chrono::Utc::now()))
                 {
                     act(&ctx, &live, &mut watch, &event, RunbookKind::DrillStandby, vec![], &mut acting).await;
                 }
@@ -395,9 +396,8 @@ fn max_in_flight(h: &standby_core::config::Health) -> usize {
 struct Watch {
     detector: Detector,
     ready_sent: bool,
-    /// Since when the primary has been up without interruption, for automatic failback.
-    up_since: Option<chrono::DateTime<chrono::Utc>>,
-    stable_sent: bool,
+    /// How long the primary has been up, for automatic failback.
+    stability: standby_core::failback::Stability,
     last_persisted: Option<chrono::DateTime<chrono::Utc>>,
     /// The unarmed warning went out for this process (once, not per round).
     unarmed_sent: bool,
@@ -410,8 +410,7 @@ impl Watch {
         Watch {
             detector: Detector::new(health.clone()),
             ready_sent: false,
-            up_since: None,
-            stable_sent: false,
+            stability: Default::default(),
             last_persisted: None,
             unarmed_sent: false,
             last_reason: String::new(),
@@ -482,21 +481,15 @@ impl Watch {
                 }
             }
         }
-        match verdict.health {
-            Health::Up => {
-                self.up_since.get_or_insert(verdict.at);
-            }
-            _ => {
-                self.up_since = None;
-                self.stable_sent = false;
-            }
-        }
-        let stable = self.up_since.filter(|since| {
-            !self.stable_sent
-                && ctx.cfg.failback.mode == standby_core::config::Mode::Automatic
-                && standby_core::duration::between(*since, chrono::Utc::now())
-                    >= ctx.cfg.failback.stable_for
-        });
+        let stable = self
+            .stability
+            .observe(
+                verdict.health,
+                verdict.at,
+                chrono::Utc::now(),
+                ctx.cfg.failback.stable_for,
+            )
+            .filter(|_| ctx.cfg.failback.mode == standby_core::config::Mode::Automatic);
         let probe = ctx.cfg.primary.endpoint.clone();
         let event = match verdict.health {
             Health::Down => Event::PrimaryDown {
@@ -523,7 +516,7 @@ impl Watch {
             if state.serving != standby_core::machine::Serving::Standby {
                 return None;
             }
-            self.stable_sent = true;
+            self.stability.reported();
         }
         Some((event, verdict.evidence.clone()))
     }
@@ -621,52 +614,20 @@ async fn probe_if_due(ctx: &Ctx, live: &Arc<Live>) -> Option<JoinHandle<()>> {
     }))
 }
 
-/// `[[drills]]` schedules. A drill fires only close to its scheduled time: a daemon that was
-/// down at 03:00 does not start a full drill at 10:00, when the operator's window is over.
-struct DrillScheduler {
-    entries: Vec<(
-        standby_core::config::ScheduledDrill,
-        chrono::DateTime<chrono::Utc>,
-    )>,
-}
-
-/// How late after its firing a scheduled drill may still start.
-const DRILL_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
-
-impl DrillScheduler {
-    fn new(
-        scheduled: &[standby_core::config::ScheduledDrill],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        DrillScheduler {
-            entries: scheduled.iter().map(|d| (d.clone(), now)).collect(),
+/// The event for a drill that is due; a missed one is only said.
+fn scheduled_drill(due: Option<standby_core::drills::Due>) -> Option<Event> {
+    use standby_core::drills::Due;
+    match due? {
+        Due::Start { kind, schedule } => Some(Event::ScheduledDrill { kind, schedule }),
+        Due::Missed { kind, firing } => {
+            warn!(
+                "scheduled {} at {} missed its window (more than {} late); waiting for the next firing",
+                kind.as_str(),
+                firing.to_rfc3339(),
+                standby_core::drills::GRACE
+            );
+            None
         }
-    }
-
-    fn due(&mut self, now: chrono::DateTime<chrono::Utc>) -> Option<Event> {
-        for (d, armed) in &mut self.entries {
-            let Some(firing) = d.schedule.next_after(*armed) else {
-                continue;
-            };
-            if firing > now {
-                continue;
-            }
-            *armed = now;
-            if now - firing > DRILL_GRACE {
-                warn!(
-                    "scheduled {} at {} missed its window (now {}); waiting for the next firing",
-                    d.kind.as_str(),
-                    firing.to_rfc3339(),
-                    now.to_rfc3339()
-                );
-                continue;
-            }
-            return Some(Event::ScheduledDrill {
-                kind: d.kind,
-                schedule: d.schedule.text().to_string(),
-            });
-        }
-        None
     }
 }
 

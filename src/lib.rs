@@ -28,7 +28,7 @@ pub mod daemon;
 pub mod executor;
 pub mod failpoint;
 pub mod heal;
-pub mod httpmini;
+pub mod http;
 pub mod journal;
 pub mod live;
 pub mod metrics;

@@ -399,8 +399,8 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
 /// read from the state directory (probing alive, this host's faults, the last action error).
 async fn print_daemon(cfg: &Config) {
     let asked = tokio::time::timeout(Duration::from_secs(2), async {
-        let mut s = tokio::net::UnixStream::connect(&cfg.control.socket).await?;
-        crate::httpmini::call(&mut s, "GET", "/healthz", &[]).await
+        let s = tokio::net::UnixStream::connect(&cfg.control.socket).await?;
+        crate::http::call(s, "GET", "/healthz", &[]).await
     })
     .await;
     let v: serde_json::Value = match asked {

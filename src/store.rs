@@ -36,6 +36,17 @@ pub enum Expect {
     Any,
 }
 
+impl Expect {
+    /// Whether a write expecting `self` may replace what is stored now (`None`: nothing).
+    pub fn admits(&self, current: Option<&Version>) -> bool {
+        match (self, current) {
+            (Expect::Any, _) | (Expect::Absent, None) => true,
+            (Expect::Version(v), Some(cur)) => v == cur,
+            (Expect::Absent, Some(_)) | (Expect::Version(_), None) => false,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{key} changed since it was read (another process wrote it); re-read and retry")]
@@ -122,12 +133,7 @@ impl FileStore {
             .map_err(&lock_io)?;
         lock.lock().map_err(&lock_io)?;
         let current = self.get_sync(key)?;
-        let ok = match (expect, &current) {
-            (Expect::Any, _) | (Expect::Absent, None) => true,
-            (Expect::Version(v), Some(cur)) => *v == cur.version,
-            (Expect::Absent, Some(_)) | (Expect::Version(_), None) => false,
-        };
-        if !ok {
+        if !expect.admits(current.as_ref().map(|c| &c.version)) {
             return Err(StoreError::Conflict {
                 key: key.to_string(),
             });
@@ -224,6 +230,88 @@ impl Store for FileStore {
 
     fn lock_run<'a>(&'a self, run: &'a str) -> BoxFuture<'a, Result<Option<RunLock>, StoreError>> {
         Box::pin(async move { self.lock_run_sync(run) })
+    }
+}
+
+/// Documents in this process's memory, with the file store's compare-and-swap rules and run
+/// locks held until dropped: for the shell's unit tests (the executor loop, the daemon's
+/// bookkeeping) and anything that must not touch the disk.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    docs: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>>,
+    locks: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+struct MemoryLock {
+    run: String,
+    locks: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        self.locks.lock().expect("store lock").remove(&self.run);
+    }
+}
+
+impl Store for MemoryStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Versioned>, StoreError>> {
+        let got = self
+            .docs
+            .lock()
+            .expect("store lock")
+            .get(key)
+            .map(|b| Versioned {
+                version: version_of(b),
+                bytes: b.clone(),
+            });
+        Box::pin(async move { Ok(got) })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        expect: Expect,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Version, StoreError>> {
+        let mut docs = self.docs.lock().expect("store lock");
+        let current = docs.get(key).map(|b| version_of(b));
+        let result = if expect.admits(current.as_ref()) {
+            let v = version_of(&bytes);
+            docs.insert(key.to_string(), bytes);
+            Ok(v)
+        } else {
+            Err(StoreError::Conflict {
+                key: key.to_string(),
+            })
+        };
+        Box::pin(async move { result })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let keys = self
+            .docs
+            .lock()
+            .expect("store lock")
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(keys) })
+    }
+
+    fn lock_run<'a>(&'a self, run: &'a str) -> BoxFuture<'a, Result<Option<RunLock>, StoreError>> {
+        let fresh = self
+            .locks
+            .lock()
+            .expect("store lock")
+            .insert(run.to_string());
+        let lock = fresh.then(|| RunLock {
+            _guard: Box::new(MemoryLock {
+                run: run.to_string(),
+                locks: self.locks.clone(),
+            }),
+        });
+        Box::pin(async move { Ok(lock) })
     }
 }
 

@@ -11,7 +11,7 @@ use common::*;
 use standby_testbed::endpoint::Behavior;
 
 async fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr)
+    let s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("endpoint up");
     let auth = token.map(|t| format!("Bearer {t}"));
@@ -19,15 +19,15 @@ async fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16
         .as_deref()
         .map(|a| vec![("Authorization", a)])
         .unwrap_or_default();
-    standby::httpmini::call(&mut s, method, path, &headers)
+    standby::http::call(s, method, path, &headers)
         .await
         .unwrap()
 }
 
 async fn wait_http_ok(addr: &str) {
     for _ in 0..200 {
-        if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await
-            && let Ok((200, _)) = standby::httpmini::call(&mut s, "GET", "/healthz", &[]).await
+        if let Ok(s) = tokio::net::TcpStream::connect(addr).await
+            && let Ok((200, _)) = standby::http::call(s, "GET", "/healthz", &[]).await
         {
             return;
         }

@@ -557,16 +557,14 @@ impl Receiver {
         let got = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();
         tokio::spawn(async move {
-            while let Ok((mut s, _)) = l.accept().await {
+            while let Ok((s, _)) = l.accept().await {
                 let g = g.clone();
-                tokio::spawn(async move {
-                    if let Some(req) = standby::httpmini::read_request(&mut s).await {
-                        if let Ok(v) = serde_json::from_slice(&req.body) {
-                            g.lock().unwrap().push(v);
-                        }
-                        standby::httpmini::respond(&mut s, 200, "text/plain", &[], b"ok").await;
+                tokio::spawn(standby::http::serve(s, move |req| {
+                    if let Ok(v) = serde_json::from_slice(&req.body) {
+                        g.lock().unwrap().push(v);
                     }
-                });
+                    async { (200, "text/plain", "ok".to_string()) }
+                }));
             }
         });
         Receiver { url, got }

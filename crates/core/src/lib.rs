@@ -7,7 +7,8 @@
 //!   [`diag`] and [`doc`];
 //! - decisions: [`detector`] (probe rounds → verdict), [`machine`] (state and event → next
 //!   state and actions), [`rederive`] (lost state from what AWS and the journals say), [`sync`]
-//!   (plans, manifests, RPO, schedules), [`smoke`] (judging synthetic traffic);
+//!   (plans, manifests, RPO, schedules), [`smoke`] (judging synthetic traffic), [`drills`]
+//!   (which scheduled drill is due), [`failback`] (when the primary is stable enough);
 //! - inputs: [`runbook`], [`config`] (all errors at once, with file:line and key);
 //! - plans and records: [`plan`] (runbook + observed world → exact changes), [`record`] (what
 //!   a run did), [`report`] (record → RTO/RPO figures, JSON, Markdown, HTML, SVG);
@@ -18,7 +19,9 @@ pub mod detector;
 pub mod diag;
 pub mod digest;
 pub mod doc;
+pub mod drills;
 pub mod duration;
+pub mod failback;
 pub mod iam;
 pub mod machine;
 pub mod operations;

@@ -13,6 +13,7 @@ use crate::runbook::Runbook;
 
 pub use crate::detector::Policy as Health;
 pub use crate::diag::{Diagnostic, Diagnostics, Severity};
+pub use crate::drills::ScheduledDrill;
 pub use crate::machine::Mode;
 pub use crate::side::Side;
 pub use crate::sync::{ArtifactSet, SyncMode};
@@ -248,12 +249,6 @@ pub struct Failback {
 #[derive(Debug, Clone)]
 pub struct Drills {
     pub scheduled: Vec<ScheduledDrill>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ScheduledDrill {
-    pub kind: crate::runbook::RunbookKind,
-    pub schedule: crate::sync::schedule::Schedule,
 }
 
 #[derive(Debug, Clone, PartialEq)]
