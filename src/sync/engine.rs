@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
@@ -528,7 +528,7 @@ impl Engine {
         }
         for op in plan.ops.iter().filter(|o| matches!(o, Op::Delete { .. })) {
             let key = op.key();
-            with_retry(tuning.attempts, || s3::delete(&client, dst_bucket, key))
+            s3::delete(&client, dst_bucket, key)
                 .await
                 .map_err(|e| SyncError::Apply {
                     failed: 1,
@@ -612,18 +612,22 @@ async fn copy_one(
 ) -> Result<s3::Copied, String> {
     if size < t.multipart_threshold {
         let _p = permits.acquire().await.map_err(|e| e.to_string())?;
-        return with_retry(t.attempts, || s3::copy(client, src_bucket, key, dst_bucket)).await;
+        return s3::copy(client, src_bucket, key, dst_bucket)
+            .await
+            .map_err(|e| e.to_string());
     }
     let upload_id = {
         let _p = permits.acquire().await.map_err(|e| e.to_string())?;
-        with_retry(t.attempts, || s3::create_multipart(client, dst_bucket, key)).await?
+        s3::create_multipart(client, dst_bucket, key)
+            .await
+            .map_err(|e| e.to_string())?
     };
     let mut parts = tokio::task::JoinSet::new();
     let mut first = 0u64;
     let mut n = 1i32;
     while first < size {
         let last = (first + t.part_size).min(size) - 1;
-        let (client, permits, attempts) = (client.clone(), permits.clone(), t.attempts);
+        let (client, permits) = (client.clone(), permits.clone());
         let (src_bucket, dst_bucket, key, upload_id) = (
             src_bucket.to_string(),
             dst_bucket.to_string(),
@@ -632,20 +636,19 @@ async fn copy_one(
         );
         parts.spawn(async move {
             let _p = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-            with_retry(attempts, || {
-                s3::copy_part(
-                    &client,
-                    &src_bucket,
-                    &key,
-                    &dst_bucket,
-                    &upload_id,
-                    n,
-                    first,
-                    last,
-                )
-            })
+            s3::copy_part(
+                &client,
+                &src_bucket,
+                &key,
+                &dst_bucket,
+                &upload_id,
+                n,
+                first,
+                last,
+            )
             .await
             .map(|etag| (n, etag))
+            .map_err(|e| e.to_string())
         });
         first = last + 1;
         n += 1;
@@ -666,47 +669,12 @@ async fn copy_one(
     }
     done.sort_by_key(|p| p.0);
     let _p = permits.acquire().await.map_err(|e| e.to_string())?;
-    let mut c = with_retry(t.attempts, || {
-        s3::complete_multipart(client, dst_bucket, key, &upload_id, done.clone())
-    })
-    .await?;
+    let mut c = s3::complete_multipart(client, dst_bucket, key, &upload_id, done)
+        .await
+        .map_err(|e| e.to_string())?;
     // The multipart ETag is ours (our part size); the HEAD check compares against it.
     c.source_version_id = None;
     Ok(c)
-}
-
-/// Retries with exponential backoff and full jitter: 100 ms, 200 ms, 400 ms … capped at 5 s, each
-/// scaled by a random factor so many failing copies do not retry in lockstep.
-pub async fn with_retry<T, F, Fut>(attempts: u32, mut f: F) -> Result<T, String>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
-{
-    let mut last = String::new();
-    for attempt in 0..attempts.max(1) {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) => last = e.to_string(),
-        }
-        if attempt + 1 < attempts {
-            let cap =
-                Duration::from_millis(100 * (1u64 << attempt.min(6))).min(Duration::from_secs(5));
-            tokio::time::sleep(cap.mul_f64(jitter())).await;
-        }
-    }
-    Err(last)
-}
-
-fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mut x = u64::from(nanos) ^ 0x9e37_79b9_7f4a_7c15;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The manifest for a forward sync: every source object, with what the standby holds for it.

@@ -311,199 +311,294 @@ fn decide_event(
     policy: &Policy,
     run_id: &str,
 ) -> Decision {
-    let stay = |reason: String| Decision {
-        outcome: Outcome::Unchanged,
-        next: state.clone(),
-        actions: vec![],
-        reason,
+    let d = Deciding {
+        state,
+        now,
+        policy,
+        run_id,
     };
-    let refuse = |reason: String| Decision {
-        outcome: Outcome::Refused,
-        ..stay(reason)
-    };
-    let start =
-        |serving: Serving, kind: RunbookKind, trigger: Trigger, cooldown: bool, reason: String| {
-            let mut next = state.clone();
-            next.serving = serving;
-            next.last_run = Some(run_id.to_string());
-            next.trigger = Some(trigger.clone());
-            next.reason = reason.clone();
-            next.changed_at = Some(now);
-            if cooldown {
-                next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
-            }
-            if kind == RunbookKind::Failover {
-                // A new failover is a new try: its own attempts, its own escalation.
-                next.gave_up = None;
-            }
-            Decision {
-                outcome: Outcome::Applied,
-                next,
-                actions: vec![Action::StartRun {
-                    run: run_id.to_string(),
-                    kind,
-                    trigger,
-                }],
-                reason,
-            }
-        };
     match event {
         Event::PrimaryDown {
             reason,
             streak_start,
             last_good,
             probe,
-        } => {
-            if let Serving::Drilling { run, kind } = &state.serving {
-                let mut d = abort_drill(state, now, policy, run, *kind, reason, || {
-                    Trigger::Automatic {
-                        reason: reason.clone(),
-                        streak_start: *streak_start,
-                        last_good: *last_good,
-                        decided_at: now,
-                    }
-                });
-                // Unarmed: the drill still stops (something is wrong), but no failover follows.
-                if d.next.pending.is_some() && !state.armed_for(probe) {
-                    d.next.pending = None;
-                    d.reason = format!(
-                        "{}; but not failing over after it: UNARMED: the primary has never been seen healthy at {probe}",
-                        d.reason.replace(
-                            "; its cleanup runs, then the failover starts",
-                            "; its cleanup runs"
-                        )
-                    );
-                    d.next.reason = d.reason.clone();
-                }
-                return d;
-            }
-            if let Some(run) = state.serving.running() {
-                return stay(format!(
-                    "primary down ({reason}); run {run} is already in progress"
-                ));
-            }
-            if state.serving == Serving::Standby {
-                return stay(format!(
-                    "primary down ({reason}); already serving from the standby"
-                ));
-            }
-            if state.paused {
-                return stay(format!(
-                    "primary down ({reason}); not failing over: actions are paused (`standby resume` to act)"
-                ));
-            }
-            if policy.mode == Mode::Manual {
-                // The run is created (planned, journaled) so approving it is one command; it never
-                // starts on its own, and an escalation goes out if nobody answers.
-                let trigger = Trigger::Automatic {
-                    reason: reason.clone(),
+        } => d.primary_down(reason, streak_start, last_good, probe),
+        Event::PrimaryUp { reason, probe } => d.primary_up_event(reason, probe),
+        Event::PrimaryStable { reason } => d.primary_stable(reason),
+        Event::Approve { run } => d.approve(run),
+        Event::Requested { kind, force } => d.requested(kind, force),
+        Event::ScheduledDrill { kind, schedule } => d.scheduled_drill(kind, schedule),
+        Event::RunFinished {
+            run,
+            succeeded,
+            traffic_on,
+            gave_up,
+        } => d.run_finished(run, succeeded, traffic_on, gave_up),
+        Event::Pause => d.pause(),
+        Event::Resume => d.resume(),
+        Event::Ack => d.ack(),
+    }
+}
+
+/// What every decision reads: the state, the time, the policy and the id a new run gets.
+#[derive(Clone, Copy)]
+struct Deciding<'a> {
+    state: &'a State,
+    now: DateTime<Utc>,
+    policy: &'a Policy,
+    run_id: &'a str,
+}
+
+impl Deciding<'_> {
+    /// Nothing changes.
+    fn stay(&self, reason: String) -> Decision {
+        Decision {
+            outcome: Outcome::Unchanged,
+            next: self.state.clone(),
+            actions: vec![],
+            reason,
+        }
+    }
+
+    /// A command that cannot be carried out now.
+    fn refuse(&self, reason: String) -> Decision {
+        Decision {
+            outcome: Outcome::Refused,
+            ..self.stay(reason)
+        }
+    }
+
+    /// Starts a run of `kind`, with the trigger it carries; `cooldown` starts the cooldown too.
+    fn start(
+        &self,
+        serving: Serving,
+        kind: RunbookKind,
+        trigger: Trigger,
+        cooldown: bool,
+        reason: String,
+    ) -> Decision {
+        let mut next = self.state.clone();
+        next.serving = serving;
+        next.last_run = Some(self.run_id.to_string());
+        next.trigger = Some(trigger.clone());
+        next.reason = reason.clone();
+        next.changed_at = Some(self.now);
+        if cooldown {
+            next.cooldown_until = Some(cooldown_end(self.now, self.policy.cooldown));
+        }
+        if kind == RunbookKind::Failover {
+            // A new failover is a new try: its own attempts, its own escalation.
+            next.gave_up = None;
+        }
+        Decision {
+            outcome: Outcome::Applied,
+            next,
+            actions: vec![Action::StartRun {
+                run: self.run_id.to_string(),
+                kind,
+                trigger,
+            }],
+            reason,
+        }
+    }
+
+    /// The primary is judged down: fail over now, ask for approval, or say why not.
+    fn primary_down(
+        &self,
+        reason: &str,
+        streak_start: &DateTime<Utc>,
+        last_good: &Option<DateTime<Utc>>,
+        probe: &str,
+    ) -> Decision {
+        let Deciding {
+            state,
+            now,
+            policy,
+            run_id,
+        } = *self;
+        let stay = |reason: String| self.stay(reason);
+        let start =
+            |serving: Serving,
+             kind: RunbookKind,
+             trigger: Trigger,
+             cooldown: bool,
+             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
+        if let Serving::Drilling { run, kind } = &state.serving {
+            let mut d = abort_drill(state, now, policy, run, *kind, reason, || {
+                Trigger::Automatic {
+                    reason: reason.to_string(),
                     streak_start: *streak_start,
                     last_good: *last_good,
                     decided_at: now,
-                };
-                let mut d = start(
-                    Serving::FailingOver {
-                        run: run_id.to_string(),
-                    },
-                    RunbookKind::Failover,
-                    trigger,
-                    false,
-                    format!(
-                        "primary down ({reason}); manual mode: failover {run_id} waits for `standby approve {run_id}`"
-                    ),
+                }
+            });
+            // Unarmed: the drill still stops (something is wrong), but no failover follows.
+            if d.next.pending.is_some() && !state.armed_for(probe) {
+                d.next.pending = None;
+                d.reason = format!(
+                    "{}; but not failing over after it: UNARMED: the primary has never been seen healthy at {probe}",
+                    d.reason.replace(
+                        "; its cleanup runs, then the failover starts",
+                        "; its cleanup runs"
+                    )
                 );
-                d.next.awaiting_approval = Some(run_id.to_string());
-                return d;
+                d.next.reason = d.reason.to_string();
             }
-            if !state.armed_for(probe) {
-                return stay(format!(
-                    "primary down ({reason}); not failing over: UNARMED: the primary has never been seen healthy at {probe} since it was first watched; check the probe URL and path, the TLS name and the firewall (`standby failover` still works by hand)"
-                ));
-            }
-            if let Some(until) = state.cooldown_until.filter(|u| *u > now) {
-                return stay(format!(
-                    "primary down ({reason}); not failing over: inside the cooldown of the last automatic failover until {} (`standby ack` lifts it)",
-                    until.to_rfc3339()
-                ));
-            }
-            if let Some(g) = &state.gave_up {
-                return stay(format!(
-                    "primary down ({reason}); not failing over again on its own: failover {} used up its attempts at {} and escalated (`standby failover` tries again now; `standby ack` lets automatic failover try again)",
-                    g.run,
-                    g.at.to_rfc3339()
-                ));
-            }
+            return d;
+        }
+        if let Some(run) = state.serving.running() {
+            return stay(format!(
+                "primary down ({reason}); run {run} is already in progress"
+            ));
+        }
+        if state.serving == Serving::Standby {
+            return stay(format!(
+                "primary down ({reason}); already serving from the standby"
+            ));
+        }
+        if state.paused {
+            return stay(format!(
+                "primary down ({reason}); not failing over: actions are paused (`standby resume` to act)"
+            ));
+        }
+        if policy.mode == Mode::Manual {
+            // The run is created (planned, journaled) so approving it is one command; it never
+            // starts on its own, and an escalation goes out if nobody answers.
             let trigger = Trigger::Automatic {
-                reason: reason.clone(),
+                reason: reason.to_string(),
                 streak_start: *streak_start,
                 last_good: *last_good,
                 decided_at: now,
             };
-            // The cooldown starts when the failover succeeds (RunFinished): a failed one must
-            // not hold the next attempt back.
-            start(
+            let mut d = start(
                 Serving::FailingOver {
                     run: run_id.to_string(),
                 },
                 RunbookKind::Failover,
                 trigger,
                 false,
-                format!("failing over automatically: {reason}"),
-            )
+                format!(
+                    "primary down ({reason}); manual mode: failover {run_id} waits for `standby approve {run_id}`"
+                ),
+            );
+            d.next.awaiting_approval = Some(run_id.to_string());
+            return d;
         }
-        Event::PrimaryUp { reason, probe } => {
-            let mut d = primary_up(state, reason, now, policy);
-            if d.next.gave_up.take().is_some() {
-                d.reason = format!(
-                    "{}; the escalated failover is behind us: automatic failover may act on the next outage",
-                    d.reason
-                );
-            }
-            if !d.next.armed_for(probe) {
-                d.next.armed = Some(Armed {
-                    probe: probe.clone(),
-                    at: now,
-                });
-                d.reason = format!(
-                    "{}; automatic failover armed: the primary answered healthy at {probe}",
-                    d.reason
-                );
-            }
-            d
+        if !state.armed_for(probe) {
+            return stay(format!(
+                "primary down ({reason}); not failing over: UNARMED: the primary has never been seen healthy at {probe} since it was first watched; check the probe URL and path, the TLS name and the firewall (`standby failover` still works by hand)"
+            ));
         }
-        Event::PrimaryStable { reason } => {
-            if state.serving != Serving::Standby {
-                return stay(format!(
-                    "primary stable ({reason}); traffic is not on the standby"
-                ));
-            }
-            if policy.failback != Mode::Automatic {
-                return stay(format!(
-                    "primary stable ({reason}); automatic failback is off: run `standby failback` when ready"
-                ));
-            }
-            if state.paused {
-                return stay(format!(
-                    "primary stable ({reason}); not failing back: actions are paused"
-                ));
-            }
-            let trigger = Trigger::Automatic {
-                reason: reason.clone(),
-                streak_start: now,
-                last_good: None,
-                decided_at: now,
-            };
-            start(
-                Serving::FailingBack {
-                    run: run_id.to_string(),
-                },
-                RunbookKind::Failback,
-                trigger,
-                false,
-                format!("failing back automatically: {reason}"),
-            )
+        if let Some(until) = state.cooldown_until.filter(|u| *u > now) {
+            return stay(format!(
+                "primary down ({reason}); not failing over: inside the cooldown of the last automatic failover until {} (`standby ack` lifts it)",
+                until.to_rfc3339()
+            ));
         }
-        Event::Approve { run } => match &state.awaiting_approval {
+        if let Some(g) = &state.gave_up {
+            return stay(format!(
+                "primary down ({reason}); not failing over again on its own: failover {} used up its attempts at {} and escalated (`standby failover` tries again now; `standby ack` lets automatic failover try again)",
+                g.run,
+                g.at.to_rfc3339()
+            ));
+        }
+        let trigger = Trigger::Automatic {
+            reason: reason.to_string(),
+            streak_start: *streak_start,
+            last_good: *last_good,
+            decided_at: now,
+        };
+        // The cooldown starts when the failover succeeds (RunFinished): a failed one must
+        // not hold the next attempt back.
+        start(
+            Serving::FailingOver {
+                run: run_id.to_string(),
+            },
+            RunbookKind::Failover,
+            trigger,
+            false,
+            format!("failing over automatically: {reason}"),
+        )
+    }
+
+    /// The primary answered healthy: arm, cancel a waiting failover, clear an escalation.
+    fn primary_up_event(&self, reason: &str, probe: &str) -> Decision {
+        let Deciding {
+            state, now, policy, ..
+        } = *self;
+        let mut d = primary_up(state, reason, now, policy);
+        if d.next.gave_up.take().is_some() {
+            d.reason = format!(
+                "{}; the escalated failover is behind us: automatic failover may act on the next outage",
+                d.reason
+            );
+        }
+        if !d.next.armed_for(probe) {
+            d.next.armed = Some(Armed {
+                probe: probe.to_string(),
+                at: now,
+            });
+            d.reason = format!(
+                "{}; automatic failover armed: the primary answered healthy at {probe}",
+                d.reason
+            );
+        }
+        d
+    }
+
+    /// The primary has been healthy for `stable_for`: fail back when automatic.
+    fn primary_stable(&self, reason: &str) -> Decision {
+        let Deciding {
+            state,
+            now,
+            policy,
+            run_id,
+        } = *self;
+        let stay = |reason: String| self.stay(reason);
+        let start =
+            |serving: Serving,
+             kind: RunbookKind,
+             trigger: Trigger,
+             cooldown: bool,
+             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
+        if state.serving != Serving::Standby {
+            return stay(format!(
+                "primary stable ({reason}); traffic is not on the standby"
+            ));
+        }
+        if policy.failback != Mode::Automatic {
+            return stay(format!(
+                "primary stable ({reason}); automatic failback is off: run `standby failback` when ready"
+            ));
+        }
+        if state.paused {
+            return stay(format!(
+                "primary stable ({reason}); not failing back: actions are paused"
+            ));
+        }
+        let trigger = Trigger::Automatic {
+            reason: reason.to_string(),
+            streak_start: now,
+            last_good: None,
+            decided_at: now,
+        };
+        start(
+            Serving::FailingBack {
+                run: run_id.to_string(),
+            },
+            RunbookKind::Failback,
+            trigger,
+            false,
+            format!("failing back automatically: {reason}"),
+        )
+    }
+
+    /// An operator approves a waiting failover.
+    fn approve(&self, run: &str) -> Decision {
+        let Deciding { state, now, .. } = *self;
+        let refuse = |reason: String| self.refuse(reason);
+        match &state.awaiting_approval {
             Some(waiting) if waiting == run => {
                 let mut next = state.clone();
                 next.awaiting_approval = None;
@@ -511,7 +606,7 @@ fn decide_event(
                 next.reason = format!("failover {run} approved by an operator");
                 Decision {
                     outcome: Outcome::Applied,
-                    reason: next.reason.clone(),
+                    reason: next.reason.to_string(),
                     next,
                     actions: vec![],
                 }
@@ -522,185 +617,231 @@ fn decide_event(
             None => refuse(format!(
                 "refused: no run waits for approval (asked to approve {run})"
             )),
-        },
-        Event::Requested { kind, force } => {
-            let command = format!(
-                "standby {}{}",
-                kind.as_str(),
-                if *force { " --force" } else { "" }
-            );
-            if let (Serving::Drilling { run, kind: drill }, RunbookKind::Failover) =
-                (&state.serving, kind)
-            {
-                if state.paused {
-                    return refuse("refused: actions are paused (`standby resume` first)".into());
-                }
-                let (run, drill) = (run.clone(), *drill);
-                let mut d = abort_drill(
-                    state,
-                    now,
-                    policy,
-                    &run,
-                    drill,
-                    "operator requested a failover",
-                    || Trigger::Manual {
-                        command: command.clone(),
-                        at: now,
-                    },
-                );
-                // The operator asked; mode and cooldown do not hold a manual failover back.
-                d.next.pending = Some(Trigger::Manual {
-                    command: command.clone(),
-                    at: now,
-                });
-                d.reason = format!(
-                    "aborting {} {run} first: the failover starts as soon as its cleanup is done",
-                    drill.as_str()
-                );
-                return d;
-            }
-            if let Some(run) = state.serving.running() {
-                return refuse(format!("refused: run {run} is already in progress"));
-            }
+        }
+    }
+
+    /// An operator asks for a run.
+    fn requested(&self, kind: &RunbookKind, force: &bool) -> Decision {
+        let Deciding {
+            state,
+            now,
+            policy,
+            run_id,
+        } = *self;
+        let refuse = |reason: String| self.refuse(reason);
+        let start =
+            |serving: Serving,
+             kind: RunbookKind,
+             trigger: Trigger,
+             cooldown: bool,
+             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
+        let command = format!(
+            "standby {}{}",
+            kind.as_str(),
+            if *force { " --force" } else { "" }
+        );
+        if let (Serving::Drilling { run, kind: drill }, RunbookKind::Failover) =
+            (&state.serving, kind)
+        {
             if state.paused {
                 return refuse("refused: actions are paused (`standby resume` first)".into());
             }
-            let trigger = Trigger::Manual { command, at: now };
-            match (kind, &state.serving) {
-                (RunbookKind::DrillStandby | RunbookKind::DrillFull, serving) => {
-                    start_drill(state, serving, *kind, trigger, run_id, &start)
-                }
-                (RunbookKind::Failover, Serving::Standby) if !*force => {
-                    refuse("refused: already serving from the standby (--force to run the failover runbook anyway)".into())
-                }
-                (RunbookKind::Failback, Serving::Primary) if !*force => {
-                    refuse("refused: already serving from the primary (--force to run the failback runbook anyway)".into())
-                }
-                (RunbookKind::Failover, _) => start(Serving::FailingOver { run: run_id.to_string() }, *kind, trigger, false, "failing over on operator request".into()),
-                (RunbookKind::Failback, _) => start(Serving::FailingBack { run: run_id.to_string() }, *kind, trigger, false, "failing back on operator request".into()),
-            }
-        }
-        Event::ScheduledDrill { kind, schedule } => {
-            if let Some(run) = state.serving.running() {
-                return stay(format!(
-                    "scheduled {} skipped: run {run} is in progress",
-                    kind.as_str()
-                ));
-            }
-            if state.paused {
-                return stay(format!(
-                    "scheduled {} skipped: actions are paused",
-                    kind.as_str()
-                ));
-            }
-            let trigger = Trigger::Manual {
-                command: format!("[[drills]] schedule `{schedule}`"),
-                at: now,
-            };
-            start_drill(state, &state.serving, *kind, trigger, run_id, &start)
-        }
-        Event::RunFinished {
-            run,
-            succeeded,
-            traffic_on,
-            gave_up,
-        } => {
-            if state.serving.running() != Some(run.as_str()) {
-                return stay(format!(
-                    "run {run} finished but is not the current run ({}); ignored",
-                    state.serving.label()
-                ));
-            }
-            let mut next = state.clone();
-            let failover = matches!(state.serving, Serving::FailingOver { .. });
-            let automatic = matches!(state.trigger, Some(Trigger::Automatic { .. }));
-            // The cooldown guards against a second automatic failover after one that worked.
-            if failover && automatic && *succeeded && *traffic_on == Side::Standby {
-                next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
-            }
-            if failover && *gave_up {
-                next.gave_up = Some(GaveUp {
-                    run: run.clone(),
+            let (run, drill) = (run.to_string(), *drill);
+            let mut d = abort_drill(
+                state,
+                now,
+                policy,
+                &run,
+                drill,
+                "operator requested a failover",
+                || Trigger::Manual {
+                    command: command.clone(),
                     at: now,
-                });
-            }
-            next.serving = match traffic_on {
-                Side::Primary => Serving::Primary,
-                Side::Standby => Serving::Standby,
-            };
-            let verb = if *succeeded { "succeeded" } else { "failed" };
-            next.trigger = None;
-            next.abort_run = None;
-            next.awaiting_approval = None;
-            next.reason = format!("run {run} {verb}; traffic is on the {traffic_on}");
-            next.changed_at = Some(now);
-            let pending = next.pending.take();
-            match (pending, traffic_on) {
-                (Some(_), Side::Standby) => {
-                    next.reason.push_str("; the waiting failover is not needed");
-                }
-                (Some(_), Side::Primary) if next.paused => {
-                    next.reason
-                        .push_str("; the waiting failover is dropped: actions are paused");
-                }
-                (Some(trigger), Side::Primary) => {
-                    let reason = format!(
-                        "{}; failing over now, as the primary failed during it",
-                        next.reason
-                    );
-                    let after = Decision {
-                        outcome: Outcome::Applied,
-                        next,
-                        actions: vec![],
-                        reason: String::new(),
-                    };
-                    return start_from(&after.next, now, run_id, trigger, reason);
-                }
-                (None, _) => {}
-            }
-            Decision {
-                outcome: Outcome::Applied,
-                reason: next.reason.clone(),
-                next,
-                actions: vec![],
-            }
-        }
-        Event::Pause => {
-            let mut next = state.clone();
-            next.paused = true;
-            Decision {
-                outcome: Outcome::Applied,
-                next,
-                actions: vec![],
-                reason: "paused: observing only, no action will be taken".into(),
-            }
-        }
-        Event::Resume => {
-            let mut next = state.clone();
-            next.paused = false;
-            Decision {
-                outcome: Outcome::Applied,
-                next,
-                actions: vec![],
-                reason: "resumed: actions allowed again".into(),
-            }
-        }
-        Event::Ack => {
-            let mut next = state.clone();
-            next.cooldown_until = None;
-            let gave_up = next.gave_up.take();
-            Decision {
-                outcome: Outcome::Applied,
-                next,
-                actions: vec![],
-                reason: match gave_up {
-                    Some(g) => format!(
-                        "acknowledged: cooldown lifted, and the escalation of failover {} cleared: automatic failover may try again",
-                        g.run
-                    ),
-                    None => "cooldown acknowledged and lifted".into(),
                 },
+            );
+            // The operator asked; mode and cooldown do not hold a manual failover back.
+            d.next.pending = Some(Trigger::Manual {
+                command: command.clone(),
+                at: now,
+            });
+            d.reason = format!(
+                "aborting {} {run} first: the failover starts as soon as its cleanup is done",
+                drill.as_str()
+            );
+            return d;
+        }
+        if let Some(run) = state.serving.running() {
+            return refuse(format!("refused: run {run} is already in progress"));
+        }
+        if state.paused {
+            return refuse("refused: actions are paused (`standby resume` first)".into());
+        }
+        let trigger = Trigger::Manual { command, at: now };
+        match (kind, &state.serving) {
+        (RunbookKind::DrillStandby | RunbookKind::DrillFull, serving) => {
+            start_drill(state, serving, *kind, trigger, run_id, &start)
+        }
+        (RunbookKind::Failover, Serving::Standby) if !*force => {
+            refuse("refused: already serving from the standby (--force to run the failover runbook anyway)".into())
+        }
+        (RunbookKind::Failback, Serving::Primary) if !*force => {
+            refuse("refused: already serving from the primary (--force to run the failback runbook anyway)".into())
+        }
+        (RunbookKind::Failover, _) => start(Serving::FailingOver { run: run_id.to_string() }, *kind, trigger, false, "failing over on operator request".into()),
+        (RunbookKind::Failback, _) => start(Serving::FailingBack { run: run_id.to_string() }, *kind, trigger, false, "failing back on operator request".into()),
+    }
+    }
+
+    /// A `[[drills]]` schedule fired.
+    fn scheduled_drill(&self, kind: &RunbookKind, schedule: &str) -> Decision {
+        let Deciding {
+            state, now, run_id, ..
+        } = *self;
+        let stay = |reason: String| self.stay(reason);
+        let start =
+            |serving: Serving,
+             kind: RunbookKind,
+             trigger: Trigger,
+             cooldown: bool,
+             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
+        if let Some(run) = state.serving.running() {
+            return stay(format!(
+                "scheduled {} skipped: run {run} is in progress",
+                kind.as_str()
+            ));
+        }
+        if state.paused {
+            return stay(format!(
+                "scheduled {} skipped: actions are paused",
+                kind.as_str()
+            ));
+        }
+        let trigger = Trigger::Manual {
+            command: format!("[[drills]] schedule `{schedule}`"),
+            at: now,
+        };
+        start_drill(state, &state.serving, *kind, trigger, run_id, &start)
+    }
+
+    /// A run ended: where traffic is, cooldown, escalation, a failover that waited.
+    fn run_finished(
+        &self,
+        run: &str,
+        succeeded: &bool,
+        traffic_on: &Side,
+        gave_up: &bool,
+    ) -> Decision {
+        let Deciding {
+            state,
+            now,
+            policy,
+            run_id,
+        } = *self;
+        let stay = |reason: String| self.stay(reason);
+        if state.serving.running() != Some(run) {
+            return stay(format!(
+                "run {run} finished but is not the current run ({}); ignored",
+                state.serving.label()
+            ));
+        }
+        let mut next = state.clone();
+        let failover = matches!(state.serving, Serving::FailingOver { .. });
+        let automatic = matches!(state.trigger, Some(Trigger::Automatic { .. }));
+        // The cooldown guards against a second automatic failover after one that worked.
+        if failover && automatic && *succeeded && *traffic_on == Side::Standby {
+            next.cooldown_until = Some(cooldown_end(now, policy.cooldown));
+        }
+        if failover && *gave_up {
+            next.gave_up = Some(GaveUp {
+                run: run.to_string(),
+                at: now,
+            });
+        }
+        next.serving = match traffic_on {
+            Side::Primary => Serving::Primary,
+            Side::Standby => Serving::Standby,
+        };
+        let verb = if *succeeded { "succeeded" } else { "failed" };
+        next.trigger = None;
+        next.abort_run = None;
+        next.awaiting_approval = None;
+        next.reason = format!("run {run} {verb}; traffic is on the {traffic_on}");
+        next.changed_at = Some(now);
+        let pending = next.pending.take();
+        match (pending, traffic_on) {
+            (Some(_), Side::Standby) => {
+                next.reason.push_str("; the waiting failover is not needed");
             }
+            (Some(_), Side::Primary) if next.paused => {
+                next.reason
+                    .push_str("; the waiting failover is dropped: actions are paused");
+            }
+            (Some(trigger), Side::Primary) => {
+                let reason = format!(
+                    "{}; failing over now, as the primary failed during it",
+                    next.reason
+                );
+                let after = Decision {
+                    outcome: Outcome::Applied,
+                    next,
+                    actions: vec![],
+                    reason: String::new(),
+                };
+                return start_from(&after.next, now, run_id, trigger, reason);
+            }
+            (None, _) => {}
+        }
+        Decision {
+            outcome: Outcome::Applied,
+            reason: next.reason.to_string(),
+            next,
+            actions: vec![],
+        }
+    }
+
+    /// `standby pause`.
+    fn pause(&self) -> Decision {
+        let Deciding { state, .. } = *self;
+        let mut next = state.clone();
+        next.paused = true;
+        Decision {
+            outcome: Outcome::Applied,
+            next,
+            actions: vec![],
+            reason: "paused: observing only, no action will be taken".into(),
+        }
+    }
+
+    /// `standby resume`.
+    fn resume(&self) -> Decision {
+        let Deciding { state, .. } = *self;
+        let mut next = state.clone();
+        next.paused = false;
+        Decision {
+            outcome: Outcome::Applied,
+            next,
+            actions: vec![],
+            reason: "resumed: actions allowed again".into(),
+        }
+    }
+
+    /// `standby ack`: lift the cooldown, clear an escalation.
+    fn ack(&self) -> Decision {
+        let Deciding { state, .. } = *self;
+        let mut next = state.clone();
+        next.cooldown_until = None;
+        let gave_up = next.gave_up.take();
+        Decision {
+            outcome: Outcome::Applied,
+            next,
+            actions: vec![],
+            reason: match gave_up {
+                Some(g) => format!(
+                    "acknowledged: cooldown lifted, and the escalation of failover {} cleared: automatic failover may try again",
+                    g.run
+                ),
+                None => "cooldown acknowledged and lifted".into(),
+            },
         }
     }
 }
