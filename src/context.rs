@@ -49,3 +49,57 @@ pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
         notifier,
     }
 }
+
+#[cfg(test)]
+const TEST_CONFIG: &str = r#"[service]
+name = "chat"
+rto = "5m"
+state_dir = "state"
+reports_dir = "reports"
+
+[aws]
+endpoint_url = "http://127.0.0.1:9"
+max_attempts = 1
+
+[primary]
+region = "us-east-1"
+endpoint = "http://127.0.0.1:9/health"
+asgs = [{ name = "gpu-use1", warm = 0, serving = 4 }]
+bucket = "artifacts-use1"
+
+[standby]
+region = "us-west-2"
+endpoint = "http://127.0.0.1:9/health"
+asgs = [{ name = "gpu-usw2", warm = 1, serving = 4 }]
+bucket = "artifacts-usw2"
+
+[dns]
+zone_id = "Z1"
+name = "api.example.com."
+type = "CNAME"
+ttl = 5
+primary = "use1.example.com"
+standby = "usw2.example.com"
+
+[control]
+listen = "off"
+"#;
+
+/// A context for the shell's unit tests: the config above (two regions, no webhooks, no reports
+/// bucket, an AWS endpoint nothing listens on), a memory store, reports under `dir`, and the
+/// sender of its shutdown signal.
+#[cfg(test)]
+pub(crate) async fn for_tests(dir: &std::path::Path) -> (Ctx, watch::Sender<bool>) {
+    let cfg = standby_core::config::compile::from_text(&dir.join("standby.toml"), TEST_CONFIG)
+        .unwrap_or_else(|d| panic!("{d}"));
+    let (tx, shutdown) = watch::channel(false);
+    let ctx = Ctx {
+        clients: standby_aws::Clients::new(&cfg).await,
+        store: Arc::new(crate::store::MemoryStore::default()),
+        shutdown,
+        notifier: crate::notify::Notifier::start(&cfg),
+        prober: crate::prober::Prober::new(&cfg.health),
+        cfg: Arc::new(cfg),
+    };
+    (ctx, tx)
+}

@@ -522,3 +522,159 @@ pub async fn request(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(path: &str, bearer: Option<&str>) -> Request {
+        Request {
+            method: "POST".into(),
+            path: path.into(),
+            headers: bearer
+                .map(|t| vec![("authorization".to_string(), format!("Bearer {t}"))])
+                .unwrap_or_default(),
+            body: vec![],
+        }
+    }
+
+    fn body(b: &str) -> serde_json::Value {
+        serde_json::from_str(b).unwrap()
+    }
+
+    async fn setup(tag: &str) -> (Ctx, Live, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "standby-control-{tag}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let (ctx, _tx) = crate::context::for_tests(&dir).await;
+        (ctx, Live::new(Duration::from_secs(10)), dir)
+    }
+
+    #[tokio::test]
+    async fn commands_answer_with_the_decisions_typed_outcome() {
+        let (ctx, live, _dir) = setup("outcome").await;
+        let (status, _, b) = route(
+            &post("/control/pause", None),
+            &ctx,
+            &live,
+            Via::Socket,
+            None,
+        )
+        .await;
+        let b = body(&b);
+        assert_eq!(
+            (status, &b["outcome"], &b["changed"]),
+            (200, &json!("applied"), &json!(true)),
+            "{b}"
+        );
+        let (status, _, b) = route(
+            &post("/control/pause", None),
+            &ctx,
+            &live,
+            Via::Socket,
+            None,
+        )
+        .await;
+        let b = body(&b);
+        assert_eq!(
+            (status, &b["outcome"], &b["changed"]),
+            (200, &json!("unchanged"), &json!(false)),
+            "{b}"
+        );
+        // Nothing waits for approval: refused, 409, and said why.
+        let (status, _, b) = route(
+            &post("/control/approve/r9", None),
+            &ctx,
+            &live,
+            Via::Socket,
+            None,
+        )
+        .await;
+        let b = body(&b);
+        assert_eq!(
+            (status, &b["outcome"], &b["ok"]),
+            (409, &json!("refused"), &json!(false)),
+            "{b}"
+        );
+        assert!(
+            b["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no run waits for approval"),
+            "{b}"
+        );
+        let (status, _, _) =
+            route(&post("/control/nope", None), &ctx, &live, Via::Socket, None).await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn control_over_http_needs_the_bearer_token() {
+        let (ctx, live, _dir) = setup("token").await;
+        let token = "0123456789abcdef-token";
+        let (status, ..) = route(&post("/control/pause", None), &ctx, &live, Via::Http, None).await;
+        assert_eq!(status, 403, "off without a token configured");
+        let (status, ..) = route(
+            &post("/control/pause", Some("wrong")),
+            &ctx,
+            &live,
+            Via::Http,
+            Some(token),
+        )
+        .await;
+        assert_eq!(status, 401);
+        let (status, ..) = route(
+            &post("/control/pause", Some(token)),
+            &ctx,
+            &live,
+            Via::Http,
+            Some(token),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (state, _) = crate::journal::read_state(&ctx.store).await.unwrap();
+        assert!(state.paused);
+    }
+
+    #[tokio::test]
+    async fn metrics_read_a_finished_run_once() {
+        let (ctx, live, dir) = setup("metrics").await;
+        let body = |b: (u16, &'static str, String)| b.2;
+        let get = Request {
+            method: "GET".into(),
+            path: "/metrics".into(),
+            headers: vec![],
+            body: vec![],
+        };
+        let first = body(route(&get, &ctx, &live, Via::Socket, None).await);
+        assert!(
+            first.contains("standby_orchestrator_impaired{kind=\"probe\"} 0"),
+            "{first}"
+        );
+        // A finished run appears, and is remembered: a later scrape does not read it again.
+        let trigger = standby_core::machine::Trigger::Manual {
+            command: "standby failover".into(),
+            at: Utc::now(),
+        };
+        let world = standby_core::plan::World::default();
+        let mut j = crate::executor::create_run(
+            &ctx,
+            "r1",
+            standby_core::runbook::RunbookKind::Failover,
+            trigger,
+            vec![],
+            &world,
+        )
+        .await
+        .unwrap();
+        j.record.status = crate::journal::RunStatus::Failed;
+        j.record.finished_at = Some(Utc::now());
+        j.save().await.unwrap();
+        let m = body(route(&get, &ctx, &live, Via::Socket, None).await);
+        assert!(m.contains("kind=\"failover\",result=\"failed\"} 1"), "{m}");
+        assert!(live.metrics.finished_run("r1").is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

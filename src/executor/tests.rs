@@ -2,11 +2,9 @@
 //! paused time: retries and their waits, giving up, timeouts, shutdown between steps and resume.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde_json::json;
-use standby_core::config::compile::from_text;
 use standby_core::machine::Trigger;
 use standby_core::plan::{AsgCapacity, AsgObservation, PlannedStep, RecordObservation, World};
 use standby_core::runbook::RunbookKind;
@@ -76,54 +74,6 @@ impl StepRunner for Scripted {
     }
 }
 
-const CONFIG: &str = r#"[service]
-name = "chat"
-rto = "5m"
-state_dir = "state"
-reports_dir = "reports"
-
-[aws]
-endpoint_url = "http://127.0.0.1:9"
-max_attempts = 1
-
-[primary]
-region = "us-east-1"
-endpoint = "http://127.0.0.1:9/health"
-asgs = [{ name = "gpu-use1", warm = 0, serving = 4 }]
-bucket = "artifacts-use1"
-
-[standby]
-region = "us-west-2"
-endpoint = "http://127.0.0.1:9/health"
-asgs = [{ name = "gpu-usw2", warm = 1, serving = 4 }]
-bucket = "artifacts-usw2"
-
-[dns]
-zone_id = "Z1"
-name = "api.example.com."
-type = "CNAME"
-ttl = 5
-primary = "use1.example.com"
-standby = "usw2.example.com"
-
-[control]
-listen = "off"
-"#;
-
-async fn ctx(dir: &Path) -> (Ctx, watch::Sender<bool>) {
-    let cfg = from_text(&dir.join("standby.toml"), CONFIG).unwrap_or_else(|d| panic!("{d}"));
-    let (tx, shutdown) = watch::channel(false);
-    let ctx = Ctx {
-        clients: standby_aws::Clients::new(&cfg).await,
-        store: Arc::new(MemoryStore::default()),
-        shutdown,
-        notifier: crate::notify::Notifier::start(&cfg),
-        prober: crate::prober::Prober::new(&cfg.health),
-        cfg: Arc::new(cfg),
-    };
-    (ctx, tx)
-}
-
 fn world() -> World {
     World {
         asgs: vec![
@@ -183,7 +133,7 @@ fn status(rec: &RunRecord, step: &str) -> StepStatus {
 #[tokio::test(start_paused = true)]
 async fn a_failed_step_is_retried_after_its_wait_and_the_run_goes_on_from_there() {
     let dir = temp_dir("retry");
-    let (ctx, _tx) = ctx(&dir).await;
+    let (ctx, _tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let steps = Scripted::default().on(
         "scale-standby",
@@ -226,7 +176,7 @@ async fn a_failed_step_is_retried_after_its_wait_and_the_run_goes_on_from_there(
 #[tokio::test(start_paused = true)]
 async fn a_step_that_keeps_failing_gives_up_skips_the_rest_and_still_runs_cleanup() {
     let dir = temp_dir("give-up");
-    let (ctx, _tx) = ctx(&dir).await;
+    let (ctx, _tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let steps = Scripted::default().on(
         "verify-standby",
@@ -260,7 +210,7 @@ async fn a_step_that_keeps_failing_gives_up_skips_the_rest_and_still_runs_cleanu
 #[tokio::test(start_paused = true)]
 async fn a_hanging_step_times_out_and_that_attempt_is_journaled() {
     let dir = temp_dir("timeout");
-    let (ctx, _tx) = ctx(&dir).await;
+    let (ctx, _tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let steps = Scripted::default().on("flip-dns", vec![Act::Hang]);
     let RunEnd::Finished(rec) = execute_with(&ctx, &mut journal, &steps).await.unwrap() else {
@@ -280,7 +230,7 @@ async fn a_hanging_step_times_out_and_that_attempt_is_journaled() {
 #[tokio::test(start_paused = true)]
 async fn shutdown_stops_between_steps_and_a_resume_runs_each_step_once() {
     let dir = temp_dir("resume");
-    let (ctx, tx) = ctx(&dir).await;
+    let (ctx, tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let first = Scripted {
         stop_after: Some(("scale-standby".into(), tx)),

@@ -171,6 +171,13 @@ pub async fn primary_history(
     let client = clients.s3(Side::Primary);
     match s3::list_versions(client, &set.primary_bucket, &set.prefix).await {
         Ok(v) => Some(v),
+        // The region is unreachable, timing out or failing: current versions would fail the
+        // same way after the same retries, and RPO must not wait for that in an outage.
+        Err(e) if e.kind.unavailable() => {
+            warn!(set = %set.name, "primary bucket unavailable ({:?}), RPO is a bound: {e}", e.kind);
+            None
+        }
+        // Denied (no s3:ListBucketVersions) or not versioned: current versions still say a lot.
         Err(e) => {
             warn!(set = %set.name, "primary version history unreadable, trying current versions: {e}");
             match s3::list(client, &set.primary_bucket, &set.prefix).await {

@@ -62,7 +62,7 @@ pub async fn upsert(
 ) -> Result<Submitted, AwsError> {
     let target = format!("{zone_id} {name}");
     let build = |e: aws_sdk_route53::error::BuildError| {
-        AwsError::new("ChangeResourceRecordSets", &target, e)
+        AwsError::other("ChangeResourceRecordSets", &target, e)
     };
     let record = ResourceRecordSet::builder()
         .name(name)

@@ -19,16 +19,106 @@ use standby_core::config::{Config, Side};
 pub struct AwsError {
     pub op: &'static str,
     pub target: String,
+    /// What kind of failure, from the SDK's typed error: callers branch on this.
+    pub kind: ErrorKind,
+    /// For people: the whole error chain on one line.
     pub message: String,
 }
 
+/// What an AWS call met, as the SDK classifies it (the error's variant, its code, the HTTP
+/// status), never by reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Throttled (Throttling, SlowDown, PriorRequestNotComplete, …); the SDK retried it.
+    Throttled,
+    /// The credentials or the policy do not allow it: retrying cannot help, people must.
+    Denied,
+    /// The bucket, key, hosted zone or group does not exist.
+    NotFound,
+    /// No answer in time (the attempt or the call timeout).
+    Timeout,
+    /// The endpoint could not be reached: DNS, connect, TLS. A region that is down looks so.
+    Unreachable,
+    /// The service answered with a server error (5xx).
+    Server,
+    /// Anything else: a validation error, an answer that could not be read.
+    Other,
+}
+
+impl ErrorKind {
+    fn of_code(code: Option<&str>) -> Option<ErrorKind> {
+        Some(match code? {
+            "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
+            | "BandwidthLimitExceeded" => ErrorKind::Throttled,
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "InvalidClientTokenId"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "AllAccessDisabled" => ErrorKind::Denied,
+            c if c.starts_with("NoSuch") || c == "NotFound" => ErrorKind::NotFound,
+            _ => return None,
+        })
+    }
+
+    /// A failure of the path or the service that may pass (the region may come back), as
+    /// opposed to one of this request or this account.
+    pub fn unavailable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Unreachable | ErrorKind::Server
+        )
+    }
+}
+
+type SdkError<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
+
 impl AwsError {
-    pub fn new(op: &'static str, target: impl Into<String>, err: impl std::error::Error) -> Self {
-        let message = error_text(&err);
+    /// An SDK call's failure, classified from the error itself.
+    pub fn new<E>(op: &'static str, target: impl Into<String>, err: SdkError<E>) -> Self
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        let kind = match &err {
+            SdkError::TimeoutError(_) => ErrorKind::Timeout,
+            SdkError::DispatchFailure(f) if f.is_timeout() => ErrorKind::Timeout,
+            SdkError::DispatchFailure(_) => ErrorKind::Unreachable,
+            SdkError::ServiceError(ctx) => {
+                ErrorKind::of_code(err.code()).unwrap_or(if ctx.raw().status().is_server_error() {
+                    ErrorKind::Server
+                } else {
+                    ErrorKind::Other
+                })
+            }
+            _ => ErrorKind::of_code(err.code()).unwrap_or(ErrorKind::Other),
+        };
         AwsError {
             op,
             target: target.into(),
-            message,
+            kind,
+            message: error_text(&err),
+        }
+    }
+
+    /// A failure after the call answered (reading its body, say).
+    pub fn other(op: &'static str, target: impl Into<String>, err: impl std::error::Error) -> Self {
+        AwsError {
+            op,
+            target: target.into(),
+            kind: ErrorKind::Other,
+            message: error_text(&err),
         }
     }
 }
@@ -178,4 +268,37 @@ pub async fn observe(
     )
     .await?;
     Ok(world)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_classify_without_reading_messages() {
+        assert_eq!(
+            ErrorKind::of_code(Some("SlowDown")),
+            Some(ErrorKind::Throttled)
+        );
+        assert_eq!(
+            ErrorKind::of_code(Some("Throttling")),
+            Some(ErrorKind::Throttled)
+        );
+        assert_eq!(
+            ErrorKind::of_code(Some("PriorRequestNotComplete")),
+            Some(ErrorKind::Throttled)
+        );
+        assert_eq!(
+            ErrorKind::of_code(Some("AccessDenied")),
+            Some(ErrorKind::Denied)
+        );
+        assert_eq!(
+            ErrorKind::of_code(Some("NoSuchBucket")),
+            Some(ErrorKind::NotFound)
+        );
+        assert_eq!(ErrorKind::of_code(Some("InvalidChangeBatch")), None);
+        assert_eq!(ErrorKind::of_code(None), None);
+        assert!(ErrorKind::Server.unavailable() && ErrorKind::Unreachable.unavailable());
+        assert!(!ErrorKind::Denied.unavailable() && !ErrorKind::NotFound.unavailable());
+    }
 }

@@ -324,7 +324,7 @@ pub async fn get_bytes(
                 .body
                 .collect()
                 .await
-                .map_err(|e| AwsError::new("GetObject", format!("s3://{bucket}/{key}"), e))?;
+                .map_err(|e| AwsError::other("GetObject", format!("s3://{bucket}/{key}"), e))?;
             Ok(Some(body.into_bytes().to_vec()))
         }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
