@@ -431,7 +431,7 @@ fn finished_run(r: &crate::journal::RunRecord) -> FinishedRun {
         });
     FinishedRun {
         kind: r.kind.as_str().to_string(),
-        result: format!("{:?}", r.status).to_lowercase(),
+        result: r.status.to_string(),
         rto,
     }
 }

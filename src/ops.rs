@@ -173,13 +173,9 @@ pub async fn run_command(
     let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
         .await
         .ok();
-    let first_phase = plan
-        .steps
-        .first()
-        .map(|s| s.phase.clone())
-        .unwrap_or_default();
+    let first_phase = plan.steps.first().map_or(kind, |s| s.phase);
     let checks =
-        standby_core::plan::preflight(&plan, &first_phase, &ctx.cfg, &world, readiness.as_ref());
+        standby_core::plan::preflight(&plan, first_phase, &ctx.cfg, &world, readiness.as_ref());
     println!("preflight as of now:");
     for c in &checks {
         println!(

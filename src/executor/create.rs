@@ -244,7 +244,7 @@ fn failover_estimates(
                     .steps
                     .iter()
                     .zip(&r.steps)
-                    .filter(|(p, _)| p.phase == "failover" && p.action.key() == key)
+                    .filter(|(p, _)| p.phase == RunbookKind::Failover && p.action.key() == key)
                     .nth(nth)?;
                 let end = if restores {
                     report::first_ok_at(rec).or(rec.finished_at)

@@ -57,10 +57,10 @@ pub struct PlannedStep {
     /// Runs even after the run aborted.
     #[serde(default)]
     pub cleanup: bool,
-    /// Which runbook of the run the step comes from: "failover", "failback", "drill-standby".
+    /// Which runbook of the run the step comes from: `failover`, `failback`, `drill-standby`.
     /// A full drill has two phases; its RTO is the failover phase's.
-    #[serde(default)]
-    pub phase: String,
+    #[serde(with = "crate::runbook::phase_words")]
+    pub phase: RunbookKind,
     pub changes: Changes,
 }
 
@@ -169,7 +169,7 @@ pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) 
         budget: Duration::ZERO,
         on_failure: OnFailure::Abort,
         cleanup: false,
-        phase: kind.as_str().to_string(),
+        phase: kind,
         changes: Changes::None,
     };
     let mut steps: Vec<PlannedStep> = runbook
@@ -185,7 +185,7 @@ pub fn build(kind: RunbookKind, cfg: &Config, runbook: &Runbook, world: &World) 
         budget: budget.mul_f64(s.budget),
         on_failure: s.on_failure,
         cleanup: s.cleanup,
-        phase: kind.as_str().to_string(),
+        phase: kind,
         changes: changes(&s.action, cfg, world),
     }));
     // Post hooks run once the run's work is done: before the trailing cleanup and report steps.
@@ -309,7 +309,7 @@ pub struct Check {
 /// the record must point where that phase starts from.
 pub fn preflight(
     plan: &Plan,
-    phase: &str,
+    phase: RunbookKind,
     cfg: &Config,
     world: &World,
     readiness: Option<&crate::smoke::Readiness>,
@@ -342,11 +342,7 @@ pub fn preflight(
             }
         }
     }
-    let phase_kind = match phase {
-        "failback" => RunbookKind::Failback,
-        "drill-standby" => RunbookKind::DrillStandby,
-        _ => RunbookKind::Failover,
-    };
+    let phase_kind = phase;
     // A drill starts from traffic on the primary; a full drill's failback phase from the standby.
     let drill_start = phase_kind == RunbookKind::DrillStandby
         || (plan.kind == RunbookKind::DrillFull && phase_kind == RunbookKind::Failover);
@@ -612,7 +608,7 @@ standby = "usw2.example.com"
         let cfg = config();
         let w = world(Some("somebody-else.example.net"));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
-        let checks = preflight(&plan, plan.steps[0].phase.as_str(), &cfg, &w, None);
+        let checks = preflight(&plan, plan.steps[0].phase, &cfg, &w, None);
         let failed: Vec<&str> = checks
             .iter()
             .filter(|c| !c.ok)
@@ -622,7 +618,7 @@ standby = "usw2.example.com"
         assert!(failed[0].contains("Auto Scaling group \"gpu-usw2-b\" not found in us-west-2"));
         assert!(failed[1].contains("refusing to overwrite a value standby does not own"));
         let w = world(None);
-        let checks = preflight(&plan, plan.steps[0].phase.as_str(), &cfg, &w, None);
+        let checks = preflight(&plan, plan.steps[0].phase, &cfg, &w, None);
         assert!(
             checks
                 .iter()
@@ -635,7 +631,7 @@ standby = "usw2.example.com"
         let cfg = config();
         let w = world(Some("usw2.example.com."));
         let plan = build(RunbookKind::Failover, &cfg, &cfg.failover.runbook, &w);
-        let checks = preflight(&plan, plan.steps[0].phase.as_str(), &cfg, &w, None);
+        let checks = preflight(&plan, plan.steps[0].phase, &cfg, &w, None);
         let dns = checks.iter().find(|c| c.name.starts_with("dns")).unwrap();
         assert!(dns.ok);
         assert!(

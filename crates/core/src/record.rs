@@ -28,6 +28,40 @@ pub enum StepStatus {
     Skipped,
 }
 
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepRecord {
     pub name: String,
@@ -184,5 +218,52 @@ impl RunRecord {
         self.steps
             .iter()
             .position(|s| matches!(s.status, StepStatus::Pending | StepStatus::Running))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_print_the_words_the_journal_stores() {
+        for s in [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.to_string());
+        }
+        for s in [
+            StepStatus::Pending,
+            StepStatus::Running,
+            StepStatus::Succeeded,
+            StepStatus::Failed,
+            StepStatus::Skipped,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.to_string());
+        }
+    }
+
+    #[test]
+    fn a_phase_is_read_back_strictly() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct P {
+            #[serde(with = "crate::runbook::phase_words")]
+            phase: RunbookKind,
+        }
+        let json = serde_json::to_string(&P {
+            phase: RunbookKind::DrillStandby,
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"phase":"drill-standby"}"#);
+        assert_eq!(
+            serde_json::from_str::<P>(&json).unwrap().phase,
+            RunbookKind::DrillStandby
+        );
+        // An unknown phase is an error, never a guess.
+        let err = serde_json::from_str::<P>(r#"{"phase":"failovr"}"#)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("unknown phase \"failovr\""),
+            "{err}"
+        );
     }
 }

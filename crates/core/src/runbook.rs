@@ -31,6 +31,18 @@ impl RunbookKind {
         }
     }
 
+    /// The kind named by [`as_str`](Self::as_str)'s word.
+    pub fn parse(word: &str) -> Option<RunbookKind> {
+        [
+            RunbookKind::Failover,
+            RunbookKind::Failback,
+            RunbookKind::DrillStandby,
+            RunbookKind::DrillFull,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == word)
+    }
+
     pub fn is_drill(self) -> bool {
         matches!(self, RunbookKind::DrillStandby | RunbookKind::DrillFull)
     }
@@ -490,6 +502,22 @@ fn check_rules(src: &Source, kind: RunbookKind, steps: &[(Step, Spans)], diags: 
             "steps",
             "the first step is not `preflight`: nothing checks the world before acting",
         );
+    }
+}
+
+/// A run phase as journals and reports write it: the kind's word (`drill-standby`), read back
+/// strictly, so an unknown phase is an error, never a guess.
+pub mod phase_words {
+    use super::RunbookKind;
+
+    pub fn serialize<S: serde::Serializer>(k: &RunbookKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.as_str())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RunbookKind, D::Error> {
+        let word: String = serde::Deserialize::deserialize(d)?;
+        RunbookKind::parse(&word)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown phase {word:?}")))
     }
 }
 

@@ -26,7 +26,7 @@ pub async fn run(
         .args(args)
         .env("STANDBY_RUN_ID", &run.id)
         .env("STANDBY_RUN_KIND", run.kind.as_str())
-        .env("STANDBY_PHASE", &step.phase)
+        .env("STANDBY_PHASE", step.phase.as_str())
         .env("STANDBY_SERVICE", &ctx.cfg.service.name)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -65,7 +65,7 @@ pub struct Aws;
 impl StepRunner for Aws {
     async fn run(&self, ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome {
         match (&step.action, &step.changes) {
-            (Action::Preflight, _) => preflight::run(ctx, run, &step.phase).await,
+            (Action::Preflight, _) => preflight::run(ctx, run, step.phase).await,
             (Action::ScaleAsgs { .. }, Changes::Asgs { groups }) => scale::run(ctx, groups).await,
             (
                 Action::Verify {

@@ -8,9 +8,11 @@ use crate::context::Ctx;
 use crate::journal::RunRecord;
 use standby_core::plan::{self};
 
+use standby_core::runbook::RunbookKind;
+
 use super::StepOutcome;
 
-pub async fn run(ctx: &Ctx, run: &RunRecord, phase: &str) -> StepOutcome {
+pub async fn run(ctx: &Ctx, run: &RunRecord, phase: RunbookKind) -> StepOutcome {
     let world = match standby_aws::observe(&ctx.clients, &ctx.cfg).await {
         Ok(w) => w,
         Err(e) => return StepOutcome::failed(format!("cannot observe the world: {e}"), json!({})),

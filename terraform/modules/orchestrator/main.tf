@@ -1,6 +1,6 @@
 # The IAM role of the host that runs `standby serve` (in the standby region). The policy is the
 # one `standby iam-policy` prints: the same statements and exactly the actions listed in
-# src/aws/operations.rs (a test compares them), each scoped to the configured buckets and
+# crates/core/src/operations.rs (a test compares them), each scoped to the configured buckets and
 # prefixes, the one record it flips, and the named Auto Scaling groups.
 
 locals {

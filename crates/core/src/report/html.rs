@@ -384,7 +384,7 @@ fn steps(o: &mut String, r: &Report) {
         "<h2>Steps</h2>\n<table>\n<tr><th>#</th><th>step</th><th>action</th><th>status</th><th>duration</th><th>budget</th><th>attempts</th><th>reason</th></tr>"
     );
     for (i, s) in r.steps.iter().enumerate() {
-        let status = format!("{:?}", s.status).to_lowercase();
+        let status = s.status.to_string();
         let status = match s.status {
             StepStatus::Failed => format!("<strong>{status}</strong>"),
             _ => status,

@@ -227,7 +227,7 @@ pub fn render(r: &Report) -> String {
             i + 1,
             s.name,
             s.action,
-            format!("{:?}", s.status).to_lowercase(),
+            s.status,
             ms(s.budget_ms),
             s.attempts,
             s.reason.replace('|', "\\|")

@@ -190,7 +190,8 @@ pub struct Component {
 pub struct StepSection {
     pub name: String,
     pub action: String,
-    pub phase: String,
+    #[serde(with = "crate::runbook::phase_words")]
+    pub phase: RunbookKind,
     pub status: StepStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -227,18 +228,17 @@ pub struct RpoSection {
 }
 
 /// The phase whose verification stops the RTO clock: the run's first.
-fn rto_phase(run: &RunRecord) -> &str {
-    run.plan
-        .steps
-        .first()
-        .map(|s| s.phase.as_str())
-        .unwrap_or_default()
+fn rto_phase(run: &RunRecord) -> RunbookKind {
+    run.plan.steps.first().map(|s| s.phase).unwrap_or(run.kind)
 }
 
 /// The verification that ended the outage: the run-phase's last successful `verify`. Returns
 /// (restored_at: its first good answer, confirmed_at: its end). Records from before the first
 /// good answer was journaled fall back to the end.
-fn restoration(run: &RunRecord, phase: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+fn restoration(
+    run: &RunRecord,
+    phase: RunbookKind,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let mut out = (None, None);
     for (planned, rec) in run.plan.steps.iter().zip(&run.steps) {
         if rec.status == StepStatus::Succeeded
@@ -253,7 +253,7 @@ fn restoration(run: &RunRecord, phase: &str) -> (Option<DateTime<Utc>>, Option<D
 
 /// When the run-phase's (last successful) record change was submitted: the restoration's
 /// earliest possible instant.
-fn flip_submitted_at(run: &RunRecord, phase: &str) -> Option<DateTime<Utc>> {
+fn flip_submitted_at(run: &RunRecord, phase: RunbookKind) -> Option<DateTime<Utc>> {
     run.plan
         .steps
         .iter()
@@ -316,7 +316,7 @@ pub fn build(run: &RunRecord) -> Report {
         steps.push(StepSection {
             name: planned.name.clone(),
             action: planned.action.name().to_string(),
-            phase: planned.phase.clone(),
+            phase: planned.phase,
             status: rec.status,
             started_at: rec.started_at,
             finished_at: rec.finished_at,
@@ -453,7 +453,7 @@ pub fn build(run: &RunRecord) -> Report {
 
 fn breakdown(
     run: &RunRecord,
-    phase: &str,
+    phase: RunbookKind,
     clock_start: DateTime<Utc>,
     first_failing: DateTime<Utc>,
     decided_at: Option<DateTime<Utc>>,
@@ -496,7 +496,7 @@ fn step_ms(s: &StepSection) -> Option<u64> {
 
 /// The warm-up: InService (the end of the phase's first scale step) to the first good answer of
 /// the verification after it.
-fn warmup(run: &RunRecord, phase: &str) -> Option<u64> {
+fn warmup(run: &RunRecord, phase: RunbookKind) -> Option<u64> {
     let mut in_service = None;
     for (p, r) in run.plan.steps.iter().zip(&run.steps) {
         if p.phase != phase || p.cleanup || r.status != StepStatus::Succeeded {
@@ -643,10 +643,12 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
             })
         }
         _ => {
-            let failback: Vec<&StepSection> =
-                steps.iter().filter(|s| s.phase == "failback").collect();
+            let failback: Vec<&StepSection> = steps
+                .iter()
+                .filter(|s| s.phase == RunbookKind::Failback)
+                .collect();
             let start = failback.iter().filter_map(|s| s.started_at).min();
-            let (restored_at, _) = restoration(run, "failback");
+            let (restored_at, _) = restoration(run, RunbookKind::Failback);
             let failback_ms = match (start, restored_at) {
                 (Some(a), Some(b)) => Some(millis(between(a, b))),
                 _ => None,

@@ -217,7 +217,7 @@ fn step_row(s: &StepSection, at: &dyn Fn(DateTime<Utc>) -> u64) -> Row {
         (Some(a), Some(b)) => Some(u64::try_from((b - a).num_milliseconds().max(0)).unwrap_or(0)),
         _ => None,
     };
-    let status = format!("{:?}", s.status).to_lowercase();
+    let status = s.status.to_string();
     Row {
         label: s.name.clone(),
         start,
