@@ -1,24 +1,21 @@
 //! standby: an active-passive disaster-recovery orchestrator for GPU inference on AWS.
 //!
-//! Module map. The functional core decides; the shell does I/O and nothing clever.
+//! This crate is the shell: it reads the world, asks `standby_core` what to do, and does it. Every
+//! decision (detector, state machine, planners, retry policy, reports) lives in `standby_core`,
+//! every AWS call in `standby_aws`; the README's "Architecture" says where a new step kind or AWS
+//! call goes.
 //!
-//! Core (pure, `now` passed in, every decision carries a reason):
-//! - [`core::outcome`]: probe outcome classes (ok, slow, rate_limited, unavailable, …).
-//! - [`core::detector`]: probe rounds → verdict on the primary.
-//! - [`core::machine`]: state + event → next state + actions.
-//! - [`plan`]: runbook + observed world → the exact changes a run will make.
-//! - [`report`]: a finished (or failed) run's journal → RTO breakdown, JSON and Markdown.
-//! - [`config`], [`runbook`]: two-stage loading that reports every error at once.
-//!
-//! Shell (thin, typed):
-//! - [`aws`]: Auto Scaling and Route 53 adapters over the AWS SDK.
-//! - [`prober`]: HTTP probe rounds with reqwest.
-//! - [`store`]: the state/journal store with compare-and-swap, and run locks.
-//! - [`journal`]: run records persisted before and after each step.
-//! - [`executor`]: runs a plan step by step, resumable.
-//! - [`daemon`]: `standby serve`, the probe loop and shutdown.
-//! - [`ops`]: the commands behind the CLI (failover, failback, status, validate).
-//! - [`testbed`]: the AWS emulator and regional test endpoints used by tests and `make demo`.
+//! - [`context`]: what commands, runs and the daemon share (config, clients, store, notifier).
+//! - [`store`], [`journal`]: the compare-and-swap store (files, memory) and run records in it.
+//! - [`executor`]: runs a journaled plan step by step, resumable; one file per step kind.
+//! - [`runner`], [`heal`]: start, adopt, resume and finish runs; re-derive a lost state.
+//! - [`daemon`], [`live`]: `standby serve`, its loops and schedulers; its own health.
+//! - [`control`], [`http`], [`metrics`]: the local endpoint and control socket on hyper.
+//! - [`prober`], [`smoke`], [`sync`]: probe rounds, synthetic traffic, the artifact sync engine.
+//! - [`reports`], [`notify`], [`sdnotify`]: report files and uploads, webhooks, systemd.
+//! - [`ops`], [`cli`], [`config_file`]: the commands behind the CLI, their flags, the config on
+//!   disk.
+//! - [`failpoint`]: crash-point holds for the kill-and-resume tests (`--features failpoints`).
 
 pub mod cli;
 pub mod config_file;
