@@ -9,7 +9,7 @@
 //! from the trigger kept in the state and carries on.
 
 use chrono::Utc;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::context::Ctx;
 use crate::executor::{self, ExecError, RunEnd};
@@ -68,6 +68,10 @@ pub struct OwnedRun {
     _lock: RunLock,
 }
 
+/// How long a run decided by another process may stay unjournaled before it counts as that
+/// process's crash.
+const DECIDER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Loads (or, after a crash right after the decision, creates) the journal of the run the state
 /// names, if no other live process holds it.
 pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> {
@@ -75,6 +79,23 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
     let Some(run) = state.serving.running().map(str::to_string) else {
         return Ok(None);
     };
+    // A run decided moments ago and not journaled yet belongs to the process that decided it: it
+    // locks and journals it within milliseconds. Taking it (even the lock, for a moment) would
+    // turn that process's command into "adopted by another process"; only a decision left
+    // unjournaled for longer is a crash to take over.
+    let fresh = state
+        .changed_at
+        .is_some_and(|t| standby_core::duration::between(t, Utc::now()) < DECIDER_GRACE);
+    if fresh
+        && ctx
+            .store
+            .get(&journal::run_key(&run))
+            .await
+            .map_err(JournalError::from)?
+            .is_none()
+    {
+        return Ok(None);
+    }
     let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else {
         return Ok(None);
     };
@@ -202,6 +223,21 @@ pub async fn drive(ctx: &Ctx, mut owned: OwnedRun) -> Result<RunEnd, ExecError> 
         )
         .await?;
         info!("{}", d.reason);
+        // A drill that yielded hands over to the failover this decision started: journal it
+        // now (as every decider does), so whoever adopts it next finds it ready.
+        if let Some(standby_core::machine::Action::StartRun { run, kind, trigger }) =
+            d.actions.into_iter().next()
+        {
+            let started = Started {
+                run: run.clone(),
+                kind,
+                trigger,
+            };
+            if let Err(e) = begin(ctx, started, vec![], None).await {
+                // Not lost: once the grace has passed, whoever adopts it journals it.
+                warn!(run = %run, "journaling the failover the drill handed over to failed: {e}");
+            }
+        }
     }
     Ok(end)
 }
