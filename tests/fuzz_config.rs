@@ -243,7 +243,11 @@ async fn mutated_configs_that_validate_serve_without_a_panic() {
     for i in 0..1000 {
         let text = mutate(&base, &mut rng);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            match standby_core::config::compile::from_text(&path, &text) {
+            match standby_core::config::compile::from_text_with(
+                &path,
+                &text,
+                &standby::config_file::Disk,
+            ) {
                 Ok(cfg) => {
                     exercise(&cfg);
                     true
