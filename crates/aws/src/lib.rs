@@ -202,15 +202,14 @@ fn control_plane_timeouts(cfg: &Config) -> TimeoutConfig {
         .build()
 }
 
-/// The sync's S3 client: `[sync] attempts` per call, in the SDK's adaptive mode. This is the only
-/// retry layer for a copy: the SDK tells throttling (SlowDown: it also slows this client down),
-/// server errors and timeouts, which it retries, from AccessDenied or NoSuchKey, which it does
-/// not.
+/// The sync's S3 client: `[sync] attempts` per call, the SDK's standard mode. This is the only
+/// retry layer for a copy: the SDK tells throttling (SlowDown), server errors and timeouts, which
+/// it retries with backoff, from AccessDenied or NoSuchKey, which it does not.
 fn s3_with_retries(conf: &aws_config::SdkConfig, attempts: u32) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(true)
-            .retry_config(RetryConfig::adaptive().with_max_attempts(attempts.max(1)))
+            .retry_config(RetryConfig::standard().with_max_attempts(attempts.max(1)))
             .build(),
     )
 }
@@ -228,10 +227,11 @@ pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        // The SDK's retries are the only ones inside a call: adaptive mode backs off on
-        // throttling for the whole client, not just the request that met it. (A failover step
-        // that still fails is retried by the run's policy, `[failover] retry`, at step level.)
-        .retry_config(RetryConfig::adaptive().with_max_attempts(cfg.aws.max_attempts))
+        // The SDK's retries are the only ones inside a call (a failover step that still fails is
+        // retried by the run's policy, `[failover] retry`, at step level). Standard mode, not
+        // adaptive: adaptive's client-side rate limiter stretched a failover under 20% throttling
+        // from ~6 s to over 90 s (tests/resilience.rs), and every second of it is RTO.
+        .retry_config(RetryConfig::standard().with_max_attempts(cfg.aws.max_attempts))
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(Duration::from_secs(20))

@@ -258,8 +258,8 @@ pub struct SyncTuning {
     /// Objects at or above this size are copied with multipart UploadPartCopy.
     pub multipart_threshold: u64,
     pub part_size: u64,
-    /// Attempts per S3 call of a sync (the SDK's retries, adaptive mode: throttling, server
-    /// errors and timeouts are retried, AccessDenied is not).
+    /// Attempts per S3 call of a sync (the SDK's retries: throttling, server errors and timeouts
+    /// are retried, AccessDenied is not).
     pub attempts: u32,
     /// How often a sync lists the destination in full instead of trusting the manifest.
     pub verify_every: Duration,
