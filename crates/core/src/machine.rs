@@ -417,13 +417,6 @@ impl Deciding<'_> {
             policy,
             run_id,
         } = *self;
-        let stay = |reason: String| self.stay(reason);
-        let start =
-            |serving: Serving,
-             kind: RunbookKind,
-             trigger: Trigger,
-             cooldown: bool,
-             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
         if let Serving::Drilling { run, kind } = &state.serving {
             let mut d = abort_drill(state, now, policy, run, *kind, reason, || {
                 Trigger::Automatic {
@@ -448,17 +441,17 @@ impl Deciding<'_> {
             return d;
         }
         if let Some(run) = state.serving.running() {
-            return stay(format!(
+            return self.stay(format!(
                 "primary down ({reason}); run {run} is already in progress"
             ));
         }
         if state.serving == Serving::Standby {
-            return stay(format!(
+            return self.stay(format!(
                 "primary down ({reason}); already serving from the standby"
             ));
         }
         if state.paused {
-            return stay(format!(
+            return self.stay(format!(
                 "primary down ({reason}); not failing over: actions are paused (`standby resume` to act)"
             ));
         }
@@ -471,7 +464,7 @@ impl Deciding<'_> {
                 last_good: *last_good,
                 decided_at: now,
             };
-            let mut d = start(
+            let mut d = self.start(
                 Serving::FailingOver {
                     run: run_id.to_string(),
                 },
@@ -486,18 +479,18 @@ impl Deciding<'_> {
             return d;
         }
         if !state.armed_for(probe) {
-            return stay(format!(
+            return self.stay(format!(
                 "primary down ({reason}); not failing over: UNARMED: the primary has never been seen healthy at {probe} since it was first watched; check the probe URL and path, the TLS name and the firewall (`standby failover` still works by hand)"
             ));
         }
         if let Some(until) = state.cooldown_until.filter(|u| *u > now) {
-            return stay(format!(
+            return self.stay(format!(
                 "primary down ({reason}); not failing over: inside the cooldown of the last automatic failover until {} (`standby ack` lifts it)",
                 until.to_rfc3339()
             ));
         }
         if let Some(g) = &state.gave_up {
-            return stay(format!(
+            return self.stay(format!(
                 "primary down ({reason}); not failing over again on its own: failover {} used up its attempts at {} and escalated (`standby failover` tries again now; `standby ack` lets automatic failover try again)",
                 g.run,
                 g.at.to_rfc3339()
@@ -511,7 +504,7 @@ impl Deciding<'_> {
         };
         // The cooldown starts when the failover succeeds (RunFinished): a failed one must
         // not hold the next attempt back.
-        start(
+        self.start(
             Serving::FailingOver {
                 run: run_id.to_string(),
             },
@@ -555,25 +548,18 @@ impl Deciding<'_> {
             policy,
             run_id,
         } = *self;
-        let stay = |reason: String| self.stay(reason);
-        let start =
-            |serving: Serving,
-             kind: RunbookKind,
-             trigger: Trigger,
-             cooldown: bool,
-             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
         if state.serving != Serving::Standby {
-            return stay(format!(
+            return self.stay(format!(
                 "primary stable ({reason}); traffic is not on the standby"
             ));
         }
         if policy.failback != Mode::Automatic {
-            return stay(format!(
+            return self.stay(format!(
                 "primary stable ({reason}); automatic failback is off: run `standby failback` when ready"
             ));
         }
         if state.paused {
-            return stay(format!(
+            return self.stay(format!(
                 "primary stable ({reason}); not failing back: actions are paused"
             ));
         }
@@ -583,7 +569,7 @@ impl Deciding<'_> {
             last_good: None,
             decided_at: now,
         };
-        start(
+        self.start(
             Serving::FailingBack {
                 run: run_id.to_string(),
             },
@@ -597,7 +583,6 @@ impl Deciding<'_> {
     /// An operator approves a waiting failover.
     fn approve(&self, run: &str) -> Decision {
         let Deciding { state, now, .. } = *self;
-        let refuse = |reason: String| self.refuse(reason);
         match &state.awaiting_approval {
             Some(waiting) if waiting == run => {
                 let mut next = state.clone();
@@ -611,10 +596,10 @@ impl Deciding<'_> {
                     actions: vec![],
                 }
             }
-            Some(waiting) => refuse(format!(
+            Some(waiting) => self.refuse(format!(
                 "refused: run {waiting} waits for approval, not {run}"
             )),
-            None => refuse(format!(
+            None => self.refuse(format!(
                 "refused: no run waits for approval (asked to approve {run})"
             )),
         }
@@ -628,13 +613,6 @@ impl Deciding<'_> {
             policy,
             run_id,
         } = *self;
-        let refuse = |reason: String| self.refuse(reason);
-        let start =
-            |serving: Serving,
-             kind: RunbookKind,
-             trigger: Trigger,
-             cooldown: bool,
-             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
         let command = format!(
             "standby {}{}",
             kind.as_str(),
@@ -644,7 +622,7 @@ impl Deciding<'_> {
             (&state.serving, kind)
         {
             if state.paused {
-                return refuse("refused: actions are paused (`standby resume` first)".into());
+                return self.refuse("refused: actions are paused (`standby resume` first)".into());
             }
             let (run, drill) = (run.to_string(), *drill);
             let mut d = abort_drill(
@@ -671,47 +649,56 @@ impl Deciding<'_> {
             return d;
         }
         if let Some(run) = state.serving.running() {
-            return refuse(format!("refused: run {run} is already in progress"));
+            return self.refuse(format!("refused: run {run} is already in progress"));
         }
         if state.paused {
-            return refuse("refused: actions are paused (`standby resume` first)".into());
+            return self.refuse("refused: actions are paused (`standby resume` first)".into());
         }
         let trigger = Trigger::Manual { command, at: now };
         match (kind, &state.serving) {
-        (RunbookKind::DrillStandby | RunbookKind::DrillFull, serving) => {
-            start_drill(state, serving, *kind, trigger, run_id, &start)
+            (RunbookKind::DrillStandby | RunbookKind::DrillFull, _) => {
+                self.start_drill(*kind, trigger)
+            }
+            (RunbookKind::Failover, Serving::Standby) if !*force => self.refuse(
+                "refused: already serving from the standby (--force to run the failover runbook anyway)"
+                    .into(),
+            ),
+            (RunbookKind::Failback, Serving::Primary) if !*force => self.refuse(
+                "refused: already serving from the primary (--force to run the failback runbook anyway)"
+                    .into(),
+            ),
+            (RunbookKind::Failover, _) => self.start(
+                Serving::FailingOver {
+                    run: run_id.to_string(),
+                },
+                *kind,
+                trigger,
+                false,
+                "failing over on operator request".into(),
+            ),
+            (RunbookKind::Failback, _) => self.start(
+                Serving::FailingBack {
+                    run: run_id.to_string(),
+                },
+                *kind,
+                trigger,
+                false,
+                "failing back on operator request".into(),
+            ),
         }
-        (RunbookKind::Failover, Serving::Standby) if !*force => {
-            refuse("refused: already serving from the standby (--force to run the failover runbook anyway)".into())
-        }
-        (RunbookKind::Failback, Serving::Primary) if !*force => {
-            refuse("refused: already serving from the primary (--force to run the failback runbook anyway)".into())
-        }
-        (RunbookKind::Failover, _) => start(Serving::FailingOver { run: run_id.to_string() }, *kind, trigger, false, "failing over on operator request".into()),
-        (RunbookKind::Failback, _) => start(Serving::FailingBack { run: run_id.to_string() }, *kind, trigger, false, "failing back on operator request".into()),
-    }
     }
 
     /// A `[[drills]]` schedule fired.
     fn scheduled_drill(&self, kind: &RunbookKind, schedule: &str) -> Decision {
-        let Deciding {
-            state, now, run_id, ..
-        } = *self;
-        let stay = |reason: String| self.stay(reason);
-        let start =
-            |serving: Serving,
-             kind: RunbookKind,
-             trigger: Trigger,
-             cooldown: bool,
-             reason: String| { self.start(serving, kind, trigger, cooldown, reason) };
+        let Deciding { state, now, .. } = *self;
         if let Some(run) = state.serving.running() {
-            return stay(format!(
+            return self.stay(format!(
                 "scheduled {} skipped: run {run} is in progress",
                 kind.as_str()
             ));
         }
         if state.paused {
-            return stay(format!(
+            return self.stay(format!(
                 "scheduled {} skipped: actions are paused",
                 kind.as_str()
             ));
@@ -720,7 +707,7 @@ impl Deciding<'_> {
             command: format!("[[drills]] schedule `{schedule}`"),
             at: now,
         };
-        start_drill(state, &state.serving, *kind, trigger, run_id, &start)
+        self.start_drill(*kind, trigger)
     }
 
     /// A run ended: where traffic is, cooldown, escalation, a failover that waited.
@@ -737,9 +724,8 @@ impl Deciding<'_> {
             policy,
             run_id,
         } = *self;
-        let stay = |reason: String| self.stay(reason);
         if state.serving.running() != Some(run) {
-            return stay(format!(
+            return self.stay(format!(
                 "run {run} finished but is not the current run ({}); ignored",
                 state.serving.label()
             ));
@@ -781,13 +767,20 @@ impl Deciding<'_> {
                     "{}; failing over now, as the primary failed during it",
                     next.reason
                 );
-                let after = Decision {
-                    outcome: Outcome::Applied,
-                    next,
-                    actions: vec![],
-                    reason: String::new(),
+                // The failover starts from the state this run's end left.
+                let after = Deciding {
+                    state: &next,
+                    ..*self
                 };
-                return start_from(&after.next, now, run_id, trigger, reason);
+                return after.start(
+                    Serving::FailingOver {
+                        run: run_id.to_string(),
+                    },
+                    RunbookKind::Failover,
+                    trigger,
+                    false,
+                    reason,
+                );
             }
             (None, _) => {}
         }
@@ -844,6 +837,27 @@ impl Deciding<'_> {
             },
         }
     }
+
+    /// A drill needs traffic on the primary: scaling the standby back to warm while it serves
+    /// would take the service down.
+    fn start_drill(&self, kind: RunbookKind, trigger: Trigger) -> Decision {
+        match &self.state.serving {
+            Serving::Primary => self.start(
+                Serving::Drilling {
+                    run: self.run_id.to_string(),
+                    kind,
+                },
+                kind,
+                trigger,
+                false,
+                format!("starting {}", kind.as_str()),
+            ),
+            other => self.refuse(format!(
+                "refused: a drill needs traffic on the primary, and the state is {}",
+                other.label()
+            )),
+        }
+    }
 }
 
 /// The primary answered healthy: cancel a failover still waiting for approval, say what happens
@@ -889,36 +903,6 @@ fn cooldown_end(now: DateTime<Utc>, cooldown: Duration) -> DateTime<Utc> {
         .ok()
         .and_then(|d| now.checked_add_signed(d))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// Starts a failover from `state` (used when an aborted drill hands over). Its cooldown, like
-/// every automatic failover's, starts when it succeeds.
-fn start_from(
-    state: &State,
-    now: DateTime<Utc>,
-    run_id: &str,
-    trigger: Trigger,
-    reason: String,
-) -> Decision {
-    let mut next = state.clone();
-    next.serving = Serving::FailingOver {
-        run: run_id.to_string(),
-    };
-    next.last_run = Some(run_id.to_string());
-    next.trigger = Some(trigger.clone());
-    next.reason = reason.clone();
-    next.changed_at = Some(now);
-    next.gave_up = None;
-    Decision {
-        outcome: Outcome::Applied,
-        next,
-        actions: vec![Action::StartRun {
-            run: run_id.to_string(),
-            kind: RunbookKind::Failover,
-            trigger,
-        }],
-        reason,
-    }
 }
 
 /// The primary failed (or an operator asked for a failover) while a drill runs: the drill stops
@@ -980,39 +964,6 @@ fn abort_drill(
             run: run.to_string(),
         }],
         reason,
-    }
-}
-
-/// A drill needs traffic on the primary: scaling the standby back to warm while it serves would
-/// take the service down.
-fn start_drill(
-    state: &State,
-    serving: &Serving,
-    kind: RunbookKind,
-    trigger: Trigger,
-    run_id: &str,
-    start: &dyn Fn(Serving, RunbookKind, Trigger, bool, String) -> Decision,
-) -> Decision {
-    match serving {
-        Serving::Primary => start(
-            Serving::Drilling {
-                run: run_id.to_string(),
-                kind,
-            },
-            kind,
-            trigger,
-            false,
-            format!("starting {}", kind.as_str()),
-        ),
-        other => Decision {
-            outcome: Outcome::Refused,
-            next: state.clone(),
-            actions: vec![],
-            reason: format!(
-                "refused: a drill needs traffic on the primary, and the state is {}",
-                other.label()
-            ),
-        },
     }
 }
 
