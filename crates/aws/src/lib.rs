@@ -207,21 +207,21 @@ fn control_plane_timeouts(cfg: &Config) -> TimeoutConfig {
 /// it retries with backoff, from AccessDenied or NoSuchKey, which it does not.
 fn s3_with_retries(conf: &aws_config::SdkConfig, attempts: u32) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(conf)
-            .force_path_style(true)
+        s3_builder(conf)
             .retry_config(RetryConfig::standard().with_max_attempts(attempts.max(1)))
             .build(),
     )
 }
 
+/// An S3 client with the config's own retries.
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_builder(conf).build())
+}
+
 /// Path-style addressing: works with every S3-compatible endpoint (and the emulator), and bucket
 /// names with dots.
-pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(conf)
-            .force_path_style(true)
-            .build(),
-    )
+fn s3_builder(conf: &aws_config::SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(conf).force_path_style(true)
 }
 
 pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
