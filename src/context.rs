@@ -85,6 +85,18 @@ standby = "usw2.example.com"
 listen = "off"
 "#;
 
+/// A fresh directory for one unit test's files.
+#[cfg(test)]
+pub(crate) fn test_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "standby-unit-{tag}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&d).expect("a temp dir");
+    d
+}
+
 /// A context for the shell's unit tests: the config above (two regions, no webhooks, no reports
 /// bucket, an AWS endpoint nothing listens on), a memory store, reports under `dir`, and the
 /// sender of its shutdown signal.

@@ -543,11 +543,7 @@ mod tests {
     }
 
     async fn setup(tag: &str) -> (Ctx, Live, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "standby-control-{tag}-{}-{}",
-            std::process::id(),
-            Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        ));
+        let dir = crate::context::test_dir(tag);
         let (ctx, _tx) = crate::context::for_tests(&dir).await;
         (ctx, Live::new(Duration::from_secs(10)), dir)
     }

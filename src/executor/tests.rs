@@ -106,16 +106,6 @@ fn capacity(n: u32) -> AsgCapacity {
     }
 }
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "standby-exec-{tag}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 async fn failover(ctx: &Ctx) -> Journal {
     let trigger = Trigger::Manual {
         command: "standby failover".into(),
@@ -132,7 +122,7 @@ fn status(rec: &RunRecord, step: &str) -> StepStatus {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_step_is_retried_after_its_wait_and_the_run_goes_on_from_there() {
-    let dir = temp_dir("retry");
+    let dir = crate::context::test_dir("retry");
     let (ctx, _tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let steps = Scripted::default().on(
@@ -175,7 +165,7 @@ async fn a_failed_step_is_retried_after_its_wait_and_the_run_goes_on_from_there(
 
 #[tokio::test(start_paused = true)]
 async fn a_step_that_keeps_failing_gives_up_skips_the_rest_and_still_runs_cleanup() {
-    let dir = temp_dir("give-up");
+    let dir = crate::context::test_dir("give-up");
     let (ctx, _tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let steps = Scripted::default().on(
@@ -209,7 +199,7 @@ async fn a_step_that_keeps_failing_gives_up_skips_the_rest_and_still_runs_cleanu
 
 #[tokio::test(start_paused = true)]
 async fn a_hanging_step_times_out_and_that_attempt_is_journaled() {
-    let dir = temp_dir("timeout");
+    let dir = crate::context::test_dir("timeout");
     let (ctx, _tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let steps = Scripted::default().on("flip-dns", vec![Act::Hang]);
@@ -229,7 +219,7 @@ async fn a_hanging_step_times_out_and_that_attempt_is_journaled() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_stops_between_steps_and_a_resume_runs_each_step_once() {
-    let dir = temp_dir("resume");
+    let dir = crate::context::test_dir("resume");
     let (ctx, tx) = crate::context::for_tests(&dir).await;
     let mut journal = failover(&ctx).await;
     let first = Scripted {
