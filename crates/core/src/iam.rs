@@ -86,6 +86,22 @@ pub fn policy(cfg: &Config, account: &Account) -> Value {
             }));
         }
     }
+    if let crate::config::StateStore::S3 { bucket, prefix, .. } = &cfg.state {
+        // The shared state: the lease, the machine state, run journals, sync state. Every
+        // instance reads and writes it (followers publish their verdicts).
+        statements.push(json!({
+            "Sid": "ListSharedState",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [format!("arn:aws:s3:::{bucket}")],
+        }));
+        statements.push(json!({
+            "Sid": "SharedState",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [format!("arn:aws:s3:::{bucket}/{prefix}*")],
+        }));
+    }
     let zone = format!("arn:aws:route53:::hostedzone/{}", cfg.dns.zone_id);
     statements.push(json!({
         "Sid": "ReadRecord",

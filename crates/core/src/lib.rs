@@ -8,7 +8,8 @@
 //! - decisions: [`detector`] (probe rounds → verdict), [`machine`] (state and event → next
 //!   state and actions), [`rederive`] (lost state from what AWS and the journals say), [`sync`]
 //!   (plans, manifests, RPO, schedules), [`smoke`] (judging synthetic traffic), [`drills`]
-//!   (which scheduled drill is due), [`failback`] (when the primary is stable enough);
+//!   (which scheduled drill is due), [`failback`] (when the primary is stable enough), [`lease`]
+//!   (which of several instances may act);
 //! - inputs: [`runbook`], [`config`] (all errors at once, with file:line and key);
 //! - plans and records: [`plan`] (runbook + observed world → exact changes), [`record`] (what
 //!   a run did), [`report`] (record → RTO/RPO figures, JSON, Markdown, HTML, SVG);
@@ -23,6 +24,7 @@ pub mod drills;
 pub mod duration;
 pub mod failback;
 pub mod iam;
+pub mod lease;
 pub mod machine;
 pub mod operations;
 pub mod outcome;

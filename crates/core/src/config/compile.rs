@@ -236,12 +236,33 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
             }
         }
     }
+    let state = match root.table("state", false) {
+        Some(mut s) => {
+            let out = super::state::state(&mut s, service.as_ref(), standby.as_ref());
+            s.finish();
+            out
+        }
+        None => Some(super::state::defaults()),
+    };
+    let lease = match root.table("lease", false) {
+        Some(mut s) => {
+            let off = s.offset;
+            let out = super::state::lease(&mut s);
+            s.finish();
+            if matches!(state, Some(StateStore::File)) {
+                root.warning(off, "lease", "unused: a lease coordinates several instances over a shared store ([state] backend = \"s3\"); the file store serves one");
+            }
+            out
+        }
+        None => Some(crate::lease::Rules::default()),
+    };
     root.finish();
 
     let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
         service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
     );
     let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
+    let (state, lease) = (state?, lease?);
     let config = Config {
         path: src.path.clone(),
         digest: crate::digest::sha256(src.text.as_bytes()),
@@ -259,6 +280,8 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         drills,
         control,
         webhooks,
+        state,
+        lease,
     };
     cross_checks(&config, src, health_offset, diags);
     Some(config)
@@ -471,7 +494,7 @@ fn origin(url: &str) -> String {
     }
 }
 
-fn valid_bucket(b: &str) -> bool {
+pub(crate) fn valid_bucket(b: &str) -> bool {
     (3..=63).contains(&b.len())
         && b.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -928,5 +951,58 @@ mod tests {
                 .to_string()
                 .contains("built in")
         );
+    }
+
+    const MINIMAL: &str = "[service]\nname = \"chat\"\nrto = \"10m\"\nstate_dir = \"s\"\n[primary]\nregion = \"us-east-1\"\nendpoint = \"http://a/h\"\nasgs = [{ name = \"a\", warm = 0, serving = 1 }]\n[standby]\nregion = \"eu-west-1\"\nendpoint = \"http://b/h\"\nasgs = [{ name = \"b\", warm = 0, serving = 1 }]\n[dns]\nzone_id = \"Z1\"\nname = \"api.x.\"\nprimary = \"a.x\"\nstandby = \"b.x\"\n";
+
+    #[test]
+    fn a_shared_store_defaults_to_the_standby_region_and_the_service_prefix() {
+        let text = format!("{MINIMAL}[state]\nbackend = \"s3\"\nbucket = \"chat-state\"\n");
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(
+            cfg.state,
+            StateStore::S3 {
+                bucket: "chat-state".into(),
+                region: "eu-west-1".into(),
+                prefix: "chat/".into(),
+                instance: None,
+            }
+        );
+        assert_eq!(cfg.lease, crate::lease::Rules::default());
+        let file = from_text(Path::new("/etc/standby/standby.toml"), MINIMAL).unwrap();
+        assert_eq!(file.state, StateStore::File);
+    }
+
+    #[test]
+    fn state_and_lease_errors_come_all_at_once_with_their_keys() {
+        let text = format!(
+            "{MINIMAL}[state]\nbackend = \"s3\"\nbucket = \"Bad_Bucket\"\nprefix = \"/x\"\ninstance = \"a b\"\n[lease]\nttl = \"10s\"\nrenew = \"6s\"\n"
+        );
+        let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "state.bucket",
+            "state.prefix",
+            "state.instance",
+            "lease.renew",
+        ] {
+            assert!(d.contains(key), "{key} missing from:\n{d}");
+        }
+        let text = format!("{MINIMAL}[state]\nbucket = \"x-state\"\n");
+        let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            d.contains("state.bucket: only used with backend = \"s3\""),
+            "{d}"
+        );
+        let text = format!("{MINIMAL}[lease]\nttl = \"10s\"\n");
+        let mut diags = Diagnostics::default();
+        let src = Source::new(Path::new("/etc/standby/standby.toml"), text);
+        assert!(compile(&src, &NoFiles, &mut diags).is_some());
+        let w: Vec<String> = diags.warnings().map(|d| d.to_string()).collect();
+        assert!(w.iter().any(|w| w.contains("lease: unused")), "{w:?}");
     }
 }

@@ -5,6 +5,7 @@
 pub mod compile;
 pub mod control;
 pub mod probes;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,6 +74,24 @@ pub struct Config {
     pub drills: Drills,
     pub control: Control,
     pub webhooks: Vec<Webhook>,
+    pub state: StateStore,
+    pub lease: crate::lease::Rules,
+}
+
+/// `[state]`: where the machine state, run journals, manifests and sync state live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateStore {
+    /// Files under `service.state_dir`: one instance on one host.
+    File,
+    /// Objects in one S3 bucket, shared by every instance, each write a compare-and-swap; one
+    /// instance at a time acts, the holder of the lease.
+    S3 {
+        bucket: String,
+        region: String,
+        prefix: String,
+        /// This instance's name (default: the host name).
+        instance: Option<String>,
+    },
 }
 
 /// `[control]`: the daemon's local endpoint (metrics, health, status) and how it takes commands.
