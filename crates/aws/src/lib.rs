@@ -4,7 +4,11 @@
 
 pub mod asg;
 pub mod dns;
+pub mod fence;
 pub mod s3;
+pub mod state;
+
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -150,28 +154,37 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(cfg: &Config) -> Clients {
+        Clients::fenced(cfg, None).await
+    }
+
+    /// Clients whose every request is checked against `fence` first (see [`fence`]): the
+    /// acting clients of an instance that shares its state with others.
+    pub async fn fenced(cfg: &Config, fence: Option<Arc<dyn fence::Fence>>) -> Clients {
         let primary = sdk_config(cfg, &cfg.primary.region).await;
         let standby = sdk_config(cfg, &cfg.standby.region).await;
         // Route 53 is global; its control plane lives in us-east-1, so sign for that.
         let global = sdk_config(cfg, "us-east-1").await;
         let deadline = control_plane_timeouts(cfg);
+        let interceptor = fence.map(fence::Interceptor);
         let asg = |conf: &aws_config::SdkConfig| {
-            aws_sdk_autoscaling::Client::from_conf(
-                aws_sdk_autoscaling::config::Builder::from(conf)
-                    .timeout_config(deadline.clone())
-                    .build(),
-            )
+            let mut b =
+                aws_sdk_autoscaling::config::Builder::from(conf).timeout_config(deadline.clone());
+            if let Some(i) = &interceptor {
+                b = b.interceptor(i.clone());
+            }
+            aws_sdk_autoscaling::Client::from_conf(b.build())
         };
+        let mut route53 =
+            aws_sdk_route53::config::Builder::from(&global).timeout_config(deadline.clone());
+        if let Some(i) = &interceptor {
+            route53 = route53.interceptor(i.clone());
+        }
         Clients {
             primary_asg: asg(&primary),
             standby_asg: asg(&standby),
-            route53: aws_sdk_route53::Client::from_conf(
-                aws_sdk_route53::config::Builder::from(&global)
-                    .timeout_config(deadline.clone())
-                    .build(),
-            ),
-            primary_s3: s3_with_retries(&primary, cfg.sync.attempts),
-            standby_s3: s3_with_retries(&standby, cfg.sync.attempts),
+            route53: aws_sdk_route53::Client::from_conf(route53.build()),
+            primary_s3: s3_with_retries(&primary, cfg.sync.attempts, interceptor.clone()),
+            standby_s3: s3_with_retries(&standby, cfg.sync.attempts, interceptor),
         }
     }
 
@@ -205,10 +218,26 @@ fn control_plane_timeouts(cfg: &Config) -> TimeoutConfig {
 /// The sync's S3 client: `[sync] attempts` per call, the SDK's standard mode. This is the only
 /// retry layer for a copy: the SDK tells throttling (SlowDown), server errors and timeouts, which
 /// it retries with backoff, from AccessDenied or NoSuchKey, which it does not.
-fn s3_with_retries(conf: &aws_config::SdkConfig, attempts: u32) -> aws_sdk_s3::Client {
+fn s3_with_retries(
+    conf: &aws_config::SdkConfig,
+    attempts: u32,
+    interceptor: Option<fence::Interceptor>,
+) -> aws_sdk_s3::Client {
+    let mut b =
+        s3_builder(conf).retry_config(RetryConfig::standard().with_max_attempts(attempts.max(1)));
+    if let Some(i) = interceptor {
+        b = b.interceptor(i);
+    }
+    aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// The shared state store's client ([`state`]): small documents, so the control-plane deadline;
+/// never fenced, since the lease itself is written through it.
+pub async fn state_client(cfg: &Config, region: &str) -> aws_sdk_s3::Client {
+    let conf = sdk_config(cfg, region).await;
     aws_sdk_s3::Client::from_conf(
-        s3_builder(conf)
-            .retry_config(RetryConfig::standard().with_max_attempts(attempts.max(1)))
+        s3_builder(&conf)
+            .timeout_config(control_plane_timeouts(cfg))
             .build(),
     )
 }
