@@ -8,7 +8,9 @@ use standby_core::config::Config;
 use tokio::sync::watch;
 
 use crate::prober::Prober;
+use crate::store::s3::S3Store;
 use crate::store::{FileStore, Store};
+use standby_core::config::StateStore;
 
 /// Everything a run needs from the shell.
 #[derive(Clone)]
@@ -21,9 +23,23 @@ pub struct Ctx {
     /// Built once: a verify step that starts by building an HTTP client would stamp its first
     /// good answer tens of milliseconds after service was back.
     pub prober: Prober,
+    /// `standby serve` over a shared store: this instance's lease. `None`: the file store (one
+    /// instance), or a command-line process, which decides but never executes on a shared store.
+    pub lease: Option<Arc<crate::lease::Lease>>,
 }
 
 impl Ctx {
+    /// Whether this process may act now: always with the file store; with a shared store only
+    /// while it holds a valid lease.
+    pub fn may_act(&self) -> bool {
+        self.lease.as_ref().is_none_or(|l| l.may_act())
+    }
+
+    /// Whether the state is shared with other instances (`[state] backend = "s3"`).
+    pub fn shared(&self) -> bool {
+        matches!(self.cfg.state, StateStore::S3 { .. })
+    }
+
     /// An artifact sync engine over this context's config, clients and store.
     pub fn sync_engine(&self) -> crate::sync::engine::Engine {
         crate::sync::engine::Engine {
@@ -35,11 +51,51 @@ impl Ctx {
     }
 }
 
-/// The product's context: real clients, the file store under `state_dir`, a running notifier.
-pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
-    let clients = Clients::new(&cfg).await;
-    let store = Arc::new(FileStore::new(&cfg.service.state_dir));
+/// Who builds a context: the daemon keeps a lease on a shared store; a command does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Serve,
+    Command,
+}
+
+/// The product's context: real clients, the configured store, a running notifier. A daemon on a
+/// shared store starts keeping its lease here, and its acting clients are fenced by it.
+pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>, role: Role) -> Ctx {
     let notifier = crate::notify::Notifier::start(&cfg);
+    let (store, clients, lease): (Arc<dyn Store>, Clients, _) = match &cfg.state {
+        StateStore::File => (
+            Arc::new(FileStore::new(&cfg.service.state_dir)),
+            Clients::new(&cfg).await,
+            None,
+        ),
+        StateStore::S3 {
+            bucket,
+            region,
+            prefix,
+            instance,
+        } => {
+            let instance = instance.clone().unwrap_or_else(host_name);
+            let lease = (role == Role::Serve)
+                .then(|| crate::lease::Lease::new(instance.clone(), cfg.lease));
+            let fence = lease
+                .clone()
+                .map(|l| l as Arc<dyn standby_aws::fence::Fence>);
+            let acting = lease
+                .clone()
+                .map(|l| l as Arc<dyn crate::store::s3::Acting>);
+            let store = Arc::new(S3Store::new(
+                standby_aws::state_client(&cfg, region).await,
+                bucket.clone(),
+                prefix.clone(),
+                instance,
+                acting,
+            ));
+            if let Some(l) = &lease {
+                l.start(store.clone());
+            }
+            (store, Clients::fenced(&cfg, fence).await, lease)
+        }
+    };
     Ctx {
         prober: crate::prober::Prober::new(&cfg.health),
         cfg: Arc::new(cfg),
@@ -47,7 +103,36 @@ pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>) -> Ctx {
         store,
         shutdown,
         notifier,
+        lease,
     }
+}
+
+/// The configured store for a command that reads it (`status`): no lease.
+pub async fn command_store(cfg: &Config) -> Arc<dyn Store> {
+    match &cfg.state {
+        StateStore::File => Arc::new(FileStore::new(&cfg.service.state_dir)),
+        StateStore::S3 {
+            bucket,
+            region,
+            prefix,
+            instance,
+        } => Arc::new(S3Store::new(
+            standby_aws::state_client(cfg, region).await,
+            bucket.clone(),
+            prefix.clone(),
+            instance.clone().unwrap_or_else(host_name),
+            None,
+        )),
+    }
+}
+
+/// This host's name, the default instance name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "standby".into())
 }
 
 #[cfg(test)]
@@ -112,6 +197,7 @@ pub(crate) async fn for_tests(dir: &std::path::Path) -> (Ctx, watch::Sender<bool
         notifier: crate::notify::Notifier::start(&cfg),
         prober: crate::prober::Prober::new(&cfg.health),
         cfg: Arc::new(cfg),
+        lease: None,
     };
     (ctx, tx)
 }

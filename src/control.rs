@@ -331,6 +331,19 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
         verdict: "unknown".into(),
         ..Snapshot::default()
     };
+    if let Some(l) = &ctx.lease {
+        use crate::lease::Leadership;
+        let (leader, epoch) = match l.leadership() {
+            Leadership::Leader { epoch } => (l.may_act(), epoch),
+            Leadership::Follower { epoch, .. } => (false, epoch.unwrap_or(0)),
+            Leadership::Unknown => (false, 0),
+        };
+        s.lease = Some(crate::metrics::LeaseMetrics {
+            leader,
+            epoch,
+            renew_failures: l.renew_failures.load(std::sync::atomic::Ordering::Relaxed),
+        });
+    }
     if let Ok((state, _)) = crate::journal::read_state(&ctx.store).await {
         s.escalated = state.gave_up.is_some();
         s.mode = match state.serving {

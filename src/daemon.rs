@@ -95,6 +95,10 @@ pub async fn run(
                 if let Some(w) = watchdog {
                     w.abort();
                 }
+                // Nothing acts any more: give the lease up so a follower takes it at once.
+                if let Some(lease) = &ctx.lease {
+                    lease.stop().await;
+                }
                 // Here, not only in the endpoint's task: the process may end before that runs.
                 let _ = std::fs::remove_file(&ctx.cfg.control.socket);
                 info!("shutdown complete");
@@ -132,7 +136,8 @@ pub async fn run(
                 }
                 crate::sdnotify::ready("config reloaded");
             }
-            _ = sync_tick.tick() => {
+            // Syncs, standby probes and drills act: on a shared store only the lease holder.
+            _ = sync_tick.tick(), if ctx.may_act() => {
                 syncs.start_due().await;
                 if probing.as_ref().is_none_or(|p| p.is_finished()) {
                     probing = probe_if_due(&ctx, &live).await;
@@ -150,7 +155,7 @@ pub async fn run(
                 }
             }
             _ = ticker.tick() => {
-                if acting.is_empty() {
+                if acting.is_empty() && ctx.may_act() {
                     acting.spawn(resume(ctx.clone(), live.clone()));
                 }
                 if rounds.len() >= max_in_flight(&ctx.cfg.health) {
@@ -215,6 +220,10 @@ async fn act(
     evidence: Vec<standby_core::outcome::ProbeResult>,
     acting: &mut tokio::task::JoinSet<()>,
 ) {
+    // A follower judges and publishes its verdicts but decides nothing: the lease holder does.
+    if !ctx.may_act() {
+        return;
+    }
     let last_reason = &mut watch.last_reason;
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
@@ -320,6 +329,17 @@ async fn resume(ctx: Ctx, live: Arc<Live>) {
 
 async fn drive(ctx: &Ctx, live: &Arc<Live>, owned: runner::OwnedRun) {
     match runner::drive(ctx, owned).await {
+        Ok(RunEnd::Interrupted(r)) if !ctx.may_act() => {
+            warn!(run = %r.id, "this instance lost its lease: the run stopped at a safe point and the new lease holder resumes it from the journal")
+        }
+        Err(ExecError::Journal(journal::JournalError::Store(
+            e @ (crate::store::StoreError::Fenced { .. }
+            | crate::store::StoreError::Conflict { .. }),
+        ))) if !ctx.may_act() => {
+            warn!(
+                "this instance lost its lease mid-run ({e}); the new lease holder resumes the run from the journal"
+            )
+        }
         Ok(RunEnd::Finished(r)) => {
             info!(run = %r.id, "run finished: {:?}, {}", r.status, r.reason)
         }
@@ -464,7 +484,18 @@ impl Watch {
                 .last_persisted
                 .is_none_or(|p| verdict.at - p >= refresh)
         {
-            match journal::write_verdict(&ctx.store, &verdict).await {
+            if let Some(lease) = &ctx.lease
+                && let Err(e) =
+                    journal::write_peer_verdict(&ctx.store, &lease.instance, &verdict).await
+            {
+                warn!("publishing this instance's verdict: {e}");
+            }
+            let written = if ctx.may_act() {
+                journal::write_verdict(&ctx.store, &verdict).await
+            } else {
+                Ok(())
+            };
+            match written {
                 Ok(()) => self.last_persisted = Some(verdict.at),
                 Err(e) => {
                     error!("persisting the verdict: {e}");

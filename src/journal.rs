@@ -163,6 +163,22 @@ pub async fn write_verdict(store: &Arc<dyn Store>, verdict: &Verdict) -> Result<
     Ok(())
 }
 
+/// Where an instance on a shared store publishes its own verdict (leader or follower).
+pub fn peer_verdict_key(instance: &str) -> String {
+    format!("peers/{instance}/verdict.json")
+}
+
+pub async fn write_peer_verdict(
+    store: &Arc<dyn Store>,
+    instance: &str,
+    verdict: &Verdict,
+) -> Result<(), JournalError> {
+    store
+        .put(&peer_verdict_key(instance), Expect::Any, to_bytes(verdict))
+        .await?;
+    Ok(())
+}
+
 pub async fn read_verdict(store: &Arc<dyn Store>) -> Result<Option<Verdict>, JournalError> {
     match store.get(VERDICT_KEY).await? {
         None => Ok(None),

@@ -6,7 +6,8 @@
 //! call goes.
 //!
 //! - [`context`]: what commands, runs and the daemon share (config, clients, store, notifier).
-//! - [`store`], [`journal`]: the compare-and-swap store (files, memory) and run records in it.
+//! - [`store`], [`journal`]: the compare-and-swap store (files, memory, S3) and run records in it.
+//! - [`lease`]: which of several instances on a shared store acts, and its fencing epoch.
 //! - [`executor`]: runs a journaled plan step by step, resumable; one file per step kind.
 //! - [`runner`], [`heal`]: start, adopt, resume and finish runs; re-derive a lost state.
 //! - [`daemon`], [`live`]: `standby serve`, its loops and schedulers; its own health.
@@ -27,6 +28,7 @@ pub mod failpoint;
 pub mod heal;
 pub mod http;
 pub mod journal;
+pub mod lease;
 pub mod live;
 pub mod metrics;
 pub mod notify;

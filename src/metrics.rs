@@ -132,6 +132,15 @@ pub struct Snapshot {
     pub impaired: Vec<(&'static str, bool)>,
     /// The last attempt to act failed.
     pub act_error: bool,
+    /// On a shared store: whether this instance leads, the epoch it last saw, failed renewals.
+    pub lease: Option<LeaseMetrics>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LeaseMetrics {
+    pub leader: bool,
+    pub epoch: u64,
+    pub renew_failures: u64,
 }
 
 const MODES: &[&str] = &[
@@ -223,6 +232,29 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         "1 once the primary has been seen healthy at its probe: automatic failover may act.",
     );
     let _ = writeln!(o, "standby_armed {}", bool01(s.armed));
+    if let Some(l) = &s.lease {
+        head(
+            &mut o,
+            "standby_leader",
+            "gauge",
+            "1 while this instance holds a valid lease on the shared store and may act.",
+        );
+        let _ = writeln!(o, "standby_leader {}", bool01(l.leader));
+        head(
+            &mut o,
+            "standby_lease_epoch",
+            "gauge",
+            "The lease epoch this instance last saw (its own while it leads): a takeover raises it.",
+        );
+        let _ = writeln!(o, "standby_lease_epoch {}", l.epoch);
+        head(
+            &mut o,
+            "standby_lease_renew_failures_total",
+            "counter",
+            "Reads or writes of the lease that failed (the store did not answer), since start.",
+        );
+        let _ = writeln!(o, "standby_lease_renew_failures_total {}", l.renew_failures);
+    }
     head(
         &mut o,
         "standby_failover_escalated",

@@ -14,7 +14,6 @@ use crate::context::Ctx;
 use crate::executor::{ExecError, RunEnd};
 use crate::journal::{self, RunStatus};
 use crate::runner;
-use crate::store::FileStore;
 use standby_core::config::Config;
 use standby_core::duration::human;
 use standby_core::machine::Event;
@@ -101,7 +100,7 @@ pub async fn serve(
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
-    let ctx = crate::context::build(cfg, shutdown.clone()).await;
+    let ctx = crate::context::build(cfg, shutdown.clone(), crate::context::Role::Serve).await;
     crate::daemon::run(ctx, shutdown, reload).await?;
     Ok(EXIT_OK)
 }
@@ -117,7 +116,7 @@ pub async fn run_command(
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
-    let ctx = crate::context::build(cfg, shutdown).await;
+    let ctx = crate::context::build(cfg, shutdown, crate::context::Role::Command).await;
 
     if !args.dry_run {
         if let Some(why) = crate::heal::heal_lost_state(&ctx).await? {
@@ -220,6 +219,14 @@ pub async fn run_command(
             None => Ok(EXIT_FAILED),
         };
     }
+    if owned.is_none()
+        && ctx.shared()
+        && let Some(standby_core::machine::Action::StartRun { run, .. }) = decision.actions.first()
+    {
+        println!("run {run} decided: {}", decision.reason);
+        mark_command(&ctx, run, command_at, args.force).await;
+        return follow(&ctx, run).await;
+    }
     let Some(mut owned) = owned else {
         eprintln!("{}", decision.reason);
         return Ok(EXIT_FAILED);
@@ -235,6 +242,97 @@ pub async fn run_command(
         owned.journal.record.id, decision.reason
     );
     finish(&ctx, drive_with_progress(&ctx, owned).await?)
+}
+
+/// On a shared store: stamps the run this command journaled with the command's own time and
+/// `--force`, unless the lease holder already took it (then its decision time stands).
+async fn mark_command(ctx: &Ctx, run: &str, at: chrono::DateTime<Utc>, force: bool) {
+    let Ok(mut j) = journal::Journal::load(ctx.store.clone(), run).await else {
+        return;
+    };
+    if j.record
+        .steps
+        .iter()
+        .any(|s| s.status != journal::StepStatus::Pending)
+    {
+        return;
+    }
+    if let standby_core::machine::Trigger::Manual { at: t, .. } = &mut j.record.trigger {
+        *t = at;
+    }
+    j.record.force = force;
+    if let Err(e) = j.save().await {
+        tracing::debug!(
+            "stamping run {run} with the command's time: {e} (the lease holder took it first)"
+        );
+    }
+}
+
+/// On a shared store the lease holder executes runs: follow one until it ends, one line per
+/// step change; give up (exit 1, the run stays journaled) when no instance holds the lease.
+async fn follow(ctx: &Ctx, run: &str) -> Result<u8, OpsError> {
+    let mut shutdown = ctx.shutdown.clone();
+    let patience = ctx.cfg.lease.ttl + ctx.cfg.lease.renew;
+    let mut lease_seen: Option<(crate::store::Version, tokio::time::Instant)> = None;
+    let mut last = String::new();
+    loop {
+        let rec = journal::load_run(&ctx.store, run).await?;
+        if rec.status != RunStatus::Running {
+            return finish(ctx, RunEnd::Finished(rec));
+        }
+        let line = rec
+            .steps
+            .iter()
+            .zip(&rec.plan.steps)
+            .map(|(s, p)| format!("{} {}", p.name, s.status))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if line != last {
+            println!("{}", progress_line(&rec, ctx.cfg.service.rto, Utc::now()));
+            last = line;
+        }
+        let lease = ctx
+            .store
+            .get(crate::lease::KEY)
+            .await
+            .map_err(journal::JournalError::from)?;
+        let holder = lease.as_ref().and_then(|v| {
+            serde_json::from_slice::<standby_core::lease::LeaseDoc>(&v.bytes)
+                .ok()
+                .filter(|d| !d.released)
+        });
+        let now = tokio::time::Instant::now();
+        let stale = match (&lease, &holder) {
+            (Some(v), Some(_)) => match &lease_seen {
+                Some((seen, since)) if *seen == v.version => now - *since > patience,
+                _ => {
+                    lease_seen = Some((v.version.clone(), now));
+                    false
+                }
+            },
+            _ => {
+                lease_seen
+                    .get_or_insert((crate::store::Version(String::new()), now))
+                    .1
+                    .elapsed()
+                    > patience
+            }
+        };
+        if stale {
+            eprintln!(
+                "no instance holds the lease (none renewed it for {}): run {run} is journaled and the next `standby serve` to take the lease executes it",
+                standby_core::duration::human(patience)
+            );
+            return Ok(EXIT_FAILED);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => {
+                eprintln!("stopped following run {run}; the lease holder goes on with it (`standby status`)");
+                return Ok(EXIT_FAILED);
+            }
+        }
+    }
 }
 
 /// After asking a running drill to yield: wait until its cleanup is done and the failover it
@@ -375,7 +473,7 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
                 },
             };
             let (_tx, rx) = watch::channel(false);
-            let ctx = crate::context::build(cfg, rx).await;
+            let ctx = crate::context::build(cfg, rx, crate::context::Role::Command).await;
             let (d, _) = runner::apply(&ctx, &event, "-").await?;
             println!(
                 "no daemon answers on {}; applied to the state directly: {}",
@@ -490,7 +588,7 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
         crate::cli::SideArg::Standby => standby_core::config::Side::Standby,
     };
     let (_tx, rx) = watch::channel(false);
-    let ctx = crate::context::build(cfg, rx).await;
+    let ctx = crate::context::build(cfg, rx, crate::context::Role::Command).await;
     let r = crate::smoke::client::probe(&ctx.cfg, &ctx.clients, side).await;
     if side == standby_core::config::Side::Standby {
         crate::smoke::client::record(&ctx.store, &r)
@@ -533,7 +631,7 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
     };
     let reports = if remote {
         let (_tx, rx) = watch::channel(false);
-        let ctx = crate::context::build(cfg.clone(), rx).await;
+        let ctx = crate::context::build(cfg.clone(), rx, crate::context::Role::Command).await;
         match crate::reports::list_remote(&ctx.cfg, &ctx.clients).await {
             Ok(r) => r,
             Err(e) => {
@@ -578,6 +676,50 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
             }
         },
     }
+}
+
+/// On a shared store: who holds the lease, and each instance's last published verdict.
+async fn print_instances(store: &Arc<dyn crate::store::Store>) -> Result<(), OpsError> {
+    let now = Utc::now();
+    let lease = store
+        .get(crate::lease::KEY)
+        .await
+        .map_err(journal::JournalError::from)?;
+    match lease.map(|v| serde_json::from_slice::<standby_core::lease::LeaseDoc>(&v.bytes)) {
+        None => println!("lease:       nobody has held it yet: no instance acts"),
+        Some(Err(e)) => println!("lease:       UNREADABLE ({e})"),
+        Some(Ok(d)) if d.released => println!(
+            "lease:       released by {} at epoch {} ({} by its clock): the next instance to look takes it",
+            d.holder,
+            d.epoch,
+            d.renewed_at.to_rfc3339()
+        ),
+        Some(Ok(d)) => println!(
+            "lease:       {} leads at epoch {} (last renewed {} by its clock, {} ago by this one's; ttl {})",
+            d.holder,
+            d.epoch,
+            d.renewed_at.to_rfc3339(),
+            standby_core::duration::human(standby_core::duration::between(d.renewed_at, now)),
+            standby_core::duration::human(d.ttl())
+        ),
+    }
+    for key in store
+        .list("peers/")
+        .await
+        .map_err(journal::JournalError::from)?
+    {
+        let name = key
+            .trim_start_matches("peers/")
+            .trim_end_matches("/verdict.json");
+        let Ok(Some(doc)) = store.get(&key).await else {
+            continue;
+        };
+        match serde_json::from_slice::<standby_core::detector::Verdict>(&doc.bytes) {
+            Ok(v) => println!("instance:    {name}: {}", v.describe(now)),
+            Err(e) => println!("instance:    {name}: unreadable verdict ({e})"),
+        }
+    }
+    Ok(())
 }
 
 fn confirm(kind: RunbookKind) -> Result<bool, OpsError> {
@@ -632,7 +774,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let store: Arc<dyn crate::store::Store> = Arc::new(FileStore::new(&cfg.service.state_dir));
+    let store = crate::context::command_store(&cfg).await;
     let (state, _) = journal::read_state(&store).await?;
     println!("service:     {}", cfg.service.name);
     println!("serving:     {} ({})", state.serving.label(), state.reason);
@@ -645,6 +787,9 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         }
     );
     print_daemon(&cfg).await;
+    if matches!(cfg.state, standby_core::config::StateStore::S3 { .. }) {
+        print_instances(&store).await?;
+    }
     if let Some(run) = &state.awaiting_approval {
         println!("approval:    failover {run} WAITS FOR APPROVAL: `standby approve {run}`");
     }
@@ -879,7 +1024,13 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
     }
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let (_tx, rx) = watch::channel(false);
-    let ctx = crate::context::build(cfg, rx).await;
+    let ctx = crate::context::build(cfg, rx, crate::context::Role::Command).await;
+    if ctx.shared() && !args.dry_run {
+        eprintln!(
+            "on a shared store ([state] backend = \"s3\") only the lease holder syncs, on the [[artifacts]] schedules; `standby sync --dry-run` shows what it would copy, `standby status` who holds the lease"
+        );
+        return Ok(EXIT_FAILED);
+    }
     let progress = std::sync::Arc::new(Progress::default());
     let ticker = std::io::stderr()
         .is_terminal()

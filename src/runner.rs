@@ -170,7 +170,22 @@ pub async fn begin(
     // Between the decision and the lock, another process may have adopted the run (it sees the
     // state name it, finds it unlocked); then that process executes it and this one stands back.
     let Some(lock) = ctx.store.lock_run(&run).await.map_err(JournalError::from)? else {
-        info!(run = %run, "run adopted by another process before this one could lock it");
+        if ctx.shared() && ctx.lease.is_none() {
+            // A command on a shared store decides and journals; the lease holder executes.
+            let world = match world {
+                Some(w) => w.clone(),
+                None => standby_aws::observe(&ctx.clients, &ctx.cfg).await?,
+            };
+            match executor::create_run(ctx, &run, kind, trigger, evidence, &world).await {
+                Ok(_) => info!(run = %run, "run journaled; the lease holder executes it"),
+                Err(ExecError::Journal(JournalError::Store(StoreError::Conflict { .. }))) => {
+                    info!(run = %run, "run already journaled by the lease holder")
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            info!(run = %run, "run adopted by another process before this one could lock it");
+        }
         return Ok(None);
     };
     let observed;

@@ -75,8 +75,36 @@ pub async fn execute_with<S: StepRunner>(
         .any(|s| s.status != StepStatus::Pending)
         && journal.record.status == RunStatus::Running
     {
-        journal.record.resumed_at.push(Utc::now());
+        let now = Utc::now();
+        journal.record.resumed_at.push(now);
         info!(run = %journal.record.id, "resuming run at step {}", journal.record.next_step().map(|i| i + 1).unwrap_or(total));
+        if let Some(lease) = &ctx.lease {
+            // On a shared store a resume is a takeover: say who, under which epoch, and how
+            // long the run stood still (that gap is inside the run's RTO).
+            let last = journal
+                .record
+                .steps
+                .iter()
+                .flat_map(|s| [s.started_at, s.finished_at])
+                .flatten()
+                .chain(journal.record.notes.iter().map(|n| n.at))
+                .max();
+            let gap = last.map_or(String::new(), |t| {
+                format!(
+                    "; {} since the run's last recorded progress ({} by that holder's clock)",
+                    human(standby_core::duration::between(t, now)),
+                    t.to_rfc3339()
+                )
+            });
+            journal.record.notes.push(Note {
+                at: now,
+                text: format!(
+                    "taken over by instance {} at lease epoch {}{gap}",
+                    lease.instance,
+                    lease.acting_epoch().map_or("?".into(), |e| e.to_string())
+                ),
+            });
+        }
         journal.save().await?;
     } else if journal
         .record
@@ -101,6 +129,11 @@ pub async fn execute_with<S: StepRunner>(
         return Ok(RunEnd::Interrupted(r));
     }
     while let Some(i) = journal.record.next_step() {
+        if !ctx.may_act() {
+            // Not even a note: the journal is the new lease holder's now.
+            warn!(run = %journal.record.id, "this instance no longer holds the lease: stopped before step {}; the lease holder resumes the run", journal.record.steps[i].name);
+            return Ok(RunEnd::Interrupted(journal.record.clone()));
+        }
         if *ctx.shutdown.borrow() {
             let name = journal.record.steps[i].name.clone();
             journal.record.notes.push(Note {
@@ -189,6 +222,12 @@ pub async fn execute_with<S: StepRunner>(
             why = wait_for_abort(ctx, &journal.record), if yields => {
                 StepOutcome::failed(format!("interrupted: {why}"), json!({}))
             }
+            // Parked as a crash would leave it (the step marked running; steps are idempotent):
+            // the new holder runs it again, and this instance's AWS calls are refused anyway.
+            _ = lease_lost(ctx), if ctx.lease.is_some() => {
+                warn!(run = %journal.record.id, "this instance lost its lease during step {}: stopped; the lease holder runs it again", step.name);
+                return Ok(RunEnd::Interrupted(journal.record.clone()));
+            }
         };
         let finished = Utc::now();
         let took = standby_core::duration::between(now, finished);
@@ -262,6 +301,14 @@ pub async fn execute_with<S: StepRunner>(
     }
     finish(ctx, journal).await?;
     Ok(RunEnd::Finished(journal.record.clone()))
+}
+
+/// Resolves once this instance may no longer act (checked every 50 ms, and at once after a
+/// pause, since [`crate::lease::Lease::may_act`] reads the clock).
+async fn lease_lost(ctx: &Ctx) {
+    while ctx.may_act() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Ends the run as failed and skips every later step but the cleanup steps, which still run.

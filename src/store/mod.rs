@@ -6,7 +6,9 @@
 //! returns; a [`RunLock`] is released by the OS when its holder dies, even by SIGKILL.
 //!
 //! Caveats: [`FileStore`] coordinates processes on one host only. Several instances on several
-//! hosts need a shared store with a lease and fencing (an S3 implementation of this trait).
+//! hosts share [`s3::S3Store`], where the run lock is the lease and every write is fenced.
+
+pub mod s3;
 
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
@@ -53,6 +55,15 @@ pub enum StoreError {
     Conflict { key: String },
     #[error("{key}: {source}")]
     Io { key: String, source: std::io::Error },
+    /// The shared store did not answer or refused (throttled, denied, unreachable).
+    #[error("{key}: {source}")]
+    Remote {
+        key: String,
+        source: standby_aws::AwsError,
+    },
+    /// Not written: this instance may not act (its lease lapsed, or a newer epoch wrote it).
+    #[error("{key} not written: {why}")]
+    Fenced { key: String, why: String },
 }
 
 impl StoreError {
