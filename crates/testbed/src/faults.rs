@@ -92,6 +92,11 @@ pub struct Call {
     pub service: String,
     pub operation: String,
     pub fault: Option<Fault>,
+    /// `x-standby-lease` (instance/epoch) when the caller acted under a lease.
+    pub lease: Option<String>,
+    /// When the proxy received it.
+    pub at: std::time::Instant,
+    pub path: String,
 }
 
 struct Shared {
@@ -187,6 +192,13 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         service: service.clone(),
         operation: operation.clone(),
         fault: fault.clone(),
+        lease: parts
+            .headers
+            .get("x-standby-lease")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        at: std::time::Instant::now(),
+        path: parts.uri.path().to_string(),
     });
     match fault {
         Some(Fault::Hang) => std::future::pending().await,

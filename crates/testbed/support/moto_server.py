@@ -1,4 +1,5 @@
-"""moto server for standby's tests and demo, with one response format fixed.
+"""moto server for standby's tests and demo, with one response format fixed and conditional
+writes made atomic.
 
 moto 5.1.x renders Route 53 record values as <![CDATA[...]]>. Real Route 53 sends plain escaped
 text, and the AWS SDK for Rust's XML parser does not read CDATA sections, so every record would
@@ -6,12 +7,30 @@ read back as "". This swaps the CDATA for Jinja's XML escaping before the server
 assertion makes a moto upgrade that changes the template fail loudly instead of silently.
 """
 import sys
+import threading
 
 import moto.route53.responses as r53
+import moto.s3.responses as s3r
 
 CDATA = "<![CDATA[{{ resource }}]]>"
 assert CDATA in r53.LIST_RRSET_RESPONSE, "moto's ListResourceRecordSets template changed; revisit this shim"
 r53.LIST_RRSET_RESPONSE = r53.LIST_RRSET_RESPONSE.replace(CDATA, "{{ resource|e }}")
+
+# Real S3 evaluates If-Match / If-None-Match and stores the object as one atomic step: of two
+# racing conditional writes exactly one wins (412 or 409 for the other). moto checks and then
+# stores, and its server answers requests on several threads, so two racing writers could both
+# pass the check; the shared store's lease relies on exactly this. One lock around PutObject
+# makes moto's check-and-store atomic, as S3's is.
+_put_lock = threading.Lock()
+_put_object = s3r.S3Response.put_object
+
+
+def _atomic_put_object(self, *args, **kwargs):
+    with _put_lock:
+        return _put_object(self, *args, **kwargs)
+
+
+s3r.S3Response.put_object = _atomic_put_object
 
 from moto.server import main  # noqa: E402
 

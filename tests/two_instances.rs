@@ -1,0 +1,393 @@
+//! Two `standby serve` instances on one shared store in S3 (moto, behind the testbed's proxy,
+//! which logs every AWS call with the lease epoch it was sent under): one outage is one failover,
+//! a leader killed at any step boundary is finished by the follower, a paused leader is fenced.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use standby_testbed::endpoint::Behavior;
+use standby_testbed::faults::{Call, FaultProxy};
+
+const BUCKET: &str = "standby-state";
+
+const STEPS: [&str; 6] = [
+    "preflight",
+    "scale-standby",
+    "verify-standby",
+    "flip-dns",
+    "verify-after-flip",
+    "report",
+];
+
+/// One instance: its own directory (state_dir holds only its control socket and test holds),
+/// the shared state under `prefix` in the state bucket.
+struct Instance {
+    dir: TempDir,
+    config: PathBuf,
+}
+
+fn instance(h: &Harness, proxy: &FaultProxy, name: &str, prefix: &str) -> Instance {
+    let dir = TempDir::new(&format!("two-{name}"));
+    let config = write_config(
+        &dir.0,
+        &proxy.url(),
+        &h.zone_id,
+        &h.primary.url(),
+        &h.standby.url(),
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[state]\nbackend = \"s3\"\nbucket = \"{BUCKET}\"\nprefix = \"{prefix}\"\ninstance = \"{name}\"\n\n[lease]\nttl = \"3s\"\nrenew = \"1s\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    Instance { dir, config }
+}
+
+impl Instance {
+    fn serve(&self, hold: Option<&str>) -> Child {
+        let mut c = standby_command(&["serve"], &self.config);
+        if let Some(h) = hold {
+            c.env("FAILPOINTS", format!("{h}=return"));
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.0.join("serve.log"))
+            .unwrap();
+        c.stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn serve")
+    }
+
+    fn hold(&self) -> PathBuf {
+        self.dir.0.join("state/test-hold")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("serve.log")).unwrap_or_default()
+    }
+}
+
+struct Shared {
+    s3: aws_sdk_s3::Client,
+    prefix: String,
+}
+
+impl Shared {
+    async fn doc(&self, key: &str) -> Option<serde_json::Value> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(format!("{}{key}", self.prefix))
+            .send()
+            .await
+            .ok()?;
+        let bytes = out.body.collect().await.ok()?.into_bytes();
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    async fn runs(&self) -> Vec<serde_json::Value> {
+        let keys = listing(&self.s3, BUCKET, &format!("{}runs/", self.prefix)).await;
+        let mut out = vec![];
+        for o in keys.into_iter().filter(|o| o.key.ends_with(".json")) {
+            let key = o.key.trim_start_matches(&self.prefix).to_string();
+            out.push(self.doc(&key).await.expect("a run document"));
+        }
+        out
+    }
+
+    async fn wait_doc(
+        &self,
+        what: &str,
+        key: &str,
+        timeout: Duration,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let start = Instant::now();
+        loop {
+            if self.doc(key).await.is_some_and(|d| ok(&d)) {
+                return;
+            }
+            assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Every call made under a lease, in the order the proxy saw them: (instance, epoch).
+fn leased(calls: &[Call]) -> Vec<(&Call, String, u64)> {
+    let mut v: Vec<_> = calls
+        .iter()
+        .filter_map(|c| {
+            let (who, epoch) = c.lease.as_deref()?.split_once('/')?;
+            Some((c, who.to_string(), epoch.parse().ok()?))
+        })
+        .collect();
+    v.sort_by_key(|(c, ..)| c.at);
+    v
+}
+
+/// Intervals with two actors: a call under an epoch older than one already seen, or one epoch
+/// used by two instances. 0 means the calls' epochs never interleave.
+fn two_actor_windows(calls: &[Call]) -> usize {
+    let mut owner: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut highest = 0;
+    let mut windows = 0;
+    for (_, who, epoch) in leased(calls) {
+        if epoch < highest || owner.get(&epoch).is_some_and(|o| *o != who) {
+            windows += 1;
+        }
+        owner.entry(epoch).or_insert(who);
+        highest = highest.max(epoch);
+    }
+    windows
+}
+
+fn count(calls: &[Call], op: &str) -> usize {
+    calls.iter().filter(|c| c.operation == op).count()
+}
+
+async fn start(tag: &str) -> (Harness, FaultProxy, aws_sdk_s3::Client) {
+    let h = Harness::start(tag).await;
+    standby_testbed::seed::create_bucket(&h.moto_endpoint, "us-west-2", BUCKET)
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(&h.moto_endpoint, 7).await.unwrap();
+    let s3 = s3(&h.moto_endpoint, "us-west-2").await;
+    (h, proxy, s3)
+}
+
+/// Starts `a` (holding at `hold`) and waits until it leads, then `b` and waits until it
+/// publishes its own verdict as a follower.
+async fn two(
+    h: &Harness,
+    proxy: &FaultProxy,
+    shared: &Shared,
+    hold: Option<&str>,
+) -> (Instance, Child, Instance, Child) {
+    let a = instance(h, proxy, "a", &shared.prefix);
+    let b = instance(h, proxy, "b", &shared.prefix);
+    let pa = a.serve(hold);
+    shared
+        .wait_doc("a to lead", "lease.json", Duration::from_secs(30), |d| {
+            d["holder"] == "a"
+        })
+        .await;
+    shared
+        .wait_doc(
+            "a to derive the state",
+            "state.json",
+            Duration::from_secs(30),
+            |_| true,
+        )
+        .await;
+    let pb = b.serve(None);
+    shared
+        .wait_doc(
+            "b's verdict",
+            "peers/b/verdict.json",
+            Duration::from_secs(30),
+            |d| d["health"] == "up",
+        )
+        .await;
+    (a, pa, b, pb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_at_every_step_boundary_is_finished_by_the_follower_exactly_once() {
+    let (h, proxy, s3) = start("two-kill").await;
+    let w = h.world.clone();
+    let mut boundaries = Vec::new();
+    for s in STEPS {
+        boundaries.push(format!("started:{s}"));
+        boundaries.push(format!("after:{s}"));
+    }
+    let mut takeovers = Vec::new();
+    for (i, boundary) in boundaries.iter().enumerate() {
+        h.reset_world().await;
+        h.primary.set(Behavior::Ok);
+        h.wait_primary_ok().await;
+        let shared = Shared {
+            s3: s3.clone(),
+            prefix: format!("case-{i}/"),
+        };
+        let first_call = proxy.calls().len();
+        let (a, mut pa, b, pb) = two(&h, &proxy, &shared, Some(boundary)).await;
+
+        h.primary.set(Behavior::Status(503));
+        wait_for(
+            &format!("a to hold at {boundary}"),
+            Duration::from_secs(60),
+            || a.hold().exists(),
+        )
+        .await;
+        let killed = Instant::now();
+        pa.kill().expect("SIGKILL");
+        pa.wait().unwrap();
+
+        shared
+            .wait_doc(
+                &format!("b to finish the run after a kill at {boundary}"),
+                "state.json",
+                Duration::from_secs(60),
+                |s| s["serving"]["mode"] == "standby",
+            )
+            .await;
+        stop(pb);
+
+        let calls: Vec<Call> = proxy.calls()[first_call..].to_vec();
+        let first_b = leased(&calls)
+            .into_iter()
+            .find(|(_, who, _)| who == "b")
+            .map(|(c, ..)| c.at)
+            .expect("b acted");
+        takeovers.push(first_b.duration_since(killed));
+
+        let runs = shared.runs().await;
+        assert_eq!(
+            runs.len(),
+            1,
+            "{boundary}: one run for one outage: {runs:#?}"
+        );
+        let run = &runs[0];
+        assert_eq!(run["status"], "succeeded", "{boundary}: {run:#}");
+        let interrupted = boundary.strip_prefix("started:");
+        for step in run["steps"].as_array().unwrap() {
+            let name = step["name"].as_str().unwrap();
+            let expected = if Some(name) == interrupted { 2 } else { 1 };
+            assert_eq!(
+                step["attempts"], expected,
+                "{boundary}: step {name} ran {} times",
+                step["attempts"]
+            );
+        }
+        let notes = run["notes"].to_string();
+        assert!(
+            notes.contains("taken over by instance b at lease epoch"),
+            "{boundary}: the takeover is recorded: {notes}"
+        );
+        // Every action once, each under a lease, and never two actors.
+        assert_eq!(
+            count(&calls, "UpdateAutoScalingGroup"),
+            1,
+            "{boundary}: the standby scaled once"
+        );
+        assert_eq!(
+            count(&calls, "ChangeResourceRecordSets"),
+            1,
+            "{boundary}: DNS flipped once"
+        );
+        for c in calls.iter().filter(|c| {
+            c.operation == "UpdateAutoScalingGroup" || c.operation == "ChangeResourceRecordSets"
+        }) {
+            assert!(
+                c.lease.is_some(),
+                "{boundary}: {c:?} was sent without a lease"
+            );
+        }
+        assert_eq!(two_actor_windows(&calls), 0, "{boundary}");
+        assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await, (4, 4));
+        assert_eq!(h.record().await, w.standby_value, "{boundary}");
+        assert!(
+            b.log().contains("LEASE TAKEN: b leads"),
+            "{boundary}: {}",
+            b.log()
+        );
+    }
+    let worst = takeovers.iter().max().unwrap();
+    eprintln!(
+        "takeover (SIGKILL of the leader → the follower's first AWS action under its lease), ttl 3s renew 1s: {:?}",
+        takeovers
+            .iter()
+            .map(|d| format!("{:.2}s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+    );
+    // ttl + one look + the run's own first steps (resume, preflight reads).
+    assert!(
+        *worst < Duration::from_secs(3 + 1 + 2),
+        "worst takeover {worst:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_is_fenced_and_never_acts_again() {
+    let (h, proxy, s3) = start("two-pause").await;
+    let w = h.world.clone();
+    h.primary.set(Behavior::Ok);
+    h.wait_primary_ok().await;
+    let shared = Shared {
+        s3: s3.clone(),
+        prefix: "pause/".into(),
+    };
+    let (a, pa, b, pb) = two(&h, &proxy, &shared, Some("started:flip-dns")).await;
+    let _ = &b;
+    h.primary.set(Behavior::Status(503));
+    wait_for("a to hold", Duration::from_secs(60), || a.hold().exists()).await;
+    // SIGSTOP past the ttl: b takes over and finishes the run.
+    let pid = pa.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    shared
+        .wait_doc(
+            "b to finish the run",
+            "state.json",
+            Duration::from_secs(60),
+            |s| s["serving"]["mode"] == "standby",
+        )
+        .await;
+    let b_done = proxy.calls().len();
+    // Wake a and let its held step go on: it must find itself deposed.
+    std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap();
+    std::fs::write(a.dir.0.join("state/test-release"), "go").unwrap();
+    wait_for("a to step down", Duration::from_secs(20), || {
+        a.log().contains("lost its lease") || a.log().contains("LEASE LOST")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let calls = proxy.calls();
+    let after: Vec<&Call> = calls[b_done..]
+        .iter()
+        .filter(|c| c.lease.as_deref().is_some_and(|l| l.starts_with("a/")))
+        .collect();
+    assert!(after.is_empty(), "a acted after it woke up: {after:?}");
+    assert_eq!(count(&calls, "ChangeResourceRecordSets"), 1, "one flip");
+    assert_eq!(two_actor_windows(&calls), 0);
+    assert_eq!(h.record().await, w.standby_value);
+    let runs = shared.runs().await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "succeeded", "{:#}", runs[0]);
+
+    // `status` on either host names the leader and both instances' verdicts.
+    let out = standby_command(&["status"], &a.config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let s = text(&out);
+    assert!(s.contains("lease:       b leads at epoch"), "{s}");
+    assert!(
+        s.contains("instance:    a:") && s.contains("instance:    b:"),
+        "{s}"
+    );
+    stop(pa);
+    stop(pb);
+    // b stopped cleanly: it released the lease.
+    shared
+        .wait_doc("b's release", "lease.json", Duration::from_secs(10), |d| {
+            d["released"] == true
+        })
+        .await;
+}
