@@ -57,6 +57,8 @@ pub struct Policy {
     /// one incident with a count, not a webhook per change.
     pub flap_window: Duration,
     pub flap_changes: u32,
+    /// With several instances on a shared store: whose verdicts a failover needs.
+    pub vantage: crate::vantage::Vantage,
 }
 
 impl Default for Policy {
@@ -75,6 +77,7 @@ impl Default for Policy {
             fail_on: OutcomeClass::DEFAULT_FAILURES.to_vec(),
             flap_window: Duration::from_secs(600),
             flap_changes: 4,
+            vantage: crate::vantage::Vantage::SelfOnly,
         }
     }
 }
@@ -321,6 +324,10 @@ pub struct Detector {
     failures: u64,
     degraded_since: Option<DateTime<Utc>>,
     down_since: Option<DateTime<Utc>>,
+    /// The onset bounds of the current `down` (its streak start and the last good round before
+    /// it), carried on every verdict while it lasts: a down decided on a later round (after a
+    /// failed state write, a cooldown, a peer that agreed late) still starts the clock there.
+    down_onset: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
     rule: Option<DownRule>,
     evidence: VecDeque<ProbeResult>,
     flap: Flap,
@@ -352,6 +359,7 @@ impl Detector {
             failures: 0,
             degraded_since: None,
             down_since: None,
+            down_onset: None,
             rule: None,
             evidence: VecDeque::new(),
             flap: Flap {
@@ -558,6 +566,7 @@ impl Detector {
     ) -> Verdict {
         let before = self.health;
         self.down_since = Some(now);
+        self.down_onset = Some((start, self.last_good));
         self.rule = Some(rule);
         self.health = Health::Down;
         self.verdict(now, Some(before), reason, Some(start), flap_ended)
@@ -570,6 +579,7 @@ impl Detector {
         self.failures = 0;
         self.degraded_since = None;
         self.down_since = None;
+        self.down_onset = None;
         self.rule = None;
         self.streak_start = None;
     }
@@ -627,14 +637,18 @@ impl Detector {
         if changed {
             self.since = Some(at);
         }
+        let onset = self.down_onset.filter(|_| self.health == Health::Down);
         Verdict {
             health: self.health,
             changed,
             reason,
             at,
             since: self.since,
-            streak_start,
-            last_good: streak_start.and(self.last_good),
+            streak_start: streak_start.or(onset.map(|o| o.0)),
+            last_good: match streak_start {
+                Some(_) => self.last_good,
+                None => onset.and_then(|o| o.1),
+            },
             rule: if self.health == Health::Down {
                 self.rule
             } else {
@@ -696,6 +710,30 @@ mod tests {
             degraded_for: Duration::from_secs(10),
             ..Policy::default()
         }
+    }
+
+    #[test]
+    fn every_verdict_of_a_down_carries_its_onset_even_after_a_good_round() {
+        let mut d = Detector::new(policy());
+        d.observe(&round(0, OutcomeClass::Ok));
+        d.observe(&round(2, OutcomeClass::Unavailable));
+        d.observe(&round(4, OutcomeClass::Unavailable));
+        // One good round inside the down (not enough to recover), then failing again.
+        let v = d.observe(&round(6, OutcomeClass::Ok));
+        assert_eq!(v.health, Health::Down);
+        let v = d.observe(&round(8, OutcomeClass::Unavailable));
+        assert!(!v.changed);
+        assert_eq!(
+            (v.streak_start, v.last_good),
+            (Some(t(2)), Some(t(0))),
+            "a down decided on a later round still starts its clock at the onset"
+        );
+        for i in 0..3 {
+            d.observe(&round(10 + 2 * i, OutcomeClass::Ok));
+        }
+        let v = d.observe(&round(20, OutcomeClass::Ok));
+        assert_eq!(v.health, Health::Up);
+        assert_eq!((v.streak_start, v.last_good), (None, None));
     }
 
     #[test]
