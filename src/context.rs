@@ -26,6 +26,10 @@ pub struct Ctx {
     /// `standby serve` over a shared store: this instance's lease. `None`: the file store (one
     /// instance), or a command-line process, which decides but never executes on a shared store.
     pub lease: Option<Arc<crate::lease::Lease>>,
+    /// The store for people's decisions (pause, resume, approve, ack through the control
+    /// endpoint): compare-and-swap but not fenced, so any instance takes them. The same as
+    /// `store` but on a shared store.
+    pub decisions: Arc<dyn Store>,
 }
 
 impl Ctx {
@@ -33,6 +37,15 @@ impl Ctx {
     /// while it holds a valid lease.
     pub fn may_act(&self) -> bool {
         self.lease.as_ref().is_none_or(|l| l.may_act())
+    }
+
+    /// This context for applying a person's decision (see [`Ctx::decisions`]).
+    pub fn for_decisions(&self) -> Ctx {
+        Ctx {
+            store: self.decisions.clone(),
+            lease: None,
+            ..self.clone()
+        }
     }
 
     /// Whether the state is shared with other instances (`[state] backend = "s3"`).
@@ -62,40 +75,48 @@ pub enum Role {
 /// shared store starts keeping its lease here, and its acting clients are fenced by it.
 pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>, role: Role) -> Ctx {
     let notifier = crate::notify::Notifier::start(&cfg);
-    let (store, clients, lease): (Arc<dyn Store>, Clients, _) = match &cfg.state {
-        StateStore::File => (
-            Arc::new(FileStore::new(&cfg.service.state_dir)),
-            Clients::new(&cfg).await,
-            None,
-        ),
-        StateStore::S3 {
-            bucket,
-            region,
-            prefix,
-            instance,
-        } => {
-            let instance = instance.clone().unwrap_or_else(host_name);
-            let lease = (role == Role::Serve)
-                .then(|| crate::lease::Lease::new(instance.clone(), cfg.lease));
-            let fence = lease
-                .clone()
-                .map(|l| l as Arc<dyn standby_aws::fence::Fence>);
-            let acting = lease
-                .clone()
-                .map(|l| l as Arc<dyn crate::store::s3::Acting>);
-            let store = Arc::new(S3Store::new(
-                standby_aws::state_client(&cfg, region).await,
-                bucket.clone(),
-                prefix.clone(),
-                instance,
-                acting,
-            ));
-            if let Some(l) = &lease {
-                l.start(store.clone());
+    let (store, decisions, clients, lease): (Arc<dyn Store>, Arc<dyn Store>, Clients, _) =
+        match &cfg.state {
+            StateStore::File => {
+                let store = Arc::new(FileStore::new(&cfg.service.state_dir));
+                (store.clone(), store, Clients::new(&cfg).await, None)
             }
-            (store, Clients::fenced(&cfg, fence).await, lease)
-        }
-    };
+            StateStore::S3 {
+                bucket,
+                region,
+                prefix,
+                instance,
+            } => {
+                let instance = instance.clone().unwrap_or_else(host_name);
+                let lease = (role == Role::Serve)
+                    .then(|| crate::lease::Lease::new(instance.clone(), cfg.lease));
+                let fence = lease
+                    .clone()
+                    .map(|l| l as Arc<dyn standby_aws::fence::Fence>);
+                let acting = lease
+                    .clone()
+                    .map(|l| l as Arc<dyn crate::store::s3::Acting>);
+                let client = standby_aws::state_client(&cfg, region).await;
+                let store = Arc::new(S3Store::new(
+                    client.clone(),
+                    bucket.clone(),
+                    prefix.clone(),
+                    instance.clone(),
+                    acting,
+                ));
+                let decisions = Arc::new(S3Store::new(
+                    client,
+                    bucket.clone(),
+                    prefix.clone(),
+                    instance,
+                    None,
+                ));
+                if let Some(l) = &lease {
+                    l.start(store.clone());
+                }
+                (store, decisions, Clients::fenced(&cfg, fence).await, lease)
+            }
+        };
     Ctx {
         prober: crate::prober::Prober::new(&cfg.health),
         cfg: Arc::new(cfg),
@@ -104,6 +125,7 @@ pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>, role: Role) -> 
         shutdown,
         notifier,
         lease,
+        decisions,
     }
 }
 
@@ -190,9 +212,11 @@ pub(crate) async fn for_tests(dir: &std::path::Path) -> (Ctx, watch::Sender<bool
     let cfg = standby_core::config::compile::from_text(&dir.join("standby.toml"), TEST_CONFIG)
         .unwrap_or_else(|d| panic!("{d}"));
     let (tx, shutdown) = watch::channel(false);
+    let store: Arc<dyn Store> = Arc::new(crate::store::MemoryStore::default());
     let ctx = Ctx {
         clients: standby_aws::Clients::new(&cfg).await,
-        store: Arc::new(crate::store::MemoryStore::default()),
+        decisions: store.clone(),
+        store,
         shutdown,
         notifier: crate::notify::Notifier::start(&cfg),
         prober: crate::prober::Prober::new(&cfg.health),

@@ -274,7 +274,8 @@ async fn route(
                     );
                 }
             };
-            match crate::runner::apply(ctx, &event, "-").await {
+            // A person's decision: taken by any instance on a shared store (not fenced).
+            match crate::runner::apply(&ctx.for_decisions(), &event, "-").await {
                 Ok((d, before)) => {
                     let changed = d.next != before;
                     info!(

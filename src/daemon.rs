@@ -224,6 +224,37 @@ async fn act(
     if !ctx.may_act() {
         return;
     }
+    // A second vantage: other instances must see the primary down too (`health.vantage`); their
+    // evidence joins the trigger.
+    let seconded;
+    let event = match event {
+        Event::PrimaryDown {
+            reason,
+            streak_start,
+            last_good,
+            probe,
+        } if ctx.shared() && ctx.cfg.health.vantage != standby_core::vantage::Vantage::SelfOnly => {
+            let a = watch.peers_agree(ctx).await;
+            if !a.agree {
+                let text = format!("primary down here, but not failing over: {}", a.reason);
+                if text != watch.last_reason {
+                    warn!("{text}");
+                    watch.last_reason = text;
+                }
+                return;
+            }
+            seconded = Event::PrimaryDown {
+                reason: format!("{reason}; {}", a.reason),
+                streak_start: a
+                    .streak_start
+                    .map_or(*streak_start, |p| p.max(*streak_start)),
+                last_good: (*last_good).max(a.last_good),
+                probe: probe.clone(),
+            };
+            &seconded
+        }
+        other => other,
+    };
     let last_reason = &mut watch.last_reason;
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
@@ -423,6 +454,9 @@ struct Watch {
     unarmed_sent: bool,
     /// The last decision logged at info: a verdict applied every round logs only news.
     last_reason: String,
+    /// Each peer's verdict document as last read and since when (this host's clock) it has
+    /// not changed.
+    peers: std::collections::HashMap<String, (crate::store::Version, tokio::time::Instant)>,
 }
 
 impl Watch {
@@ -434,7 +468,65 @@ impl Watch {
             last_persisted: None,
             unarmed_sent: false,
             last_reason: String::new(),
+            peers: Default::default(),
         }
+    }
+
+    /// Reads the other instances' published verdicts and judges them as `health.vantage` says.
+    async fn peers_agree(&mut self, ctx: &Ctx) -> standby_core::vantage::Agreement {
+        let me = ctx
+            .lease
+            .as_ref()
+            .map(|l| l.instance.clone())
+            .unwrap_or_default();
+        let keys = match ctx.store.list("peers/").await {
+            Ok(k) => k,
+            Err(e) => {
+                return standby_core::vantage::Agreement {
+                    agree: false,
+                    reason: format!("the peers' verdicts could not be read: {e}"),
+                    streak_start: None,
+                    last_good: None,
+                };
+            }
+        };
+        let now = tokio::time::Instant::now();
+        let mut read = Vec::new();
+        for key in keys {
+            let name = key
+                .trim_start_matches("peers/")
+                .trim_end_matches("/verdict.json")
+                .to_string();
+            if name == me {
+                continue;
+            }
+            let Ok(Some(doc)) = ctx.store.get(&key).await else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_slice::<standby_core::detector::Verdict>(&doc.bytes)
+            else {
+                continue;
+            };
+            let since = match self.peers.get(&name) {
+                Some((version, since)) if *version == doc.version => *since,
+                _ => {
+                    self.peers.insert(name.clone(), (doc.version.clone(), now));
+                    now
+                }
+            };
+            read.push((name, v, now - since));
+        }
+        let peers: Vec<standby_core::vantage::Peer<'_>> = read
+            .iter()
+            .map(
+                |(instance, verdict, unchanged_for)| standby_core::vantage::Peer {
+                    instance,
+                    verdict,
+                    unchanged_for: *unchanged_for,
+                },
+            )
+            .collect();
+        standby_core::vantage::judge(ctx.cfg.health.vantage, &peers, ctx.cfg.health.stale_after())
     }
 
     /// Judges a round; the event to apply, if any, with the evidence for a run it may start.

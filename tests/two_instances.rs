@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use standby_testbed::endpoint::Behavior;
 use standby_testbed::faults::{Call, FaultProxy};
+use standby_testbed::link::Link;
 
 const BUCKET: &str = "standby-state";
 
@@ -31,15 +32,24 @@ struct Instance {
 }
 
 fn instance(h: &Harness, proxy: &FaultProxy, name: &str, prefix: &str) -> Instance {
+    instance_with(h, proxy, name, prefix, &h.primary.url(), "")
+}
+
+/// An instance probing the primary at `primary` (its own network path), with more `[health]`
+/// keys.
+fn instance_with(
+    h: &Harness,
+    proxy: &FaultProxy,
+    name: &str,
+    prefix: &str,
+    primary: &str,
+    health: &str,
+) -> Instance {
     let dir = TempDir::new(&format!("two-{name}"));
-    let config = write_config(
-        &dir.0,
-        &proxy.url(),
-        &h.zone_id,
-        &h.primary.url(),
-        &h.standby.url(),
-    );
-    let mut text = std::fs::read_to_string(&config).unwrap();
+    let config = write_config(&dir.0, &proxy.url(), &h.zone_id, primary, &h.standby.url());
+    let mut text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[health]\n", &format!("[health]\n{health}"));
     text.push_str(&format!(
         "\n[state]\nbackend = \"s3\"\nbucket = \"{BUCKET}\"\nprefix = \"{prefix}\"\ninstance = \"{name}\"\n\n[lease]\nttl = \"3s\"\nrenew = \"1s\"\n"
     ));
@@ -173,6 +183,15 @@ async fn two(
 ) -> (Instance, Child, Instance, Child) {
     let a = instance(h, proxy, "a", &shared.prefix);
     let b = instance(h, proxy, "b", &shared.prefix);
+    start_two(shared, a, b, hold).await
+}
+
+async fn start_two(
+    shared: &Shared,
+    a: Instance,
+    b: Instance,
+    hold: Option<&str>,
+) -> (Instance, Child, Instance, Child) {
     let pa = a.serve(hold);
     shared
         .wait_doc("a to lead", "lease.json", Duration::from_secs(30), |d| {
@@ -390,4 +409,91 @@ async fn a_paused_leader_is_fenced_and_never_acts_again() {
             d["released"] == true
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaders_own_broken_path_to_the_primary_is_outvoted_by_its_peer() {
+    let (h, proxy, s3) = start("two-vantage").await;
+    h.primary.set(Behavior::Ok);
+    h.wait_primary_ok().await;
+    let shared = Shared {
+        s3: s3.clone(),
+        prefix: "vantage/".into(),
+    };
+    // a reaches the primary through a link the test can cut; b directly.
+    let link = Link::start(h.primary.addr).await.unwrap();
+    let vantage = "vantage = \"any_peer\"\n";
+    let a = instance_with(
+        &h,
+        &proxy,
+        "a",
+        &shared.prefix,
+        &link.url("/health"),
+        vantage,
+    );
+    let b = instance_with(&h, &proxy, "b", &shared.prefix, &h.primary.url(), vantage);
+    let (a, pa, _b, pb) = start_two(&shared, a, b, None).await;
+    shared
+        .wait_doc(
+            "a to be armed",
+            "state.json",
+            Duration::from_secs(30),
+            |s| !s["armed"].is_null(),
+        )
+        .await;
+
+    // Only a's path breaks: a sees the primary down, b sees it up. No failover.
+    link.cut();
+    wait_for(
+        "a to hold back for its peer",
+        Duration::from_secs(20),
+        || a.log().contains("not failing over: vantage any_peer"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        shared.runs().await.is_empty(),
+        "no run for a one-sided break"
+    );
+    assert_eq!(count(&proxy.calls(), "UpdateAutoScalingGroup"), 0);
+    assert_eq!(h.record().await, h.world.primary_value);
+    assert!(
+        a.log().contains("b up:"),
+        "the peer's evidence is logged: {}",
+        a.log()
+    );
+
+    // The primary really fails: b agrees and a fails over, once, naming both vantages.
+    h.primary.set(Behavior::Status(503));
+    shared
+        .wait_doc("the failover", "state.json", Duration::from_secs(60), |s| {
+            s["serving"]["mode"] == "standby"
+        })
+        .await;
+    let runs = shared.runs().await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let reason = runs[0]["trigger"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("vantage any_peer") && reason.contains("b down"),
+        "the trigger shows every vantage's evidence: {reason}"
+    );
+    // The failure's clock starts when b saw it, not when a's own path broke (seconds earlier).
+    let streak = runs[0]["trigger"]["streak_start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b_verdict = shared.doc("peers/b/verdict.json").await.unwrap();
+    assert_eq!(
+        streak,
+        b_verdict["streak_start"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{b_verdict:#}")),
+        "the RTO clock starts at the agreeing peer's streak"
+    );
+    assert_eq!(h.record().await, h.world.standby_value);
+    stop(pa);
+    stop(pb);
 }

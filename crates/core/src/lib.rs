@@ -9,7 +9,7 @@
 //!   state and actions), [`rederive`] (lost state from what AWS and the journals say), [`sync`]
 //!   (plans, manifests, RPO, schedules), [`smoke`] (judging synthetic traffic), [`drills`]
 //!   (which scheduled drill is due), [`failback`] (when the primary is stable enough), [`lease`]
-//!   (which of several instances may act);
+//!   (which of several instances may act), [`vantage`] (whether other instances agree);
 //! - inputs: [`runbook`], [`config`] (all errors at once, with file:line and key);
 //! - plans and records: [`plan`] (runbook + observed world → exact changes), [`record`] (what
 //!   a run did), [`report`] (record → RTO/RPO figures, JSON, Markdown, HTML, SVG);
@@ -39,3 +39,4 @@ pub mod serde_duration_opt;
 pub mod side;
 pub mod smoke;
 pub mod sync;
+pub mod vantage;

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod endpoint;
 pub mod faults;
+pub mod link;
 pub mod moto;
 pub mod seed;
 pub mod sim;

@@ -304,6 +304,17 @@ fn cross_checks(c: &Config, src: &Source, health_offset: usize, diags: &mut Diag
             ),
         );
     }
+    if c.health.vantage != crate::vantage::Vantage::SelfOnly && c.state == StateStore::File {
+        diags.warning(
+            src,
+            health_offset,
+            "health.vantage",
+            format!(
+                "{:?} has no effect: other instances' verdicts are read from a shared store ([state] backend = \"s3\")",
+                c.health.vantage.as_str()
+            ),
+        );
+    }
     if c.health.slow >= c.health.timeout {
         diags.warning(
             src,
@@ -758,6 +769,9 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
     let attempts = s.int_in("attempts", 1, 5, Some(i64::from(d.attempts)));
     let flap_window = s.duration("flap_window", Some(d.flap_window));
     let flap_changes = s.int_in("flap_changes", 2, 1000, Some(i64::from(d.flap_changes)));
+    let vantage = s
+        .choice("vantage", crate::vantage::Vantage::NAMES, Some("self"))
+        .and_then(|v| crate::vantage::Vantage::parse(&v.value));
     for (key, v) in [
         ("interval", &interval),
         ("timeout", &timeout),
@@ -794,6 +808,7 @@ fn health(s: &mut Section<'_, '_>) -> Option<Health> {
         fail_on: fail_on?,
         flap_window: flap_window?.value,
         flap_changes: flap_changes?.value as u32,
+        vantage: vantage?,
     })
 }
 
