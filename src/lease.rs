@@ -306,6 +306,7 @@ async fn round(
         condition,
         epoch,
         &lease.instance,
+        None,
     );
     match tokio::time::timeout(limit, put).await {
         Ok(Ok(etag)) => {
@@ -407,6 +408,7 @@ async fn release(lease: &Lease, place: &Place) {
         Condition::Etag(version),
         epoch,
         &lease.instance,
+        None,
     )
     .await
     {

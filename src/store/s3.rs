@@ -24,8 +24,9 @@ use standby_aws::state::{self, Condition, PutError};
 
 use super::{BoxFuture, Expect, RunLock, Store, StoreError, Version, Versioned};
 
-/// Whether this process may act, and under which epoch: the lease, as the store sees it.
-pub trait Acting: Send + Sync {
+/// Whether this process may act, and under which epoch: the lease, as the store sees it. It
+/// is also the fence its writes are checked against just before they are sent.
+pub trait Acting: standby_aws::fence::Fence {
     /// The epoch to write under, if this process may act at this instant.
     fn acting_epoch(&self) -> Option<u64>;
     fn may_act(&self) -> bool {
@@ -140,6 +141,13 @@ impl S3Store {
         epoch: u64,
         bytes: Vec<u8>,
     ) -> Result<Version, StoreError> {
+        // A fenced write is checked against the lease again on the wire: a process paused
+        // between the check above and the send must not land a write once it woke up deposed.
+        let fence = self
+            .lease
+            .clone()
+            .filter(|_| !unfenced(key))
+            .map(|l| l as Arc<dyn standby_aws::fence::Fence>);
         match state::put(
             &self.client,
             &self.bucket,
@@ -148,6 +156,7 @@ impl S3Store {
             condition,
             epoch,
             &self.instance,
+            fence,
         )
         .await
         {
@@ -155,7 +164,11 @@ impl S3Store {
             Err(PutError::Precondition { .. }) => Err(StoreError::Conflict {
                 key: key.to_string(),
             }),
-            Err(PutError::Aws(e)) => Err(self.remote(key, e)),
+            // Refused by the fence on the wire (the lease lapsed meanwhile): say that.
+            Err(PutError::Aws(e)) => {
+                self.writer_epoch(key)?;
+                Err(self.remote(key, e))
+            }
         }
     }
 

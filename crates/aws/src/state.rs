@@ -89,7 +89,9 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Hea
     }
 }
 
-/// Writes `bytes` if `condition` holds; the new ETag.
+/// Writes `bytes` if `condition` holds; the new ETag. With `fence`, the write is checked
+/// against the lease just before it goes on the wire, as the acting clients' requests are.
+#[allow(clippy::too_many_arguments)]
 pub async fn put(
     client: &Client,
     bucket: &str,
@@ -98,6 +100,7 @@ pub async fn put(
     condition: Condition,
     epoch: u64,
     instance: &str,
+    fence: Option<std::sync::Arc<dyn super::fence::Fence>>,
 ) -> Result<String, PutError> {
     let mut req = client
         .put_object()
@@ -111,7 +114,16 @@ pub async fn put(
         Condition::Absent => req.if_none_match("*"),
         Condition::Etag(e) => req.if_match(format!("\"{e}\"")),
     };
-    match req.send().await {
+    let sent = match fence {
+        Some(f) => {
+            req.customize()
+                .interceptor(super::fence::Interceptor(f))
+                .send()
+                .await
+        }
+        None => req.send().await,
+    };
+    match sent {
         Ok(out) => Ok(unquote(out.e_tag().unwrap_or_default())),
         Err(e) if lost_race(&e) => Err(PutError::Precondition {
             bucket: bucket.into(),
