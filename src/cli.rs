@@ -108,6 +108,18 @@ pub enum Command {
     Ack(ControlArgs),
     /// Print the least-privilege IAM policy for the host that runs standby with this config.
     IamPolicy(IamArgs),
+    /// Copy this host's local state (state_dir) into the shared store of `[state] backend =
+    /// "s3"`, so a second instance can join: stop `standby serve` first.
+    MigrateState(MigrateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// List what would be copied and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Clone)]

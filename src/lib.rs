@@ -7,7 +7,8 @@
 //!
 //! - [`context`]: what commands, runs and the daemon share (config, clients, store, notifier).
 //! - [`store`], [`journal`]: the compare-and-swap store (files, memory, S3) and run records in it.
-//! - [`lease`]: which of several instances on a shared store acts, and its fencing epoch.
+//! - [`lease`]: which of several instances on a shared store acts, and its fencing epoch;
+//!   [`migrate`]: a local state into the shared store.
 //! - [`executor`]: runs a journaled plan step by step, resumable; one file per step kind.
 //! - [`runner`], [`heal`]: start, adopt, resume and finish runs; re-derive a lost state.
 //! - [`daemon`], [`live`]: `standby serve`, its loops and schedulers; its own health.
@@ -31,6 +32,7 @@ pub mod journal;
 pub mod lease;
 pub mod live;
 pub mod metrics;
+pub mod migrate;
 pub mod notify;
 pub mod ops;
 pub mod prober;

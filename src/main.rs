@@ -42,6 +42,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Resume(a) => ops::control(&a, "resume").await?,
         Command::Ack(a) => ops::control(&a, "ack").await?,
         Command::IamPolicy(a) => ops::iam_policy(&a),
+        Command::MigrateState(a) => ops::migrate_state(&a).await?,
         Command::Failover(a) => {
             ops::run_command(RunbookKind::Failover, &a, shutdown_signal()).await?
         }

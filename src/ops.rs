@@ -545,6 +545,51 @@ async fn print_daemon(cfg: &Config) {
 }
 
 /// `standby iam-policy`: the policy JSON on stdout, notes on stderr.
+/// `standby migrate-state`.
+pub async fn migrate_state(args: &crate::cli::MigrateArgs) -> Result<u8, OpsError> {
+    let cfg = match load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let moved = match crate::migrate::migrate(&cfg, args.dry_run).await {
+        Ok(m) => m,
+        Err(e @ crate::migrate::MigrateError::NotShared) => {
+            eprintln!("{e}");
+            return Ok(EXIT_USAGE);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let verb = if args.dry_run { "would copy" } else { "copied" };
+    for k in &moved.copied {
+        println!("{verb}   {k}");
+    }
+    for k in &moved.present {
+        println!("present  {k} (same bytes already in the shared store)");
+    }
+    for k in &moved.conflicts {
+        println!("CONFLICT {k}: the shared store holds other bytes; left as it is");
+    }
+    println!(
+        "{} document(s) {verb}, {} already there, {} in conflict{}",
+        moved.copied.len(),
+        moved.present.len(),
+        moved.conflicts.len(),
+        if args.dry_run {
+            "; dry run: nothing was written"
+        } else {
+            ""
+        }
+    );
+    Ok(if moved.conflicts.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
 pub fn iam_policy(args: &crate::cli::IamArgs) -> u8 {
     let cfg = match load(&args.config.config) {
         Ok(c) => c,

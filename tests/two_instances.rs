@@ -57,8 +57,41 @@ fn instance_with(
     Instance { dir, config }
 }
 
+/// A `serve` process, SIGKILLed when dropped: a failed assertion must not leave it running.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGKILL, and reap it.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM: a clean stop (it releases its lease).
+    fn stop(mut self) {
+        if let Some(c) = self.0.take() {
+            stop(c);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 impl Instance {
-    fn serve(&self, hold: Option<&str>) -> Child {
+    fn serve(&self, hold: Option<&str>) -> Proc {
         let mut c = standby_command(&["serve"], &self.config);
         if let Some(h) = hold {
             c.env("FAILPOINTS", format!("{h}=return"));
@@ -68,10 +101,12 @@ impl Instance {
             .append(true)
             .open(self.dir.0.join("serve.log"))
             .unwrap();
-        c.stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn serve")
+        Proc(Some(
+            c.stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn serve"),
+        ))
     }
 
     fn hold(&self) -> PathBuf {
@@ -180,7 +215,7 @@ async fn two(
     proxy: &FaultProxy,
     shared: &Shared,
     hold: Option<&str>,
-) -> (Instance, Child, Instance, Child) {
+) -> (Instance, Proc, Instance, Proc) {
     let a = instance(h, proxy, "a", &shared.prefix);
     let b = instance(h, proxy, "b", &shared.prefix);
     start_two(shared, a, b, hold).await
@@ -191,7 +226,7 @@ async fn start_two(
     a: Instance,
     b: Instance,
     hold: Option<&str>,
-) -> (Instance, Child, Instance, Child) {
+) -> (Instance, Proc, Instance, Proc) {
     let pa = a.serve(hold);
     shared
         .wait_doc("a to lead", "lease.json", Duration::from_secs(30), |d| {
@@ -247,8 +282,7 @@ async fn a_leader_killed_at_every_step_boundary_is_finished_by_the_follower_exac
         )
         .await;
         let killed = Instant::now();
-        pa.kill().expect("SIGKILL");
-        pa.wait().unwrap();
+        pa.kill9();
 
         shared
             .wait_doc(
@@ -258,7 +292,7 @@ async fn a_leader_killed_at_every_step_boundary_is_finished_by_the_follower_exac
                 |s| s["serving"]["mode"] == "standby",
             )
             .await;
-        stop(pb);
+        pb.stop();
 
         let calls: Vec<Call> = proxy.calls()[first_call..].to_vec();
         let first_b = leased(&calls)
@@ -401,8 +435,8 @@ async fn a_paused_leader_is_fenced_and_never_acts_again() {
         s.contains("instance:    a:") && s.contains("instance:    b:"),
         "{s}"
     );
-    stop(pa);
-    stop(pb);
+    pa.stop();
+    pb.stop();
     // b stopped cleanly: it released the lease.
     shared
         .wait_doc("b's release", "lease.json", Duration::from_secs(10), |d| {
@@ -494,8 +528,8 @@ async fn the_leaders_own_broken_path_to_the_primary_is_outvoted_by_its_peer() {
         "the RTO clock starts at the agreeing peer's streak"
     );
     assert_eq!(h.record().await, h.world.standby_value);
-    stop(pa);
-    stop(pb);
+    pa.stop();
+    pb.stop();
 }
 
 /// Lease rounds between three real instances while a seeded chaos loop pauses (SIGSTOP, up to
@@ -533,7 +567,7 @@ async fn lease_rounds_with_random_pauses_and_kills_never_have_two_actors() {
             i
         })
         .collect();
-    let mut procs: Vec<Option<Child>> = insts.iter().map(|i| Some(i.serve(None))).collect();
+    let mut procs: Vec<Option<Proc>> = insts.iter().map(|i| Some(i.serve(None))).collect();
     let lease_writes = |calls: &[Call]| {
         calls
             .iter()
@@ -582,8 +616,7 @@ async fn lease_rounds_with_random_pauses_and_kills_never_have_two_actors() {
             }
             4..=5 => {
                 if let Some(mut p) = procs[i].take() {
-                    p.kill().unwrap();
-                    p.wait().unwrap();
+                    p.kill9();
                     kills += 1;
                 }
             }
@@ -595,7 +628,7 @@ async fn lease_rounds_with_random_pauses_and_kills_never_have_two_actors() {
         }
     }
     for p in procs.into_iter().flatten() {
-        stop(p);
+        p.stop();
     }
     let calls = proxy.calls();
     let leased_calls = leased(&calls);
@@ -611,4 +644,65 @@ async fn lease_rounds_with_random_pauses_and_kills_never_have_two_actors() {
     assert_eq!(two_actor_windows(&calls), 0);
     assert!(epochs.len() >= 3, "the chaos caused takeovers: {epochs:?}");
     assert!(leased_calls.len() >= rounds / 2, "the leaders acted");
+}
+
+/// One instance's local state moves into the shared store with `migrate-state`, and an
+/// instance on the shared store starts from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_state_moves_into_the_shared_store() {
+    let (h, proxy, s3) = start("two-migrate").await;
+    h.primary.set(Behavior::Ok);
+    h.wait_primary_ok().await;
+    // One instance on its own disk: it derives its state and arms.
+    let p = serve(&h, "serve.log");
+    wait_for("the local state", Duration::from_secs(30), || armed(&h)).await;
+    stop(p);
+    let local = read_json(&h.state_dir().join("state.json"));
+
+    edit_config(&h, |t| {
+        format!("{t}\n[state]\nbackend = \"s3\"\nbucket = \"{BUCKET}\"\nprefix = \"moved/\"\n")
+    });
+    let dry = h.run(&["migrate-state", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("would copy   state.json"),
+        "{}",
+        text(&dry)
+    );
+    let shared = Shared {
+        s3,
+        prefix: "moved/".into(),
+    };
+    assert!(
+        shared.doc("state.json").await.is_none(),
+        "a dry run writes nothing"
+    );
+    let out = h.run(&["migrate-state"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("copied   state.json"), "{}", text(&out));
+    assert_eq!(shared.doc("state.json").await.unwrap(), local);
+    let again = h.run(&["migrate-state"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("0 document(s) copied"),
+        "{}",
+        text(&again)
+    );
+
+    // A shared-store instance starts from the migrated state: armed, leading, no re-derivation.
+    let a = instance(&h, &proxy, "a", &shared.prefix);
+    let pa = a.serve(None);
+    shared
+        .wait_doc("a to lead", "lease.json", Duration::from_secs(30), |d| {
+            d["holder"] == "a"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!shared.doc("state.json").await.unwrap()["armed"].is_null());
+    assert!(
+        !a.log().contains("derived from the world") && !a.log().contains("re-derived"),
+        "{}",
+        a.log()
+    );
+    pa.stop();
 }

@@ -3,6 +3,9 @@
 #   terraform output -raw standby_toml > /etc/standby/standby.toml
 #   standby validate --config /etc/standby/standby.toml
 #   standby drill standby --config /etc/standby/standby.toml
+# Run `standby serve` on two hosts with the orchestrator's instance profile, one in the standby
+# region and one in a third region: they share the state under standby-state/<service>/ in the
+# standby bucket, and the lease lets one act at a time (README "Two instances").
 
 locals {
   primary_bucket = "${var.service}-artifacts-${var.primary_region}-${var.account_id}"
@@ -81,4 +84,6 @@ module "orchestrator" {
   primary_asgs   = [module.primary_gpus.name]
   standby_asgs   = [module.standby_gpus.name]
   kms_key_arns   = module.artifacts.kms_key_arns
+  state_bucket   = module.artifacts.standby_bucket
+  state_prefix   = "standby-state/${var.service}/"
 }

@@ -1,4 +1,5 @@
-# The IAM role of the host that runs `standby serve` (in the standby region). The policy is the
+# The IAM role of the hosts that run `standby serve`: one in the standby region and, with a shared
+# state (state_bucket), a second in a third region; both use this role. The policy is the
 # one `standby iam-policy` prints: the same statements and exactly the actions listed in
 # crates/core/src/operations.rs (a test compares them), each scoped to the configured buckets and
 # prefixes, the one record it flips, and the named Auto Scaling groups.
@@ -41,6 +42,25 @@ data "aws_iam_policy_document" "orchestrator" {
       sid       = "MirrorDeletions"
       actions   = ["s3:DeleteObject"]
       resources = local.mirrored
+    }
+  }
+
+  # The shared state: the lease, the machine state, run journals and each instance's verdict.
+  dynamic "statement" {
+    for_each = var.state_bucket != "" ? [1] : []
+    content {
+      sid       = "ListSharedState"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:aws:s3:::${var.state_bucket}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.state_bucket != "" ? [1] : []
+    content {
+      sid       = "SharedState"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["arn:aws:s3:::${var.state_bucket}/${var.state_prefix}*"]
     }
   }
 

@@ -54,6 +54,18 @@ variable "standby_asgs" {
   type = list(string)
 }
 
+variable "state_bucket" {
+  description = "The shared state's bucket ([state] backend = \"s3\"), or \"\" for a single instance with its state on disk."
+  type        = string
+  default     = ""
+}
+
+variable "state_prefix" {
+  description = "The shared state's prefix in state_bucket ([state] prefix)."
+  type        = string
+  default     = ""
+}
+
 variable "kms_key_arns" {
   description = "The artifact buckets' keys (module artifacts' kms_key_arns)."
   type        = list(string)

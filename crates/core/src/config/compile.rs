@@ -256,6 +256,19 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         }
         None => Some(crate::lease::Rules::default()),
     };
+    // The shared state may live in an artifact bucket (the standby's is in the right region and
+    // already versioned and encrypted), but never under a synced prefix: a mirrored deletion
+    // or an overwrite would take the journals with it.
+    if let (Some(StateStore::S3 { bucket, prefix, .. }), Some(sets)) = (&state, &artifacts) {
+        for a in sets {
+            if (a.standby_bucket == *bucket || a.primary_bucket == *bucket)
+                && (a.prefix.starts_with(prefix.as_str()) || prefix.starts_with(&a.prefix))
+            {
+                let off = root.offset;
+                root.error(off, "state", format!("prefix {prefix:?} in s3://{bucket} overlaps artifact set {:?} (prefix {:?}): the sync would copy over or delete the shared state", a.name, a.prefix));
+            }
+        }
+    }
     root.finish();
 
     let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
@@ -1005,6 +1018,13 @@ mod tests {
         ] {
             assert!(d.contains(key), "{key} missing from:\n{d}");
         }
+        let text = format!(
+            "{MINIMAL}[state]\nbackend = \"s3\"\nbucket = \"art-b\"\nprefix = \"prompts/state/\"\n[[artifacts]]\nname = \"prompts\"\nprefix = \"prompts/\"\nprimary_bucket = \"art-a\"\nstandby_bucket = \"art-b\"\nschedule = \"*/5 * * * *\"\nrpo = \"10m\"\n"
+        );
+        let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(d.contains("overlaps artifact set \"prompts\""), "{d}");
         let text = format!("{MINIMAL}[state]\nbucket = \"x-state\"\n");
         let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
             .unwrap_err()

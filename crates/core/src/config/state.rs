@@ -2,6 +2,7 @@
 //! store) how instances agree on one actor.
 
 use super::{Region, Service, StateStore};
+
 use crate::doc::Section;
 use crate::lease::Rules;
 
@@ -35,11 +36,6 @@ pub fn state(
             "bucket",
             format!("{:?} is not a valid S3 bucket name", b.value),
         );
-    }
-    if let (Some(b), Some(st)) = (&bucket, standby)
-        && st.bucket.as_deref() == Some(b.value.as_str())
-    {
-        s.warning(b.offset, "bucket", "the state shares the standby's artifact bucket: fine, but its lifecycle rules and IAM now cover both");
     }
     let region = s.opt_str("region");
     let prefix = s.opt_str("prefix");
