@@ -278,7 +278,25 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<u8, OpsError> {
     loop {
         let rec = journal::load_run(&ctx.store, run).await?;
         if rec.status != RunStatus::Running {
-            return finish(ctx, RunEnd::Finished(rec));
+            // The report is on the lease holder's disk, not this host's.
+            let rep = report::build(&rec);
+            println!("{}", rep.summary());
+            match &ctx.cfg.standby.bucket {
+                Some(b) => println!(
+                    "report: written by the lease holder on its host and uploaded to s3://{b}/{}{}/: `standby report show {} --remote`",
+                    report::PREFIX,
+                    rec.id,
+                    rec.id
+                ),
+                None => println!("report: written by the lease holder in its reports_dir"),
+            }
+            return Ok(
+                if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
+                    EXIT_OK
+                } else {
+                    EXIT_FAILED
+                },
+            );
         }
         let line = rec
             .steps

@@ -706,3 +706,58 @@ async fn a_local_state_moves_into_the_shared_store() {
     );
     pa.stop();
 }
+
+/// `standby failover` on a shared store, from a host that does not lead: it decides and
+/// journals the run, the lease holder executes it, and the command follows it to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_on_a_follower_host_is_executed_by_the_leader() {
+    let (h, proxy, s3) = start("two-command").await;
+    h.primary.set(Behavior::Ok);
+    h.wait_primary_ok().await;
+    let shared = Shared {
+        s3,
+        prefix: "command/".into(),
+    };
+    let (_a, pa, b, pb) = two(&h, &proxy, &shared, None).await;
+    let out = standby_command(&["failover", "--yes"], &b.config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("--remote"),
+        "the report is where the leader put it: {t}"
+    );
+    assert!(t.contains("decided"), "{t}");
+    assert!(
+        t.contains("failover succeeded"),
+        "the command follows the run to its end: {t}"
+    );
+    let runs = shared.runs().await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["trigger"]["kind"], "manual", "{:#}", runs[0]);
+    // Executed by the leader: every action went out under a's lease.
+    let calls = proxy.calls();
+    let actions: Vec<_> = leased(&calls)
+        .into_iter()
+        .filter(|(c, ..)| {
+            c.operation == "UpdateAutoScalingGroup" || c.operation == "ChangeResourceRecordSets"
+        })
+        .map(|(_, who, _)| who)
+        .collect();
+    assert_eq!(actions, ["a", "a"], "{actions:?}");
+    assert_eq!(h.record().await, h.world.standby_value);
+    pa.stop();
+    pb.stop();
+
+    // With no instance left to hold the lease, a command says so instead of waiting for ever.
+    h.reset_world().await;
+    let out = standby_command(&["failback", "--yes"], &b.config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("no instance holds the lease"), "{t}");
+}
