@@ -53,6 +53,8 @@ pub struct Lease {
     pub renew_failures: std::sync::atomic::AtomicU64,
     /// The keeper task and its stop signal, once started.
     running: Mutex<Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>>,
+    /// Why this instance last took the lease (for the takeover note in a resumed run).
+    taken: Mutex<Option<String>>,
 }
 
 impl Lease {
@@ -69,7 +71,13 @@ impl Lease {
             role: watch::channel(Leadership::Unknown).0,
             renew_failures: Default::default(),
             running: Mutex::new(None),
+            taken: Mutex::new(None),
         })
+    }
+
+    /// Why this instance took the lease it holds (`None`: it created it, or holds none).
+    pub fn taken_because(&self) -> Option<String> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Starts keeping the lease in the background.
@@ -241,10 +249,11 @@ async fn round(
         }
     };
     let now = lease.now();
+    // Documents are written under epochs no newer than the lease's, so the floor matters only
+    // when the lease is gone (deleted by hand): then a new one must start above the state's.
     let floor = match &observed {
-        // Only a write that starts a new epoch needs the floor; reading it costs a HEAD.
-        Some((d, _)) if d.token == lease.keeper().token() && !d.released => 0,
-        _ => store.epoch_of(crate::journal::STATE_KEY).await,
+        Some(_) => 0,
+        None => store.epoch_of(crate::journal::STATE_KEY).await,
     };
     let mv = {
         let mut k = lease.keeper();
@@ -316,6 +325,7 @@ async fn round(
                     "LEASE TAKEN: {} leads at epoch {epoch} ({why})",
                     lease.instance
                 );
+                *lease.taken.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
                 // Fence first: the state under our epoch refuses the old holder's late writes.
                 if let Err(e) = store.fence(crate::journal::STATE_KEY).await {
                     warn!(

@@ -322,8 +322,10 @@ async fn a_leader_killed_at_every_step_boundary_is_finished_by_the_follower_exac
         }
         let notes = run["notes"].to_string();
         assert!(
-            notes.contains("taken over by instance b at lease epoch"),
-            "{boundary}: the takeover is recorded: {notes}"
+            notes.contains("taken over by instance b at lease epoch")
+                && notes.contains("lease (epoch 1) was not renewed for")
+                && notes.contains("since the run's last recorded progress"),
+            "{boundary}: the takeover is recorded with who, why and the gap: {notes}"
         );
         // Every action once, each under a lease, and never two actors.
         assert_eq!(

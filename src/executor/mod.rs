@@ -99,9 +99,12 @@ pub async fn execute_with<S: StepRunner>(
             journal.record.notes.push(Note {
                 at: now,
                 text: format!(
-                    "taken over by instance {} at lease epoch {}{gap}",
+                    "taken over by instance {} at lease epoch {}{}{gap}",
                     lease.instance,
-                    lease.acting_epoch().map_or("?".into(), |e| e.to_string())
+                    lease.acting_epoch().map_or("?".into(), |e| e.to_string()),
+                    lease
+                        .taken_because()
+                        .map_or(String::new(), |why| format!(" ({why})"))
                 ),
             });
         }

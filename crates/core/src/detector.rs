@@ -58,7 +58,41 @@ pub struct Policy {
     pub flap_window: Duration,
     pub flap_changes: u32,
     /// With several instances on a shared store: whose verdicts a failover needs.
-    pub vantage: crate::vantage::Vantage,
+    pub vantage: Vantage,
+}
+
+/// `health.vantage`: with several instances on a shared store, whose verdicts a failover
+/// needs (judged in [`crate::vantage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Vantage {
+    /// This instance's verdict alone.
+    #[default]
+    SelfOnly,
+    /// At least one other instance must agree (when there is any).
+    AnyPeer,
+    /// Every other instance must agree.
+    AllPeers,
+}
+
+impl Vantage {
+    pub const NAMES: &'static [&'static str] = &["self", "any_peer", "all_peers"];
+
+    pub fn parse(s: &str) -> Option<Vantage> {
+        Some(match s {
+            "self" => Vantage::SelfOnly,
+            "any_peer" => Vantage::AnyPeer,
+            "all_peers" => Vantage::AllPeers,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vantage::SelfOnly => "self",
+            Vantage::AnyPeer => "any_peer",
+            Vantage::AllPeers => "all_peers",
+        }
+    }
 }
 
 impl Default for Policy {
@@ -77,7 +111,7 @@ impl Default for Policy {
             fail_on: OutcomeClass::DEFAULT_FAILURES.to_vec(),
             flap_window: Duration::from_secs(600),
             flap_changes: 4,
-            vantage: crate::vantage::Vantage::SelfOnly,
+            vantage: Vantage::SelfOnly,
         }
     }
 }

@@ -11,38 +11,7 @@ use std::time::Duration;
 
 use crate::detector::{Health, Verdict};
 
-/// `health.vantage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Vantage {
-    /// This instance's verdict alone.
-    #[default]
-    SelfOnly,
-    /// At least one other instance must agree (when there is any).
-    AnyPeer,
-    /// Every other instance must agree.
-    AllPeers,
-}
-
-impl Vantage {
-    pub const NAMES: &'static [&'static str] = &["self", "any_peer", "all_peers"];
-
-    pub fn parse(s: &str) -> Option<Vantage> {
-        Some(match s {
-            "self" => Vantage::SelfOnly,
-            "any_peer" => Vantage::AnyPeer,
-            "all_peers" => Vantage::AllPeers,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Vantage::SelfOnly => "self",
-            Vantage::AnyPeer => "any_peer",
-            Vantage::AllPeers => "all_peers",
-        }
-    }
-}
+pub use crate::detector::Vantage;
 
 /// Another instance's last published verdict, and how long it has gone unchanged as the
 /// judging instance saw it.
