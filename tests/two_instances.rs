@@ -720,7 +720,33 @@ async fn a_command_on_a_follower_host_is_executed_by_the_leader() {
         s3,
         prefix: "command/".into(),
     };
-    let (_a, pa, b, pb) = two(&h, &proxy, &shared, None).await;
+    let a = instance(&h, &proxy, "a", &shared.prefix);
+    let b = instance(&h, &proxy, "b", &shared.prefix);
+    // a's /metrics on a port of its own.
+    let port = standby_testbed::free_port();
+    let text_a = std::fs::read_to_string(&a.config).unwrap();
+    std::fs::write(
+        &a.config,
+        text_a.replace(
+            "listen = \"off\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        ),
+    )
+    .unwrap();
+    let (_a, pa, b, pb) = start_two(&shared, a, b, None).await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "standby_leader 1",
+        "standby_lease_epoch 1",
+        "standby_lease_renew_failures_total 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     let out = standby_command(&["failover", "--yes"], &b.config)
         .stdin(Stdio::null())
         .output()
