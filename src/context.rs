@@ -76,45 +76,26 @@ pub enum Role {
 pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>, role: Role) -> Ctx {
     let notifier = crate::notify::Notifier::start(&cfg);
     let (store, decisions, clients, lease): (Arc<dyn Store>, Arc<dyn Store>, Clients, _) =
-        match &cfg.state {
-            StateStore::File => {
+        match shared_store(&cfg).await {
+            None => {
                 let store = Arc::new(FileStore::new(&cfg.service.state_dir));
                 (store.clone(), store, Clients::new(&cfg).await, None)
             }
-            StateStore::S3 {
-                bucket,
-                region,
-                prefix,
-                instance,
-            } => {
-                let instance = instance.clone().unwrap_or_else(host_name);
+            Some(unfenced) => {
                 let lease = (role == Role::Serve)
-                    .then(|| crate::lease::Lease::new(instance.clone(), cfg.lease));
+                    .then(|| crate::lease::Lease::new(unfenced.instance().to_string(), cfg.lease));
                 let fence = lease
                     .clone()
                     .map(|l| l as Arc<dyn standby_aws::fence::Fence>);
                 let acting = lease
                     .clone()
                     .map(|l| l as Arc<dyn crate::store::s3::Acting>);
-                let client = standby_aws::state_client(&cfg, region).await;
-                let store = Arc::new(S3Store::new(
-                    client.clone(),
-                    bucket.clone(),
-                    prefix.clone(),
-                    instance.clone(),
-                    acting,
-                ));
-                let decisions = Arc::new(S3Store::new(
-                    client,
-                    bucket.clone(),
-                    prefix.clone(),
-                    instance,
-                    None,
-                ));
+                let store = Arc::new(unfenced.clone().with_lease(acting));
                 if let Some(l) = &lease {
                     l.start(store.clone());
                 }
-                (store, decisions, Clients::fenced(&cfg, fence).await, lease)
+                let clients = Clients::fenced(&cfg, fence).await;
+                (store, Arc::new(unfenced), clients, lease)
             }
         };
     Ctx {
@@ -131,21 +112,30 @@ pub async fn build(cfg: Config, shutdown: watch::Receiver<bool>, role: Role) -> 
 
 /// The configured store for a command that reads it (`status`): no lease.
 pub async fn command_store(cfg: &Config) -> Arc<dyn Store> {
-    match &cfg.state {
-        StateStore::File => Arc::new(FileStore::new(&cfg.service.state_dir)),
-        StateStore::S3 {
-            bucket,
-            region,
-            prefix,
-            instance,
-        } => Arc::new(S3Store::new(
-            standby_aws::state_client(cfg, region).await,
-            bucket.clone(),
-            prefix.clone(),
-            instance.clone().unwrap_or_else(host_name),
-            None,
-        )),
+    match shared_store(cfg).await {
+        Some(s) => Arc::new(s),
+        None => Arc::new(FileStore::new(&cfg.service.state_dir)),
     }
+}
+
+/// The shared store `[state]` names, without a lease (`None`: the file store).
+async fn shared_store(cfg: &Config) -> Option<S3Store> {
+    let StateStore::S3 {
+        bucket,
+        region,
+        prefix,
+        instance,
+    } = &cfg.state
+    else {
+        return None;
+    };
+    Some(S3Store::new(
+        standby_aws::state_client(cfg, region).await,
+        bucket.clone(),
+        prefix.clone(),
+        instance.clone().unwrap_or_else(host_name),
+        None,
+    ))
 }
 
 /// This host's name, the default instance name.

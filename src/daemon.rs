@@ -479,8 +479,8 @@ impl Watch {
             .as_ref()
             .map(|l| l.instance.clone())
             .unwrap_or_default();
-        let keys = match ctx.store.list("peers/").await {
-            Ok(k) => k,
+        let published = match journal::read_peer_verdicts(&ctx.store).await {
+            Ok(p) => p,
             Err(e) => {
                 return standby_core::vantage::Agreement {
                     agree: false,
@@ -492,25 +492,17 @@ impl Watch {
         };
         let now = tokio::time::Instant::now();
         let mut read = Vec::new();
-        for key in keys {
-            let name = key
-                .trim_start_matches("peers/")
-                .trim_end_matches("/verdict.json")
-                .to_string();
+        for p in published {
+            let (name, Ok(v)) = (p.instance, p.verdict) else {
+                continue;
+            };
             if name == me {
                 continue;
             }
-            let Ok(Some(doc)) = ctx.store.get(&key).await else {
-                continue;
-            };
-            let Ok(v) = serde_json::from_slice::<standby_core::detector::Verdict>(&doc.bytes)
-            else {
-                continue;
-            };
             let since = match self.peers.get(&name) {
-                Some((version, since)) if *version == doc.version => *since,
+                Some((version, since)) if *version == p.version => *since,
                 _ => {
-                    self.peers.insert(name.clone(), (doc.version.clone(), now));
+                    self.peers.insert(name.clone(), (p.version, now));
                     now
                 }
             };

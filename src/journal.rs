@@ -179,6 +179,35 @@ pub async fn write_peer_verdict(
     Ok(())
 }
 
+/// One instance's published verdict, as read: its store version and the verdict (or why it is
+/// not one).
+pub struct PeerVerdict {
+    pub instance: String,
+    pub version: Version,
+    pub verdict: Result<Verdict, serde_json::Error>,
+}
+
+/// Every instance's published verdict (the daemon's vantage check, `status`). The listing must
+/// answer; a document that vanished or could not be read after it is left out, as a peer that
+/// has not published.
+pub async fn read_peer_verdicts(store: &Arc<dyn Store>) -> Result<Vec<PeerVerdict>, JournalError> {
+    let mut out = Vec::new();
+    for key in store.list("peers/").await? {
+        let Ok(Some(doc)) = store.get(&key).await else {
+            continue;
+        };
+        out.push(PeerVerdict {
+            instance: key
+                .trim_start_matches("peers/")
+                .trim_end_matches("/verdict.json")
+                .to_string(),
+            version: doc.version,
+            verdict: serde_json::from_slice(&doc.bytes),
+        });
+    }
+    Ok(out)
+}
+
 pub async fn read_verdict(store: &Arc<dyn Store>) -> Result<Option<Verdict>, JournalError> {
     match store.get(VERDICT_KEY).await? {
         None => Ok(None),

@@ -113,6 +113,19 @@ impl Lease {
         self.keeper.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The lease document this instance writes at `epoch`.
+    fn doc(&self, epoch: u64, released: bool) -> LeaseDoc {
+        let k = self.keeper();
+        LeaseDoc {
+            holder: self.instance.clone(),
+            token: k.token().to_string(),
+            epoch,
+            ttl_ms: k.rules().ttl.as_millis() as u64,
+            renewed_at: Utc::now(),
+            released,
+        }
+    }
+
     /// Whether this instance may act at this instant (monotonic clock, read now).
     pub fn may_act(&self) -> bool {
         self.keeper().may_act(self.now())
@@ -208,6 +221,36 @@ impl Place {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    /// Writes `doc` if `condition` holds (never fenced: this is the lease itself); the ETag.
+    async fn write(&self, doc: &LeaseDoc, condition: Condition) -> Result<String, PutError> {
+        let bytes = serde_json::to_vec_pretty(doc).expect("a lease serializes");
+        state::put(
+            &self.client,
+            &self.bucket,
+            &self.key(KEY),
+            bytes,
+            condition,
+            doc.epoch,
+            &doc.holder,
+            None,
+        )
+        .await
+    }
+}
+
+/// The lease document through a store (commands, `status`), with its store version; the
+/// document or why it is not one.
+pub async fn read_doc(
+    store: &Arc<dyn crate::store::Store>,
+) -> Result<
+    Option<(Result<LeaseDoc, serde_json::Error>, crate::store::Version)>,
+    crate::store::StoreError,
+> {
+    Ok(store
+        .get(KEY)
+        .await?
+        .map(|v| (serde_json::from_slice(&v.bytes), v.version)))
 }
 
 /// Keeps the lease until `shutdown`; then releases it if held.
@@ -296,27 +339,9 @@ async fn round(
         Move::Renew { epoch, version } => (epoch, Condition::Etag(version), String::new()),
     };
     let renewing = why.is_empty();
-    let doc = LeaseDoc {
-        holder: lease.instance.clone(),
-        token: lease.keeper().token().to_string(),
-        epoch,
-        ttl_ms: rules.ttl.as_millis() as u64,
-        renewed_at: Utc::now(),
-        released: false,
-    };
-    let bytes = serde_json::to_vec_pretty(&doc).expect("a lease serializes");
-    let key = place.key(KEY);
+    let doc = lease.doc(epoch, false);
     let sent = lease.now();
-    let put = state::put(
-        &place.client,
-        &place.bucket,
-        &key,
-        bytes,
-        condition,
-        epoch,
-        &lease.instance,
-        None,
-    );
+    let put = place.write(&doc, condition);
     match tokio::time::timeout(limit, put).await {
         Ok(Ok(etag)) => {
             lease.keeper().wrote(epoch, etag, sent);
@@ -389,10 +414,10 @@ fn failed(lease: &Lease, what: &str) {
 
 /// On a clean stop: mark our lease released (same epoch) so a follower takes it at once.
 async fn release(lease: &Lease, place: &Place) {
-    let (epoch, version, token) = {
+    let (epoch, version) = {
         let k = lease.keeper();
         match (k.epoch(), k.version()) {
-            (Some(e), Some(v)) => (e, v.to_string(), k.token().to_string()),
+            (Some(e), Some(v)) => (e, v.to_string()),
             _ => return,
         }
     };
@@ -401,26 +426,9 @@ async fn release(lease: &Lease, place: &Place) {
         holder: None,
         epoch: None,
     });
-    let doc = LeaseDoc {
-        holder: lease.instance.clone(),
-        token,
-        epoch,
-        ttl_ms: lease.keeper().rules().ttl.as_millis() as u64,
-        renewed_at: Utc::now(),
-        released: true,
-    };
-    let bytes = serde_json::to_vec_pretty(&doc).expect("a lease serializes");
-    match state::put(
-        &place.client,
-        &place.bucket,
-        &place.key(KEY),
-        bytes,
-        Condition::Etag(version),
-        epoch,
-        &lease.instance,
-        None,
-    )
-    .await
+    match place
+        .write(&lease.doc(epoch, true), Condition::Etag(version))
+        .await
     {
         Ok(_) => info!("lease released (epoch {epoch}): a follower may take it at once"),
         Err(e) => warn!("releasing the lease: {e}; followers take it over after its ttl"),

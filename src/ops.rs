@@ -279,24 +279,16 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<u8, OpsError> {
         let rec = journal::load_run(&ctx.store, run).await?;
         if rec.status != RunStatus::Running {
             // The report is on the lease holder's disk, not this host's.
-            let rep = report::build(&rec);
-            println!("{}", rep.summary());
-            match &ctx.cfg.standby.bucket {
-                Some(b) => println!(
-                    "report: written by the lease holder on its host and uploaded to s3://{b}/{}{}/: `standby report show {} --remote`",
+            let place = match &ctx.cfg.standby.bucket {
+                Some(b) => format!(
+                    "written by the lease holder on its host and uploaded to s3://{b}/{}{}/: `standby report show {} --remote`",
                     report::PREFIX,
                     rec.id,
                     rec.id
                 ),
-                None => println!("report: written by the lease holder in its reports_dir"),
-            }
-            return Ok(
-                if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
-                    EXIT_OK
-                } else {
-                    EXIT_FAILED
-                },
-            );
+                None => "written by the lease holder in its reports_dir".into(),
+            };
+            return Ok(summarize(&rec, &place));
         }
         let line = rec
             .steps
@@ -309,22 +301,17 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<u8, OpsError> {
             println!("{}", progress_line(&rec, ctx.cfg.service.rto, Utc::now()));
             last = line;
         }
-        let lease = ctx
-            .store
-            .get(crate::lease::KEY)
+        // A live holder: a lease not released whose version changes within the patience.
+        let held = crate::lease::read_doc(&ctx.store)
             .await
-            .map_err(journal::JournalError::from)?;
-        let holder = lease.as_ref().and_then(|v| {
-            serde_json::from_slice::<standby_core::lease::LeaseDoc>(&v.bytes)
-                .ok()
-                .filter(|d| !d.released)
-        });
+            .map_err(journal::JournalError::from)?
+            .and_then(|(doc, version)| doc.ok().filter(|d| !d.released).map(|_| version));
         let now = tokio::time::Instant::now();
-        let stale = match (&lease, &holder) {
-            (Some(v), Some(_)) => match &lease_seen {
-                Some((seen, since)) if *seen == v.version => now - *since > patience,
+        let stale = match held {
+            Some(version) => match &lease_seen {
+                Some((seen, since)) if *seen == version => now - *since > patience,
                 _ => {
-                    lease_seen = Some((v.version.clone(), now));
+                    lease_seen = Some((version, now));
                     false
                 }
             },
@@ -744,11 +731,10 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
 /// On a shared store: who holds the lease, and each instance's last published verdict.
 async fn print_instances(store: &Arc<dyn crate::store::Store>) -> Result<(), OpsError> {
     let now = Utc::now();
-    let lease = store
-        .get(crate::lease::KEY)
+    let lease = crate::lease::read_doc(store)
         .await
         .map_err(journal::JournalError::from)?;
-    match lease.map(|v| serde_json::from_slice::<standby_core::lease::LeaseDoc>(&v.bytes)) {
+    match lease.map(|(doc, _)| doc) {
         None => println!("lease:       nobody has held it yet: no instance acts"),
         Some(Err(e)) => println!("lease:       UNREADABLE ({e})"),
         Some(Ok(d)) if d.released => println!(
@@ -766,20 +752,10 @@ async fn print_instances(store: &Arc<dyn crate::store::Store>) -> Result<(), Ops
             standby_core::duration::human(d.ttl())
         ),
     }
-    for key in store
-        .list("peers/")
-        .await
-        .map_err(journal::JournalError::from)?
-    {
-        let name = key
-            .trim_start_matches("peers/")
-            .trim_end_matches("/verdict.json");
-        let Ok(Some(doc)) = store.get(&key).await else {
-            continue;
-        };
-        match serde_json::from_slice::<standby_core::detector::Verdict>(&doc.bytes) {
-            Ok(v) => println!("instance:    {name}: {}", v.describe(now)),
-            Err(e) => println!("instance:    {name}: unreadable verdict ({e})"),
+    for p in journal::read_peer_verdicts(store).await? {
+        match p.verdict {
+            Ok(v) => println!("instance:    {}: {}", p.instance, v.describe(now)),
+            Err(e) => println!("instance:    {}: unreadable verdict ({e})", p.instance),
         }
     }
     Ok(())
@@ -819,17 +795,24 @@ fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
         }
         RunEnd::Finished(r) => r,
     };
-    let rep = report::build(&rec);
     let dir = ctx.cfg.service.reports_dir.join(&rec.id);
+    Ok(summarize(
+        &rec,
+        &dir.join("report.html").display().to_string(),
+    ))
+}
+
+/// Prints a finished run's summary and where its report is; the exit code: 0 only when it
+/// succeeded within the RTO objective.
+fn summarize(rec: &journal::RunRecord, report_at: &str) -> u8 {
+    let rep = report::build(rec);
     println!("{}", rep.summary());
-    println!("report: {}", dir.join("report.html").display());
-    Ok(
-        if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        },
-    )
+    println!("report: {report_at}");
+    if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }
 
 pub async fn status(path: &Path) -> Result<u8, OpsError> {

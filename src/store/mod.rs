@@ -250,17 +250,38 @@ impl Store for FileStore {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     docs: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>>,
-    locks: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    locks: ProcessLocks,
 }
 
-struct MemoryLock {
+/// Run locks within this process, each held until its [`RunLock`] is dropped: the memory
+/// store's only locks, and the S3 store's within its lease.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessLocks(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
+
+struct ProcessLock {
     run: String,
-    locks: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    locks: ProcessLocks,
 }
 
-impl Drop for MemoryLock {
+impl Drop for ProcessLock {
     fn drop(&mut self) {
-        self.locks.lock().expect("store lock").remove(&self.run);
+        self.locks.held().remove(&self.run);
+    }
+}
+
+impl ProcessLocks {
+    fn held(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `None` when this process holds `run` already.
+    pub fn try_lock(&self, run: &str) -> Option<RunLock> {
+        self.held().insert(run.to_string()).then(|| RunLock {
+            _guard: Box::new(ProcessLock {
+                run: run.to_string(),
+                locks: self.clone(),
+            }),
+        })
     }
 }
 
@@ -311,17 +332,7 @@ impl Store for MemoryStore {
     }
 
     fn lock_run<'a>(&'a self, run: &'a str) -> BoxFuture<'a, Result<Option<RunLock>, StoreError>> {
-        let fresh = self
-            .locks
-            .lock()
-            .expect("store lock")
-            .insert(run.to_string());
-        let lock = fresh.then(|| RunLock {
-            _guard: Box::new(MemoryLock {
-                run: run.to_string(),
-                locks: self.locks.clone(),
-            }),
-        });
+        let lock = self.locks.try_lock(run);
         Box::pin(async move { Ok(lock) })
     }
 }

@@ -17,12 +17,11 @@
 //! journal) under the epoch it read, but never executes a run: the leader does. Documents
 //! under `peers/` (each instance's own verdict) are written by followers too and not fenced.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use standby_aws::state::{self, Condition, PutError};
 
-use super::{BoxFuture, Expect, RunLock, Store, StoreError, Version, Versioned};
+use super::{BoxFuture, Expect, ProcessLocks, RunLock, Store, StoreError, Version, Versioned};
 
 /// Whether this process may act, and under which epoch: the lease, as the store sees it. It
 /// is also the fence its writes are checked against just before they are sent.
@@ -44,7 +43,7 @@ pub struct S3Store {
     instance: String,
     /// `None` for a command-line process: it never holds the lease.
     lease: Option<Arc<dyn Acting>>,
-    locks: Arc<Mutex<BTreeSet<String>>>,
+    locks: ProcessLocks,
 }
 
 /// A version token: the ETag and the epoch the document was written under.
@@ -80,6 +79,15 @@ impl S3Store {
             lease,
             locks: Default::default(),
         }
+    }
+
+    /// This store with its writes fenced by `lease` (`None`: not fenced).
+    pub fn with_lease(self, lease: Option<Arc<dyn Acting>>) -> S3Store {
+        S3Store { lease, ..self }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn client(&self) -> &aws_sdk_s3::Client {
@@ -239,20 +247,6 @@ impl S3Store {
     }
 }
 
-struct Held {
-    run: String,
-    locks: Arc<Mutex<BTreeSet<String>>>,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.run);
-    }
-}
-
 impl Store for S3Store {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Versioned>, StoreError>> {
         Box::pin(async move {
@@ -299,16 +293,7 @@ impl Store for S3Store {
             if !self.lease.as_ref().is_some_and(|l| l.may_act()) {
                 return Ok(None);
             }
-            let mut held = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            if !held.insert(run.to_string()) {
-                return Ok(None);
-            }
-            Ok(Some(RunLock {
-                _guard: Box::new(Held {
-                    run: run.to_string(),
-                    locks: self.locks.clone(),
-                }),
-            }))
+            Ok(self.locks.try_lock(run))
         })
     }
 }

@@ -658,3 +658,20 @@ pub fn stop(mut child: Child) {
         .status();
     let _ = child.wait();
 }
+
+/// A run stopped at `boundary` (`started:<step>` or `after:<step>`) and resumed: every step
+/// succeeded and ran once, but the one stopped at its start, which ran again (steps are
+/// idempotent; a finished one is never repeated).
+pub fn assert_each_step_succeeded_once(run: &serde_json::Value, boundary: &str) {
+    let interrupted = boundary.strip_prefix("started:");
+    for step in run["steps"].as_array().unwrap() {
+        let name = step["name"].as_str().unwrap();
+        let expected = if Some(name) == interrupted { 2 } else { 1 };
+        assert_eq!(
+            step["attempts"], expected,
+            "{boundary}: step {name} ran {} times",
+            step["attempts"]
+        );
+        assert_eq!(step["status"], "succeeded", "{boundary}: {name}");
+    }
+}

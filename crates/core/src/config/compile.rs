@@ -407,18 +407,7 @@ fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
 
 fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
     let region = s.req_str("region");
-    if let Some(r) = &region
-        && !looks_like_region(&r.value)
-    {
-        s.error(
-            r.offset,
-            "region",
-            format!(
-                "{:?} is not an AWS region name (e.g. \"us-east-1\")",
-                r.value
-            ),
-        );
-    }
+    check_region(s, "region", region.as_ref());
     let endpoint = s.req_str("endpoint");
     if let Some(e) = &endpoint
         && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
@@ -486,15 +475,7 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
         );
     }
     let bucket = s.opt_str("bucket");
-    if let Some(b) = &bucket
-        && !valid_bucket(&b.value)
-    {
-        s.error(
-            b.offset,
-            "bucket",
-            format!("{:?} is not a valid S3 bucket name", b.value),
-        );
-    }
+    check_bucket(s, "bucket", bucket.as_ref());
     let endpoint = endpoint?.value;
     let inference_url = inference_url
         .map(|u| u.value)
@@ -518,7 +499,36 @@ fn origin(url: &str) -> String {
     }
 }
 
-pub(crate) fn valid_bucket(b: &str) -> bool {
+/// Reports `key` when it is set and not an AWS region name.
+pub(crate) fn check_region(s: &mut Section<'_, '_>, key: &str, r: Option<&At<String>>) {
+    if let Some(r) = r
+        && !looks_like_region(&r.value)
+    {
+        s.error(
+            r.offset,
+            key,
+            format!(
+                "{:?} is not an AWS region name (e.g. \"us-east-1\")",
+                r.value
+            ),
+        );
+    }
+}
+
+/// Reports `key` when it is set and not a valid S3 bucket name.
+pub(crate) fn check_bucket(s: &mut Section<'_, '_>, key: &str, b: Option<&At<String>>) {
+    if let Some(b) = b
+        && !valid_bucket(&b.value)
+    {
+        s.error(
+            b.offset,
+            key,
+            format!("{:?} is not a valid S3 bucket name", b.value),
+        );
+    }
+}
+
+fn valid_bucket(b: &str) -> bool {
     (3..=63).contains(&b.len())
         && b.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -1005,13 +1015,14 @@ mod tests {
     #[test]
     fn state_and_lease_errors_come_all_at_once_with_their_keys() {
         let text = format!(
-            "{MINIMAL}[state]\nbackend = \"s3\"\nbucket = \"Bad_Bucket\"\nprefix = \"/x\"\ninstance = \"a b\"\n[lease]\nttl = \"10s\"\nrenew = \"6s\"\n"
+            "{MINIMAL}[state]\nbackend = \"s3\"\nbucket = \"Bad_Bucket\"\nregion = \"mars\"\nprefix = \"/x\"\ninstance = \"a b\"\n[lease]\nttl = \"10s\"\nrenew = \"6s\"\n"
         );
         let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
             .unwrap_err()
             .to_string();
         for key in [
             "state.bucket",
+            "state.region",
             "state.prefix",
             "state.instance",
             "lease.renew",

@@ -28,16 +28,9 @@ pub fn state(
         return Some(StateStore::File);
     }
     let bucket = s.req_str("bucket");
-    if let Some(b) = &bucket
-        && !super::compile::valid_bucket(&b.value)
-    {
-        s.error(
-            b.offset,
-            "bucket",
-            format!("{:?} is not a valid S3 bucket name", b.value),
-        );
-    }
+    super::compile::check_bucket(s, "bucket", bucket.as_ref());
     let region = s.opt_str("region");
+    super::compile::check_region(s, "region", region.as_ref());
     let prefix = s.opt_str("prefix");
     if let Some(p) = &prefix
         && (p.value.starts_with('/') || !(p.value.is_empty() || p.value.ends_with('/')))
