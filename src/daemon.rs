@@ -258,7 +258,11 @@ async fn act(
     let last_reason = &mut watch.last_reason;
     match runner::decide_on(ctx, event, kind).await {
         Ok((decision, changed, started)) => {
-            mend(ctx, live, Impairment::Persist);
+            // Only a write proves the state can be written again: a decision that changed
+            // nothing read the state and wrote nothing.
+            if changed {
+                mend(ctx, live, Impairment::Persist);
+            }
             if changed || started.is_some() || decision.reason != *last_reason {
                 info!("decision: {}", decision.reason);
                 *last_reason = decision.reason.clone();
@@ -350,10 +354,9 @@ async fn resume(ctx: Ctx, live: Arc<Live>) {
             live.act_ok();
             drive(&ctx, &live, owned).await;
         }
-        Ok(None) => {
-            mend(&ctx, &live, Impairment::Persist);
-            live.act_ok();
-        }
+        // Nothing written here: `persist` is mended by the next write that works (the verdict's,
+        // at least every stale_after/3), so it does not flicker while writes still fail.
+        Ok(None) => live.act_ok(),
         Err(e) => acting_failed(&ctx, &live, &e, "checking for unfinished runs"),
     }
 }
@@ -580,7 +583,12 @@ impl Watch {
                 Ok(())
             };
             match written {
-                Ok(()) => self.last_persisted = Some(verdict.at),
+                Ok(()) => {
+                    self.last_persisted = Some(verdict.at);
+                    if ctx.may_act() {
+                        mend(ctx, live, Impairment::Persist);
+                    }
+                }
                 Err(e) => {
                     error!("persisting the verdict: {e}");
                     if let journal::JournalError::Store(s) = &e

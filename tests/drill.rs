@@ -267,12 +267,13 @@ async fn a_real_primary_failure_aborts_the_drill_and_the_failover_wins() {
     seed_sets(&h).await;
 
     let log = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
-    let mut serve = h
+    let mut serve: Daemon = h
         .command(&["serve"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     let drill_log = std::fs::File::create(h.dir.0.join("drill.log")).unwrap();
@@ -451,12 +452,13 @@ async fn a_drill_killed_mid_way_resumes_and_cleans_up_on_restart() {
         "killed with the standby at serving capacity"
     );
 
-    let mut serve = h
+    let mut serve: Daemon = h
         .command(&["serve"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let reports_dir = h.reports_dir();
     let finished = |p: &std::path::Path| {
         p.to_string_lossy().contains("drill-standby")
@@ -494,12 +496,13 @@ async fn serve_probes_and_drills_on_their_schedules() {
     std::fs::write(&h.config, text_cfg).unwrap();
     assert!(h.run(&["validate"]).status.success());
 
-    let mut serve = h
+    let mut serve: Daemon = h
         .command(&["serve"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let reports_dir = h.reports_dir();
     wait_for(
         "a scheduled drill's report",

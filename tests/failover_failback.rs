@@ -49,12 +49,13 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     )
     .await;
 
-    let mut serve = h
+    let mut serve: Daemon = h
         .command(&["serve"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let manifest_key = standby_core::sync::manifest::key("prompts");
     let mut published = false;
     for _ in 0..100 {

@@ -296,13 +296,14 @@ async fn mutated_configs_that_validate_serve_without_a_panic() {
         let valid = h.run(&["validate"]);
         assert!(valid.status.success(), "{}\n{text}", text_of(&valid));
         let log = h.dir.0.join(format!("serve-{i}.log"));
-        let child = h
+        let child: Daemon = h
             .command(&["serve"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
-            .unwrap();
+            .unwrap()
+            .into();
         tokio::time::sleep(Duration::from_millis(2500)).await;
         stop(child);
         let served = std::fs::read_to_string(&log).unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -18,7 +18,7 @@ const STEPS: [&str; 6] = [
     "report",
 ];
 
-fn spawn_serve(config: &std::path::Path, hold: Option<&str>) -> Child {
+fn spawn_serve(config: &std::path::Path, hold: Option<&str>) -> Daemon {
     let mut c = standby_command(&["serve"], config);
     if let Some(h) = hold {
         c.env("FAILPOINTS", format!("{h}=return"));
@@ -28,10 +28,12 @@ fn spawn_serve(config: &std::path::Path, hold: Option<&str>) -> Child {
         .append(true)
         .open(config.with_file_name("serve.log"))
         .unwrap();
-    c.stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn serve")
+    Daemon::new(
+        c.stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn serve"),
+    )
 }
 
 fn state_serving(dir: &std::path::Path) -> String {

@@ -377,7 +377,14 @@ async fn a_failed_state_write_impairs_the_orchestrator_and_is_retried_once_mende
         out.contains("daemon:      UNHEALTHY (probing)") && out.contains("IMPAIRED (persist)"),
         "{out}"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Impaired for as long as nothing can be written: reads that work (the state, the runs)
+    // must not mend it between two failed writes.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        let (status, body) = get(&addr, "/healthz").unwrap();
+        assert!(status == 503 && body.contains("\"persist\""), "{body}");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
     assert_eq!(serving(&h), "primary", "nothing could be written yet");
     let (_, metrics) = get(&addr, "/metrics").unwrap();
     assert!(
@@ -600,12 +607,21 @@ async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(held);
-    wait_for("healthy again", Duration::from_secs(15), || {
-        get(&addr, "/healthz").is_some_and(|(s, _)| s == 200)
-    })
-    .await;
-    let serve_log = log(&h, "serve.log");
+    let mut last = None;
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        last = get(&addr, "/healthz");
+        if last.as_ref().is_some_and(|(s, _)| *s == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     stop(daemon);
+    let serve_log = log(&h, "serve.log");
+    assert!(
+        last.as_ref().is_some_and(|(s, _)| *s == 200),
+        "healthy again within 15s once descriptors are free; /healthz: {last:?}\n{serve_log}"
+    );
     assert!(
         serve_log.contains("ORCHESTRATOR IMPAIRED (probe)"),
         "the probes did meet the exhausted table:\n{serve_log}"
@@ -638,14 +654,15 @@ async fn no_piece_of_a_secret_survives_an_echoing_endpoint() {
         printed.push_str(&text(&out));
     }
     let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
-    let daemon = h
+    let daemon: Daemon = h
         .command(&["serve"])
         .env("STANDBY_TEST_PROBE_KEY", &key)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(file)
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     wait_for("the endpoint", Duration::from_secs(15), || {
         get(&addr, "/status").is_some()
     })

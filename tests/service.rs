@@ -432,13 +432,14 @@ async fn automatic_failback_waits_until_the_primary_is_stable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     let h = Harness::start("svc-reload").await;
-    let mut child = h
+    let mut child: Daemon = h
         .command(&["serve", "--log-format", "json"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(h.dir.0.join("serve.log")).unwrap())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let good = std::fs::read_to_string(&h.config).unwrap();
     std::fs::write(
@@ -500,7 +501,7 @@ async fn serve_notifies_systemd_ready_and_pings_the_watchdog() {
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let child = h
+    let child: Daemon = h
         .command(&["serve"])
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "2000000")
@@ -508,7 +509,8 @@ async fn serve_notifies_systemd_ready_and_pings_the_watchdog() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     while !(got.iter().any(|m: &String| m.starts_with("READY=1"))

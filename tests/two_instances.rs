@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -57,41 +57,8 @@ fn instance_with(
     Instance { dir, config }
 }
 
-/// A `serve` process, SIGKILLed when dropped: a failed assertion must not leave it running.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn id(&self) -> u32 {
-        self.0.as_ref().map_or(0, Child::id)
-    }
-
-    /// SIGKILL, and reap it.
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            c.kill().expect("SIGKILL");
-            c.wait().unwrap();
-        }
-    }
-
-    /// SIGTERM: a clean stop (it releases its lease).
-    fn stop(mut self) {
-        if let Some(c) = self.0.take() {
-            stop(c);
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 impl Instance {
-    fn serve(&self, hold: Option<&str>) -> Proc {
+    fn serve(&self, hold: Option<&str>) -> Daemon {
         let mut c = standby_command(&["serve"], &self.config);
         if let Some(h) = hold {
             c.env("FAILPOINTS", format!("{h}=return"));
@@ -101,12 +68,12 @@ impl Instance {
             .append(true)
             .open(self.dir.0.join("serve.log"))
             .unwrap();
-        Proc(Some(
+        Daemon::new(
             c.stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
                 .expect("spawn serve"),
-        ))
+        )
     }
 
     fn hold(&self) -> PathBuf {
@@ -215,7 +182,7 @@ async fn two(
     proxy: &FaultProxy,
     shared: &Shared,
     hold: Option<&str>,
-) -> (Instance, Proc, Instance, Proc) {
+) -> (Instance, Daemon, Instance, Daemon) {
     let a = instance(h, proxy, "a", &shared.prefix);
     let b = instance(h, proxy, "b", &shared.prefix);
     start_two(shared, a, b, hold).await
@@ -226,7 +193,7 @@ async fn start_two(
     a: Instance,
     b: Instance,
     hold: Option<&str>,
-) -> (Instance, Proc, Instance, Proc) {
+) -> (Instance, Daemon, Instance, Daemon) {
     let pa = a.serve(hold);
     shared
         .wait_doc("a to lead", "lease.json", Duration::from_secs(30), |d| {
@@ -560,7 +527,7 @@ async fn lease_rounds_with_random_pauses_and_kills_never_have_two_actors() {
             i
         })
         .collect();
-    let mut procs: Vec<Option<Proc>> = insts.iter().map(|i| Some(i.serve(None))).collect();
+    let mut procs: Vec<Option<Daemon>> = insts.iter().map(|i| Some(i.serve(None))).collect();
     let lease_writes = |calls: &[Call]| {
         calls
             .iter()

@@ -585,25 +585,27 @@ pub fn edit_config(h: &Harness, f: impl FnOnce(String) -> String) {
     std::fs::write(&h.config, f(text)).unwrap();
 }
 
-pub fn serve(h: &Harness, log: &str) -> Child {
+pub fn serve(h: &Harness, log: &str) -> Daemon {
     serve_with(h, log, &[])
 }
 
 /// `serve` with more environment (a systemd notify socket, a test hold point).
-pub fn serve_with(h: &Harness, log: &str, env: &[(&str, &str)]) -> Child {
+pub fn serve_with(h: &Harness, log: &str, env: &[(&str, &str)]) -> Daemon {
     let file = std::fs::File::create(h.dir.0.join(log)).unwrap();
-    h.command(&["serve"])
-        .env("STANDBY_TEST_CONTROL_TOKEN", TOKEN)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap()
+    Daemon::new(
+        h.command(&["serve"])
+            .env("STANDBY_TEST_CONTROL_TOKEN", TOKEN)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// `serve` with at most `nofile` open file descriptors (`ulimit -n`, then exec: same pid).
-pub fn serve_with_nofile(h: &Harness, nofile: usize, log: &str) -> Child {
+pub fn serve_with_nofile(h: &Harness, nofile: usize, log: &str) -> Daemon {
     let file = std::fs::File::create(h.dir.0.join(log)).unwrap();
     let mut c = Command::new("bash");
     c.arg("-c")
@@ -611,12 +613,14 @@ pub fn serve_with_nofile(h: &Harness, nofile: usize, log: &str) -> Child {
         .arg(env!("CARGO_BIN_EXE_standby"))
         .args(["serve", "--config"])
         .arg(&h.config);
-    test_env(&mut c)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap()
+    Daemon::new(
+        test_env(&mut c)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Points standby's AWS calls at the fault proxy; the tests keep talking to moto directly.
@@ -652,11 +656,67 @@ pub fn run_files(h: &Harness) -> usize {
         .unwrap_or(0)
 }
 
-pub fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+/// A `standby` process the test started, SIGKILLed and reaped when dropped: a failed assertion
+/// must not leave it running (a `Child` is not killed on drop), writing into a deleted
+/// directory and loading the machine for the tests after it.
+pub struct Daemon(Option<Child>);
+
+impl Daemon {
+    pub fn new(child: Child) -> Daemon {
+        Daemon(Some(child))
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM: a clean stop.
+    pub fn stop(self) {
+        stop(self)
+    }
+}
+
+impl From<Child> for Daemon {
+    fn from(c: Child) -> Daemon {
+        Daemon::new(c)
+    }
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("the process was already stopped")
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the process was already stopped")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// SIGTERM (a clean stop: a lease is released, a run stops at a safe point), then reap it.
+pub fn stop(daemon: impl Into<Daemon>) {
+    let mut d = daemon.into();
+    if let Some(mut child) = d.0.take() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
 }
 
 /// A run stopped at `boundary` (`started:<step>` or `after:<step>`) and resumed: every step
