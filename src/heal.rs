@@ -38,13 +38,7 @@ pub async fn heal_lost_state(ctx: &Ctx) -> Result<Option<String>, ExecError> {
     // way (a first start in the middle of a DR sees the standby), without an alarm.
     let verdict = journal::read_verdict(&ctx.store).await.ok().flatten();
     let lost = !runs.is_empty() || verdict.is_some() || replaces.is_some();
-    let record = standby_aws::dns::current(
-        &ctx.clients.route53,
-        &ctx.cfg.dns.zone_id,
-        &ctx.cfg.dns.name,
-        ctx.cfg.dns.record_type,
-    )
-    .await?;
+    let record = crate::world::answer(ctx).await?;
     let unfinished = runs
         .iter()
         .rev()

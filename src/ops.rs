@@ -166,7 +166,7 @@ pub async fn run_command(
     }
 
     let command_at = Utc::now();
-    let world = standby_aws::observe(&ctx.clients, &ctx.cfg).await?;
+    let world = crate::world::observe(&ctx).await?;
     let plan = standby_core::plan::plan_for(kind, &ctx.cfg, &world);
     print!("{}", standby_core::plan::render(&plan, &ctx.cfg));
     let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)

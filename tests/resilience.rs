@@ -11,28 +11,6 @@ use common::*;
 use standby_testbed::endpoint::Behavior;
 use standby_testbed::faults::{Fault, Rule};
 
-fn serving(h: &Harness) -> String {
-    let p = h.state_dir().join("state.json");
-    std::fs::read(&p)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["serving"]["mode"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "(none)".into())
-}
-
-fn log(h: &Harness, name: &str) -> String {
-    std::fs::read_to_string(h.dir.0.join(name)).unwrap_or_default()
-}
-
-fn set_failover(h: &Harness, extra: &str) {
-    edit_config(h, |t| {
-        t.replace(
-            "drill_runbook = \"runbooks/drill-standby.toml\"\n",
-            &format!("drill_runbook = \"runbooks/drill-standby.toml\"\n{extra}"),
-        )
-    });
-}
-
 fn listen(h: &Harness) -> String {
     let addr = format!("127.0.0.1:{}", standby_testbed::free_port());
     edit_config(h, |t| {
@@ -60,14 +38,6 @@ fn get(addr: &str, path: &str) -> Option<(u16, String)> {
     let status = out.split_whitespace().nth(1)?.parse().ok()?;
     let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((status, body))
-}
-
-fn last_report(h: &Harness) -> serde_json::Value {
-    let dir = reports(&h.reports_dir())
-        .into_iter()
-        .last()
-        .expect("a report");
-    read_json(&dir.join("report.json"))
 }
 
 /// Observation 1: Route 53 throttling the first UPSERTs past the SDK's tries made the failover

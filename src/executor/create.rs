@@ -112,50 +112,78 @@ fn last_drill_estimates(
     (out, from)
 }
 
-/// Models for what a standby drill cannot run, by action key: each states its numbers.
-async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal::Model> {
+/// The DNS flip a standby drill does not make. `record`: the API round trip measured now
+/// (UPSERT + one GetChange at best), and AWS's statement that changes reach every authoritative
+/// server within 60 s under normal conditions (the INSYNC wait at worst). `failover_records`:
+/// a gate read measured now (the write is the same request size), and the health check's
+/// interval x (threshold + 1) at worst.
+async fn flip_model(ctx: &Ctx) -> crate::journal::Model {
     use crate::journal::Model;
     let cfg = &ctx.cfg;
-    let mut out = std::collections::BTreeMap::new();
-    // DNS: the API round trip measured now (UPSERT + one GetChange at best), and AWS's
-    // statement that changes reach every authoritative server within 60 s under normal
-    // conditions (the INSYNC wait at worst).
     let t0 = std::time::Instant::now();
-    let read = tokio::time::timeout(
-        Duration::from_secs(5),
-        standby_aws::dns::current(
-            &ctx.clients.route53,
-            &cfg.dns.zone_id,
-            &cfg.dns.name,
-            cfg.dns.record_type,
-        ),
-    )
-    .await;
+    let read = tokio::time::timeout(Duration::from_secs(5), crate::world::answer(ctx)).await;
     let rt = standby_core::duration::millis(t0.elapsed());
+    let fresh = matches!(&read, Ok(Ok(Some(r))) if !r.last_known);
+    if let standby_core::config::DnsMethod::FailoverRecords(g) = &cfg.dns.method {
+        let bound = standby_core::duration::millis(g.reaction_bound());
+        let why = if fresh {
+            format!(
+                "a gate read (S3 in {}) took {} from here now",
+                g.region,
+                standby_core::duration::human(Duration::from_millis(rt))
+            )
+        } else {
+            format!(
+                "the gate (S3 in {}) did not answer a read within 5s from here now",
+                g.region
+            )
+        };
+        let low = if fresh { rt } else { 0 };
+        return Model {
+            ms: low + bound,
+            low_ms: low,
+            high_ms: low + bound,
+            source: format!(
+                "model: gate write (data plane, no Route 53 call); {why}; Route 53 acts on it after the health check's {} observation(s) {} apart, within {} counted in full",
+                g.failure_threshold,
+                standby_core::duration::human(g.check_interval),
+                standby_core::duration::human(g.reaction_bound())
+            ),
+        };
+    }
     const PROPAGATION_MS: u64 = 60_000;
-    let (low, why) = match read {
-        Ok(Ok(_)) => (
+    let (low, why) = if fresh {
+        (
             2 * rt,
             format!(
                 "a Route 53 read took {} from here now",
                 standby_core::duration::human(Duration::from_millis(rt))
             ),
-        ),
-        _ => (
+        )
+    } else {
+        (
             0,
             "Route 53 did not answer a read within 5s from here now".to_string(),
-        ),
+        )
     };
+    Model {
+        ms: low + PROPAGATION_MS,
+        low_ms: low,
+        high_ms: low + PROPAGATION_MS,
+        source: format!(
+            "model: UPSERT + GetChange until INSYNC; {why}; AWS: changes reach all Route 53 authoritative servers within 60s under normal conditions, counted in full"
+        ),
+    }
+}
+
+/// Models for what a standby drill cannot run, by action key: each states its numbers.
+async fn models(ctx: &Ctx) -> std::collections::BTreeMap<String, crate::journal::Model> {
+    use crate::journal::Model;
+    let cfg = &ctx.cfg;
+    let mut out = std::collections::BTreeMap::new();
     out.insert(
         Action::FlipDns { to: Side::Standby }.key(),
-        Model {
-            ms: low + PROPAGATION_MS,
-            low_ms: low,
-            high_ms: low + PROPAGATION_MS,
-            source: format!(
-                "model: UPSERT + GetChange until INSYNC; {why}; AWS: changes reach all Route 53 authoritative servers within 60s under normal conditions, counted in full"
-            ),
-        },
+        flip_model(ctx).await,
     );
     // Final sync: best effort and time-boxed; the slowest set's last scheduled sync is the
     // figure, the time box the high end.

@@ -599,19 +599,12 @@ async fn test_hold(ctx: &Ctx, boundary: &str) {
     crate::failpoint::hold(&ctx.cfg.service.state_dir, boundary).await;
 }
 
-/// Which side the DNS record points at now, read back from Route 53; the plan's view when the
-/// read fails.
+/// Which side the name points at now, read back (the record from Route 53, or the gate); the
+/// plan's view when it cannot be read now.
 pub async fn traffic_side(ctx: &Ctx, run: &RunRecord) -> Side {
     let before = run.kind.target().other();
-    match standby_aws::dns::current(
-        &ctx.clients.route53,
-        &ctx.cfg.dns.zone_id,
-        &ctx.cfg.dns.name,
-        ctx.cfg.dns.record_type,
-    )
-    .await
-    {
-        Ok(Some(r)) => ctx.cfg.dns.side_of(&r.value).unwrap_or(before),
+    match crate::world::answer(ctx).await {
+        Ok(Some(r)) if !r.last_known => ctx.cfg.dns.side_of(&r.value).unwrap_or(before),
         _ => plan::traffic_after(
             &run.plan,
             |i| run.steps[i].status == StepStatus::Succeeded,

@@ -90,10 +90,8 @@ fn world() -> World {
                 capacity: Some(capacity(1)),
             },
         ],
-        record: Some(RecordObservation {
-            value: "use1.example.com".into(),
-            ttl: Some(5),
-        }),
+        record: Some(RecordObservation::read("use1.example.com".into(), Some(5))),
+        unreadable: vec![],
     }
 }
 

@@ -735,3 +735,37 @@ pub fn assert_each_step_succeeded_once(run: &serde_json::Value, boundary: &str) 
         assert_eq!(step["status"], "succeeded", "{boundary}: {name}");
     }
 }
+
+/// The state's serving mode (`primary`, `failing_over`, `standby`, ...); `(none)` before any.
+pub fn serving(h: &Harness) -> String {
+    let p = h.state_dir().join("state.json");
+    std::fs::read(&p)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["serving"]["mode"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "(none)".into())
+}
+
+/// A log file the test wrote in its directory.
+pub fn log(h: &Harness, name: &str) -> String {
+    std::fs::read_to_string(h.dir.0.join(name)).unwrap_or_default()
+}
+
+/// Adds `extra` keys to `[failover]` (retry policy, cooldown).
+pub fn set_failover(h: &Harness, extra: &str) {
+    edit_config(h, |t| {
+        t.replace(
+            "drill_runbook = \"runbooks/drill-standby.toml\"\n",
+            &format!("drill_runbook = \"runbooks/drill-standby.toml\"\n{extra}"),
+        )
+    });
+}
+
+/// The newest report's report.json.
+pub fn last_report(h: &Harness) -> serde_json::Value {
+    let dir = reports(&h.reports_dir())
+        .into_iter()
+        .last()
+        .expect("a report");
+    read_json(&dir.join("report.json"))
+}

@@ -43,10 +43,9 @@ pub async fn current(
         .iter()
         .find(|r| same_name(r.name(), name) && *r.r#type() == rr_type(t))
         .and_then(|r| {
-            r.resource_records().first().map(|v| RecordObservation {
-                value: v.value().to_string(),
-                ttl: r.ttl(),
-            })
+            r.resource_records()
+                .first()
+                .map(|v| RecordObservation::read(v.value().to_string(), r.ttl()))
         }))
 }
 

@@ -5,6 +5,7 @@
 pub mod asg;
 pub mod dns;
 pub mod fence;
+pub mod gate;
 pub mod s3;
 pub mod state;
 
@@ -150,6 +151,9 @@ pub struct Clients {
     pub route53: aws_sdk_route53::Client,
     pub primary_s3: aws_sdk_s3::Client,
     pub standby_s3: aws_sdk_s3::Client,
+    /// `method = "failover_records"`: S3 in the gate's region, with the control-plane deadline
+    /// (a small object: it answers in milliseconds or it is not answering).
+    pub gate_s3: Option<aws_sdk_s3::Client>,
 }
 
 impl Clients {
@@ -179,12 +183,24 @@ impl Clients {
         if let Some(i) = &interceptor {
             route53 = route53.interceptor(i.clone());
         }
+        let gate_s3 = match &cfg.dns.method {
+            standby_core::config::DnsMethod::Record => None,
+            standby_core::config::DnsMethod::FailoverRecords(g) => {
+                let conf = sdk_config(cfg, &g.region).await;
+                let mut b = s3_builder(&conf).timeout_config(deadline.clone());
+                if let Some(i) = &interceptor {
+                    b = b.interceptor(i.clone());
+                }
+                Some(aws_sdk_s3::Client::from_conf(b.build()))
+            }
+        };
         Clients {
             primary_asg: asg(&primary),
             standby_asg: asg(&standby),
             route53: aws_sdk_route53::Client::from_conf(route53.build()),
             primary_s3: s3_with_retries(&primary, cfg.sync.attempts, interceptor.clone()),
             standby_s3: s3_with_retries(&standby, cfg.sync.attempts, interceptor),
+            gate_s3,
         }
     }
 
@@ -272,31 +288,90 @@ pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-/// Reads everything a plan depends on: both sides' groups and the DNS record. Read-only.
-pub async fn observe(
+/// Both sides' Auto Scaling groups, region by region: a region that cannot be read (the
+/// failing one, often) leaves its groups out and says why, so the other side can still be
+/// planned and scaled. Read-only.
+pub async fn observe_asgs(
     clients: &Clients,
     cfg: &Config,
-) -> Result<standby_core::plan::World, AwsError> {
-    let mut world = standby_core::plan::World::default();
-    for region in [&cfg.primary, &cfg.standby] {
+) -> (Vec<standby_core::plan::AsgObservation>, Vec<String>) {
+    async fn describe<'a>(
+        clients: &Clients,
+        region: &'a standby_core::config::Region,
+    ) -> (
+        &'a standby_core::config::Region,
+        Result<Vec<(String, Option<standby_core::plan::AsgCapacity>)>, AwsError>,
+    ) {
         let names: Vec<String> = region.asgs.iter().map(|a| a.name.clone()).collect();
-        for (name, capacity) in asg::describe(clients.asg(region.side), &names).await? {
-            world.asgs.push(standby_core::plan::AsgObservation {
-                side: region.side,
-                region: region.region.clone(),
-                name,
-                capacity,
-            });
+        (
+            region,
+            asg::describe(clients.asg(region.side), &names).await,
+        )
+    }
+    let (p, s) = tokio::join!(
+        describe(clients, &cfg.primary),
+        describe(clients, &cfg.standby)
+    );
+    let (mut seen, mut unreadable) = (Vec::new(), Vec::new());
+    for (region, got) in [p, s] {
+        match got {
+            Ok(groups) => {
+                for (name, capacity) in groups {
+                    seen.push(standby_core::plan::AsgObservation {
+                        side: region.side,
+                        region: region.region.clone(),
+                        name,
+                        capacity,
+                    });
+                }
+            }
+            Err(e) => unreadable.push(format!("{} groups ({}): {e}", region.side, region.region)),
         }
     }
-    world.record = dns::current(
-        &clients.route53,
-        &cfg.dns.zone_id,
-        &cfg.dns.name,
-        cfg.dns.record_type,
-    )
-    .await?;
-    Ok(world)
+    (seen, unreadable)
+}
+
+/// Where Route 53 sends the name now, as read without waiting on anything the method does not
+/// need: the record (control plane) for `record`, the gate object (S3 data plane) for
+/// `failover_records`.
+pub async fn observe_answer(
+    clients: &Clients,
+    cfg: &Config,
+) -> Result<Option<standby_core::plan::RecordObservation>, AwsError> {
+    match (&cfg.dns.method, &clients.gate_s3) {
+        (standby_core::config::DnsMethod::FailoverRecords(g), Some(client)) => {
+            let said = gate::read(client, g).await?;
+            let side = said.as_ref().map_or(Side::Primary, |(s, _)| *s);
+            let source = match &said {
+                Some((_, body)) => format!(
+                    "gate s3://{}/{} says {:?} (S3 in {}; Route 53 not asked)",
+                    g.bucket,
+                    g.key,
+                    body.trim_end(),
+                    g.region
+                ),
+                None => format!(
+                    "gate s3://{}/{} does not exist: Route 53 answers the PRIMARY record (S3 in {}; Route 53 not asked)",
+                    g.bucket, g.key, g.region
+                ),
+            };
+            Ok(Some(standby_core::plan::RecordObservation {
+                value: cfg.dns.value(side).to_string(),
+                ttl: Some(i64::from(cfg.dns.ttl)),
+                source: Some(source),
+                last_known: false,
+            }))
+        }
+        _ => {
+            dns::current(
+                &clients.route53,
+                &cfg.dns.zone_id,
+                &cfg.dns.name,
+                cfg.dns.record_type,
+            )
+            .await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub struct World {
     pub asgs: Vec<AsgObservation>,
     /// `None` when the record does not exist.
     pub record: Option<RecordObservation>,
+    /// Regions whose groups could not be read, and why ("standby groups (us-west-2): ...").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -34,8 +37,27 @@ pub struct AsgCapacity {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecordObservation {
+    /// The value Route 53 answers (with `method = "failover_records"`: the one the gate selects).
     pub value: String,
     pub ttl: Option<i64>,
+    /// Where the value came from, for people: the record read, the gate object, or the last
+    /// known record when Route 53's control plane could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Not read now: the last value read, kept from an earlier read (see `source`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub last_known: bool,
+}
+
+impl RecordObservation {
+    pub fn read(value: String, ttl: Option<i64>) -> RecordObservation {
+        RecordObservation {
+            value,
+            ttl,
+            source: None,
+            last_known: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -112,6 +134,20 @@ pub struct DnsChange {
     pub ttl: u32,
     pub from: Option<String>,
     pub to: String,
+    /// `method = "failover_records"`: the flip is this gate write (data plane), not an UPSERT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Box<GateWrite>>,
+}
+
+/// The gate object a data-plane flip writes (S3 PutObject in the gate's region).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GateWrite {
+    pub bucket: String,
+    pub region: String,
+    pub key: String,
+    pub body: String,
+    /// How long Route 53 may take to act on the write: (threshold + 1) x the check interval.
+    pub reaction_bound_ms: u64,
 }
 
 /// The time a run's steps may use: the objective less detection and the DNS TTL, which every
@@ -277,6 +313,16 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
             ttl: cfg.dns.ttl,
             from: world.record.as_ref().map(|r| r.value.clone()),
             to: cfg.dns.value(*to).to_string(),
+            gate: match &cfg.dns.method {
+                crate::config::DnsMethod::Record => None,
+                crate::config::DnsMethod::FailoverRecords(g) => Some(Box::new(GateWrite {
+                    bucket: g.bucket.clone(),
+                    region: g.region.clone(),
+                    key: g.key.clone(),
+                    body: crate::config::Gate::body(*to),
+                    reaction_bound_ms: crate::duration::millis(g.reaction_bound()),
+                })),
+            },
         }),
     }
 }
@@ -333,10 +379,18 @@ pub fn preflight(
                         name: format!("asg {} ({})", g.name, g.region),
                         ok: false,
                         warning: false,
-                        reason: format!(
-                            "Auto Scaling group {:?} not found in {}",
-                            g.name, g.region
-                        ),
+                        reason: match world
+                            .unreadable
+                            .iter()
+                            .find(|u| u.starts_with(g.side.as_str()))
+                        {
+                            Some(why) => {
+                                format!("Auto Scaling group {:?} could not be read: {why}", g.name)
+                            }
+                            None => {
+                                format!("Auto Scaling group {:?} not found in {}", g.name, g.region)
+                            }
+                        },
                     },
                 });
             }
@@ -347,19 +401,52 @@ pub fn preflight(
     let drill_start = phase_kind == RunbookKind::DrillStandby
         || (plan.kind == RunbookKind::DrillFull && phase_kind == RunbookKind::Failover);
     let target = phase_kind.target();
-    let name = format!("dns {} {}", cfg.dns.record_type.as_str(), cfg.dns.name);
+    let name = match &cfg.dns.method {
+        crate::config::DnsMethod::Record => {
+            format!("dns {} {}", cfg.dns.record_type.as_str(), cfg.dns.name)
+        }
+        crate::config::DnsMethod::FailoverRecords(g) => format!(
+            "dns {} {} (gate s3://{}/{})",
+            cfg.dns.record_type.as_str(),
+            cfg.dns.name,
+            g.bucket,
+            g.key
+        ),
+    };
     let check = |name: String, ok: bool, reason: String| Check {
         name,
         ok,
         reason,
         warning: false,
     };
-    checks.push(match &world.record {
-        None => check(name, false, format!("record not found in zone {}", cfg.dns.zone_id)),
+    let mut record = match &world.record {
+        None => check(
+            name,
+            false,
+            format!("record not found in zone {}", cfg.dns.zone_id),
+        ),
         Some(r) => match cfg.dns.side_of(&r.value) {
-            Some(Side::Primary) if drill_start => check(name, true, format!("points at the primary ({}), as a drill needs", r.value)),
-            Some(side) if drill_start => check(name, false, format!("points at the {side} ({}): a drill needs traffic on the primary", r.value)),
-            Some(side) if side == target => check(name, true, format!("already points at the {side} ({}); the flip will be a no-op", r.value)),
+            Some(Side::Primary) if drill_start => check(
+                name,
+                true,
+                format!("points at the primary ({}), as a drill needs", r.value),
+            ),
+            Some(side) if drill_start => check(
+                name,
+                false,
+                format!(
+                    "points at the {side} ({}): a drill needs traffic on the primary",
+                    r.value
+                ),
+            ),
+            Some(side) if side == target => check(
+                name,
+                true,
+                format!(
+                    "already points at the {side} ({}); the flip will be a no-op",
+                    r.value
+                ),
+            ),
             Some(side) => check(name, true, format!("points at the {side} ({})", r.value)),
             None => Check {
                 name,
@@ -371,7 +458,12 @@ pub fn preflight(
                 ),
             },
         },
-    });
+    };
+    if let Some(src) = world.record.as_ref().and_then(|r| r.source.as_ref()) {
+        record.reason = format!("{}; {src}", record.reason);
+        record.warning |= world.record.as_ref().is_some_and(|r| r.last_known);
+    }
+    checks.push(record);
     if phase_kind != RunbookKind::Failback
         && let Some(r) = readiness
     {
@@ -439,11 +531,30 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
             }
             Changes::Dns(d) => {
                 let from = d.from.as_deref().unwrap_or("(no record)");
-                let _ = writeln!(
-                    out,
-                    "       {} {} in zone {}: {from} -> {} (UPSERT, TTL {}s)",
-                    d.record_type, d.name, d.zone_id, d.to, d.ttl
-                );
+                match &d.gate {
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "       {} {} in zone {}: {from} -> {} (UPSERT, TTL {}s)",
+                            d.record_type, d.name, d.zone_id, d.to, d.ttl
+                        );
+                    }
+                    Some(g) => {
+                        let _ = writeln!(
+                            out,
+                            "       gate s3://{}/{} ({}): write {:?}, no Route 53 call; {} {} answers {from} -> {} within ~{} (health check) + TTL {}s",
+                            g.bucket,
+                            g.key,
+                            g.region,
+                            g.body.trim_end(),
+                            d.record_type,
+                            d.name,
+                            d.to,
+                            crate::duration::human(Duration::from_millis(g.reaction_bound_ms)),
+                            d.ttl
+                        );
+                    }
+                }
             }
             Changes::Smoke { url } => {
                 let _ = writeln!(out, "       synthetic request {} {url}", cfg.probes.method);
@@ -542,10 +653,8 @@ standby = "usw2.example.com"
                     capacity: None,
                 },
             ],
-            record: record.map(|v| RecordObservation {
-                value: v.into(),
-                ttl: Some(60),
-            }),
+            record: record.map(|v| RecordObservation::read(v.into(), Some(60))),
+            unreadable: vec![],
         }
     }
 

@@ -244,3 +244,149 @@ pub async fn put_multipart(
         .map_err(err)?;
     Ok(())
 }
+
+/// What `failover_records` leaves behind, as the Terraform `dns` module does in a real account:
+/// the gate object saying `serve=primary`, an inverted HTTPS_STR_MATCH health check on it, and
+/// a PRIMARY (with that check) and a SECONDARY failover record in place of the simple record.
+#[derive(Debug, Clone)]
+pub struct FailoverRecords {
+    pub health_check_id: String,
+    pub gate_bucket: String,
+    pub gate_region: String,
+    pub gate_key: String,
+}
+
+/// Replaces the simple record of `w.record_name` with failover records gated by an object in
+/// the standby bucket. `interval`/`threshold` are the health check's (10 or 30; 1-10).
+pub async fn failover_records(
+    endpoint: &str,
+    zone_id: &str,
+    w: &World,
+    gate_key: &str,
+    interval: i32,
+    threshold: i32,
+) -> Result<FailoverRecords, SeedError> {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
+        ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    };
+    let s3 = standby_aws::s3_client(&sdk(endpoint, &w.standby_region).await);
+    standby_aws::s3::put_bytes(
+        &s3,
+        &w.standby_bucket,
+        gate_key,
+        standby_core::config::Gate::body(standby_core::config::Side::Primary).into_bytes(),
+        "text/plain",
+    )
+    .await
+    .map_err(err)?;
+    let r53 = aws_sdk_route53::Client::new(&sdk(endpoint, "us-east-1").await);
+    let check = r53
+        .create_health_check()
+        .caller_reference(format!("standby-gate-{}", std::process::id()))
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::HttpsStrMatch)
+                .fully_qualified_domain_name(format!(
+                    "{}.s3.{}.amazonaws.com",
+                    w.standby_bucket, w.standby_region
+                ))
+                .port(443)
+                .resource_path(format!("/{gate_key}"))
+                .search_string(standby_core::config::Gate::SEARCH)
+                .inverted(true)
+                .request_interval(interval)
+                .failure_threshold(threshold)
+                .build()
+                .map_err(err)?,
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    let health_check_id = check
+        .health_check()
+        .map(|h| h.id().to_string())
+        .ok_or_else(|| SeedError("no health check id".into()))?;
+    let current = standby_aws::dns::current(
+        &r53,
+        zone_id,
+        &w.record_name,
+        standby_core::config::RecordType::Cname,
+    )
+    .await
+    .map_err(err)?;
+    let record = |role: ResourceRecordSetFailover, value: &str, check: Option<&str>| {
+        let mut b = ResourceRecordSet::builder()
+            .name(&w.record_name)
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .set_identifier(role.as_str().to_lowercase())
+            .failover(role)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(value)
+                    .build()
+                    .map_err(err)?,
+            );
+        if let Some(c) = check {
+            b = b.health_check_id(c);
+        }
+        b.build().map_err(err)
+    };
+    let mut changes = Vec::new();
+    if let Some(cur) = current {
+        changes.push(
+            Change::builder()
+                .action(ChangeAction::Delete)
+                .resource_record_set(
+                    ResourceRecordSet::builder()
+                        .name(&w.record_name)
+                        .r#type(RrType::Cname)
+                        .ttl(cur.ttl.unwrap_or(60))
+                        .resource_records(
+                            ResourceRecord::builder()
+                                .value(&cur.value)
+                                .build()
+                                .map_err(err)?,
+                        )
+                        .build()
+                        .map_err(err)?,
+                )
+                .build()
+                .map_err(err)?,
+        );
+    }
+    for (role, value, check) in [
+        (
+            ResourceRecordSetFailover::Primary,
+            &w.primary_value,
+            Some(health_check_id.as_str()),
+        ),
+        (ResourceRecordSetFailover::Secondary, &w.standby_value, None),
+    ] {
+        changes.push(
+            Change::builder()
+                .action(ChangeAction::Create)
+                .resource_record_set(record(role, value, check)?)
+                .build()
+                .map_err(err)?,
+        );
+    }
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .map_err(err)?,
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(FailoverRecords {
+        health_check_id,
+        gate_bucket: w.standby_bucket.clone(),
+        gate_region: w.standby_region.clone(),
+        gate_key: gate_key.to_string(),
+    })
+}

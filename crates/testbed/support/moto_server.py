@@ -1,4 +1,4 @@
-"""moto server for standby's tests and demo, with one response format fixed and conditional
+"""moto server for standby's tests and demo, with two response formats fixed and conditional
 writes made atomic.
 
 moto 5.1.x renders Route 53 record values as <![CDATA[...]]>. Real Route 53 sends plain escaped
@@ -6,15 +6,31 @@ text, and the AWS SDK for Rust's XML parser does not read CDATA sections, so eve
 read back as "". This swaps the CDATA for Jinja's XML escaping before the server starts; the
 assertion makes a moto upgrade that changes the template fail loudly instead of silently.
 """
+import re
 import sys
 import threading
 
+import moto.route53.models as r53m
 import moto.route53.responses as r53
 import moto.s3.responses as s3r
 
 CDATA = "<![CDATA[{{ resource }}]]>"
 assert CDATA in r53.LIST_RRSET_RESPONSE, "moto's ListResourceRecordSets template changed; revisit this shim"
 r53.LIST_RRSET_RESPONSE = r53.LIST_RRSET_RESPONSE.replace(CDATA, "{{ resource|e }}")
+
+# moto renders a health check's booleans (Inverted, MeasureLatency, Disabled, EnableSNI) as
+# Python's "True"/"False"; real Route 53 sends "true"/"false", and the SDK for Rust refuses
+# anything else, so no health check could be created or read. Lower-case them.
+_BOOL = re.compile(r"<(Inverted|MeasureLatency|Disabled|EnableSNI)>(True|False)</")
+_hc_to_xml = r53m.HealthCheck.to_xml
+assert "<Inverted>{{ health_check.inverted }}</Inverted>" in open(r53m.__file__).read(), "moto's health check template changed; revisit this shim"
+
+
+def _hc_to_xml_lower(self):
+    return _BOOL.sub(lambda m: f"<{m.group(1)}>{m.group(2).lower()}</", _hc_to_xml(self))
+
+
+r53m.HealthCheck.to_xml = _hc_to_xml_lower
 
 # Real S3 evaluates If-Match / If-None-Match and stores the object as one atomic step: of two
 # racing conditional writes exactly one wins (412 or 409 for the other). moto checks and then

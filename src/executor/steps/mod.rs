@@ -75,7 +75,9 @@ impl StepRunner for Aws {
                 },
                 _,
             ) => verify::run(ctx, *side, *successes, *interval, step.timeout).await,
-            (Action::FlipDns { .. }, Changes::Dns(change)) => flip::run(ctx, change, &run.id).await,
+            (Action::FlipDns { .. }, Changes::Dns(change)) => {
+                flip::run(ctx, change, &run.id, step.timeout).await
+            }
             (Action::FreezeRpo, _) => freeze_rpo::run(ctx, run).await,
             (Action::Smoke { side }, _) => smoke::run(ctx, *side).await,
             (Action::Hook { command }, _) => hook::run(ctx, run, step, command).await,

@@ -96,7 +96,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         out
     });
     let dns = root.table("dns", true).and_then(|mut s| {
-        let out = dns(&mut s);
+        let out = super::dns::dns(&mut s, service.as_ref(), primary.as_ref(), standby.as_ref());
         s.finish();
         out
     });
@@ -269,6 +269,25 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
             }
         }
     }
+    // The gate must survive the sync: under a synced prefix a mirrored deletion would remove
+    // it (Route 53 then answers the PRIMARY) and a reverse sync could copy a stale word over it.
+    if let (
+        Some(Dns {
+            method: DnsMethod::FailoverRecords(g),
+            ..
+        }),
+        Some(sets),
+    ) = (&dns, &artifacts)
+    {
+        for a in sets {
+            if (a.standby_bucket == g.bucket || a.primary_bucket == g.bucket)
+                && g.key.starts_with(&a.prefix)
+            {
+                let off = root.offset;
+                root.error(off, "dns", format!("gate key {:?} in s3://{} is under artifact set {:?} (prefix {:?}): the sync would copy over or delete the gate", g.key, g.bucket, a.name, a.prefix));
+            }
+        }
+    }
     root.finish();
 
     let (service, aws, primary, standby, dns, health, failover, failback, artifacts, sync) = (
@@ -303,14 +322,27 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
 /// Checks that span sections: they run only once each section compiled on its own.
 fn cross_checks(c: &Config, src: &Source, health_offset: usize, diags: &mut Diagnostics) {
     let detection = c.health.detection_time();
-    let floor = detection + Duration::from_secs(u64::from(c.dns.ttl));
+    // A data-plane flip waits for Route 53's health check to act on the gate as well.
+    let (reaction, reaction_text) = match &c.dns.method {
+        DnsMethod::Record => (Duration::ZERO, String::new()),
+        DnsMethod::FailoverRecords(g) => (
+            g.reaction_bound(),
+            format!(
+                " + the gate's health check ({}, (threshold {} + 1) x {})",
+                crate::duration::human(g.reaction_bound()),
+                g.failure_threshold,
+                crate::duration::human(g.check_interval)
+            ),
+        ),
+    };
+    let floor = detection + reaction + Duration::from_secs(u64::from(c.dns.ttl));
     if c.service.rto <= floor {
         diags.warning(
             src,
             health_offset,
             "service.rto",
             format!(
-                "objective {} is not longer than detection ({}) + DNS TTL ({}s): every failover will breach it",
+                "objective {} is not longer than detection ({}){reaction_text} + DNS TTL ({}s): every failover will breach it",
                 crate::duration::human(c.service.rto),
                 crate::duration::human(detection),
                 c.dns.ttl
@@ -676,61 +708,6 @@ fn looks_like_region(r: &str) -> bool {
         && parts
             .last()
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
-}
-
-fn dns(s: &mut Section<'_, '_>) -> Option<Dns> {
-    let zone_id = s.req_str("zone_id");
-    let name = s.req_str("name");
-    let record_type = s.choice("type", &["CNAME", "A", "AAAA"], Some("CNAME"));
-    let ttl = s.int_in("ttl", 0, 172_800, Some(60));
-    let primary = s.req_str("primary");
-    let standby = s.req_str("standby");
-    if let (Some(p), Some(st)) = (&primary, &standby)
-        && p.value.trim_end_matches('.') == st.value.trim_end_matches('.')
-    {
-        s.error(
-            st.offset,
-            "standby",
-            "is the same value as dns.primary: a flip would change nothing",
-        );
-    }
-    let record_type = match record_type?.value.as_str() {
-        "A" => RecordType::A,
-        "AAAA" => RecordType::Aaaa,
-        _ => RecordType::Cname,
-    };
-    if record_type != RecordType::Cname {
-        for (key, v) in [("primary", &primary), ("standby", &standby)] {
-            if let Some(v) = v {
-                let ok = match record_type {
-                    RecordType::A => v.value.parse::<std::net::Ipv4Addr>().is_ok(),
-                    _ => v.value.parse::<std::net::Ipv6Addr>().is_ok(),
-                };
-                if !ok {
-                    s.error(
-                        v.offset,
-                        key,
-                        format!(
-                            "{:?} is not an address for a {} record",
-                            v.value,
-                            record_type.as_str()
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    Some(Dns {
-        zone_id: zone_id?
-            .value
-            .trim_start_matches("/hostedzone/")
-            .to_string(),
-        name: name?.value,
-        record_type,
-        ttl: ttl?.value as u32,
-        primary: primary?.value,
-        standby: standby?.value,
-    })
 }
 
 fn health(s: &mut Section<'_, '_>) -> Option<Health> {

@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod control;
+pub mod dns;
 pub mod probes;
 pub mod state;
 
@@ -218,6 +219,67 @@ pub struct Dns {
     pub ttl: u32,
     pub primary: String,
     pub standby: String,
+    /// How traffic moves: an UPSERT of the record (Route 53's control plane), or a gate the
+    /// failover records' health check reads (data plane only).
+    pub method: DnsMethod,
+    /// DNS servers (`ip` or `ip:port`) asked whether the name answers the target after a flip;
+    /// empty: the system resolver (`/etc/resolv.conf`).
+    pub resolvers: Vec<std::net::SocketAddr>,
+    /// `resolvers` was set: a record flip also waits for their answer, not only for INSYNC.
+    pub resolvers_set: bool,
+}
+
+/// `[dns] method`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsMethod {
+    /// `ChangeResourceRecordSets` (UPSERT) then `GetChange` until INSYNC: both Route 53
+    /// control-plane calls, served from us-east-1 only.
+    Record,
+    /// A PRIMARY and a SECONDARY failover record exist; the PRIMARY's health check reads the
+    /// gate object. Writing the gate (S3 PutObject in the gate's region) is the whole flip.
+    FailoverRecords(Gate),
+}
+
+/// The object Route 53's health check on the PRIMARY failover record reads: an inverted
+/// HTTPS_STR_MATCH check for [`Gate::SEARCH`] is unhealthy exactly while the body says
+/// `serve=standby`, so Route 53 answers the SECONDARY record; any other answer (the primary's
+/// word, an error, S3 unreachable) keeps the PRIMARY: the gate fails safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    pub bucket: String,
+    pub region: String,
+    pub key: String,
+    /// The PRIMARY record's health check, read (control plane, while it answers) by preflight.
+    pub health_check_id: Option<String>,
+    /// The health check's request interval (Route 53 allows 10s or 30s).
+    pub check_interval: std::time::Duration,
+    /// Consecutive observations before the check changes state (1-10).
+    pub failure_threshold: u32,
+}
+
+impl Gate {
+    /// The string the inverted health check searches for.
+    pub const SEARCH: &'static str = "serve=standby";
+
+    pub fn body(side: Side) -> String {
+        format!("serve={side}\n")
+    }
+
+    /// The side a gate body sends traffic to: the standby only on its exact word.
+    pub fn side_of(body: &str) -> Side {
+        if body.contains(Self::SEARCH) {
+            Side::Standby
+        } else {
+            Side::Primary
+        }
+    }
+
+    /// How long Route 53 may take to act on a gate write at worst: the threshold's observations,
+    /// one interval apart, after up to one interval until the first, plus aggregation
+    /// across health checkers (AWS: "a few seconds"; counted as one interval more).
+    pub fn reaction_bound(&self) -> std::time::Duration {
+        self.check_interval * (self.failure_threshold + 1)
+    }
 }
 
 impl Dns {
