@@ -734,6 +734,16 @@ async fn probe_if_due(ctx: &Ctx, live: &Arc<Live>) -> Option<JoinHandle<()>> {
         if let Err(e) = crate::smoke::client::record(&ctx.store, &r).await {
             error!("recording the standby probe: {e}");
         }
+        // With the standby's probe, the data-plane flip's other half: the failover records and
+        // the gate's health check, read (and remembered) while Route 53's control plane answers.
+        if let standby_core::config::DnsMethod::FailoverRecords(_) = ctx.cfg.dns.method {
+            let (setup, unread) = crate::world::read_setup(&ctx).await;
+            for c in standby_core::dns_setup::checks(&ctx.cfg, setup.as_ref(), unread.as_deref()) {
+                if !c.ok || c.warning {
+                    warn!("dns setup: {}: {}", c.name, c.reason);
+                }
+            }
+        }
     }))
 }
 

@@ -118,7 +118,7 @@ pub async fn adopt_unfinished(ctx: &Ctx) -> Result<Option<OwnedRun>, ExecError> 
                     at: Utc::now(),
                 });
             info!(run = %run, "run decided but never journaled (crash after the decision); creating its journal now");
-            let world = crate::world::observe(ctx).await?;
+            let world = crate::world::observe_for_plan(ctx).await?;
             executor::create_run(ctx, &run, kind, trigger, vec![], &world).await?
         }
         Err(e) => return Err(e.into()),
@@ -174,7 +174,7 @@ pub async fn begin(
             // A command on a shared store decides and journals; the lease holder executes.
             let world = match world {
                 Some(w) => w.clone(),
-                None => crate::world::observe(ctx).await?,
+                None => crate::world::observe_for_plan(ctx).await?,
             };
             match executor::create_run(ctx, &run, kind, trigger, evidence, &world).await {
                 Ok(_) => info!(run = %run, "run journaled; the lease holder executes it"),
@@ -192,7 +192,7 @@ pub async fn begin(
     let world = match world {
         Some(w) => w,
         None => {
-            observed = crate::world::observe(ctx).await?;
+            observed = crate::world::observe_for_plan(ctx).await?;
             &observed
         }
     };

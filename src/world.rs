@@ -14,12 +14,13 @@ use crate::context::Ctx;
 use crate::store::Expect;
 use standby_aws::AwsError;
 use standby_core::config::DnsMethod;
+use standby_core::dns_setup::FailoverSetup;
 use standby_core::plan::{RecordObservation, World};
 
-/// How long a plan waits for Route 53 to answer a read before using the last known record.
-/// Scaling the standby must not wait on the control plane; a healthy Route 53 answers a read in
-/// well under a second.
-pub const RECORD_WAIT: Duration = Duration::from_secs(3);
+/// How long a plan or a preflight waits for Route 53 to answer a read before using what it
+/// last read. Scaling the standby must not wait on the control plane; a healthy Route 53
+/// answers a read in well under a second (the SDK's own deadline, `[aws] call_timeout`, is 30s).
+pub const RECORD_WAIT: Duration = Duration::from_secs(1);
 
 /// The last record value read from Route 53, for when it cannot be read.
 pub const LAST_KNOWN_KEY: &str = "dns/last-known.json";
@@ -31,8 +32,12 @@ struct LastKnown {
     read_at: DateTime<Utc>,
 }
 
-/// Both sides' groups and where the name points, read concurrently.
-pub async fn observe(ctx: &Ctx) -> Result<World, AwsError> {
+/// The failover records and health check, as last read from Route 53.
+pub const SETUP_KEY: &str = "dns/failover-setup.json";
+
+/// What a plan needs: both sides' groups and where the name points, read concurrently. No
+/// Route 53 call with `failover_records`; at most [`RECORD_WAIT`] on one with `record`.
+pub async fn observe_for_plan(ctx: &Ctx) -> Result<World, AwsError> {
     let ((asgs, unreadable), record) = tokio::join!(
         standby_aws::observe_asgs(&ctx.clients, &ctx.cfg),
         answer(ctx)
@@ -44,7 +49,87 @@ pub async fn observe(ctx: &Ctx) -> Result<World, AwsError> {
         asgs,
         record: record?,
         unreadable,
+        ..World::default()
     })
+}
+
+/// What a preflight checks: [`observe_for_plan`] and, with `failover_records`, the failover
+/// setup (read within [`RECORD_WAIT`], else as remembered), all concurrently.
+pub async fn observe(ctx: &Ctx) -> Result<World, AwsError> {
+    let ((asgs, unreadable), record, (failover_setup, failover_setup_unread)) = tokio::join!(
+        standby_aws::observe_asgs(&ctx.clients, &ctx.cfg),
+        answer(ctx),
+        read_setup_within(ctx, RECORD_WAIT)
+    );
+    for u in &unreadable {
+        warn!("cannot read the {u}");
+    }
+    Ok(World {
+        asgs,
+        record: record?,
+        unreadable,
+        failover_setup,
+        failover_setup_unread,
+    })
+}
+
+/// `failover_records`: the records and health check read within [`RECORD_WAIT`] (control
+/// plane), else the last reading with its instant, and why; nothing for `record`.
+/// The daemon's periodic reading, off any run's path: it may wait longer.
+pub async fn read_setup(ctx: &Ctx) -> (Option<FailoverSetup>, Option<String>) {
+    read_setup_within(ctx, Duration::from_secs(5)).await
+}
+
+async fn read_setup_within(ctx: &Ctx, wait: Duration) -> (Option<FailoverSetup>, Option<String>) {
+    let DnsMethod::FailoverRecords(gate) = &ctx.cfg.dns.method else {
+        return (None, None);
+    };
+    let read = tokio::time::timeout(
+        wait,
+        standby_aws::dns::failover_setup(
+            &ctx.clients.route53,
+            &ctx.cfg.dns.zone_id,
+            &ctx.cfg.dns.name,
+            ctx.cfg.dns.record_type,
+            gate.health_check_id.as_deref(),
+        ),
+    )
+    .await;
+    let why = match read {
+        Ok(Ok(s)) => {
+            let stored = FailoverSetup {
+                read_at: Some(Utc::now()),
+                ..s.clone()
+            };
+            let remembered: Option<FailoverSetup> = ctx
+                .store
+                .get(SETUP_KEY)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_slice(&v.bytes).ok());
+            if remembered.is_none_or(|r| r.records != s.records || r.check != s.check) {
+                let bytes = serde_json::to_vec_pretty(&stored).expect("serializes");
+                if let Err(e) = ctx.store.put(SETUP_KEY, Expect::Any, bytes).await {
+                    warn!("keeping the failover setup as read: {e}");
+                }
+            }
+            return (Some(s), None);
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "Route 53 did not answer within {}",
+            standby_core::duration::human(wait)
+        ),
+    };
+    let remembered = ctx
+        .store
+        .get(SETUP_KEY)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_slice(&v.bytes).ok());
+    (remembered, Some(why))
 }
 
 /// Where the name points: the gate (data plane), or the record read within [`RECORD_WAIT`],

@@ -100,8 +100,21 @@ async fn a_failover_with_route53_down_completes_by_the_data_plane_and_fails_back
     let proxy = behind_proxy(&h, 15).await;
     let checked = h.run(&["validate"]);
     assert!(checked.status.success(), "{}", text(&checked));
+    // While the control plane answers, the plan reads the failover setup and remembers it.
+    let dry = h.run(&["failover", "--dry-run"]);
+    let dry_text = text(&dry);
+    assert!(dry.status.success(), "{dry_text}");
+    for want in [
+        "[ok] failover record PRIMARY",
+        "[ok] failover record SECONDARY",
+        "[ok] gate health check: inverted HTTPS_STR_MATCH",
+        "no Route 53 call",
+    ] {
+        assert!(dry_text.contains(want), "{want}\n{dry_text}");
+    }
     let daemon = serve(&h, "serve.log");
     wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    let down_at = Instant::now();
     route53_down(&proxy);
     let failed_at = Instant::now();
     h.lab.primary.set(Behavior::Refuse);
@@ -122,6 +135,11 @@ async fn a_failover_with_route53_down_completes_by_the_data_plane_and_fails_back
     assert!(rto["measured_ms"].as_u64().is_some(), "{rto:#}");
     let flip = flip_details(&rep);
     assert_eq!(flip["method"], "failover_records", "{flip:#}");
+    let pre = rep["steps"][0].to_string();
+    assert!(
+        pre.contains("as recorded at") && pre.contains("Route 53 could not be read now"),
+        "the preflight used the remembered setup and said so: {pre}"
+    );
     assert!(flip["resolved_at"].is_string(), "{flip:#}");
     assert!(read_gate(&h).await.contains("serve=standby"));
     assert_eq!(
@@ -131,15 +149,15 @@ async fn a_failover_with_route53_down_completes_by_the_data_plane_and_fails_back
     let r53: Vec<_> = proxy
         .calls()
         .into_iter()
-        .filter(|c| c.service == "route53")
+        .filter(|c| c.service == "route53" && c.at >= down_at)
         .collect();
     assert!(
         r53.iter().all(|c| c.fault.is_some()),
-        "no Route 53 call got through: {:?}",
+        "no Route 53 call got through once it was down: {:?}",
         r53.iter().map(|c| &c.operation).collect::<Vec<_>>()
     );
     println!(
-        "data-plane failover: RTO measured {} ms (report), resolver model answered the standby {:?} after the primary failed, the run took {:?} to journal; {} Route 53 calls, all refused",
+        "data-plane failover: RTO measured {} ms (report), resolver model answered the standby {:?} after the primary failed, the run took {:?} to journal; {} Route 53 calls during the outage, all refused",
         rto["measured_ms"],
         answered_standby,
         took,
@@ -302,6 +320,37 @@ async fn a_record_flip_ends_when_the_resolvers_answer_with_insync_recorded() {
         .map(|c| c.at.duration_since(failed_at));
     println!(
         "record failover: RTO measured {} ms (report), resolver model answered the standby {answered_standby:?} after the primary failed",
+        rep["rto"]["measured_ms"]
+    );
+}
+
+/// Route 53 hanging instead of failing: the data-plane failover neither waits on it for the
+/// SDK's deadline nor freezes; the plan and preflight give it a second and go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_route53_does_not_hold_a_data_plane_failover() {
+    let h = Harness::start("cp-hang").await;
+    let _model = data_plane(&h).await;
+    let proxy = behind_proxy(&h, 17).await;
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    proxy.add(Rule::new(Some("route53"), None, Fault::Hang));
+    let failed_at = Instant::now();
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the failover to finish", Duration::from_secs(60), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    let took = failed_at.elapsed();
+    stop(daemon);
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "succeeded", "{rep:#}");
+    let pre = &rep["steps"][0];
+    assert!(
+        pre["duration_ms"].as_u64().unwrap() < 3_000,
+        "the preflight waited on Route 53: {pre:#}"
+    );
+    println!(
+        "data-plane failover with Route 53 hanging: done {took:?} after the primary failed, RTO measured {} ms",
         rep["rto"]["measured_ms"]
     );
 }

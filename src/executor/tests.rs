@@ -91,7 +91,7 @@ fn world() -> World {
             },
         ],
         record: Some(RecordObservation::read("use1.example.com".into(), Some(5))),
-        unreadable: vec![],
+        ..World::default()
     }
 }
 

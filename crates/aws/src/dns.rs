@@ -124,3 +124,74 @@ pub async fn in_sync(client: &Client, change_id: &str) -> Result<bool, AwsError>
         .map(|c| *c.status() == ChangeStatus::Insync)
         .unwrap_or(false))
 }
+
+/// The name's failover records as Route 53 holds them (control plane): for the preflight of
+/// `method = "failover_records"`, which checks they and their health check agree with the gate.
+pub async fn failover_setup(
+    client: &Client,
+    zone_id: &str,
+    name: &str,
+    t: RecordType,
+    health_check_id: Option<&str>,
+) -> Result<standby_core::dns_setup::FailoverSetup, AwsError> {
+    let out = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .start_record_name(name)
+        .start_record_type(rr_type(t))
+        .max_items(10)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListResourceRecordSets", format!("{zone_id} {name}"), e))?;
+    let records = out
+        .resource_record_sets()
+        .iter()
+        .filter(|r| same_name(r.name(), name) && *r.r#type() == rr_type(t))
+        .map(|r| standby_core::dns_setup::FailoverRecord {
+            role: r.failover().map(|f| f.as_str().to_string()),
+            value: r
+                .resource_records()
+                .first()
+                .map(|v| v.value().to_string())
+                .unwrap_or_default(),
+            health_check_id: r.health_check_id().map(str::to_string),
+        })
+        .collect();
+    let records: Vec<standby_core::dns_setup::FailoverRecord> = records;
+    let primary_check = records
+        .iter()
+        .find(|r| r.role.as_deref() == Some("PRIMARY"))
+        .and_then(|r| r.health_check_id.clone());
+    let check = match health_check_id
+        .map(str::to_string)
+        .or(primary_check)
+        .as_deref()
+    {
+        None => None,
+        Some(id) => {
+            let out = client
+                .get_health_check()
+                .health_check_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("GetHealthCheck", id, e))?;
+            out.health_check()
+                .and_then(|h| h.health_check_config())
+                .map(|c| standby_core::dns_setup::HealthCheckSetup {
+                    id: id.to_string(),
+                    kind: c.r#type().as_str().to_string(),
+                    fqdn: c.fully_qualified_domain_name().map(str::to_string),
+                    path: c.resource_path().map(str::to_string),
+                    search: c.search_string().map(str::to_string),
+                    inverted: c.inverted().unwrap_or(false),
+                    interval_s: c.request_interval().unwrap_or(30),
+                    threshold: c.failure_threshold().unwrap_or(3),
+                })
+        }
+    };
+    Ok(standby_core::dns_setup::FailoverSetup {
+        records,
+        check,
+        read_at: None,
+    })
+}

@@ -19,6 +19,7 @@ pub mod config;
 pub mod detector;
 pub mod diag;
 pub mod digest;
+pub mod dns_setup;
 pub mod doc;
 pub mod drills;
 pub mod duration;

@@ -16,6 +16,12 @@ pub struct World {
     /// Regions whose groups could not be read, and why ("standby groups (us-west-2): ...").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<String>,
+    /// `method = "failover_records"`: the failover records and their health check, read now
+    /// or remembered (`read_at` set), and why they could not be read now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_setup: Option<crate::dns_setup::FailoverSetup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_setup_unread: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -464,6 +470,11 @@ pub fn preflight(
         record.warning |= world.record.as_ref().is_some_and(|r| r.last_known);
     }
     checks.push(record);
+    checks.extend(crate::dns_setup::checks(
+        cfg,
+        world.failover_setup.as_ref(),
+        world.failover_setup_unread.as_deref(),
+    ));
     if phase_kind != RunbookKind::Failback
         && let Some(r) = readiness
     {
@@ -654,7 +665,7 @@ standby = "usw2.example.com"
                 },
             ],
             record: record.map(|v| RecordObservation::read(v.into(), Some(60))),
-            unreadable: vec![],
+            ..World::default()
         }
     }
 
