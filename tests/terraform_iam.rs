@@ -168,8 +168,39 @@ fn iam_policy_prints_a_scoped_policy_for_the_config() {
             assert!(r != "*" || s["Sid"] == "DescribeGroups", "unscoped: {s}");
         }
     }
+    // The data-plane method's policy: the gate and its health check instead of the record's
+    // change; the two methods together use every action the code can call.
+    let data_plane = dir.0.join("data-plane.toml");
+    std::fs::write(
+        &data_plane,
+        std::fs::read_to_string(&config).unwrap().replace(
+            "standby = \"usw2.example.com\"\n",
+            "standby = \"usw2.example.com\"\nmethod = \"failover_records\"\n\n[dns.gate]\nbucket = \"artifacts-usw2\"\nkey = \"standby-gate/chat\"\nhealth_check_id = \"hc-1\"\n",
+        ),
+    )
+    .unwrap();
+    let out = standby_command(&["iam-policy", "--account-id", "123456789012"], &data_plane)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let dp: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dp_actions: BTreeSet<String> = dp["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !dp_actions.contains("route53:ChangeResourceRecordSets")
+            && !dp_actions.contains("route53:GetChange")
+    );
+    assert!(!actions.contains("route53:GetHealthCheck"));
     let code: BTreeSet<String> = all_actions().into_iter().map(str::to_string).collect();
-    assert_eq!(actions, code);
+    assert_eq!(
+        actions.union(&dp_actions).cloned().collect::<BTreeSet<_>>(),
+        code
+    );
     let read = st.iter().find(|s| s["Sid"] == "ReadArtifacts").unwrap();
     let res: Vec<&str> = read["Resource"]
         .as_array()
@@ -313,6 +344,8 @@ fn the_example_renders_a_standby_toml_that_validates() {
         ("standby_bucket", "chat-artifacts-us-west-2-123456789012"),
         ("zone_id", "Z0123456789"),
         ("record_name", "api.example.com"),
+        ("gate_key", "standby-gate/chat"),
+        ("health_check_id", "abcdef12-3456-7890-abcd-ef1234567890"),
     ] {
         out = out.replace(&format!("${{{k}}}"), v);
     }

@@ -22,13 +22,21 @@ pub async fn read(client: &Client, gate: &Gate) -> Result<Option<(Side, String)>
 
 /// Writes the gate so Route 53 sends traffic to `to`. Idempotent: the same body again changes
 /// nothing Route 53 sees. Returns the object's version id when the bucket is versioned.
+///
+/// SSE-S3 whatever the bucket's default: Route 53's health checkers read the object without
+/// credentials, so they could not decrypt it under a KMS key.
 pub async fn write(client: &Client, gate: &Gate, to: Side) -> Result<Option<String>, AwsError> {
-    super::s3::put_bytes(
-        client,
-        &gate.bucket,
-        &gate.key,
-        Gate::body(to).into_bytes(),
-        "text/plain",
-    )
-    .await
+    let out = client
+        .put_object()
+        .bucket(&gate.bucket)
+        .key(&gate.key)
+        .content_type("text/plain")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            Gate::body(to).into_bytes(),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("PutObject", format!("s3://{}/{}", gate.bucket, gate.key), e))?;
+    Ok(out.version_id().map(str::to_string))
 }

@@ -109,25 +109,27 @@ pub fn policy(cfg: &Config, account: &Account) -> Value {
         "Action": ["route53:ListResourceRecordSets"],
         "Resource": [zone],
     }));
-    statements.push(json!({
-        "Sid": "FlipRecord",
-        "Effect": "Allow",
-        "Action": ["route53:ChangeResourceRecordSets"],
-        "Resource": [zone],
-        "Condition": {
-            "ForAllValues:StringEquals": {
-                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [cfg.dns.name.trim_end_matches('.').to_ascii_lowercase()],
-                "route53:ChangeResourceRecordSetsRecordTypes": [cfg.dns.record_type.as_str()],
-                "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
-            }
-        },
-    }));
-    statements.push(json!({
-        "Sid": "WatchRecordChange",
-        "Effect": "Allow",
-        "Action": actions(Scope::Change, &[]),
-        "Resource": ["arn:aws:route53:::change/*"],
-    }));
+    if let crate::config::DnsMethod::FailoverRecords(g) = &cfg.dns.method {
+        // The data-plane flip: one object, read and written; the failover setup's health check
+        // read by the preflight. No record change, no change to watch.
+        statements.push(json!({
+            "Sid": "Gate",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [format!("arn:aws:s3:::{}/{}", g.bucket, g.key)],
+        }));
+        statements.push(json!({
+            "Sid": "ReadGateHealthCheck",
+            "Effect": "Allow",
+            "Action": actions(Scope::HealthCheck, &[]),
+            "Resource": [format!(
+                "arn:aws:route53:::healthcheck/{}",
+                g.health_check_id.as_deref().unwrap_or("*")
+            )],
+        }));
+    } else {
+        record_flip(cfg, &zone, &mut statements);
+    }
     statements.push(json!({
         "Sid": "DescribeGroups",
         "Effect": "Allow",
@@ -164,6 +166,29 @@ pub fn policy(cfg: &Config, account: &Account) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// `method = "record"`: UPSERT the one record (name, type, action), and watch the change.
+fn record_flip(cfg: &Config, zone: &str, statements: &mut Vec<Value>) {
+    statements.push(json!({
+        "Sid": "FlipRecord",
+        "Effect": "Allow",
+        "Action": ["route53:ChangeResourceRecordSets"],
+        "Resource": [zone],
+        "Condition": {
+            "ForAllValues:StringEquals": {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [cfg.dns.name.trim_end_matches('.').to_ascii_lowercase()],
+                "route53:ChangeResourceRecordSetsRecordTypes": [cfg.dns.record_type.as_str()],
+                "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+            }
+        },
+    }));
+    statements.push(json!({
+        "Sid": "WatchRecordChange",
+        "Effect": "Allow",
+        "Action": actions(Scope::Change, &[]),
+        "Resource": ["arn:aws:route53:::change/*"],
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +222,43 @@ mod tests {
             flip["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]
                 [0],
             "api.example.com"
+        );
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    #[test]
+    fn the_data_plane_method_gets_the_gate_object_and_no_record_change() {
+        let mut cfg = crate::plan::tests::config();
+        cfg.dns.method = crate::config::DnsMethod::FailoverRecords(crate::config::Gate {
+            bucket: "artifacts-usw2".into(),
+            region: "us-west-2".into(),
+            key: "standby-gate/chat".into(),
+            health_check_id: Some("hc-1".into()),
+            check_interval: std::time::Duration::from_secs(10),
+            failure_threshold: 1,
+        });
+        let p = policy(&cfg, &Account::default());
+        let st = p["Statement"].as_array().unwrap();
+        let sid = |s: &str| st.iter().find(|x| x["Sid"] == s);
+        let gate = sid("Gate").unwrap();
+        assert_eq!(
+            gate["Resource"][0],
+            "arn:aws:s3:::artifacts-usw2/standby-gate/chat"
+        );
+        assert_eq!(gate["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        assert_eq!(
+            sid("ReadGateHealthCheck").unwrap()["Resource"][0],
+            "arn:aws:route53:::healthcheck/hc-1"
+        );
+        assert!(sid("FlipRecord").is_none() && sid("WatchRecordChange").is_none());
+        assert!(
+            !serde_json::to_string(&p)
+                .unwrap()
+                .contains("ChangeResourceRecordSets")
         );
     }
 }

@@ -13,6 +13,8 @@ pub enum Scope {
     HostedZone,
     /// Route 53 change ids (`arn:aws:route53:::change/*`).
     Change,
+    /// The gate's health check (`arn:aws:route53:::healthcheck/<id>`).
+    HealthCheck,
     /// A named Auto Scaling group.
     AutoScalingGroup,
     /// Actions that support no resource-level permissions.
@@ -161,6 +163,14 @@ pub const OPERATIONS: &[Operation] = &[
         &["route53:GetChange"],
         Scope::Change,
         "aws::dns::in_sync",
+    ),
+    op(
+        "get_health_check",
+        "route53",
+        "GetHealthCheck",
+        &["route53:GetHealthCheck"],
+        Scope::HealthCheck,
+        "aws::dns::failover_setup",
     ),
     op(
         "describe_auto_scaling_groups",

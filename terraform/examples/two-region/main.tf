@@ -10,6 +10,8 @@
 locals {
   primary_bucket = "${var.service}-artifacts-${var.primary_region}-${var.account_id}"
   standby_bucket = "${var.service}-artifacts-${var.standby_region}-${var.account_id}"
+  # The data-plane flip's gate: outside every artifact set's prefix (the sync never touches it).
+  gate_key = "standby-gate/${var.service}"
   artifact_sets = [
     { name = "model-weights", prefix = "models/", schedule = "0 */6 * * *", rpo = "6h", mode = "copy", delete = false },
     { name = "prompts", prefix = "prompts/", schedule = "*/5 * * * *", rpo = "10m", mode = "copy", delete = true },
@@ -26,6 +28,7 @@ module "artifacts" {
   primary_bucket      = local.primary_bucket
   standby_bucket      = local.standby_bucket
   replicated_prefixes = [for s in local.artifact_sets : s.prefix if s.mode == "replication"]
+  gate_key            = local.gate_key
 }
 
 module "dns" {
@@ -39,6 +42,11 @@ module "dns" {
   primary_value = var.primary_endpoint
   standby_value = var.standby_endpoint
   health_checks = true
+  # The data-plane flip: failover records gated by an object in the standby bucket.
+  method      = "failover_records"
+  gate_bucket = module.artifacts.standby_bucket
+  gate_region = var.standby_region
+  gate_key    = local.gate_key
 }
 
 module "primary_gpus" {
@@ -72,18 +80,22 @@ module "orchestrator" {
   providers = {
     aws = aws.standby
   }
-  name           = "${var.service}-standby"
-  account_id     = var.account_id
-  primary_region = var.primary_region
-  standby_region = var.standby_region
-  primary_bucket = module.artifacts.primary_bucket
-  standby_bucket = module.artifacts.standby_bucket
-  artifact_sets  = [for s in local.artifact_sets : { prefix = s.prefix, delete = s.delete }]
-  zone_id        = var.zone_id
-  record_name    = var.record_name
-  primary_asgs   = [module.primary_gpus.name]
-  standby_asgs   = [module.standby_gpus.name]
-  kms_key_arns   = module.artifacts.kms_key_arns
-  state_bucket   = module.artifacts.standby_bucket
-  state_prefix   = "standby-state/${var.service}/"
+  name                 = "${var.service}-standby"
+  account_id           = var.account_id
+  primary_region       = var.primary_region
+  standby_region       = var.standby_region
+  primary_bucket       = module.artifacts.primary_bucket
+  standby_bucket       = module.artifacts.standby_bucket
+  artifact_sets        = [for s in local.artifact_sets : { prefix = s.prefix, delete = s.delete }]
+  zone_id              = var.zone_id
+  record_name          = var.record_name
+  primary_asgs         = [module.primary_gpus.name]
+  standby_asgs         = [module.standby_gpus.name]
+  kms_key_arns         = module.artifacts.kms_key_arns
+  state_bucket         = module.artifacts.standby_bucket
+  state_prefix         = "standby-state/${var.service}/"
+  dns_method           = "failover_records"
+  gate_bucket          = module.artifacts.standby_bucket
+  gate_key             = local.gate_key
+  gate_health_check_id = module.dns.gate_health_check_id
 }

@@ -16,6 +16,8 @@ output "standby_toml" {
     zone_id          = var.zone_id
     record_name      = var.record_name
     artifact_sets    = local.artifact_sets
+    gate_key         = local.gate_key
+    health_check_id  = module.dns.gate_health_check_id
   })
 }
 

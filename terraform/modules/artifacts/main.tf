@@ -110,7 +110,33 @@ data "aws_iam_policy_document" "tls_only_primary" {
   }
 }
 
+# Route 53's health checkers read the gate (dns module, method = "failover_records") without
+# credentials: this one key, from their published address ranges only. A policy that names fixed
+# source addresses is not "public" to S3's Block Public Access, which stays fully on.
+data "aws_ip_ranges" "health_checkers" {
+  count    = var.gate_key != "" ? 1 : 0
+  services = ["route53_healthchecks"]
+}
+
 data "aws_iam_policy_document" "tls_only_standby" {
+  dynamic "statement" {
+    for_each = var.gate_key != "" ? [1] : []
+    content {
+      sid       = "Route53HealthCheckersReadTheGate"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = ["${aws_s3_bucket.standby.arn}/${var.gate_key}"]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "IpAddress"
+        variable = "aws:SourceIp"
+        values   = concat(data.aws_ip_ranges.health_checkers[0].cidr_blocks, data.aws_ip_ranges.health_checkers[0].ipv6_cidr_blocks)
+      }
+    }
+  }
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"
@@ -285,4 +311,20 @@ resource "aws_s3_bucket_replication_configuration" "primary" {
     }
   }
   depends_on = [aws_s3_bucket_versioning.primary, aws_s3_bucket_versioning.standby]
+}
+
+# The gate, created saying "serve=primary"; standby owns its content from then on. SSE-S3, not
+# the bucket's KMS key: the health checkers read it without credentials, so without KMS.
+resource "aws_s3_object" "gate" {
+  count                  = var.gate_key != "" ? 1 : 0
+  provider               = aws.standby
+  bucket                 = aws_s3_bucket.standby.id
+  key                    = var.gate_key
+  content                = "serve=primary\n"
+  content_type           = "text/plain"
+  server_side_encryption = "AES256"
+
+  lifecycle {
+    ignore_changes = [content, etag]
+  }
 }

@@ -30,3 +30,9 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "gate_key" {
+  description = "The gate object's key in the standby bucket (dns module, method = \"failover_records\"); empty: no gate."
+  type        = string
+  default     = ""
+}

@@ -3,7 +3,12 @@ output "zone_id" {
 }
 
 output "name" {
-  value = aws_route53_record.service.fqdn
+  value = var.name
+}
+
+output "gate_health_check_id" {
+  description = "[dns.gate] health_check_id in standby.toml (empty with method = \"record\")."
+  value       = join("", aws_route53_health_check.gate[*].id)
 }
 
 output "health_check_ids" {

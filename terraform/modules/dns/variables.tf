@@ -40,3 +40,43 @@ variable "health_path" {
   type    = string
   default = "/health"
 }
+
+variable "method" {
+  description = "[dns] method: \"failover_records\" (data plane: a gate object read by a health check) or \"record\" (UPSERT through Route 53's control plane, us-east-1 only)."
+  type        = string
+  default     = "failover_records"
+  validation {
+    condition     = contains(["failover_records", "record"], var.method)
+    error_message = "method must be \"failover_records\" or \"record\"."
+  }
+}
+
+variable "gate_bucket" {
+  description = "The standby-region bucket holding the gate object (method = \"failover_records\")."
+  type        = string
+  default     = ""
+}
+
+variable "gate_region" {
+  description = "The gate bucket's region: the standby's."
+  type        = string
+  default     = ""
+}
+
+variable "gate_key" {
+  description = "The gate object's key ([dns.gate] key)."
+  type        = string
+  default     = ""
+}
+
+variable "check_interval" {
+  description = "The gate health check's request interval, 10 or 30 seconds ([dns.gate] check_interval)."
+  type        = number
+  default     = 10
+}
+
+variable "failure_threshold" {
+  description = "The gate health check's failure threshold, 1-10 ([dns.gate] failure_threshold)."
+  type        = number
+  default     = 1
+}

@@ -70,31 +70,58 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["arn:aws:route53:::hostedzone/${var.zone_id}"]
   }
 
-  statement {
-    sid       = "FlipRecord"
-    actions   = ["route53:ChangeResourceRecordSets"]
-    resources = ["arn:aws:route53:::hostedzone/${var.zone_id}"]
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
-      values   = [local.record]
-    }
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "route53:ChangeResourceRecordSetsRecordTypes"
-      values   = [var.record_type]
-    }
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "route53:ChangeResourceRecordSetsActions"
-      values   = ["UPSERT"]
+  # method = "record": UPSERT the one record, and watch the change (control plane).
+  dynamic "statement" {
+    for_each = var.dns_method == "record" ? [1] : []
+    content {
+      sid       = "FlipRecord"
+      actions   = ["route53:ChangeResourceRecordSets"]
+      resources = ["arn:aws:route53:::hostedzone/${var.zone_id}"]
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+        values   = [local.record]
+      }
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsRecordTypes"
+        values   = [var.record_type]
+      }
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsActions"
+        values   = ["UPSERT"]
+      }
     }
   }
 
-  statement {
-    sid       = "WatchRecordChange"
-    actions   = ["route53:GetChange"]
-    resources = ["arn:aws:route53:::change/*"]
+  dynamic "statement" {
+    for_each = var.dns_method == "record" ? [1] : []
+    content {
+      sid       = "WatchRecordChange"
+      actions   = ["route53:GetChange"]
+      resources = ["arn:aws:route53:::change/*"]
+    }
+  }
+
+  # method = "failover_records": the gate object (the whole flip, S3 data plane) and the
+  # health check the preflight reads.
+  dynamic "statement" {
+    for_each = var.dns_method == "failover_records" ? [1] : []
+    content {
+      sid       = "Gate"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["arn:aws:s3:::${var.gate_bucket}/${var.gate_key}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.dns_method == "failover_records" ? [1] : []
+    content {
+      sid       = "ReadGateHealthCheck"
+      actions   = ["route53:GetHealthCheck"]
+      resources = ["arn:aws:route53:::healthcheck/${var.gate_health_check_id}"]
+    }
   }
 
   # DescribeAutoScalingGroups supports no resource-level permissions.

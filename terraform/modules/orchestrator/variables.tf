@@ -76,3 +76,27 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "dns_method" {
+  description = "[dns] method: \"failover_records\" grants the gate object and its health check; \"record\" the record's UPSERT and GetChange."
+  type        = string
+  default     = "failover_records"
+}
+
+variable "gate_bucket" {
+  description = "The gate's bucket ([dns.gate] bucket)."
+  type        = string
+  default     = ""
+}
+
+variable "gate_key" {
+  description = "The gate's key ([dns.gate] key)."
+  type        = string
+  default     = ""
+}
+
+variable "gate_health_check_id" {
+  description = "The gate's health check ([dns.gate] health_check_id)."
+  type        = string
+  default     = ""
+}
