@@ -824,6 +824,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     let (state, _) = journal::read_state(&store).await?;
     println!("service:     {}", cfg.service.name);
     println!("serving:     {} ({})", state.serving.label(), state.reason);
+    print_dns(&cfg, &store).await;
     println!(
         "paused:      {}",
         if state.paused {
@@ -1177,5 +1178,78 @@ async fn show_progress(p: std::sync::Arc<crate::sync::engine::Progress>) {
             standby_core::sync::planner::bytes(p.bytes_done.load(Relaxed)),
             standby_core::sync::planner::bytes(p.bytes_total.load(Relaxed))
         );
+    }
+}
+
+/// `status`'s view of how a flip moves traffic, and what the control plane's absence would do.
+async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>) {
+    use standby_core::config::DnsMethod;
+    let resolvers = if cfg.dns.resolvers.is_empty() {
+        "the system resolver".to_string()
+    } else {
+        cfg.dns
+            .resolvers
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &cfg.dns.method {
+        DnsMethod::Record => {
+            println!(
+                "dns:         record: UPSERT {} through Route 53's control plane (us-east-1), then INSYNC{}",
+                cfg.dns.name,
+                if cfg.dns.resolvers_set {
+                    format!(" and {resolvers} answering")
+                } else {
+                    String::new()
+                }
+            );
+            if let Some(w) = standby_core::config::dns::control_plane_warning(&cfg.dns, &cfg.primary) {
+                println!("             WARNING: {w}");
+            }
+        }
+        DnsMethod::FailoverRecords(g) => {
+            println!(
+                "dns:         failover_records: a write of the gate s3://{}/{} ({}) moves {}; Route 53 acts within {} (health check every {}, threshold {}); verified by {resolvers}; no Route 53 call needed",
+                g.bucket,
+                g.key,
+                g.region,
+                cfg.dns.name,
+                human(g.reaction_bound()),
+                human(g.check_interval),
+                g.failure_threshold
+            );
+            let setup: Option<standby_core::dns_setup::FailoverSetup> = store
+                .get(crate::world::SETUP_KEY)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_slice(&v.bytes).ok());
+            match setup {
+                Some(s) => {
+                    // Judged as a reading (the instant is printed once, below).
+                    let reading = standby_core::dns_setup::FailoverSetup {
+                        read_at: None,
+                        ..s.clone()
+                    };
+                    let checks = standby_core::dns_setup::checks(cfg, Some(&reading), None);
+                    let bad: Vec<String> = checks
+                        .iter()
+                        .filter(|c| !c.ok || c.warning)
+                        .map(|c| format!("{}: {}", c.name, c.reason))
+                        .collect();
+                    let at = s.read_at.map_or("?".to_string(), |t| t.to_rfc3339());
+                    if bad.is_empty() {
+                        println!("             failover records and health check as recorded at {at}: they read the gate");
+                    } else {
+                        println!("             failover records as recorded at {at}: {}", bad.join("; "));
+                    }
+                }
+                None => println!(
+                    "             failover records not verified yet (the daemon reads them with the standby's scheduled probe; `standby failover --dry-run` too)"
+                ),
+            }
+        }
     }
 }

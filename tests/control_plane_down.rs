@@ -163,6 +163,12 @@ async fn a_failover_with_route53_down_completes_by_the_data_plane_and_fails_back
         took,
         r53.len()
     );
+    let status = text(&h.run(&["status"]));
+    assert!(
+        status.contains("failover_records: a write of the gate s3://artifacts-usw2/standby-gate/chat")
+            && status.contains("they read the gate"),
+        "{status}"
+    );
     // Failback with the control plane still down: the gate again, nothing else.
     h.lab.primary.set(Behavior::Ok);
     h.wait_primary_ok().await;
