@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use standby_testbed::Lab;
 use standby_testbed::endpoint::Behavior;
+use standby_testbed::resolver::ResolverModel;
 use standby_testbed::seed;
 
 const WARMUP: Duration = Duration::from_secs(3);
@@ -80,6 +81,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         WARMUP.as_secs()
     );
 
+    banner(
+        "Route 53: failover records gated by an object in the standby region (the dns module's shape)",
+    );
+    let gate_key = "standby-gate/chat";
+    let recs = seed::failover_records(&moto.endpoint, zone, world, gate_key, 10, 1).await?;
+    // moto keeps records and health checks but answers no query: the resolver model does, with
+    // health checks ten times faster than Route 53's (a 10s interval observed every second).
+    let resolver = ResolverModel::start(&moto.endpoint, zone, 10).await?;
+    eprintln!(
+        "    PRIMARY {} (health check {}: inverted HTTPS_STR_MATCH \"serve=standby\" on s3://{}/{}), SECONDARY {}; DNS answered by the resolver model at {}",
+        world.primary_value,
+        recs.health_check_id,
+        recs.gate_bucket,
+        recs.gate_key,
+        world.standby_value,
+        resolver.addr
+    );
+    // Every AWS call of standby goes through a fault proxy, so the demo can take Route 53's
+    // control plane (us-east-1) down together with the primary region.
+    let proxy = standby_testbed::faults::FaultProxy::start(&moto.endpoint, 1).await?;
+
     let config = dir.join("standby.toml");
     let metrics_port = standby_testbed::free_port();
     std::fs::write(
@@ -93,7 +115,7 @@ state_dir = "state"
 reports_dir = "reports"
 
 [aws]
-endpoint_url = "{aws}"
+endpoint_url = "{aws}"   # the fault proxy in front of moto
 max_attempts = 1
 
 [primary]
@@ -115,6 +137,13 @@ type = "CNAME"
 ttl = 60
 primary = "{pv}"
 standby = "{sv}"
+method = "failover_records"   # the flip is a gate write in the standby region: no Route 53 API
+resolvers = ["{resolver}"]     # the flip ends when this DNS server answers the standby
+
+[dns.gate]
+bucket = "{sb}"
+key = "{gate_key}"
+health_check_id = "{hc}"
 
 [health]
 interval = "1s"
@@ -155,7 +184,9 @@ prefix = "models/"
 schedule = "0 */6 * * *"
 rpo = "6h"
 "#,
-            aws = moto.endpoint,
+            aws = proxy.url(),
+            resolver = resolver.addr,
+            hc = recs.health_check_id,
             mport = metrics_port,
             pr = world.primary_region,
             pe = primary.url(),
@@ -229,7 +260,14 @@ rpo = "6h"
     loaded.map_err(|e| format!("the standby could not load the manifests: {e}"))?;
     standby(&["check"], &config).status()?;
 
-    banner("the primary region goes dark (connections refused)");
+    banner(
+        "the primary region goes dark (connections refused), and Route 53's API (us-east-1) with it: every Route 53 call answers 503",
+    );
+    proxy.add(standby_testbed::faults::Rule::new(
+        Some("route53"),
+        None,
+        standby_testbed::faults::Fault::Status(503),
+    ));
     primary.set(Behavior::Refuse);
     let state = dir.join("state/state.json");
     let wait_started = Instant::now();
@@ -244,7 +282,19 @@ rpo = "6h"
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    banner("traffic is on the standby; the primary region recovers");
+    eprintln!(
+        "    DNS now answers {} for {} (the resolver model); Route 53 calls refused during the outage: {}",
+        resolver.answer(&world.record_name).unwrap_or_default(),
+        world.record_name,
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.service == "route53" && c.fault.is_some())
+            .count()
+    );
+
+    banner("traffic is on the standby; the primary region recovers, Route 53's API too");
+    proxy.clear();
     seed::set_capacity(
         &moto.endpoint,
         &world.primary_region,

@@ -1205,7 +1205,9 @@ async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>
                     String::new()
                 }
             );
-            if let Some(w) = standby_core::config::dns::control_plane_warning(&cfg.dns, &cfg.primary) {
+            if let Some(w) =
+                standby_core::config::dns::control_plane_warning(&cfg.dns, &cfg.primary)
+            {
                 println!("             WARNING: {w}");
             }
         }
@@ -1241,9 +1243,14 @@ async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>
                         .collect();
                     let at = s.read_at.map_or("?".to_string(), |t| t.to_rfc3339());
                     if bad.is_empty() {
-                        println!("             failover records and health check as recorded at {at}: they read the gate");
+                        println!(
+                            "             failover records and health check as recorded at {at}: they read the gate"
+                        );
                     } else {
-                        println!("             failover records as recorded at {at}: {}", bad.join("; "));
+                        println!(
+                            "             failover records as recorded at {at}: {}",
+                            bad.join("; ")
+                        );
                     }
                 }
                 None => println!(

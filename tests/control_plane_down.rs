@@ -165,8 +165,9 @@ async fn a_failover_with_route53_down_completes_by_the_data_plane_and_fails_back
     );
     let status = text(&h.run(&["status"]));
     assert!(
-        status.contains("failover_records: a write of the gate s3://artifacts-usw2/standby-gate/chat")
-            && status.contains("they read the gate"),
+        status.contains(
+            "failover_records: a write of the gate s3://artifacts-usw2/standby-gate/chat"
+        ) && status.contains("they read the gate"),
         "{status}"
     );
     // Failback with the control plane still down: the gate again, nothing else.
