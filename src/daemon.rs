@@ -122,6 +122,12 @@ pub async fn run(
                             );
                         }
                         drills = standby_core::drills::DrillScheduler::new(&cfg.drills.scheduled, chrono::Utc::now());
+                        if cfg.dns.method != ctx.cfg.dns.method {
+                            // A new gate (or none) needs its own region's client; the rest stay.
+                            let fence = ctx.lease.clone().map(|l| l as Arc<dyn standby_aws::fence::Fence>);
+                            ctx.clients.gate_s3 = standby_aws::Clients::fenced(&cfg, fence).await.gate_s3;
+                            info!("config reload: dns.method or [dns.gate] changed; the gate's client follows");
+                        }
                         ctx.cfg = Arc::new(cfg);
                         syncs.engine = Arc::new(ctx.sync_engine());
                         info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::check::Check;
 use crate::config::{Config, DnsMethod, Gate, Side};
-use crate::plan::Check;
 
 /// The name's record sets of the configured type, as Route 53 holds them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -341,16 +341,7 @@ fn observed(world: &World, side: Side, name: &str) -> Option<AsgCapacity> {
         .and_then(|a| a.capacity)
 }
 
-/// One preflight check with its verdict and reason.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub reason: String,
-    /// Passed, but worth a look (e.g. a standby that is not ready under `readiness = "warn"`).
-    #[serde(default)]
-    pub warning: bool,
-}
+pub use crate::check::Check;
 
 /// Safety checks before a run acts: every group the plan scales exists, the record exists and
 /// points at one of the two sides we own (never overwrite a value somebody else set), a drill
