@@ -62,6 +62,11 @@ pub async fn run(
             ctx.cfg.primary.endpoint
         ),
     }
+    if let Some(w) =
+        standby_core::config::dns::control_plane_warning(&ctx.cfg.dns, &ctx.cfg.primary)
+    {
+        warn!("{w}");
+    }
     let live = Arc::new(Live::new(ctx.cfg.health.stale_after()));
     crate::control::start(&ctx, live.clone(), shutdown.clone()).await?;
     let watchdog = crate::sdnotify::watchdog_interval().map(|every| {

@@ -84,6 +84,12 @@ pub fn validate(path: &Path) -> u8 {
                 standby_core::duration::human(r.total_wait()),
                 r.escalate_after
             );
+            // Advice about the setup, given here, by `status` and by `serve` (not every command).
+            if let Some(w) =
+                standby_core::config::dns::control_plane_warning(&cfg.dns, &cfg.primary)
+            {
+                eprintln!("{}: warning: dns.method: {w}", path.display());
+            }
             EXIT_OK
         }
         Err(code) => code,

@@ -361,3 +361,49 @@ async fn a_hanging_route53_does_not_hold_a_data_plane_failover() {
         rep["rto"]["measured_ms"]
     );
 }
+
+/// Switching a running daemon to the data-plane method by SIGHUP: its next failover writes the
+/// gate through a client for the gate's region, and never calls Route 53.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_to_failover_records_flips_by_the_gate() {
+    let h = Harness::start("cp-reload").await;
+    let proxy = behind_proxy(&h, 18).await;
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    let model = data_plane(&h).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status();
+    wait_for("the reload", Duration::from_secs(10), || {
+        log(&h, "serve.log").contains("the gate's client follows")
+    })
+    .await;
+    let down_at = Instant::now();
+    route53_down(&proxy);
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the failover to finish", Duration::from_secs(60), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    let rep = last_report(&h);
+    assert_eq!(
+        rep["result"],
+        "succeeded",
+        "{rep:#}\n{}",
+        log(&h, "serve.log")
+    );
+    assert_eq!(flip_details(&rep)["method"], "failover_records");
+    assert!(read_gate(&h).await.contains("serve=standby"));
+    assert_eq!(
+        model.answer(&h.world.record_name).as_deref(),
+        Some(h.world.standby_value.as_str())
+    );
+    assert!(
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.service == "route53" && c.at >= down_at)
+            .all(|c| c.fault.is_some())
+    );
+}

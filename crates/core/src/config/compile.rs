@@ -96,7 +96,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         out
     });
     let dns = root.table("dns", true).and_then(|mut s| {
-        let out = super::dns::dns(&mut s, service.as_ref(), primary.as_ref(), standby.as_ref());
+        let out = super::dns::dns(&mut s, service.as_ref(), standby.as_ref());
         s.finish();
         out
     });

@@ -25,7 +25,6 @@ pub fn control_plane_warning(dns: &Dns, primary: &Region) -> Option<String> {
 pub fn dns(
     s: &mut Section<'_, '_>,
     service: Option<&Service>,
-    primary: Option<&Region>,
     standby: Option<&Region>,
 ) -> Option<Dns> {
     let zone_id = s.req_str("zone_id");
@@ -95,7 +94,7 @@ pub fn dns(
         None => None,
     };
     let (resolvers, resolvers_set) = resolvers?;
-    let dns = Dns {
+    Some(Dns {
         zone_id: zone_id?
             .value
             .trim_start_matches("/hostedzone/")
@@ -108,14 +107,7 @@ pub fn dns(
         method: method?,
         resolvers,
         resolvers_set,
-    };
-    if let Some(p) = primary
-        && let Some(w) = control_plane_warning(&dns, p)
-    {
-        let off = s.offset;
-        s.warning(off, "method", w);
-    }
-    Some(dns)
+    })
 }
 
 /// `resolvers`: addresses only (naming a resolver would need a resolver); port 53 by default.
@@ -270,18 +262,17 @@ mod tests {
 
     #[test]
     fn the_record_method_with_the_primary_in_us_east_1_is_warned_about() {
-        let w = warnings(BASE);
+        let cfg = from_text(path(), BASE).unwrap_or_else(|d| panic!("{d}"));
+        let w = control_plane_warning(&cfg.dns, &cfg.primary).unwrap();
         assert!(
-            w.iter()
-                .any(|w| w.contains("dns.method") && w.contains("us-east-1 only")),
-            "{w:?}"
+            w.contains("us-east-1 only") && w.contains("failover_records"),
+            "{w}"
         );
         let elsewhere = BASE.replace("region = \"us-east-1\"", "region = \"us-east-2\"");
-        assert!(
-            warnings(&elsewhere)
-                .iter()
-                .all(|w| !w.contains("dns.method"))
-        );
+        let cfg = from_text(path(), &elsewhere).unwrap();
+        assert!(control_plane_warning(&cfg.dns, &cfg.primary).is_none());
+        // Not a diagnostic of the file: every command would print it.
+        assert!(warnings(BASE).iter().all(|w| !w.contains("dns.method")));
     }
 
     #[test]
