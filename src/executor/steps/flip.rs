@@ -49,11 +49,18 @@ async fn by_gate(
     let Some(client) = &ctx.clients.gate_s3 else {
         return StepOutcome::failed("no client for the gate's region".into(), json!({}));
     };
-    let to = ctx
-        .cfg
-        .dns
-        .side_of(&change.to)
-        .unwrap_or(standby_core::config::Side::Standby);
+    if (&gate.bucket, &gate.key, &gate.region) != (&g.bucket, &g.key, &g.region) {
+        return StepOutcome::failed(
+            format!(
+                "[dns.gate] changed since the plan (s3://{}/{} in {} then, s3://{}/{} in {} now): nothing written; a new run plans with the new gate",
+                g.bucket, g.key, g.region, gate.bucket, gate.key, gate.region
+            ),
+            json!({}),
+        );
+    }
+    // The side the plan's gate body names: a config changed since the plan cannot turn a
+    // failback's write into the standby's word.
+    let to = standby_core::config::Gate::side_of(&g.body);
     let url = format!("s3://{}/{}", g.bucket, g.key);
     let submitted_at = Utc::now();
     let version = match standby_aws::gate::write(client, gate, to).await {
