@@ -1228,13 +1228,7 @@ async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>
                 human(g.check_interval),
                 g.failure_threshold
             );
-            let setup: Option<standby_core::dns_setup::FailoverSetup> = store
-                .get(crate::world::SETUP_KEY)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|v| serde_json::from_slice(&v.bytes).ok());
-            match setup {
+            match crate::world::remembered_setup(store).await {
                 Some(s) => {
                     // Judged as a reading (the instant is printed once, below).
                     let reading = standby_core::dns_setup::FailoverSetup {

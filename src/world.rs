@@ -5,13 +5,14 @@
 //! labelled as such. With `method = "failover_records"` no Route 53 call is made at all: the
 //! gate object (S3, data plane) says where the name points.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::context::Ctx;
-use crate::store::Expect;
+use crate::store::{Expect, Store};
 use standby_aws::AwsError;
 use standby_core::config::DnsMethod;
 use standby_core::dns_setup::FailoverSetup;
@@ -56,20 +57,12 @@ pub async fn observe_for_plan(ctx: &Ctx) -> Result<World, AwsError> {
 /// What a preflight checks: [`observe_for_plan`] and, with `failover_records`, the failover
 /// setup (read within [`RECORD_WAIT`], else as remembered), all concurrently.
 pub async fn observe(ctx: &Ctx) -> Result<World, AwsError> {
-    let ((asgs, unreadable), record, (failover_setup, failover_setup_unread)) = tokio::join!(
-        standby_aws::observe_asgs(&ctx.clients, &ctx.cfg),
-        answer(ctx),
-        read_setup_within(ctx, RECORD_WAIT)
-    );
-    for u in &unreadable {
-        warn!("cannot read the {u}");
-    }
+    let (world, (failover_setup, failover_setup_unread)) =
+        tokio::join!(observe_for_plan(ctx), read_setup_within(ctx, RECORD_WAIT));
     Ok(World {
-        asgs,
-        record: record?,
-        unreadable,
         failover_setup,
         failover_setup_unread,
+        ..world?
     })
 }
 
@@ -101,14 +94,10 @@ async fn read_setup_within(ctx: &Ctx, wait: Duration) -> (Option<FailoverSetup>,
                 read_at: Some(Utc::now()),
                 ..s.clone()
             };
-            let remembered: Option<FailoverSetup> = ctx
-                .store
-                .get(SETUP_KEY)
+            if remembered_setup(&ctx.store)
                 .await
-                .ok()
-                .flatten()
-                .and_then(|v| serde_json::from_slice(&v.bytes).ok());
-            if remembered.is_none_or(|r| r.records != s.records || r.check != s.check) {
+                .is_none_or(|r| r.records != s.records || r.check != s.check)
+            {
                 let bytes = serde_json::to_vec_pretty(&stored).expect("serializes");
                 if let Err(e) = ctx.store.put(SETUP_KEY, Expect::Any, bytes).await {
                     warn!("keeping the failover setup as read: {e}");
@@ -122,14 +111,18 @@ async fn read_setup_within(ctx: &Ctx, wait: Duration) -> (Option<FailoverSetup>,
             standby_core::duration::human(wait)
         ),
     };
-    let remembered = ctx
-        .store
-        .get(SETUP_KEY)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|v| serde_json::from_slice(&v.bytes).ok());
-    (remembered, Some(why))
+    (remembered_setup(&ctx.store).await, Some(why))
+}
+
+/// The failover setup as last recorded (`read_at` set), if any.
+pub async fn remembered_setup(store: &Arc<dyn Store>) -> Option<FailoverSetup> {
+    read_doc(store, SETUP_KEY).await
+}
+
+/// A document this module keeps; an unreadable or missing one is `None` (it is only a memory).
+async fn read_doc<T: serde::de::DeserializeOwned>(store: &Arc<dyn Store>, key: &str) -> Option<T> {
+    let got = store.get(key).await.ok()??;
+    serde_json::from_slice(&got.bytes).ok()
 }
 
 /// Where the name points: the gate (data plane), or the record read within [`RECORD_WAIT`],
@@ -180,8 +173,7 @@ pub async fn answer(ctx: &Ctx) -> Result<Option<RecordObservation>, AwsError> {
 }
 
 async fn last_known(ctx: &Ctx) -> Option<LastKnown> {
-    let got = ctx.store.get(LAST_KNOWN_KEY).await.ok()??;
-    serde_json::from_slice(&got.bytes).ok()
+    read_doc(&ctx.store, LAST_KNOWN_KEY).await
 }
 
 /// Keeps the record just read for a later read that fails; written only when it changed.

@@ -29,24 +29,39 @@ pub async fn current(
     name: &str,
     t: RecordType,
 ) -> Result<Option<RecordObservation>, AwsError> {
+    Ok(named_sets(client, zone_id, name, t, 1)
+        .await?
+        .first()
+        .and_then(|r| {
+            r.resource_records()
+                .first()
+                .map(|v| RecordObservation::read(v.value().to_string(), r.ttl()))
+        }))
+}
+
+/// The record sets of exactly `name` and `t`: the listing starts there, at most `max` sets.
+async fn named_sets(
+    client: &Client,
+    zone_id: &str,
+    name: &str,
+    t: RecordType,
+    max: i32,
+) -> Result<Vec<ResourceRecordSet>, AwsError> {
     let out = client
         .list_resource_record_sets()
         .hosted_zone_id(zone_id)
         .start_record_name(name)
         .start_record_type(rr_type(t))
-        .max_items(1)
+        .max_items(max)
         .send()
         .await
         .map_err(|e| AwsError::new("ListResourceRecordSets", format!("{zone_id} {name}"), e))?;
     Ok(out
         .resource_record_sets()
         .iter()
-        .find(|r| same_name(r.name(), name) && *r.r#type() == rr_type(t))
-        .and_then(|r| {
-            r.resource_records()
-                .first()
-                .map(|v| RecordObservation::read(v.value().to_string(), r.ttl()))
-        }))
+        .filter(|r| same_name(r.name(), name) && *r.r#type() == rr_type(t))
+        .cloned()
+        .collect())
 }
 
 /// UPSERTs the record; returns the change id to poll.
@@ -134,30 +149,21 @@ pub async fn failover_setup(
     t: RecordType,
     health_check_id: Option<&str>,
 ) -> Result<standby_core::dns_setup::FailoverSetup, AwsError> {
-    let out = client
-        .list_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .start_record_name(name)
-        .start_record_type(rr_type(t))
-        .max_items(10)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("ListResourceRecordSets", format!("{zone_id} {name}"), e))?;
-    let records = out
-        .resource_record_sets()
-        .iter()
-        .filter(|r| same_name(r.name(), name) && *r.r#type() == rr_type(t))
-        .map(|r| standby_core::dns_setup::FailoverRecord {
-            role: r.failover().map(|f| f.as_str().to_string()),
-            value: r
-                .resource_records()
-                .first()
-                .map(|v| v.value().to_string())
-                .unwrap_or_default(),
-            health_check_id: r.health_check_id().map(str::to_string),
-        })
-        .collect();
-    let records: Vec<standby_core::dns_setup::FailoverRecord> = records;
+    // A name has at most a PRIMARY, a SECONDARY and (misconfigured) a simple set; 10 is ample.
+    let records: Vec<standby_core::dns_setup::FailoverRecord> =
+        named_sets(client, zone_id, name, t, 10)
+            .await?
+            .iter()
+            .map(|r| standby_core::dns_setup::FailoverRecord {
+                role: r.failover().map(|f| f.as_str().to_string()),
+                value: r
+                    .resource_records()
+                    .first()
+                    .map(|v| v.value().to_string())
+                    .unwrap_or_default(),
+                health_check_id: r.health_check_id().map(str::to_string),
+            })
+            .collect();
     let primary_check = records
         .iter()
         .find(|r| r.role.as_deref() == Some("PRIMARY"))

@@ -78,7 +78,7 @@ async fn by_gate(
         g.body.trim_end(),
         change.to
     );
-    let mut details = json!({
+    let details = json!({
         "method": "failover_records",
         "gate": url,
         "gate_body": g.body,
@@ -90,30 +90,12 @@ async fn by_gate(
         "reaction_bound_ms": g.reaction_bound_ms,
     });
     let resolution = wait_resolved(ctx, change, deadline).await;
-    let ok = resolution.done();
-    resolution.into_details(&mut details, submitted_at);
-    if ok {
-        StepOutcome::ok(
-            format!(
-                "{} {} -> {} (gate {url} written; resolvers answer {} after {})",
-                change.name,
-                change.from.as_deref().unwrap_or("(none)"),
-                change.to,
-                change.to,
-                human_ms(&details["resolved_ms"])
-            ),
-            details,
-        )
-    } else {
-        StepOutcome::failed(
-            format!(
-                "gate {url} written, but DNS does not answer {} yet: {}",
-                change.to,
-                details["resolvers_said"].as_str().unwrap_or("")
-            ),
-            details,
-        )
-    }
+    resolution.outcome(
+        change,
+        &format!("gate {url} written"),
+        details,
+        submitted_at,
+    )
 }
 
 async fn by_record(
@@ -180,35 +162,15 @@ async fn by_record(
         }
     };
     details["insync_at"] = json!(insync_at);
-    let ok = resolution.done();
-    resolution.into_details(&mut details, submitted_at);
-    if ok {
-        StepOutcome::ok(
-            format!(
-                "{} {} -> {} (change {id}{}; resolvers answer {} after {})",
-                change.name,
-                change.from.as_deref().unwrap_or("(none)"),
-                change.to,
-                if insync_at.is_some() {
-                    " INSYNC"
-                } else {
-                    " not INSYNC yet"
-                },
-                change.to,
-                human_ms(&details["resolved_ms"])
-            ),
-            details,
-        )
-    } else {
-        StepOutcome::failed(
-            format!(
-                "change {id} submitted, but DNS does not answer {} yet: {}",
-                change.to,
-                details["resolvers_said"].as_str().unwrap_or("")
-            ),
-            details,
-        )
-    }
+    let done = format!(
+        "change {id} {}",
+        if insync_at.is_some() {
+            "INSYNC"
+        } else {
+            "submitted, not INSYNC yet"
+        }
+    );
+    resolution.outcome(change, &done, details, submitted_at)
 }
 
 /// Polls GetChange while Route 53 says PENDING; resolves to when it said INSYNC.
@@ -240,6 +202,41 @@ struct Resolution {
 impl Resolution {
     fn done(&self) -> bool {
         !self.no_server && self.first_target.iter().all(Option::is_some)
+    }
+
+    /// The step's outcome once the wait ended: `done` says what the flip did ("gate ...
+    /// written"), the details get the resolvers' answers.
+    fn outcome(
+        self,
+        change: &plan::DnsChange,
+        done: &str,
+        mut details: serde_json::Value,
+        submitted_at: DateTime<Utc>,
+    ) -> StepOutcome {
+        let ok = self.done();
+        self.into_details(&mut details, submitted_at);
+        if ok {
+            StepOutcome::ok(
+                format!(
+                    "{} {} -> {} ({done}; resolvers answer {} after {})",
+                    change.name,
+                    change.from.as_deref().unwrap_or("(none)"),
+                    change.to,
+                    change.to,
+                    human_ms(&details["resolved_ms"])
+                ),
+                details,
+            )
+        } else {
+            StepOutcome::failed(
+                format!(
+                    "{done}, but DNS does not answer {} yet: {}",
+                    change.to,
+                    details["resolvers_said"].as_str().unwrap_or("")
+                ),
+                details,
+            )
+        }
     }
 
     fn into_details(self, details: &mut serde_json::Value, submitted_at: DateTime<Utc>) {
