@@ -550,9 +550,11 @@ async fn a_flood_of_idle_local_clients_cannot_blind_the_probes() {
     assert_eq!(run_files(&h), 0, "no run started");
 }
 
-/// Observation 4, the other half: when this host does run out of descriptors, the probes that
-/// cannot be sent are its own fault: the orchestrator reports itself impaired, the primary is
-/// not judged down, and nothing fails over.
+/// Observation 4, the other half: when this host does run out of descriptors, whatever part of
+/// the daemon meets the full table (the probe, the verdict's write, the endpoint's accept) is
+/// reported as the orchestrator's own impairment; the primary is not judged down and nothing
+/// fails over. Which part meets it is a race (a probe's closed socket is often the next probe's
+/// descriptor): the probe's side is pinned by `a_probe_that_meets_a_full_descriptor_table...`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
     let h = Harness::start("res-emfile").await;
@@ -577,15 +579,7 @@ async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(held);
-    let mut last = None;
-    let until = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < until {
-        last = get(&addr, "/healthz");
-        if last.as_ref().is_some_and(|(s, _)| *s == 200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let last = healthz_within(&addr, Duration::from_secs(15)).await;
     stop(daemon);
     let serve_log = log(&h, "serve.log");
     assert!(
@@ -593,12 +587,90 @@ async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
         "healthy again within 15s once descriptors are free; /healthz: {last:?}\n{serve_log}"
     );
     assert!(
-        serve_log.contains("ORCHESTRATOR IMPAIRED (probe)"),
-        "the probes did meet the exhausted table:\n{serve_log}"
+        serve_log.contains("ORCHESTRATOR IMPAIRED ("),
+        "the daemon met the full table and said so:\n{serve_log}"
     );
+    // A probe that met the table and was counted against the primary would show in a verdict.
+    let blamed: Vec<&str> = serve_log
+        .lines()
+        .filter(|l| l.contains("verdict changed") && l.contains("Too many open files"))
+        .collect();
+    assert!(blamed.is_empty(), "{blamed:?}\n{serve_log}");
     assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
     assert!(!serve_log.contains("panicked"), "{serve_log}");
     assert_eq!(serving(&h), "primary");
+}
+
+/// The probe's side of observation 4, without the race: while the failpoint's file exists every
+/// probe is sent with the daemon's descriptor table really full, so every round fails with
+/// EMFILE. That is the orchestrator's impairment (`probe`), never a failed round of the
+/// primary's: rounds far past the failure threshold fail over nothing, and once the table is
+/// free again the impairment is mended and the primary is still the one serving.
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_that_meets_a_full_descriptor_table_impairs_the_orchestrator_only() {
+    let h = Harness::start("res-fullfd").await;
+    let addr = listen(&h);
+    let flag = h.dir.0.join("full-table");
+    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
+    let daemon: Daemon = h
+        .command(&["serve"])
+        .env(
+            "FAILPOINTS",
+            format!("probe:full-table=return({})", flag.display()),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap()
+        .into();
+    wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
+    std::fs::write(&flag, b"").unwrap();
+    wait_for("the probe's impairment", Duration::from_secs(10), || {
+        log(&h, "serve.log").contains("ORCHESTRATOR IMPAIRED (probe)")
+    })
+    .await;
+    // Five seconds of 200 ms rounds: twenty-five times the failure threshold.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    std::fs::remove_file(&flag).unwrap();
+    wait_for("the impairment mended", Duration::from_secs(10), || {
+        log(&h, "serve.log").contains("orchestrator no longer impaired (probe)")
+    })
+    .await;
+    let last = healthz_within(&addr, Duration::from_secs(10)).await;
+    stop(daemon);
+    let serve_log = log(&h, "serve.log");
+    assert!(
+        last.as_ref().is_some_and(|(s, _)| *s == 200),
+        "/healthz: {last:?}\n{serve_log}"
+    );
+    assert!(
+        serve_log.contains("Too many open files"),
+        "the impairment names the cause:\n{serve_log}"
+    );
+    let blamed: Vec<&str> = serve_log
+        .lines()
+        .filter(|l| l.contains("verdict changed") && l.contains("Too many open files"))
+        .collect();
+    assert!(blamed.is_empty(), "{blamed:?}\n{serve_log}");
+    assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
+    assert_eq!(run_files(&h), 0, "no run started:\n{serve_log}");
+    assert_eq!(serving(&h), "primary");
+}
+
+/// `/healthz` until it answers 200 or `within` passes; the last answer either way.
+async fn healthz_within(addr: &str, within: Duration) -> Option<(u16, String)> {
+    let mut last = None;
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        last = get(addr, "/healthz");
+        if last.as_ref().is_some_and(|(s, _)| *s == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
 }
 
 /// Observation 5: an answer that echoes the request was cut before redaction, leaking most of
