@@ -481,6 +481,7 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
             esc(set)
         );
     }
+    aws_calls(&mut o, &standby_aws::calls::process().snapshot());
 
     head(
         &mut o,
@@ -554,6 +555,73 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
     );
     let _ = writeln!(o, "standby_webhooks_dropped_total {}", s.webhooks_dropped);
     o
+}
+
+/// Every request to AWS since the daemon started (see `standby_aws::calls`): by outcome, the
+/// SDK's retries apart, and the latency of each request.
+fn aws_calls(o: &mut String, calls: &BTreeMap<(String, String), standby_aws::calls::Counts>) {
+    head(
+        o,
+        "standby_aws_calls_total",
+        "counter",
+        "Requests sent to AWS (each SDK attempt) by service, operation and outcome: ok, throttled, client_error, server_error, transport.",
+    );
+    for ((svc, op), c) in calls {
+        for (outcome, n) in &c.by_outcome {
+            let _ = writeln!(
+                o,
+                "standby_aws_calls_total{{service=\"{}\",operation=\"{}\",outcome=\"{}\"}} {n}",
+                esc(svc),
+                esc(op),
+                outcome.as_str()
+            );
+        }
+    }
+    head(
+        o,
+        "standby_aws_retries_total",
+        "counter",
+        "Requests to AWS that were the SDK retrying a call (after throttling, a 5xx or no answer).",
+    );
+    for ((svc, op), c) in calls {
+        let _ = writeln!(
+            o,
+            "standby_aws_retries_total{{service=\"{}\",operation=\"{}\"}} {}",
+            esc(svc),
+            esc(op),
+            c.retries
+        );
+    }
+    head(
+        o,
+        "standby_aws_call_duration_seconds",
+        "histogram",
+        "Latency of each request to AWS.",
+    );
+    for ((svc, op), c) in calls {
+        let labels = format!("service=\"{}\",operation=\"{}\"", esc(svc), esc(op));
+        for (b, n) in standby_aws::calls::BUCKETS.iter().zip(&c.buckets) {
+            let _ = writeln!(
+                o,
+                "standby_aws_call_duration_seconds_bucket{{{labels},le=\"{b}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "standby_aws_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            c.requests
+        );
+        let _ = writeln!(
+            o,
+            "standby_aws_call_duration_seconds_sum{{{labels}}} {:.6}",
+            c.seconds
+        );
+        let _ = writeln!(
+            o,
+            "standby_aws_call_duration_seconds_count{{{labels}}} {}",
+            c.requests
+        );
+    }
 }
 
 #[cfg(test)]

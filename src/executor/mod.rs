@@ -211,7 +211,12 @@ pub async fn execute_with<S: StepRunner>(
         }
         test_hold(ctx, &format!("started:{}", step.name)).await;
 
-        let timed = tokio::time::timeout(step.timeout, steps.run(ctx, &journal.record, &step));
+        // The step's AWS requests, retries and throttling, for its record and the report.
+        let tally = std::sync::Arc::new(standby_aws::calls::Tally::default());
+        let timed = tokio::time::timeout(
+            step.timeout,
+            standby_aws::calls::counted(tally.clone(), steps.run(ctx, &journal.record, &step)),
+        );
         // A drill's own steps yield to a real failure at once; cleanup steps always finish.
         let yields = journal.record.kind.is_drill() && !step.cleanup;
         let outcome = tokio::select! {
@@ -244,6 +249,19 @@ pub async fn execute_with<S: StepRunner>(
             };
             rec.reason = outcome.reason.clone();
             rec.details = outcome.details;
+            let (requests, retries, throttled) = tally.totals();
+            if requests > 0 {
+                if !rec.details.is_object() {
+                    rec.details = json!({});
+                }
+                rec.details["aws"] = json!({
+                    "requests": requests, "retries": retries, "throttled": throttled,
+                    "by_operation": tally.snapshot().into_iter().map(|((svc, op), c)| json!({
+                        "service": svc, "operation": op, "requests": c.requests,
+                        "retries": c.retries, "outcomes": c.by_outcome,
+                    })).collect::<Vec<_>>(),
+                });
+            }
         }
         if outcome.ok {
             info!(run = %journal.record.id, "step {}/{total} {} succeeded in {}: {}", i + 1, step.name, human(took), outcome.reason);

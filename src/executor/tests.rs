@@ -101,6 +101,7 @@ fn capacity(n: u32) -> AsgCapacity {
         min: n,
         max: n.max(4),
         in_service: n,
+        pending: 0,
     }
 }
 

@@ -490,7 +490,7 @@ impl Engine {
                 self.progress.clone(),
             );
             let (src_bucket, dst_bucket) = (src_bucket.to_string(), dst_bucket.to_string());
-            set_tasks.spawn(async move {
+            set_tasks.spawn(standby_aws::calls::carry(async move {
                 let r = copy_one(
                     &client,
                     &permits,
@@ -506,7 +506,7 @@ impl Engine {
                     progress.bytes_done.fetch_add(size, Ordering::Relaxed);
                 }
                 (key, size, r)
-            });
+            }));
         }
         let mut copied = Vec::new();
         let mut failures = Vec::new();
@@ -579,11 +579,11 @@ impl Engine {
             }
             let (client, permits, dst_bucket) =
                 (client.clone(), permits.clone(), dst_bucket.to_string());
-            heads.spawn(async move {
+            heads.spawn(standby_aws::calls::carry(async move {
                 let _p = permits.acquire_owned().await;
                 let h = s3::head(&client, &dst_bucket, &key).await;
                 (key, size, c, h)
-            });
+            }));
         }
         while let Some(j) = heads.join_next().await {
             let Ok((key, size, mut c, h)) = j else {
@@ -641,7 +641,7 @@ async fn copy_one(
             key.to_string(),
             upload_id.clone(),
         );
-        parts.spawn(async move {
+        parts.spawn(standby_aws::calls::carry(async move {
             let _p = permits.acquire_owned().await.map_err(|e| e.to_string())?;
             s3::copy_part(
                 &client,
@@ -656,7 +656,7 @@ async fn copy_one(
             .await
             .map(|etag| (n, etag))
             .map_err(|e| e.to_string())
-        });
+        }));
         first = last + 1;
         n += 1;
     }

@@ -1,7 +1,7 @@
 //! Auto Scaling: observe groups, set their capacity, count InService instances.
 
 use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::types::LifecycleState;
+use aws_sdk_autoscaling::types::{LifecycleState, ScalingActivityStatusCode};
 
 use super::AwsError;
 use standby_core::plan::AsgCapacity;
@@ -34,8 +34,57 @@ pub async fn describe(
                     .iter()
                     .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
                     .count() as u32,
+                pending: g
+                    .instances()
+                    .iter()
+                    .filter(|i| {
+                        matches!(
+                            i.lifecycle_state(),
+                            Some(
+                                LifecycleState::Pending
+                                    | LifecycleState::PendingWait
+                                    | LifecycleState::PendingProceed
+                            )
+                        )
+                    })
+                    .count() as u32,
             });
             (n.clone(), cap)
+        })
+        .collect())
+}
+
+/// The group's launches that failed at or after `since` (AWS's clock), newest first, with EC2's
+/// reason (`InsufficientInstanceCapacity`: "We currently do not have sufficient p4d.24xlarge
+/// capacity in the Availability Zone you requested..."). One page of the newest activities is
+/// enough: a scale step looks every few seconds.
+pub async fn failed_launches(
+    client: &Client,
+    name: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<standby_core::capacity::FailedLaunch>, AwsError> {
+    let out = client
+        .describe_scaling_activities()
+        .auto_scaling_group_name(name)
+        .max_records(50)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeScalingActivities", name, e))?;
+    Ok(out
+        .activities()
+        .iter()
+        .filter(|a| a.status_code() == Some(&ScalingActivityStatusCode::Failed))
+        .filter_map(|a| {
+            let at = a.start_time()?;
+            let at = chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())?;
+            (at >= since).then(|| standby_core::capacity::FailedLaunch {
+                at,
+                reason: a
+                    .status_message()
+                    .or(a.description())
+                    .unwrap_or("launch failed (AWS gave no reason)")
+                    .to_string(),
+            })
         })
         .collect())
 }

@@ -3,6 +3,7 @@
 //! is derived.
 
 pub mod asg;
+pub mod calls;
 pub mod dns;
 pub mod fence;
 pub mod gate;
@@ -171,15 +172,17 @@ impl Clients {
         let deadline = control_plane_timeouts(cfg);
         let interceptor = fence.map(fence::Interceptor);
         let asg = |conf: &aws_config::SdkConfig| {
-            let mut b =
-                aws_sdk_autoscaling::config::Builder::from(conf).timeout_config(deadline.clone());
+            let mut b = aws_sdk_autoscaling::config::Builder::from(conf)
+                .timeout_config(deadline.clone())
+                .interceptor(calls::Interceptor);
             if let Some(i) = &interceptor {
                 b = b.interceptor(i.clone());
             }
             aws_sdk_autoscaling::Client::from_conf(b.build())
         };
-        let mut route53 =
-            aws_sdk_route53::config::Builder::from(&global).timeout_config(deadline.clone());
+        let mut route53 = aws_sdk_route53::config::Builder::from(&global)
+            .timeout_config(deadline.clone())
+            .interceptor(calls::Interceptor);
         if let Some(i) = &interceptor {
             route53 = route53.interceptor(i.clone());
         }
@@ -264,9 +267,11 @@ pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// Path-style addressing: works with every S3-compatible endpoint (and the emulator), and bucket
-/// names with dots.
+/// names with dots. Every request counted ([`calls`]).
 fn s3_builder(conf: &aws_config::SdkConfig) -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::from(conf).force_path_style(true)
+    aws_sdk_s3::config::Builder::from(conf)
+        .force_path_style(true)
+        .interceptor(calls::Interceptor)
 }
 
 pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
@@ -302,7 +307,13 @@ pub async fn observe_asgs(
         &'a standby_core::config::Region,
         Result<Vec<(String, Option<standby_core::plan::AsgCapacity>)>, AwsError>,
     ) {
-        let names: Vec<String> = region.asgs.iter().map(|a| a.name.clone()).collect();
+        // Spares too: the plan sizes them and preflight checks they exist.
+        let names: Vec<String> = region
+            .asgs
+            .iter()
+            .flat_map(|a| std::iter::once(&a.name).chain(&a.fallback))
+            .cloned()
+            .collect();
         (
             region,
             asg::describe(clients.asg(region.side), &names).await,

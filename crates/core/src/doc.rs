@@ -197,6 +197,42 @@ impl<'d, 's> Section<'d, 's> {
         }
     }
 
+    /// A count (`3`) or a share of something (`"75%"`, above 0 and at most 100).
+    pub fn count_or_percent(&mut self, key: &str) -> Option<At<Amount>> {
+        let v = self.raw(key)?;
+        let offset = v.span().start;
+        match v.get_ref() {
+            DeValue::Integer(_) => self.opt_int(key).map(|n| At {
+                value: Amount::Count(n.value),
+                offset,
+            }),
+            DeValue::String(s) => {
+                let pct = s
+                    .strip_suffix('%')
+                    .and_then(|n| n.trim().parse::<f64>().ok())
+                    .filter(|p| *p > 0.0 && *p <= 100.0);
+                match pct {
+                    Some(p) => Some(At {
+                        value: Amount::Percent(p),
+                        offset,
+                    }),
+                    None => {
+                        self.error(
+                            offset,
+                            key,
+                            format!("{s:?} is not a share: write it as \"75%\" (above 0, at most 100%) or give a count"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.mistyped(key, v, "a count or a share like \"75%\"");
+                None
+            }
+        }
+    }
+
     /// An integer within `[min, max]`, or `default` when absent.
     pub fn int_in(
         &mut self,
@@ -465,4 +501,11 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
     }
+}
+
+/// A count, or a share of a whole ([`Section::count_or_percent`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    Count(i64),
+    Percent(f64),
 }

@@ -134,17 +134,19 @@ pub fn policy(cfg: &Config, account: &Account) -> Value {
         "Sid": "DescribeGroups",
         "Effect": "Allow",
         "Action": actions(Scope::Any, &[]),
-        // DescribeAutoScalingGroups supports no resource-level permissions.
+        // DescribeAutoScalingGroups and DescribeScalingActivities support no resource-level
+        // permissions.
         "Resource": ["*"],
     }));
     let account_id = account.account_id.as_deref().unwrap_or("*");
     let groups: Vec<String> = [&cfg.primary, &cfg.standby]
         .iter()
         .flat_map(|r| {
-            r.asgs.iter().map(move |g| {
+            // Spares are scaled too, when a group's launches fail.
+            r.asgs.iter().flat_map(|g| std::iter::once(&g.name).chain(&g.fallback)).map(move |name| {
                 format!(
-                    "arn:aws:autoscaling:{}:{account_id}:autoScalingGroup:*:autoScalingGroupName/{}",
-                    r.region, g.name
+                    "arn:aws:autoscaling:{}:{account_id}:autoScalingGroup:*:autoScalingGroupName/{name}",
+                    r.region
                 )
             })
         })

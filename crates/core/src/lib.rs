@@ -15,6 +15,7 @@
 //!   a run did), [`report`] (record → RTO/RPO figures, JSON, Markdown, HTML, SVG);
 //! - the IAM policy: [`operations`] (every AWS call standby makes), [`iam`].
 
+pub mod capacity;
 pub mod check;
 pub mod config;
 pub mod detector;

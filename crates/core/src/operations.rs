@@ -181,6 +181,14 @@ pub const OPERATIONS: &[Operation] = &[
         "aws::asg::describe",
     ),
     op(
+        "describe_scaling_activities",
+        "autoscaling",
+        "DescribeScalingActivities",
+        &["autoscaling:DescribeScalingActivities"],
+        Scope::Any,
+        "aws::asg::failed_launches",
+    ),
+    op(
         "update_auto_scaling_group",
         "autoscaling",
         "UpdateAutoScalingGroup",

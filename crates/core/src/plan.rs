@@ -39,6 +39,9 @@ pub struct AsgCapacity {
     pub min: u32,
     pub max: u32,
     pub in_service: u32,
+    /// Launched, not InService yet (booting, lifecycle hooks).
+    #[serde(default)]
+    pub pending: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -130,6 +133,29 @@ pub struct AsgChange {
     pub desired: u32,
     pub min: u32,
     pub max: u32,
+    /// Scaling up: InService instances enough to go on to verify and flip while the rest keeps
+    /// launching. `None` (and in journals from before it existed): `desired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_serving: Option<u32>,
+    /// Scaling up: spare groups asked, in order, for what is still missing once this group's
+    /// launches fail (no capacity for its instance type, a quota).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback: Vec<Spare>,
+}
+
+/// A pre-created spare group a scale-up may fall back to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Spare {
+    pub name: String,
+    /// As observed at planning time; `None`: not found (preflight fails on it).
+    pub from: Option<AsgCapacity>,
+}
+
+impl AsgChange {
+    /// The InService count at which the scale step may end.
+    pub fn enough(&self) -> u32 {
+        self.min_serving.unwrap_or(self.desired).min(self.desired)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -290,6 +316,7 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
                         Some(c) => (c.min.min(desired), c.max.max(desired)),
                         None => (desired.min(spec.warm), desired),
                     };
+                    let up = *target == Capacity::Serving;
                     AsgChange {
                         side: *side,
                         region: region.region.clone(),
@@ -298,9 +325,47 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
                         desired,
                         min,
                         max,
+                        min_serving: (up && spec.min_serving < desired).then_some(spec.min_serving),
+                        fallback: if up {
+                            spec.fallback
+                                .iter()
+                                .map(|f| Spare {
+                                    name: f.clone(),
+                                    from: observed(world, *side, f),
+                                })
+                                .collect()
+                        } else {
+                            Vec::new()
+                        },
                     }
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            // Back to warm: spares a scale-up may have used go back to 0 (at planning time no
+            // one knows yet whether the scale-up will need them).
+            let spares = match target {
+                Capacity::Warm => region
+                    .asgs
+                    .iter()
+                    .flat_map(|spec| &spec.fallback)
+                    .map(|f| {
+                        let from = observed(world, *side, f);
+                        AsgChange {
+                            side: *side,
+                            region: region.region.clone(),
+                            name: f.clone(),
+                            from,
+                            desired: 0,
+                            min: 0,
+                            max: from.map_or(0, |c| c.max),
+                            min_serving: None,
+                            fallback: Vec::new(),
+                        }
+                    })
+                    .collect(),
+                Capacity::Serving => Vec::new(),
+            };
+            let mut groups = groups;
+            groups.extend(spares);
             Changes::Asgs { groups }
         }
         Action::Verify {
@@ -358,13 +423,23 @@ pub fn preflight(
     readiness: Option<&crate::smoke::Readiness>,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
+    // A group scaled by two steps (up, then back to warm) is checked once.
+    let mut seen = std::collections::BTreeSet::new();
     for step in plan.steps.iter().filter(|s| s.phase == phase) {
         if let Changes::Asgs { groups } = &step.changes {
-            for g in groups {
-                let found = observed(world, g.side, &g.name);
+            // The spares too: a fallback that is not there is found now, not in the outage.
+            let named = groups.iter().flat_map(|g| {
+                std::iter::once((g, g.name.as_str()))
+                    .chain(g.fallback.iter().map(move |f| (g, f.name.as_str())))
+            });
+            for (g, name) in named {
+                if !seen.insert(name.to_string()) {
+                    continue;
+                }
+                let found = observed(world, g.side, name);
                 checks.push(match found {
                     Some(c) => Check {
-                        name: format!("asg {} ({})", g.name, g.region),
+                        name: format!("asg {name} ({})", g.region),
                         ok: true,
                         warning: false,
                         reason: format!(
@@ -373,7 +448,7 @@ pub fn preflight(
                         ),
                     },
                     None => Check {
-                        name: format!("asg {} ({})", g.name, g.region),
+                        name: format!("asg {name} ({})", g.region),
                         ok: false,
                         warning: false,
                         reason: match world
@@ -382,10 +457,10 @@ pub fn preflight(
                             .find(|u| u.starts_with(g.side.as_str()))
                         {
                             Some(why) => {
-                                format!("Auto Scaling group {:?} could not be read: {why}", g.name)
+                                format!("Auto Scaling group {name:?} could not be read: {why}")
                             }
                             None => {
-                                format!("Auto Scaling group {:?} not found in {}", g.name, g.region)
+                                format!("Auto Scaling group {name:?} not found in {}", g.region)
                             }
                         },
                     },
@@ -529,6 +604,24 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
                         "       {} {}: {from} -> desired {} (min {}, max {})",
                         g.region, g.name, g.desired, g.min, g.max
                     );
+                    if let Some(m) = g.min_serving {
+                        let _ = writeln!(
+                            out,
+                            "         goes on at {m} InService; the rest keeps launching"
+                        );
+                    }
+                    for (i, f) in g.fallback.iter().enumerate() {
+                        let _ = writeln!(
+                            out,
+                            "         if launches fail: {}. spare group {} ({}) asked for what is missing",
+                            i + 1,
+                            f.name,
+                            match f.from {
+                                Some(c) => format!("now desired {}, max {}", c.desired, c.max),
+                                None => "NOT FOUND".to_string(),
+                            }
+                        );
+                    }
                 }
             }
             Changes::Dns(d) => {
@@ -632,6 +725,7 @@ standby = "usw2.example.com"
                 min: 0,
                 max,
                 in_service: desired,
+                pending: 0,
             })
         };
         World {

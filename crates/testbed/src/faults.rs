@@ -18,7 +18,6 @@
 //! can target "the UPSERT of the DNS flip" and nothing else. Randomness is a seeded xorshift:
 //! a run is repeatable.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +38,10 @@ pub enum Fault {
     Hang,
     /// Answer this status with a generic `InternalFailure`.
     Status(u16),
+    /// Forward the call, after this long (a region under load answers slowly).
+    Latency(std::time::Duration),
+    /// Close the connection without an answer (a reset mid-call).
+    Reset,
 }
 
 /// Which calls a rule hits, and how often.
@@ -105,6 +108,7 @@ struct Shared {
     rules: Mutex<Vec<Rule>>,
     calls: Mutex<Vec<Call>>,
     rng: Mutex<u64>,
+    reality: Mutex<crate::reality::Model>,
 }
 
 pub struct FaultProxy {
@@ -133,6 +137,7 @@ impl FaultProxy {
             rules: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
             rng: Mutex::new(seed.max(1)),
+            reality: Mutex::new(crate::reality::Model::default()),
         });
         let s = shared.clone();
         let task = tokio::spawn(async move {
@@ -142,9 +147,10 @@ impl FaultProxy {
                 };
                 let s = s.clone();
                 tokio::spawn(async move {
+                    // An `Err` makes hyper drop the connection unanswered: a reset.
                     let service = hyper::service::service_fn(move |req| {
                         let s = s.clone();
-                        async move { Ok::<_, Infallible>(handle(&s, req).await) }
+                        async move { handle(&s, req).await.ok_or(Reset) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -167,16 +173,40 @@ impl FaultProxy {
         self.shared.rules.lock().expect("rules").clear();
     }
 
+    /// What AWS does over time that moto does at once (see [`crate::reality`]); replaces the
+    /// previous setting, keeping what the model has seen (launches, changes).
+    pub fn set_reality(&self, reality: crate::reality::Reality) {
+        self.shared.reality.lock().expect("reality").reality = reality;
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.shared.calls.lock().expect("calls").clone()
     }
 }
 
-async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reset by the fault proxy")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+/// The answer to one call; `None` resets the connection.
+async fn handle(s: &Shared, req: Request<Incoming>) -> Option<Response<Full<Bytes>>> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return answer(400, "text/plain", format!("reading the request: {e}")),
+        Err(e) => {
+            return Some(answer(
+                400,
+                "text/plain",
+                format!("reading the request: {e}"),
+            ));
+        }
     };
     let service = service_of(&parts.headers);
     let region = scope_part(&parts.headers, 2);
@@ -202,9 +232,75 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     });
     match fault {
         Some(Fault::Hang) => std::future::pending().await,
-        Some(f) => fault_answer(&service, &f),
-        None => forward(s, parts, body).await,
+        Some(Fault::Reset) => None,
+        Some(Fault::Latency(d)) => {
+            tokio::time::sleep(d).await;
+            Some(modelled(s, &service, &operation, parts, body).await)
+        }
+        Some(f) => Some(fault_answer(&service, &f)),
+        None => Some(modelled(s, &service, &operation, parts, body).await),
     }
+}
+
+/// How the reality model rewrites one kind of answer: (model, request path, body, now).
+type Rewrite = fn(&mut crate::reality::Model, &str, &str, std::time::Instant) -> String;
+
+/// Forwards to moto and lets the reality model rewrite what it says about time and capacity.
+async fn modelled(
+    s: &Shared,
+    service: &str,
+    operation: &str,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let now = std::time::Instant::now();
+    let path = parts.uri.path().to_string();
+    if (service, operation) == ("autoscaling", "DescribeScalingActivities") {
+        // moto keeps no activities: look at the group first (the model records its launches
+        // from what it sees), then answer from the model.
+        let form = String::from_utf8_lossy(&body).into_owned();
+        let group = form
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("AutoScalingGroupName="))
+            .unwrap_or_default()
+            .to_string();
+        let describe = format!(
+            "Action=DescribeAutoScalingGroups&Version=2011-01-01&AutoScalingGroupNames.member.1={group}"
+        );
+        let (status, _, seen) = forward_raw(s, parts, Bytes::from(describe)).await;
+        if status != 200 {
+            return answer(
+                status,
+                "text/xml",
+                String::from_utf8_lossy(&seen).into_owned(),
+            );
+        }
+        let mut model = s.reality.lock().expect("reality");
+        model.groups(&String::from_utf8_lossy(&seen), now);
+        return answer(200, "text/xml", model.activities(&group, now));
+    }
+    let (status, headers, bytes) = forward_raw(s, parts, body).await;
+    let rewrite: Option<Rewrite> = match (service, operation) {
+        _ if status != 200 => None,
+        ("route53", "ChangeResourceRecordSets") => Some(|m, _, b, now| m.submitted(b, now)),
+        ("route53", "GetChange") => Some(|m, path, b, now| m.change(path, b, now)),
+        ("autoscaling", "DescribeAutoScalingGroups") => Some(|m, _, b, now| m.groups(b, now)),
+        _ => None,
+    };
+    let bytes = match rewrite {
+        Some(f) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let mut model = s.reality.lock().expect("reality");
+            Bytes::from(f(&mut model, &path, &text, now))
+        }
+        None => bytes,
+    };
+    let mut out = Response::builder().status(status);
+    for (k, v) in headers {
+        out = out.header(k, v);
+    }
+    out.body(Full::new(bytes))
+        .unwrap_or_else(|e| answer(502, "text/plain", e.to_string()))
 }
 
 /// The first rule that matches and fires; spends a `first` rule's count.
@@ -234,11 +330,12 @@ fn pick(s: &Shared, service: &str, operation: &str, region: &str) -> Option<Faul
     None
 }
 
-async fn forward(
+/// moto's answer: status, headers (framing ones left out), body.
+async fn forward_raw(
     s: &Shared,
     parts: hyper::http::request::Parts,
     body: Bytes,
-) -> Response<Full<Bytes>> {
+) -> (u16, Vec<(String, Vec<u8>)>, Bytes) {
     let path = parts
         .uri
         .path_and_query()
@@ -246,7 +343,7 @@ async fn forward(
         .unwrap_or("/");
     let url = format!("{}{path}", s.upstream);
     let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
-        return answer(405, "text/plain", "method".into());
+        return (405, Vec::new(), Bytes::from_static(b"method"));
     };
     let mut req = s.client.request(method, url).body(body.to_vec());
     for (k, v) in &parts.headers {
@@ -270,14 +367,9 @@ async fn forward(
                 .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
                 .collect();
             let bytes = resp.bytes().await.unwrap_or_default();
-            let mut out = Response::builder().status(status);
-            for (k, v) in headers {
-                out = out.header(k, v);
-            }
-            out.body(Full::new(bytes))
-                .unwrap_or_else(|e| answer(502, "text/plain", e.to_string()))
+            (status, headers, bytes)
         }
-        Err(e) => answer(502, "text/plain", format!("upstream: {e}")),
+        Err(e) => (502, Vec::new(), Bytes::from(format!("upstream: {e}"))),
     }
 }
 
@@ -301,7 +393,9 @@ fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
             "The request was rejected because Route 53 was still processing a prior request.",
         ),
         (_, Fault::Status(s)) => (*s, "InternalFailure", "injected by the fault proxy"),
-        (_, Fault::Hang) => unreachable!("a hang is never answered"),
+        (_, Fault::Hang | Fault::Reset | Fault::Latency(_)) => {
+            unreachable!("answered by the caller, never as an error document")
+        }
     };
     let body = if service == "s3" {
         format!(

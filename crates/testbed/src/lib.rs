@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod faults;
 pub mod link;
 pub mod moto;
+pub mod reality;
 pub mod resolver;
 pub mod seed;
 pub mod sim;

@@ -174,6 +174,39 @@ pub async fn set_record(
     Ok(())
 }
 
+/// A spare group at 0 (a fallback for a group that cannot launch): its own launch configuration
+/// of `instance_type`, in `zone`, as the Terraform `gpu_asg` module makes a second group.
+pub async fn spare_group(
+    endpoint: &str,
+    region: &str,
+    name: &str,
+    instance_type: &str,
+    zone: &str,
+) -> Result<(), SeedError> {
+    let client = aws_sdk_autoscaling::Client::new(&sdk(endpoint, region).await);
+    let lc = format!("{name}-lc");
+    client
+        .create_launch_configuration()
+        .launch_configuration_name(&lc)
+        .image_id("ami-12c6146b")
+        .instance_type(instance_type)
+        .send()
+        .await
+        .map_err(err)?;
+    client
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_configuration_name(&lc)
+        .min_size(0)
+        .max_size(1)
+        .desired_capacity(0)
+        .availability_zones(zone)
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
 /// Sets a group's capacity directly (tests use it to reset between runs).
 pub async fn set_capacity(
     endpoint: &str,

@@ -17,12 +17,12 @@ pub async fn run(ctx: &Ctx, run: &RunRecord) -> StepOutcome {
     let mut set = tokio::task::JoinSet::new();
     for a in ctx.cfg.artifacts.iter().cloned() {
         let clients = ctx.clients.clone();
-        set.spawn(async move {
+        set.spawn(standby_aws::calls::carry(async move {
             (
                 a.name.clone(),
                 crate::sync::engine::measure_rpo(&clients, &a, Some(at)).await,
             )
-        });
+        }));
     }
     let mut rpos = Vec::new();
     let mut errors = Vec::new();

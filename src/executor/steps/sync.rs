@@ -29,7 +29,7 @@ pub async fn run(
     let started = tokio::time::Instant::now();
     for a in ctx.cfg.artifacts.iter().cloned() {
         let engine = ctx.sync_engine();
-        set.spawn(async move {
+        set.spawn(standby_aws::calls::carry(async move {
             let r = tokio::time::timeout(deadline, engine.run(&a, direction, false)).await;
             // After a final sync: the data actually lost if traffic moves now. A sync that
             // published measured it after publishing; otherwise read it again, within the time
@@ -51,7 +51,7 @@ pub async fn run(
                 }
             };
             (a.name.clone(), r, after)
-        });
+        }));
     }
     let mut results = serde_json::Map::new();
     let mut after = serde_json::Map::new();

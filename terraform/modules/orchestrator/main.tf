@@ -124,10 +124,10 @@ data "aws_iam_policy_document" "orchestrator" {
     }
   }
 
-  # DescribeAutoScalingGroups supports no resource-level permissions.
+  # DescribeAutoScalingGroups and DescribeScalingActivities support no resource-level permissions.
   statement {
     sid       = "DescribeGroups"
-    actions   = ["autoscaling:DescribeAutoScalingGroups"]
+    actions   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities"]
     resources = ["*"]
   }
 

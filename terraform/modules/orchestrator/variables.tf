@@ -47,11 +47,13 @@ variable "record_type" {
 }
 
 variable "primary_asgs" {
-  type = list(string)
+  description = "Every group standby scales in the primary region, the fallback (spare) groups included."
+  type        = list(string)
 }
 
 variable "standby_asgs" {
-  type = list(string)
+  description = "Every group standby scales in the standby region, the fallback (spare) groups named by `fallback` included."
+  type        = list(string)
 }
 
 variable "state_bucket" {

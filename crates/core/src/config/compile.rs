@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::diag::{Diagnostics, Source};
-use crate::doc::{At, Doc, Section};
+use crate::doc::{Amount, At, Doc, Section};
 use crate::outcome::OutcomeClass;
 use crate::runbook::{self, RunbookKind};
 
@@ -454,6 +454,11 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
         let name = t.req_str("name");
         let warm = t.int_in("warm", 0, 10_000, None);
         let serving = t.int_in("serving", 0, 10_000, None);
+        let min_serving = t.count_or_percent("min_serving");
+        let fallback = t.strings("fallback").unwrap_or_default();
+        for f in fallback.iter().filter(|f| f.value.trim().is_empty()) {
+            t.error(f.offset, "fallback", "names an empty group");
+        }
         let (name, warm, serving) = (name?, warm?, serving?);
         if serving.value == 0 {
             t.error(
@@ -471,10 +476,46 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
             );
             return None;
         }
+        let min_serving = match min_serving {
+            None if t.has("min_serving") => return None,
+            None => serving.value as u32,
+            Some(At {
+                value: Amount::Count(n),
+                offset,
+            }) => {
+                if n < 1 || n > serving.value {
+                    t.error(
+                        offset,
+                        "min_serving",
+                        format!(
+                            "{n} is out of range (1..={}, the serving capacity)",
+                            serving.value
+                        ),
+                    );
+                    return None;
+                }
+                n as u32
+            }
+            // Rounded up: "75%" of 3 is 3, never a figure below the share asked for.
+            Some(At {
+                value: Amount::Percent(p),
+                ..
+            }) => ((serving.value as f64 * p / 100.0).ceil() as u32).clamp(1, serving.value as u32),
+        };
+        if fallback.iter().any(|f| f.value == name.value) {
+            t.error(
+                name.offset,
+                "fallback",
+                format!("{:?} lists itself as its fallback", name.value),
+            );
+            return None;
+        }
         Some(AsgSpec {
             name: name.value,
             warm: warm.value as u32,
             serving: serving.value as u32,
+            min_serving,
+            fallback: fallback.into_iter().map(|f| f.value).collect(),
         })
     });
     let asgs = match asgs {
@@ -486,6 +527,26 @@ fn region(s: &mut Section<'_, '_>, side: Side) -> Option<Region> {
             for a in items.iter().flatten() {
                 if !names.insert(a.name.clone()) {
                     s.error(offset, "asgs", format!("{:?} is listed twice", a.name));
+                }
+            }
+            // A fallback is a spare group: scaling it as a listed group too, or as two groups'
+            // fallback, would have two steps fight over its capacity.
+            let mut spares = std::collections::BTreeSet::new();
+            for a in items.iter().flatten() {
+                for f in &a.fallback {
+                    if names.contains(f) {
+                        s.error(
+                            offset,
+                            "asgs",
+                            format!("{f:?} is both a listed group and {:?}'s fallback", a.name),
+                        );
+                    } else if !spares.insert(f.clone()) {
+                        s.error(
+                            offset,
+                            "asgs",
+                            format!("{f:?} is the fallback of two groups (or listed twice)"),
+                        );
+                    }
                 }
             }
             if items.iter().any(Option::is_none) {
@@ -924,11 +985,66 @@ mod tests {
             AsgSpec {
                 name: "gpu-usw2".into(),
                 warm: 1,
-                serving: 4
+                serving: 4,
+                min_serving: 3,
+                fallback: vec!["gpu-usw2-g6e".into()],
             }
         );
         assert_eq!(cfg.failover.runbook.steps.len(), 8);
         assert_eq!(cfg.dns.side_of("usw2.example.com."), Some(Side::Standby));
+    }
+
+    #[test]
+    fn min_serving_and_fallback_errors_come_with_their_keys() {
+        let cfg = |standby_asgs: &str| {
+            from_text(
+                Path::new("standby.toml"),
+                &MINIMAL.replace(
+                    "asgs = [{ name = \"b\", warm = 0, serving = 1 }]",
+                    standby_asgs,
+                ),
+            )
+        };
+        let ok = cfg("asgs = [{ name = \"b\", warm = 1, serving = 3, min_serving = \"50%\", fallback = [\"b2\"] }]").unwrap();
+        assert_eq!(ok.standby.asgs[0].min_serving, 2, "50% of 3, rounded up");
+        assert_eq!(
+            cfg("asgs = [{ name = \"b\", warm = 0, serving = 4 }]")
+                .unwrap()
+                .standby
+                .asgs[0]
+                .min_serving,
+            4
+        );
+        for (asgs, says) in [
+            (
+                "asgs = [{ name = \"b\", warm = 0, serving = 4, min_serving = 5 }]",
+                "min_serving: 5 is out of range (1..=4",
+            ),
+            (
+                "asgs = [{ name = \"b\", warm = 0, serving = 4, min_serving = \"75\" }]",
+                "min_serving: \"75\" is not a share",
+            ),
+            (
+                "asgs = [{ name = \"b\", warm = 0, serving = 4, min_serving = \"0%\" }]",
+                "is not a share",
+            ),
+            (
+                "asgs = [{ name = \"b\", warm = 0, serving = 4, fallback = [\"b\"] }]",
+                "lists itself as its fallback",
+            ),
+            (
+                "asgs = [{ name = \"b\", warm = 0, serving = 4, fallback = [\"c\"] }, { name = \"c\", warm = 0, serving = 1 }]",
+                "\"c\" is both a listed group and \"b\"'s fallback",
+            ),
+            (
+                "asgs = [{ name = \"b\", warm = 0, serving = 4, fallback = [\"s\"] }, { name = \"c\", warm = 0, serving = 1, fallback = [\"s\"] }]",
+                "\"s\" is the fallback of two groups",
+            ),
+        ] {
+            let err = cfg(asgs).unwrap_err().to_string();
+            assert!(err.contains(says), "{asgs}: {err}");
+            assert!(err.contains("standby.toml:"), "{err}");
+        }
     }
 
     #[test]

@@ -190,6 +190,13 @@ pub struct AsgSpec {
     pub name: String,
     pub warm: u32,
     pub serving: u32,
+    /// The InService instances at which a failover may go on to verify and flip while the rest
+    /// keeps launching (`min_serving`, a count or a share of `serving`); `serving` by default.
+    pub min_serving: u32,
+    /// Pre-created groups in the same region, tried in order when this group's launches fail
+    /// (no GPU capacity, a quota): each is asked for what is still missing. They are kept at 0
+    /// while warm.
+    pub fallback: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -233,6 +233,8 @@ pub fn render(r: &Report) -> String {
             s.reason.replace('|', "\\|")
         );
     }
+    aws_calls(&mut o, r);
+    capacity(&mut o, r);
     let _ = writeln!(o, "\n## Changes\n");
     for s in &r.steps {
         match &s.planned {
@@ -345,4 +347,86 @@ pub fn render(r: &Report) -> String {
         r.config.digest.as_deref().unwrap_or("—")
     );
     o
+}
+
+/// What each step asked of AWS: requests on the wire, the SDK's retries among them, and how many
+/// answers were throttling. From the steps' own tallies (only requests made by the step).
+fn aws_calls(o: &mut String, r: &Report) {
+    let rows: Vec<(&str, &serde_json::Value)> = r
+        .steps
+        .iter()
+        .filter_map(|s| s.details.get("aws").map(|a| (s.name.as_str(), a)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n## AWS calls\n\n| step | requests | retries | throttled |\n|---|---|---|---|"
+    );
+    let n = |a: &serde_json::Value, k: &str| a.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let mut total = (0, 0, 0);
+    for (name, a) in rows {
+        let (q, t, th) = (n(a, "requests"), n(a, "retries"), n(a, "throttled"));
+        total = (total.0 + q, total.1 + t, total.2 + th);
+        let _ = writeln!(o, "| {name} | {q} | {t} | {th} |");
+    }
+    let _ = writeln!(
+        o,
+        "| **all steps** | {} | {} | {} |",
+        total.0, total.1, total.2
+    );
+}
+
+/// Scale-ups that met missing capacity: the spares asked, and what served when the step went on.
+fn capacity(o: &mut String, r: &Report) {
+    let mut lines = Vec::new();
+    for s in &r.steps {
+        let groups = s.details.get("groups").and_then(|g| g.as_array());
+        for g in groups.into_iter().flatten() {
+            let short = g.get("went_on_short").and_then(|v| v.as_bool()) == Some(true);
+            let fallbacks = g.get("fallbacks").and_then(|v| v.as_array());
+            let failed: u64 = g
+                .get("engaged")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.get("failed_launches").and_then(|v| v.as_u64()))
+                .sum();
+            if !short && failed == 0 && fallbacks.is_none_or(|f| f.is_empty()) {
+                continue;
+            }
+            let name = g.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+            let in_service = g.get("in_service").and_then(|v| v.as_u64()).unwrap_or(0);
+            let target = g
+                .get("target_desired")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let mut line = format!(
+                "- {name} ({}): {in_service}/{target} InService when the step ended",
+                s.name
+            );
+            if short {
+                line.push_str(", going on at min_serving; the rest kept launching");
+            }
+            if failed > 0 {
+                line.push_str(&format!("; {failed} launch(es) failed"));
+            }
+            for f in fallbacks.into_iter().flatten() {
+                line.push_str(&format!(
+                    "; fell back to {} (asked {}): {}",
+                    f.get("group").and_then(|v| v.as_str()).unwrap_or("?"),
+                    f.get("asked").and_then(|v| v.as_u64()).unwrap_or(0),
+                    f.get("reason").and_then(|v| v.as_str()).unwrap_or("")
+                ));
+            }
+            lines.push(line);
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(o, "\n## Capacity\n");
+        for l in lines {
+            let _ = writeln!(o, "{}", l.replace('|', "\\|"));
+        }
+    }
 }

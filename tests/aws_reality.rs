@@ -1,0 +1,297 @@
+//! Failovers against AWS as it behaves in a regional event, not as moto does: the fault proxy's
+//! reality model (`standby_testbed::reality`) makes instances boot, GPU launches fail for want of
+//! capacity, and Route 53 changes stay PENDING; its rules throttle and fail calls. The real
+//! binary, the real SDK, moto's state.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use standby_testbed::endpoint::Behavior;
+use standby_testbed::faults::{Fault, Rule};
+use standby_testbed::reality::Reality;
+
+/// The scale step of the newest report.
+fn scale_step(rep: &serde_json::Value) -> serde_json::Value {
+    rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "scale_asgs")
+        .cloned()
+        .expect("a scale step")
+}
+
+fn step<'a>(rep: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}"))
+}
+
+/// The standby group's launches fail in its zone (no capacity); its spare, in another zone,
+/// launches. The failover asks the spare within seconds, says so, and serves from both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_shortage_fails_over_through_the_spare_group() {
+    let h = Harness::start("real-spare").await;
+    standby_testbed::seed::spare_group(
+        &h.moto_endpoint,
+        "us-west-2",
+        "gpu-usw2-b",
+        "g6e.xlarge",
+        "us-west-2b",
+    )
+    .await
+    .unwrap();
+    edit_config(&h, |t| {
+        t.replace(
+            "asgs = [{ name = \"gpu-usw2\", warm = 1, serving = 4 }]",
+            "asgs = [{ name = \"gpu-usw2\", warm = 1, serving = 4, fallback = [\"gpu-usw2-b\"] }]",
+        )
+    });
+    let proxy = behind_proxy(&h, 31).await;
+    let dry = h.run(&["failover", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("if launches fail: 1. spare group gpu-usw2-b (now desired 0, max 1)"),
+        "{}",
+        text(&dry)
+    );
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    // The region's event: no capacity left in us-west-2a; instances take 2 s to boot.
+    proxy.set_reality(Reality {
+        boot: Duration::from_secs(2),
+        short_zones: vec!["us-west-2a".into()],
+        ..Reality::default()
+    });
+    let failed_at = Instant::now();
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the failover to finish", Duration::from_secs(90), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    let took = failed_at.elapsed();
+    stop(daemon);
+    let serve_log = log(&h, "serve.log");
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "succeeded", "{rep:#}\n{serve_log}");
+    let scale = scale_step(&rep);
+    let g = &scale["details"]["groups"][0];
+    let fallback = &g["fallbacks"][0];
+    assert_eq!(fallback["group"], "gpu-usw2-b", "{scale:#}");
+    assert_eq!(
+        fallback["asked"], 3,
+        "the three launches that failed: {scale:#}"
+    );
+    assert!(
+        fallback["reason"]
+            .as_str()
+            .unwrap()
+            .contains("We currently do not have sufficient g5.xlarge capacity in the Availability Zone you requested (us-west-2a)"),
+        "{fallback:#}"
+    );
+    assert_eq!(g["in_service"], 4, "{g:#}");
+    // From the scale step's start to the spare being asked: the first look at the activities.
+    let started =
+        chrono::DateTime::parse_from_rfc3339(scale["started_at"].as_str().unwrap()).unwrap();
+    let asked = chrono::DateTime::parse_from_rfc3339(fallback["at"].as_str().unwrap()).unwrap();
+    let to_fallback = (asked - started).to_std().unwrap();
+    println!(
+        "capacity error to fallback: {} ms after the scale step began; failover took {:.2} s",
+        to_fallback.as_millis(),
+        took.as_secs_f64()
+    );
+    assert!(to_fallback < Duration::from_secs(5), "{to_fallback:?}");
+    // moto: the group still asks for 4 (AWS keeps retrying its launches), the spare for 3.
+    assert_eq!(h.capacity("us-west-2", "gpu-usw2-b").await.0, 3);
+    assert_eq!(h.capacity("us-west-2", "gpu-usw2").await.0, 4);
+    let md = std::fs::read_to_string(reports(&h.reports_dir()).last().unwrap().join("report.md"))
+        .unwrap();
+    assert!(md.contains("## Capacity"), "{md}");
+    assert!(md.contains("fell back to gpu-usw2-b (asked 3)"), "{md}");
+    assert!(
+        serve_log.contains("asking spare group gpu-usw2-b for the 3 missing"),
+        "{serve_log}"
+    );
+}
+
+/// The same shortage with no spare: the scale step fails as soon as the launches have failed,
+/// naming AWS's reason, and the run ends (escalated) within a minute rather than at the step's
+/// 10-minute timeout. DNS stays on the primary; the report says what the standby was left at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_shortage_with_no_fallback_fails_clearly_within_a_minute() {
+    let h = Harness::start("real-short").await;
+    set_failover(
+        &h,
+        "attempts = 2\nretry_backoff = \"1s\"\nretry_max_backoff = \"2s\"\n",
+    );
+    let proxy = behind_proxy(&h, 32).await;
+    // The model sees the warm instance running before the shortage (it keeps running).
+    assert!(h.run(&["failover", "--dry-run"]).status.success());
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    proxy.set_reality(Reality {
+        short_zones: vec!["us-west-2a".into()],
+        ..Reality::default()
+    });
+    let failed_at = Instant::now();
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the escalation", Duration::from_secs(60), || {
+        std::fs::read(h.state_dir().join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| !v["gave_up"].is_null())
+    })
+    .await;
+    let took = failed_at.elapsed();
+    stop(daemon);
+    let serve_log = log(&h, "serve.log");
+    let rep = last_report(&h);
+    println!(
+        "capacity shortage, no fallback: the run failed {:.2} s after the primary did",
+        took.as_secs_f64()
+    );
+    let scale = scale_step(&rep);
+    let reason = scale["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("sufficient g5.xlarge capacity")
+            && reason.contains("no fallback group is configured"),
+        "{reason}\n{serve_log}"
+    );
+    assert!(reason.contains("1/4 InService"), "{reason}");
+    assert_eq!(h.record().await, h.world.primary_value, "DNS never moved");
+    let md = std::fs::read_to_string(reports(&h.reports_dir()).last().unwrap().join("report.md"))
+        .unwrap();
+    assert!(
+        md.contains(
+            "gpu-usw2 (scale-standby): 1/4 InService when the step ended; 3 launch(es) failed"
+        ),
+        "{md}"
+    );
+    assert_eq!(rep["result"], "failed", "{rep:#}");
+}
+
+/// Route 53 holds the change PENDING for 30 s (real AWS: "generally within 60 seconds"). The
+/// flip waits it out, does not fail early, and the time is the DNS step's in the RTO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route53_change_pending_for_30s_is_dns_time_in_the_rto() {
+    let h = Harness::start("real-pending").await;
+    let proxy = behind_proxy(&h, 33).await;
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    proxy.set_reality(Reality {
+        change_pending: Duration::from_secs(30),
+        ..Reality::default()
+    });
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the failover to finish", Duration::from_secs(90), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "succeeded", "{rep:#}");
+    let flip = step(&rep, "flip-dns");
+    assert_eq!(flip["attempts"], 1, "{flip:#}");
+    let flip_ms = flip["duration_ms"].as_u64().unwrap();
+    assert!(flip_ms >= 30_000, "the flip waited for INSYNC: {flip:#}");
+    let gets = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "GetChange")
+        .count();
+    assert!(gets >= 2, "GetChange was polled while PENDING ({gets})");
+    let rto = rep["rto"]["measured_ms"].as_u64().unwrap();
+    assert!(rto >= 30_000, "{:#}", rep["rto"]);
+    println!("Route 53 PENDING 30 s: flip step {flip_ms} ms, RTO {rto} ms, {gets} GetChange calls");
+}
+
+/// `standby sync` with a tenth of S3 calls failing (500): every object arrives, and the manifest
+/// is published only over a complete copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_with_a_tenth_of_s3_calls_failing_copies_everything() {
+    let h = Harness::start("real-sync").await;
+    let primary = s3(&h.moto_endpoint, "us-east-1").await;
+    let standby = s3(&h.moto_endpoint, "us-west-2").await;
+    let n = 40;
+    for i in 0..n {
+        put(
+            &primary,
+            "artifacts-use1",
+            &format!("prompts/p{i:03}.txt"),
+            format!("prompt {i}").as_bytes(),
+        )
+        .await;
+    }
+    let proxy = behind_proxy(&h, 34).await;
+    proxy.add(Rule::new(Some("s3"), None, Fault::Status(500)).probability(0.1));
+    let out = h.run(&["sync", "prompts"]);
+    let failed = proxy.calls().iter().filter(|c| c.fault.is_some()).count();
+    assert!(failed > 0, "faults were injected");
+    let manifest = standby_aws::s3::get_bytes(
+        &standby,
+        "artifacts-usw2",
+        &standby_core::sync::manifest::key("prompts"),
+    )
+    .await
+    .unwrap();
+    if out.status.success() {
+        let manifest = String::from_utf8(manifest.expect("published")).unwrap();
+        for i in 0..n {
+            let key = format!("prompts/p{i:03}.txt");
+            let got = standby_aws::s3::get_bytes(&standby, "artifacts-usw2", &key)
+                .await
+                .unwrap();
+            assert_eq!(
+                got.as_deref(),
+                Some(format!("prompt {i}").as_bytes()),
+                "{key}"
+            );
+            assert!(manifest.contains(&key), "{key} in the manifest");
+        }
+    } else {
+        assert!(
+            manifest.is_none(),
+            "a failed sync published nothing: {}",
+            text(&out)
+        );
+    }
+    assert!(
+        out.status.success(),
+        "with the SDK's retries a 10% fault rate is absorbed ({failed} faults): {}",
+        text(&out)
+    );
+    println!("sync of {n} objects under 10% S3 failures: {failed} failed calls, all retried");
+}
+
+/// `validate` makes no AWS call; `failover --dry-run` only reads (counted at the proxy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_calls_nothing_and_a_dry_run_only_reads() {
+    let h = Harness::start("real-dry").await;
+    let proxy = behind_proxy(&h, 35).await;
+    let out = h.run(&["validate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(proxy.calls().is_empty(), "{:?}", proxy.calls());
+    let out = h.run(&["failover", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = proxy.calls();
+    assert!(!calls.is_empty());
+    let writes: Vec<_> = calls
+        .iter()
+        .filter(|c| {
+            !(c.operation.starts_with("Describe")
+                || c.operation.starts_with("List")
+                || c.operation.starts_with("Get")
+                || c.operation == "HealthCheck"
+                || c.operation == "GET object"
+                || c.operation == "HEAD object"
+                || c.operation == "GET bucket")
+        })
+        .map(|c| format!("{} {}", c.service, c.operation))
+        .collect();
+    assert!(writes.is_empty(), "a dry run changed something: {writes:?}");
+}
