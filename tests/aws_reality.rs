@@ -119,6 +119,63 @@ async fn a_capacity_shortage_fails_over_through_the_spare_group() {
     );
 }
 
+/// Only two more instances fit in the zone: with `min_serving = "75%"` the failover goes on at
+/// 3 of 4 InService, flips, and the report says what served at the flip; the last launch is
+/// left to AWS's retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_serving_lets_a_failover_go_on_with_part_of_its_capacity() {
+    let h = Harness::start("real-min").await;
+    edit_config(&h, |t| {
+        t.replace(
+            "asgs = [{ name = \"gpu-usw2\", warm = 1, serving = 4 }]",
+            "asgs = [{ name = \"gpu-usw2\", warm = 1, serving = 4, min_serving = \"75%\" }]",
+        )
+    });
+    let proxy = behind_proxy(&h, 36).await;
+    let dry = h.run(&["failover", "--dry-run"]);
+    assert!(
+        text(&dry).contains("goes on at 3 InService; the rest keeps launching"),
+        "{}",
+        text(&dry)
+    );
+    let daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    proxy.set_reality(Reality {
+        boot: Duration::from_secs(1),
+        limited: vec![("us-west-2a".into(), 2)],
+        ..Reality::default()
+    });
+    h.lab.primary.set(Behavior::Refuse);
+    wait_for("the failover to finish", Duration::from_secs(90), || {
+        serving(&h) == "standby"
+    })
+    .await;
+    stop(daemon);
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "succeeded", "{rep:#}");
+    let scale = scale_step(&rep);
+    let g = &scale["details"]["groups"][0];
+    assert_eq!(g["went_on_short"], true, "{g:#}");
+    assert_eq!(g["in_service"], 3, "{g:#}");
+    assert_eq!(g["min_serving"], 3, "{g:#}");
+    assert!(
+        scale["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3/4 InService, at least min_serving 3"),
+        "{scale:#}"
+    );
+    assert_eq!(h.record().await, h.world.standby_value);
+    let md = std::fs::read_to_string(reports(&h.reports_dir()).last().unwrap().join("report.md"))
+        .unwrap();
+    assert!(
+        md.contains(
+            "gpu-usw2 (scale-standby): 3/4 InService when the step ended, going on at min_serving"
+        ),
+        "{md}"
+    );
+}
+
 /// The same shortage with no spare: the scale step fails as soon as the launches have failed,
 /// naming AWS's reason, and the run ends (escalated) within a minute rather than at the step's
 /// 10-minute timeout. DNS stays on the primary; the report says what the standby was left at.

@@ -279,7 +279,9 @@ async fn failovers_with_a_fifth_of_aws_calls_throttled_all_reach_the_standby() {
         t.replace("max_attempts = 1\n", &format!("max_attempts = {sdk}\n"))
     });
     let mut outcomes = Vec::new();
+    let mut counted = (0, 0);
     for i in 0..n {
+        let before = proxy.calls().iter().filter(|c| c.fault.is_some()).count();
         h.reset_world().await;
         h.lab.primary.set(Behavior::Ok);
         let _ = std::fs::remove_dir_all(h.state_dir());
@@ -297,8 +299,25 @@ async fn failovers_with_a_fifth_of_aws_calls_throttled_all_reach_the_standby() {
         let throttled = proxy.calls().iter().filter(|c| c.fault.is_some()).count();
         stop(daemon);
         let rep = last_report(&h);
+        // The report counts the run's own requests: every throttle it counts really happened
+        // (the proxy saw at least as many, the daemon's other calls included).
+        let sum = |k: &str| -> u64 {
+            rep["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["details"]["aws"][k].as_u64())
+                .sum()
+        };
+        let (retries, reported) = (sum("retries"), sum("throttled"));
+        assert!(
+            reported as usize <= throttled - before,
+            "the report counts {reported} throttles, the proxy injected {}",
+            throttled - before
+        );
+        counted = (counted.0 + retries, counted.1 + reported);
         outcomes.push(format!(
-            "failover {}: {} in {:.1}s, {} failed attempt(s), {throttled} throttled calls so far",
+            "failover {}: {} in {:.1}s, {} failed attempt(s), {reported} throttled and {retries} retried requests in the report, {throttled} throttled calls so far",
             i + 1,
             if on_standby {
                 "on the standby"
@@ -316,6 +335,11 @@ async fn failovers_with_a_fifth_of_aws_calls_throttled_all_reach_the_standby() {
         );
     }
     println!("{}", outcomes.join("\n"));
+    assert!(
+        counted.0 > 0 && counted.1 > 0,
+        "the reports count retries and throttles: {counted:?}\n{}",
+        outcomes.join("\n")
+    );
 }
 
 /// Observation 2: a state write that fails (here the store's lock file replaced by a directory)

@@ -36,6 +36,8 @@ pub struct Reality {
     pub short_types: Vec<String>,
     /// Availability zones with no capacity for any type.
     pub short_zones: Vec<String>,
+    /// Instance types or zones with only this many launches left; the ones after fail.
+    pub limited: Vec<(String, u32)>,
 }
 
 /// One launch as DescribeScalingActivities reports it.
@@ -125,11 +127,31 @@ impl Model {
         let id = between(member, "<InstanceId>", "</InstanceId>")?.to_string();
         let kind = between(member, "<InstanceType>", "</InstanceType>").unwrap_or("");
         let zone = between(member, "<AvailabilityZone>", "</AvailabilityZone>").unwrap_or("");
-        let launches = self.launches.entry(group.to_string()).or_default();
+        let (seen_launch, failed_before) = self.launches.get(group).map_or((false, false), |ls| {
+            (
+                ls.iter().any(|l| l.instance == id),
+                ls.iter().any(|l| l.instance == id && l.failed.is_some()),
+            )
+        });
         // An instance already running when the shortage began keeps running: only launches fail.
-        let short = !self.booted_from.contains_key(&id)
+        let new = !self.booted_from.contains_key(&id) && !seen_launch;
+        let mut short = new
             && (self.reality.short_types.iter().any(|t| t == kind)
                 || self.reality.short_zones.iter().any(|z| z == zone));
+        if new && !short {
+            for (what, left) in self.reality.limited.iter_mut() {
+                if what == kind || what == zone {
+                    if *left == 0 {
+                        short = true;
+                    } else {
+                        *left -= 1;
+                    }
+                }
+            }
+        }
+        // A failed launch stays failed until the shortage is lifted.
+        let short = short || (failed_before && self.still_short(kind, zone));
+        let launches = self.launches.entry(group.to_string()).or_default();
         if short {
             if !launches.iter().any(|l| l.instance == id) {
                 launches.push(Launch {
@@ -175,6 +197,18 @@ impl Model {
         } else {
             member.to_string()
         })
+    }
+
+    /// Whether a launch of `kind` into `zone` would fail now (a failed one stays failed until
+    /// the shortage is lifted).
+    fn still_short(&self, kind: &str, zone: &str) -> bool {
+        self.reality.short_types.iter().any(|t| t == kind)
+            || self.reality.short_zones.iter().any(|z| z == zone)
+            || self
+                .reality
+                .limited
+                .iter()
+                .any(|(what, left)| (what == kind || what == zone) && *left == 0)
     }
 
     /// A DescribeScalingActivities answer for `group`, newest first.
@@ -305,6 +339,23 @@ mod tests {
             1,
             "{acts}"
         );
+    }
+
+    #[test]
+    fn a_limited_zone_launches_its_last_instances_then_fails() {
+        let mut m = Model {
+            reality: Reality {
+                limited: vec![("us-west-2a".into(), 1)],
+                ..Reality::default()
+            },
+            ..Model::default()
+        };
+        let t0 = Instant::now();
+        let out = m.groups(GROUPS, t0);
+        assert!(out.contains("i-1") && !out.contains("i-2"), "{out}");
+        let again = m.groups(GROUPS, t0);
+        assert_eq!(out, again, "a failed launch stays failed");
+        assert_eq!(m.activities("g", t0).matches("Failed").count(), 1);
     }
 
     #[test]
