@@ -49,8 +49,9 @@ build:
 	cargo build --bin standby --example demo
 
 # No `tools`: the demo must run without root; it copes without Chromium.
+# REALISTIC=1: boot times, a GPU capacity shortage with a spare group, throttling, PENDING changes.
 demo: venv build
-	./target/debug/examples/demo
+	./target/debug/examples/demo $(if $(filter 1,$(REALISTIC)),--realistic)
 
 lint:
 	cargo fmt --all -- --check
@@ -66,6 +67,7 @@ test: venv venv-tf tools lint
 bench: venv
 	command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; }
 	cargo bench --bench sync
+	cargo bench --bench failover
 
 # The detector and state machine over 10,000 simulated days of healthy traffic with noise and
 # every failure family (pure code, injected time); writes benches/SIM.md. tests/sim.rs runs a

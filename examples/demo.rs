@@ -7,6 +7,12 @@
 //! back and an operator fails back by hand. Then a standby drill proves the standby can take the
 //! load again (DNS untouched) and its HTML report is rendered to a picture. The reports are
 //! printed at the end.
+//!
+//! `make demo REALISTIC=1` (`demo --realistic`) runs the same story against AWS as it behaves in a
+//! regional event (the fault proxy's reality model): GPU instances take 8 s to boot (minutes in
+//! AWS, scaled down), the standby group's instance type has no capacity left in its zone so its
+//! launches fail and a spare group in another zone is asked, a tenth of AWS calls are throttled,
+//! and Route 53 changes stay PENDING for 20 s.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,6 +52,7 @@ fn standby(args: &[&str], config: &Path) -> Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
+    let realistic = std::env::args().any(|a| a == "--realistic");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target/demo");
     let _ = std::fs::remove_dir_all(&dir);
@@ -101,6 +108,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every AWS call of standby goes through a fault proxy, so the demo can take Route 53's
     // control plane (us-east-1) down together with the primary region.
     let proxy = standby_testbed::faults::FaultProxy::start(&moto.endpoint, 1).await?;
+    // Realistic: a spare group of another type, in another zone, kept at 0.
+    let spare = format!("{}-g6e", world.standby_asg);
+    let fallback = if realistic {
+        seed::spare_group(
+            &moto.endpoint,
+            &world.standby_region,
+            &spare,
+            "g6e.xlarge",
+            &format!("{}b", world.standby_region),
+        )
+        .await?;
+        eprintln!(
+            "    realistic: spare group {spare} (g6e.xlarge, {}b) at 0, the standby group's fallback",
+            world.standby_region
+        );
+        format!(", fallback = [\"{spare}\"]")
+    } else {
+        String::new()
+    };
 
     let config = dir.join("standby.toml");
     let metrics_port = standby_testbed::free_port();
@@ -116,7 +142,7 @@ reports_dir = "reports"
 
 [aws]
 endpoint_url = "{aws}"   # the fault proxy in front of moto
-max_attempts = 1
+max_attempts = {attempts}
 
 [primary]
 region = "{pr}"
@@ -127,7 +153,7 @@ bucket = "{pb}"
 [standby]
 region = "{sr}"
 endpoint = "{se}"
-asgs = [{{ name = "{sa}", warm = {sw}, serving = {n} }}]
+asgs = [{{ name = "{sa}", warm = {sw}, serving = {n}{fallback} }}]
 bucket = "{sb}"
 
 [dns]
@@ -185,6 +211,8 @@ schedule = "0 */6 * * *"
 rpo = "6h"
 "#,
             aws = proxy.url(),
+            // Realistic: the SDK's retries at their production default, as throttling needs.
+            attempts = if realistic { 3 } else { 1 },
             resolver = resolver.addr,
             hc = recs.health_check_id,
             mport = metrics_port,
@@ -260,6 +288,34 @@ rpo = "6h"
     loaded.map_err(|e| format!("the standby could not load the manifests: {e}"))?;
     standby(&["check"], &config).status()?;
 
+    if realistic {
+        banner(
+            "realistic: GPU instances boot in 8s, no g5.xlarge capacity left in the standby zone, 10% of AWS calls throttled, Route 53 changes PENDING for 20s",
+        );
+        // What runs now keeps running; only new launches meet the shortage.
+        proxy
+            .look_at(&world.standby_region, &[&world.standby_asg, &spare])
+            .await;
+        proxy
+            .look_at(&world.primary_region, &[&world.primary_asg])
+            .await;
+        proxy.set_reality(standby_testbed::reality::Reality {
+            boot: Duration::from_secs(8),
+            change_pending: Duration::from_secs(20),
+            short_zones: vec![format!("{}a", world.standby_region)],
+            ..Default::default()
+        });
+        proxy.add(
+            standby_testbed::faults::Rule::new(
+                None,
+                None,
+                standby_testbed::faults::Fault::Throttle,
+            )
+            .probability(0.1),
+        );
+        // The standby fleet serves when the instances AWS reports InService do, spares included.
+        standby_ep.gate_through(&proxy.url(), &[&world.standby_asg, &spare]);
+    }
     banner(
         "the primary region goes dark (connections refused), and Route 53's API (us-east-1) with it: every Route 53 call answers 503",
     );
@@ -295,6 +351,17 @@ rpo = "6h"
 
     banner("traffic is on the standby; the primary region recovers, Route 53's API too");
     proxy.clear();
+    if realistic {
+        // Route 53 answers again; the throttling, boot times and the zone's shortage stay.
+        proxy.add(
+            standby_testbed::faults::Rule::new(
+                None,
+                None,
+                standby_testbed::faults::Fault::Throttle,
+            )
+            .probability(0.1),
+        );
+    }
     seed::set_capacity(
         &moto.endpoint,
         &world.primary_region,

@@ -62,7 +62,11 @@ async fn a_capacity_shortage_fails_over_through_the_spare_group() {
     );
     let daemon = serve(&h, "serve.log");
     wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
-    // The region's event: no capacity left in us-west-2a; instances take 2 s to boot.
+    // The region's event: no capacity left in us-west-2a; instances take 2 s to boot. The warm
+    // instance runs before it and keeps running.
+    proxy
+        .look_at("us-west-2", &["gpu-usw2", "gpu-usw2-b"])
+        .await;
     proxy.set_reality(Reality {
         boot: Duration::from_secs(2),
         short_zones: vec!["us-west-2a".into()],
@@ -140,6 +144,7 @@ async fn min_serving_lets_a_failover_go_on_with_part_of_its_capacity() {
     );
     let daemon = serve(&h, "serve.log");
     wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    proxy.look_at("us-west-2", &["gpu-usw2"]).await;
     proxy.set_reality(Reality {
         boot: Duration::from_secs(1),
         limited: vec![("us-west-2a".into(), 2)],
@@ -187,8 +192,8 @@ async fn a_capacity_shortage_with_no_fallback_fails_clearly_within_a_minute() {
         "attempts = 2\nretry_backoff = \"1s\"\nretry_max_backoff = \"2s\"\n",
     );
     let proxy = behind_proxy(&h, 32).await;
-    // The model sees the warm instance running before the shortage (it keeps running).
-    assert!(h.run(&["failover", "--dry-run"]).status.success());
+    // The warm instance runs before the shortage and keeps running.
+    proxy.look_at("us-west-2", &["gpu-usw2"]).await;
     let daemon = serve(&h, "serve.log");
     wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
     proxy.set_reality(Reality {

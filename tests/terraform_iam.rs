@@ -338,6 +338,10 @@ fn the_example_renders_a_standby_toml_that_validates() {
         ("standby_endpoint", "usw2.lb.example.com"),
         ("primary_asg", "chat-gpu-us-east-1"),
         ("standby_asg", "chat-gpu-us-west-2"),
+        (
+            "standby_fallback",
+            ", fallback = [\"chat-gpu-us-west-2-spare\"]",
+        ),
         ("serving", "4"),
         ("standby_warm", "1"),
         ("primary_bucket", "chat-artifacts-us-east-1-123456789012"),
@@ -354,6 +358,10 @@ fn the_example_renders_a_standby_toml_that_validates() {
         &dir.0.join("state").display().to_string(),
     );
     assert!(!out.contains("%{"), "unrendered directive:\n{out}");
+    assert!(
+        out.contains("fallback = [\"chat-gpu-us-west-2-spare\"]"),
+        "{out}"
+    );
     let path = dir.0.join("standby.toml");
     std::fs::write(&path, &out).unwrap();
     let res = standby_command(&["validate"], &path).output().unwrap();

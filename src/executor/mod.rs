@@ -313,6 +313,10 @@ pub async fn execute_with<S: StepRunner>(
             let why = format!("step {} failed: {}", step.name, outcome.reason);
             if journal.record.kind == RunbookKind::Failover {
                 retry_or_give_up(ctx, journal, i, &outcome.reason, finished).await;
+            } else if step.cleanup {
+                // A cleanup that gives up leaves serving capacity running (and billed): it gets
+                // the same attempts and backoff as a failover's step, whatever the trigger.
+                retry_cleanup(ctx, journal, i, &outcome.reason, finished);
             } else {
                 abort(&mut journal.record, i + 1, &why);
             }
@@ -412,6 +416,61 @@ async fn retry_or_give_up(
             escalate(format!(
                 "failover {id} GAVE UP after {failed} attempts; the last failed at step {step}: {failure}; traffic was not moved to a verified standby: act now"
             ));
+        }
+    }
+}
+
+/// A cleanup step failed (a throttled scale-back, say): run it again after the policy's wait,
+/// or, with its attempts used up, end the run saying what may be left running.
+fn retry_cleanup(
+    ctx: &Ctx,
+    journal: &mut Journal,
+    i: usize,
+    failure: &str,
+    now: chrono::DateTime<Utc>,
+) {
+    use crate::journal::{AttemptNext, FailedAttempt};
+    use standby_core::retry::{Next, Primary, after_failure};
+    let run = &mut journal.record;
+    let step = run.steps[i].name.clone();
+    let failed = u32::try_from(run.attempts.iter().filter(|a| a.step == step).count())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    // Not automatic: the primary's health does not make a cleanup unnecessary.
+    let d = after_failure(&ctx.cfg.failover.retry, failed, false, &Primary::NotUp, now);
+    run.attempts.push(FailedAttempt {
+        attempt: failed,
+        step: step.clone(),
+        at: now,
+        reason: failure.to_string(),
+        next: match d.next {
+            Next::Retry { .. } => AttemptNext::Retry,
+            Next::Stop => AttemptNext::Stop,
+            Next::GiveUp => AttemptNext::GiveUp,
+        },
+        then: d.reason.clone(),
+    });
+    match d.next {
+        Next::Retry { at, .. } => {
+            warn!(run = %run.id, "cleanup step {step} failed: {failure}; {}", d.reason);
+            let rec = &mut run.steps[i];
+            rec.status = StepStatus::Pending;
+            rec.reason = format!("attempt {failed} failed: {failure}; retrying");
+            run.retry_at = Some(at);
+        }
+        Next::Stop | Next::GiveUp => {
+            let text = format!(
+                "{} {}: cleanup step {step} failed {failed} times, the last: {failure}; what it scales may still run at serving capacity: act now",
+                ctx.cfg.service.name, run.id
+            );
+            warn!(run = %run.id, "ESCALATION: {text}");
+            ctx.notifier.send(
+                "escalation",
+                text,
+                Some(&run.id),
+                json!({ "attempt": failed, "step": step, "reason": failure }),
+            );
+            abort(run, i + 1, &format!("step {step} failed: {failure}"));
         }
     }
 }

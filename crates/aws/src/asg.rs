@@ -54,14 +54,14 @@ pub async fn describe(
         .collect())
 }
 
-/// The group's launches that failed at or after `since` (AWS's clock), newest first, with EC2's
-/// reason (`InsufficientInstanceCapacity`: "We currently do not have sufficient p4d.24xlarge
-/// capacity in the Availability Zone you requested..."). One page of the newest activities is
-/// enough: a scale step looks every few seconds.
+/// The group's launches that failed since its last launch that did not (newest first), with
+/// EC2's reason (`InsufficientInstanceCapacity`: "We currently do not have sufficient
+/// p4d.24xlarge capacity in the Availability Zone you requested..."): the shortage as it stands
+/// now, however long ago it began (a group left short by an earlier run is still short), and
+/// nothing once a launch has succeeded since. One page of the newest activities is enough.
 pub async fn failed_launches(
     client: &Client,
     name: &str,
-    since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<standby_core::capacity::FailedLaunch>, AwsError> {
     let out = client
         .describe_scaling_activities()
@@ -70,15 +70,19 @@ pub async fn failed_launches(
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeScalingActivities", name, e))?;
-    Ok(out
+    let launches = out
         .activities()
         .iter()
-        .filter(|a| a.status_code() == Some(&ScalingActivityStatusCode::Failed))
+        .filter(|a| {
+            a.description()
+                .is_some_and(|d| d.starts_with("Launching a new EC2 instance"))
+        })
+        .take_while(|a| a.status_code() == Some(&ScalingActivityStatusCode::Failed));
+    Ok(launches
         .filter_map(|a| {
             let at = a.start_time()?;
-            let at = chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())?;
-            (at >= since).then(|| standby_core::capacity::FailedLaunch {
-                at,
+            Some(standby_core::capacity::FailedLaunch {
+                at: chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())?,
                 reason: a
                     .status_message()
                     .or(a.description())

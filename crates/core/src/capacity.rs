@@ -5,8 +5,8 @@
 //! The rules, in order:
 //! 1. Enough InService across the groups engaged so far (the group, then any spares asked):
 //!    done. Enough is `min_serving` (the rest keeps launching in the background) or `desired`.
-//! 2. The group engaged last had a launch fail since the run began (no capacity for its type or
-//!    zone, a quota) and what is launched cannot reach `desired`: ask the next spare for what is
+//! 2. The group engaged last has launches failing (no capacity for its type or zone, a quota:
+//!    failed launches with no successful one since) and what is launched cannot reach `desired`: ask the next spare for what is
 //!    missing. AWS keeps retrying the failed launches; whichever group gets capacity first serves.
 //! 3. Launches failed, no spare is left, and even the pending instances cannot reach enough:
 //!    fail now, with AWS's reason, instead of waiting out the step's timeout for capacity that
@@ -41,7 +41,7 @@ pub struct GroupProgress {
     pub asked: u32,
     pub in_service: u32,
     pub pending: u32,
-    /// Launches that failed since the run began, newest first.
+    /// Launches that failed since the group's last successful one, newest first.
     pub failed: Vec<FailedLaunch>,
 }
 
@@ -184,6 +184,7 @@ mod tests {
             min: 0,
             max: desired,
             min_serving,
+            to_serving: Some(true),
             fallback: spares
                 .iter()
                 .map(|s| Spare {

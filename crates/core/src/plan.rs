@@ -141,6 +141,11 @@ pub struct AsgChange {
     /// launches fail (no capacity for its instance type, a quota).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback: Vec<Spare>,
+    /// `true`: to serving capacity (wait for it InService); `false`: back to warm (wait only for
+    /// the surplus to leave: a warm level the region cannot launch now must not hold a drill's
+    /// cleanup or a failback). `None` in journals from before it existed: inferred from `from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_serving: Option<bool>,
 }
 
 /// A pre-created spare group a scale-up may fall back to.
@@ -326,6 +331,7 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
                         min,
                         max,
                         min_serving: (up && spec.min_serving < desired).then_some(spec.min_serving),
+                        to_serving: Some(up),
                         fallback: if up {
                             spec.fallback
                                 .iter()
@@ -359,6 +365,7 @@ fn changes(action: &Action, cfg: &Config, world: &World) -> Changes {
                             max: from.map_or(0, |c| c.max),
                             min_serving: None,
                             fallback: Vec::new(),
+                            to_serving: Some(false),
                         }
                     })
                     .collect(),

@@ -77,6 +77,8 @@ struct Shared {
     api_key: Mutex<Option<String>>,
     chat_requests: AtomicU64,
     truth: Mutex<Truth>,
+    /// Where the gate looks instead of moto and its one group: (AWS endpoint, groups summed).
+    gate_source: Mutex<Option<(String, Vec<String>)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,6 +95,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The gate counts InService instances as `aws_endpoint` answers them (the fault proxy, whose
+    /// reality model boots instances and fails launches) over all of `groups` (a group and its
+    /// spares): the fleet serves when the instances standby waits for serve.
+    pub fn gate_through(&self, aws_endpoint: &str, groups: &[&str]) {
+        *self.shared.gate_source.lock().unwrap() = Some((
+            aws_endpoint.to_string(),
+            groups.iter().map(|g| g.to_string()).collect(),
+        ));
+    }
+
     pub async fn start(behavior: Behavior, gate: Option<AsgGate>) -> std::io::Result<Endpoint> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -116,6 +128,7 @@ impl Endpoint {
             api_key: Mutex::new(None),
             chat_requests: AtomicU64::new(0),
             truth: Mutex::new(Truth::default()),
+            gate_source: Mutex::new(None),
         });
         tokio::spawn(serve(listener, addr, shared.clone()));
         if let Some(g) = gate {
@@ -415,19 +428,41 @@ async fn chat(
 async fn watch_gate(g: AsgGate, shared: Arc<Shared>) {
     let conf = crate::seed::sdk(&g.aws_endpoint, &g.region).await;
     let client = aws_sdk_autoscaling::Client::new(&conf);
+    let mut through: Option<(String, aws_sdk_autoscaling::Client)> = None;
     loop {
-        let in_service = standby_aws::asg::describe(&client, std::slice::from_ref(&g.asg))
-            .await
-            .ok()
-            .and_then(|v| v.into_iter().next())
-            .and_then(|(_, c)| c)
-            .map(|c| c.in_service);
+        let source = shared.gate_source.lock().unwrap().clone();
+        let in_service = match source {
+            None => standby_aws::asg::describe(&client, std::slice::from_ref(&g.asg))
+                .await
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .and_then(|(_, c)| c)
+                .map(|c| c.in_service),
+            Some((endpoint, groups)) => {
+                if through.as_ref().is_none_or(|(e, _)| *e != endpoint) {
+                    let conf = crate::seed::sdk(&endpoint, &g.region).await;
+                    through = Some((endpoint, aws_sdk_autoscaling::Client::new(&conf)));
+                }
+                let (_, c) = through.as_ref().expect("set above");
+                standby_aws::asg::describe(c, &groups).await.ok().map(|v| {
+                    v.iter()
+                        .filter_map(|(_, c)| c.map(|c| c.in_service))
+                        .sum::<u32>()
+                })
+            }
+        };
         if let Some(n) = in_service {
             shared.in_service.store(u64::from(n), Ordering::Relaxed);
         }
         {
             let mut ready = shared.ready.lock().unwrap();
-            let enough = in_service.is_some_and(|n| n >= g.serving);
+            // An answer that did not come (a throttled describe) changes nothing: the fleet
+            // is what it was.
+            let Some(enough) = in_service.map(|n| n >= g.serving) else {
+                drop(ready);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
             *ready = match (*ready, enough) {
                 (GateState::Cold, true) => {
                     let now = chrono::Utc::now();

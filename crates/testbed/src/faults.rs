@@ -173,6 +173,40 @@ impl FaultProxy {
         self.shared.rules.lock().expect("rules").clear();
     }
 
+    /// Lets the reality model see `groups` in `region` as they are now, running: a shortage set
+    /// after this leaves their instances running (only new launches fail), as in AWS.
+    pub async fn look_at(&self, region: &str, groups: &[&str]) {
+        let mut form = "Action=DescribeAutoScalingGroups&Version=2011-01-01".to_string();
+        for (i, g) in groups.iter().enumerate() {
+            form.push_str(&format!("&AutoScalingGroupNames.member.{}={g}", i + 1));
+        }
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testbed/20260101/{region}/autoscaling/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let answer = self
+            .shared
+            .client
+            .post(format!("{}/", self.shared.upstream))
+            .header("authorization", auth)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await;
+        if let Ok(r) = answer
+            && let Ok(text) = r.text().await
+        {
+            let now = std::time::Instant::now();
+            let long_ago = now
+                .checked_sub(std::time::Duration::from_secs(3600))
+                .unwrap_or(now);
+            self.shared
+                .reality
+                .lock()
+                .expect("reality")
+                .groups(&text, long_ago);
+        }
+    }
+
     /// What AWS does over time that moto does at once (see [`crate::reality`]); replaces the
     /// previous setting, keeping what the model has seen (launches, changes).
     pub fn set_reality(&self, reality: crate::reality::Reality) {

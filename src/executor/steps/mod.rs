@@ -66,9 +66,7 @@ impl StepRunner for Aws {
     async fn run(&self, ctx: &Ctx, run: &RunRecord, step: &PlannedStep) -> StepOutcome {
         match (&step.action, &step.changes) {
             (Action::Preflight, _) => preflight::run(ctx, run, step.phase).await,
-            (Action::ScaleAsgs { .. }, Changes::Asgs { groups }) => {
-                scale::run(ctx, groups, run.created_at).await
-            }
+            (Action::ScaleAsgs { .. }, Changes::Asgs { groups }) => scale::run(ctx, groups).await,
             (
                 Action::Verify {
                     side,

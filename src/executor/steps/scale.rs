@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -28,16 +28,17 @@ struct Scaled {
     details: serde_json::Value,
 }
 
-pub async fn run(ctx: &Ctx, groups: &[plan::AsgChange], run_began: DateTime<Utc>) -> StepOutcome {
+pub async fn run(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
     let mut set = tokio::task::JoinSet::new();
     for g in groups.iter().cloned() {
         let client = ctx.clients.asg(g.side).clone();
         set.spawn(standby_aws::calls::carry(async move {
             let started = Instant::now();
-            // To 0 is always down (a spare going back after a scale-up the plan could not foresee).
-            let up = g.desired > 0 && g.from.is_none_or(|f| g.desired >= f.desired);
+            let up = g
+                .to_serving
+                .unwrap_or_else(|| g.desired > 0 && g.from.is_none_or(|f| g.desired >= f.desired));
             let (outcome, details) = if up {
-                scale_up(&client, &g, run_began).await
+                scale_up(&client, &g).await
             } else {
                 scale_down(&client, &g).await
             };
@@ -103,14 +104,10 @@ async fn scale_down(
 async fn scale_up(
     client: &aws_sdk_autoscaling::Client,
     g: &plan::AsgChange,
-    run_began: DateTime<Utc>,
 ) -> (Result<String, String>, serde_json::Value) {
     if let Err(e) = standby_aws::asg::set_capacity(client, &g.name, g.desired, g.min, g.max).await {
         return (Err(format!("{}: {e}", g.name)), json!({}));
     }
-    // Activities carry AWS's clock; a little slack keeps a launch that failed just as the run
-    // began, yet leaves out a drill's from minutes before.
-    let since = run_began - chrono::Duration::seconds(10);
     let mut engaged = vec![GroupProgress {
         name: g.name.clone(),
         asked: g.desired,
@@ -135,7 +132,7 @@ async fn scale_up(
         if reachable < g.desired
             && let Some(last) = engaged.last_mut()
         {
-            match standby_aws::asg::failed_launches(client, &last.name, since).await {
+            match standby_aws::asg::failed_launches(client, &last.name).await {
                 Ok(f) => last.failed = f,
                 Err(e) => unread = Some(e.to_string()),
             }

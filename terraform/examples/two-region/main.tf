@@ -75,6 +75,22 @@ module "standby_gpus" {
   serving        = var.serving
 }
 
+# A spare group of other instance types, kept at 0: the standby group's `fallback` when its
+# launches fail for want of GPU capacity in the event you fail over for. Off with no types.
+module "standby_spare_gpus" {
+  source = "../../modules/gpu_asg"
+  count  = length(var.gpu_spare_instance_types) > 0 ? 1 : 0
+  providers = {
+    aws = aws.standby
+  }
+  name           = "${var.service}-gpu-${var.standby_region}-spare"
+  ami_id         = var.standby_ami_id
+  instance_types = var.gpu_spare_instance_types
+  subnet_ids     = var.standby_subnet_ids
+  warm           = 0
+  serving        = var.serving
+}
+
 module "orchestrator" {
   source = "../../modules/orchestrator"
   providers = {
@@ -90,7 +106,7 @@ module "orchestrator" {
   zone_id              = var.zone_id
   record_name          = var.record_name
   primary_asgs         = [module.primary_gpus.name]
-  standby_asgs         = [module.standby_gpus.name]
+  standby_asgs         = concat([module.standby_gpus.name], module.standby_spare_gpus[*].name)
   kms_key_arns         = module.artifacts.kms_key_arns
   state_bucket         = module.artifacts.standby_bucket
   state_prefix         = "standby-state/${var.service}/"

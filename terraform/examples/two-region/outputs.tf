@@ -9,6 +9,7 @@ output "standby_toml" {
     standby_endpoint = var.standby_endpoint
     primary_asg      = module.primary_gpus.name
     standby_asg      = module.standby_gpus.name
+    standby_fallback = join("", [for g in module.standby_spare_gpus[*].name : ", fallback = [\"${g}\"]"])
     serving          = var.serving
     standby_warm     = var.standby_warm
     primary_bucket   = module.artifacts.primary_bucket

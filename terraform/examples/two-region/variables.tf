@@ -57,6 +57,12 @@ variable "gpu_instance_types" {
   default = ["p5.48xlarge", "p4d.24xlarge", "g6e.48xlarge"]
 }
 
+variable "gpu_spare_instance_types" {
+  description = "Instance types of the standby region's spare group (its fallback when the main group cannot launch); empty: no spare."
+  type        = list(string)
+  default     = ["g6e.48xlarge", "g5.48xlarge"]
+}
+
 variable "serving" {
   description = "GPU instances per region needed to carry all traffic."
   type        = number
