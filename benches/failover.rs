@@ -32,6 +32,8 @@ const THRESHOLD: u32 = 2;
 
 struct Run {
     throttled: f64,
+    /// 1-based, within its throttling level.
+    n: u64,
     truth: Duration,
     reported_ms: u64,
     dns: Duration,
@@ -67,7 +69,8 @@ async fn main() {
                 (throttled * 100.0) as u32
             ));
             match one(&root, &dir, throttled, 40 + i).await {
-                Ok(r) => {
+                Ok(mut r) => {
+                    r.n = i + 1;
                     eprintln!(
                         "throttled {:.0}% run {}: RTO {:.2}s (report {:.2}s), floor {:.2}s",
                         throttled * 100.0,
@@ -232,7 +235,7 @@ runbook = "{root}/runbooks/failback.toml"
     let failed_wall = chrono::Utc::now();
     lab.primary.set(Behavior::Refuse);
     let by = failed_at + Duration::from_secs(120);
-    while read_state().is_none_or(|s| s["mode"] != "standby") {
+    while read_state().is_none_or(|s| s["serving"]["mode"] != "standby") {
         if Instant::now() > by {
             let _ = serve.kill();
             return Err(format!("no failover within 120s; see {}", dir.display()));
@@ -285,6 +288,7 @@ runbook = "{root}/runbooks/failback.toml"
     // was verified before the flip, so the resolver's answer is the later instant.
     Ok(Run {
         throttled,
+        n: 0,
         truth: answered.duration_since(failed_at),
         reported_ms: rep["rto"]["measured_ms"].as_u64().unwrap_or(0),
         dns,
@@ -309,12 +313,12 @@ fn render(runs: &[Run]) -> String {
     ));
     o.push_str("RTO (truth) = the primary failing → the resolver answering the standby (verified serving before the flip). Floor = boot + warm-up + DNS propagation (gate written → resolver answer, measured). Overhead = RTO − floor; of it, detection is configured and the rest is standby's work (planning, sync, polling, the verify's three probes, the flip).\n\n");
     o.push_str("| AWS calls throttled | run | RTO (truth) | report's RTO | floor | overhead | of it, not detection | capacity error → fallback | requests | retries | throttled |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (i, r) in runs.iter().enumerate() {
+    for r in runs {
         let over = r.truth.saturating_sub(r.floor());
         o.push_str(&format!(
             "| {:.0}% | {} | {} | {:.2} s | {} | {} | {} | {} ms | {} | {} | {} |\n",
             r.throttled * 100.0,
-            i + 1,
+            r.n,
             s(r.truth),
             r.reported_ms as f64 / 1000.0,
             s(r.floor()),

@@ -196,6 +196,66 @@ async fn a_step_that_keeps_failing_gives_up_skips_the_rest_and_still_runs_cleanu
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A drill's scale-back that is throttled is retried under the failover policy (a cleanup that
+/// gave up would leave serving capacity billed); one that keeps failing ends the drill failed,
+/// every attempt journaled.
+#[tokio::test(start_paused = true)]
+async fn a_failed_cleanup_step_is_retried_and_then_gives_up() {
+    let dir = crate::context::test_dir("cleanup-retry");
+    let (ctx, _tx) = crate::context::for_tests(&dir).await;
+    let trigger = Trigger::Manual {
+        command: "standby drill standby".into(),
+        at: chrono::Utc::now(),
+    };
+    let mut journal = create_run(
+        &ctx,
+        "d1",
+        RunbookKind::DrillStandby,
+        trigger.clone(),
+        vec![],
+        &world(),
+    )
+    .await
+    .unwrap();
+    let steps = Scripted::default().on(
+        "standby-to-warm",
+        vec![Act::Fail(
+            "UpdateAutoScalingGroup: Throttling: Rate exceeded",
+        )],
+    );
+    let RunEnd::Finished(rec) = execute_with(&ctx, &mut journal, &steps).await.unwrap() else {
+        panic!("interrupted")
+    };
+    assert_eq!(rec.status, RunStatus::Succeeded, "{}", rec.reason);
+    assert_eq!(steps.calls("standby-to-warm"), 2);
+    assert_eq!(rec.attempts.len(), 1);
+    assert_eq!(rec.attempts[0].next, AttemptNext::Retry);
+
+    let mut journal = create_run(
+        &ctx,
+        "d2",
+        RunbookKind::DrillStandby,
+        trigger,
+        vec![],
+        &world(),
+    )
+    .await
+    .unwrap();
+    let steps = Scripted::default().on(
+        "standby-to-warm",
+        (0..10).map(|_| Act::Fail("AccessDenied")).collect(),
+    );
+    let RunEnd::Finished(rec) = execute_with(&ctx, &mut journal, &steps).await.unwrap() else {
+        panic!("interrupted")
+    };
+    assert_eq!(rec.status, RunStatus::Failed);
+    let policy = ctx.cfg.failover.retry;
+    assert_eq!(steps.calls("standby-to-warm") as u32, policy.attempts);
+    assert_eq!(rec.attempts.last().unwrap().next, AttemptNext::GiveUp);
+    assert_eq!(steps.calls("report"), 1, "the report still runs");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hanging_step_times_out_and_that_attempt_is_journaled() {
     let dir = crate::context::test_dir("timeout");

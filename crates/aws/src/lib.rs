@@ -284,7 +284,7 @@ pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(cfg.aws.max_attempts))
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_attempt_timeout(cfg.aws.s3_attempt_timeout)
                 .build(),
         );
     if let Some(url) = &cfg.aws.endpoint_url {

@@ -83,6 +83,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
             endpoint_url: None,
             max_attempts: 3,
             call_timeout: Duration::from_secs(30),
+            s3_attempt_timeout: Duration::from_secs(20),
         }),
     };
     let primary = root.table("primary", true).and_then(|mut s| {
@@ -415,6 +416,12 @@ fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
     {
         s.error(t.offset, "call_timeout", "must be between 1s and 10m");
     }
+    let s3_attempt_timeout = s.duration("s3_attempt_timeout", Some(Duration::from_secs(20)));
+    if let Some(t) = &s3_attempt_timeout
+        && !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&t.value)
+    {
+        s.error(t.offset, "s3_attempt_timeout", "must be between 1s and 1h");
+    }
     for secret in [
         "access_key_id",
         "secret_access_key",
@@ -434,6 +441,7 @@ fn aws(s: &mut Section<'_, '_>) -> Option<Aws> {
         endpoint_url: endpoint_url.map(|u| u.value),
         max_attempts: max_attempts?.value as u32,
         call_timeout: call_timeout?.value,
+        s3_attempt_timeout: s3_attempt_timeout?.value,
     })
 }
 

@@ -171,6 +171,10 @@ pub struct Aws {
     /// (Route 53 in a us-east-1 event) fails the step in bounded time, and the retry policy
     /// takes it from there.
     pub call_timeout: std::time::Duration,
+    /// The deadline of one attempt of an S3 call (a copy, a listing page): copies of model
+    /// weights legitimately take long, so this bounds an attempt, not the whole call, and the
+    /// SDK retries within `[sync] attempts`.
+    pub s3_attempt_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
