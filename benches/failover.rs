@@ -192,12 +192,8 @@ runbook = "{root}/runbooks/failback.toml"
     )
     .map_err(|x| e(&x))?;
     let log = std::fs::File::create(dir.join("serve.log")).map_err(|x| e(&x))?;
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_standby"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("AWS_ACCESS_KEY_ID", "bench")
-        .env("AWS_SECRET_ACCESS_KEY", "bench")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let bin = Path::new(env!("CARGO_BIN_EXE_standby"));
+    let mut serve = standby_testbed::standby_command(bin, &["serve"], &config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

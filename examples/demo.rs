@@ -39,14 +39,7 @@ fn standby_bin() -> PathBuf {
 }
 
 fn standby(args: &[&str], config: &Path) -> Command {
-    let mut c = Command::new(standby_bin());
-    c.args(args)
-        .arg("--config")
-        .arg(config)
-        .env("AWS_ACCESS_KEY_ID", "demo")
-        .env("AWS_SECRET_ACCESS_KEY", "demo")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    c
+    standby_testbed::standby_command(&standby_bin(), args, config)
 }
 
 #[tokio::main]
@@ -288,6 +281,10 @@ rpo = "6h"
     loaded.map_err(|e| format!("the standby could not load the manifests: {e}"))?;
     standby(&["check"], &config).status()?;
 
+    // Realistic: a tenth of AWS calls throttled, during the event and after it.
+    let throttling =
+        standby_testbed::faults::Rule::new(None, None, standby_testbed::faults::Fault::Throttle)
+            .probability(0.1);
     if realistic {
         banner(
             "realistic: GPU instances boot in 8s, no g5.xlarge capacity left in the standby zone, 10% of AWS calls throttled, Route 53 changes PENDING for 20s",
@@ -305,14 +302,7 @@ rpo = "6h"
             short_zones: vec![format!("{}a", world.standby_region)],
             ..Default::default()
         });
-        proxy.add(
-            standby_testbed::faults::Rule::new(
-                None,
-                None,
-                standby_testbed::faults::Fault::Throttle,
-            )
-            .probability(0.1),
-        );
+        proxy.add(throttling.clone());
         // The standby fleet serves when the instances AWS reports InService do, spares included.
         standby_ep.gate_through(&proxy.url(), &[&world.standby_asg, &spare]);
     }
@@ -353,14 +343,7 @@ rpo = "6h"
     proxy.clear();
     if realistic {
         // Route 53 answers again; the throttling, boot times and the zone's shortage stay.
-        proxy.add(
-            standby_testbed::faults::Rule::new(
-                None,
-                None,
-                standby_testbed::faults::Fault::Throttle,
-            )
-            .probability(0.1),
-        );
+        proxy.add(throttling.clone());
     }
     seed::set_capacity(
         &moto.endpoint,

@@ -116,12 +116,7 @@ rpo = "6h"
             sv = w.standby_value,
         ),
     )?;
-    let mut serve = Command::new(&bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("AWS_ACCESS_KEY_ID", "idle")
-        .env("AWS_SECRET_ACCESS_KEY", "idle")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut serve = standby_testbed::standby_command(&bin, &["serve"], &config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("serve.log"))?)

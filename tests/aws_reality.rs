@@ -74,10 +74,7 @@ async fn a_capacity_shortage_fails_over_through_the_spare_group() {
     });
     let failed_at = Instant::now();
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(90), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(90)).await;
     let took = failed_at.elapsed();
     stop(daemon);
     let serve_log = log(&h, "serve.log");
@@ -113,8 +110,7 @@ async fn a_capacity_shortage_fails_over_through_the_spare_group() {
     // moto: the group still asks for 4 (AWS keeps retrying its launches), the spare for 3.
     assert_eq!(h.capacity("us-west-2", "gpu-usw2-b").await.0, 3);
     assert_eq!(h.capacity("us-west-2", "gpu-usw2").await.0, 4);
-    let md = std::fs::read_to_string(reports(&h.reports_dir()).last().unwrap().join("report.md"))
-        .unwrap();
+    let md = last_report_md(&h);
     assert!(md.contains("## Capacity"), "{md}");
     assert!(md.contains("fell back to gpu-usw2-b (asked 3)"), "{md}");
     assert!(
@@ -151,10 +147,7 @@ async fn min_serving_lets_a_failover_go_on_with_part_of_its_capacity() {
         ..Reality::default()
     });
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(90), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(90)).await;
     stop(daemon);
     let rep = last_report(&h);
     assert_eq!(rep["result"], "succeeded", "{rep:#}");
@@ -171,8 +164,7 @@ async fn min_serving_lets_a_failover_go_on_with_part_of_its_capacity() {
         "{scale:#}"
     );
     assert_eq!(h.record().await, h.world.standby_value);
-    let md = std::fs::read_to_string(reports(&h.reports_dir()).last().unwrap().join("report.md"))
-        .unwrap();
+    let md = last_report_md(&h);
     assert!(
         md.contains(
             "gpu-usw2 (scale-standby): 3/4 InService when the step ended, going on at min_serving"
@@ -202,13 +194,7 @@ async fn a_capacity_shortage_with_no_fallback_fails_clearly_within_a_minute() {
     });
     let failed_at = Instant::now();
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the escalation", Duration::from_secs(60), || {
-        std::fs::read(h.state_dir().join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| !v["gave_up"].is_null())
-    })
-    .await;
+    wait_for("the escalation", Duration::from_secs(60), || gave_up(&h)).await;
     let took = failed_at.elapsed();
     stop(daemon);
     let serve_log = log(&h, "serve.log");
@@ -226,8 +212,7 @@ async fn a_capacity_shortage_with_no_fallback_fails_clearly_within_a_minute() {
     );
     assert!(reason.contains("1/4 InService"), "{reason}");
     assert_eq!(h.record().await, h.world.primary_value, "DNS never moved");
-    let md = std::fs::read_to_string(reports(&h.reports_dir()).last().unwrap().join("report.md"))
-        .unwrap();
+    let md = last_report_md(&h);
     assert!(
         md.contains(
             "gpu-usw2 (scale-standby): 1/4 InService when the step ended; 3 launch(es) failed"
@@ -250,10 +235,7 @@ async fn a_route53_change_pending_for_30s_is_dns_time_in_the_rto() {
         ..Reality::default()
     });
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(90), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(90)).await;
     stop(daemon);
     let rep = last_report(&h);
     assert_eq!(rep["result"], "succeeded", "{rep:#}");

@@ -118,10 +118,7 @@ async fn a_failover_with_route53_down_completes_by_the_data_plane_and_fails_back
     route53_down(&proxy);
     let failed_at = Instant::now();
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(90), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(90)).await;
     let took = failed_at.elapsed();
     let answered_standby = model
         .history()
@@ -213,13 +210,7 @@ async fn a_record_flip_with_route53_down_fails_naming_the_control_plane() {
     wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
     route53_down(&proxy);
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the escalation", Duration::from_secs(90), || {
-        std::fs::read(h.state_dir().join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| !v["gave_up"].is_null())
-    })
-    .await;
+    wait_for("the escalation", Duration::from_secs(90), || gave_up(&h)).await;
     let status = text(&h.run(&["status"]));
     stop(daemon);
     let rep = last_report(&h);
@@ -307,10 +298,7 @@ async fn a_record_flip_ends_when_the_resolvers_answer_with_insync_recorded() {
     wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
     let failed_at = Instant::now();
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(60), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(60)).await;
     stop(daemon);
     let rep = last_report(&h);
     assert_eq!(rep["result"], "succeeded", "{rep:#}");
@@ -343,10 +331,7 @@ async fn a_hanging_route53_does_not_hold_a_data_plane_failover() {
     proxy.add(Rule::new(Some("route53"), None, Fault::Hang));
     let failed_at = Instant::now();
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(60), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(60)).await;
     let took = failed_at.elapsed();
     stop(daemon);
     let rep = last_report(&h);
@@ -381,10 +366,7 @@ async fn a_reload_to_failover_records_flips_by_the_gate() {
     let down_at = Instant::now();
     route53_down(&proxy);
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the failover to finish", Duration::from_secs(60), || {
-        serving(&h) == "standby"
-    })
-    .await;
+    on_standby_within(&h, Duration::from_secs(60)).await;
     stop(daemon);
     let rep = last_report(&h);
     assert_eq!(

@@ -223,13 +223,7 @@ async fn a_failover_that_uses_up_its_attempts_escalates_and_publishes_no_rto() {
         Fault::Throttle,
     ));
     h.lab.primary.set(Behavior::Refuse);
-    wait_for("the escalation", Duration::from_secs(60), || {
-        std::fs::read(h.state_dir().join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| !v["gave_up"].is_null())
-    })
-    .await;
+    wait_for("the escalation", Duration::from_secs(60), || gave_up(&h)).await;
     // Steady down for a while: no new run starts on its own.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, metrics) = get(&addr, "/metrics").unwrap();
@@ -614,13 +608,7 @@ async fn exhausted_descriptors_impair_the_orchestrator_not_the_primary() {
         serve_log.contains("ORCHESTRATOR IMPAIRED ("),
         "the daemon met the full table and said so:\n{serve_log}"
     );
-    // A probe that met the table and was counted against the primary would show in a verdict.
-    let blamed: Vec<&str> = serve_log
-        .lines()
-        .filter(|l| l.contains("verdict changed") && l.contains("Too many open files"))
-        .collect();
-    assert!(blamed.is_empty(), "{blamed:?}\n{serve_log}");
-    assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
+    assert_primary_not_blamed(&serve_log);
     assert!(!serve_log.contains("panicked"), "{serve_log}");
     assert_eq!(serving(&h), "primary");
 }
@@ -636,19 +624,8 @@ async fn a_probe_that_meets_a_full_descriptor_table_impairs_the_orchestrator_onl
     let h = Harness::start("res-fullfd").await;
     let addr = listen(&h);
     let flag = h.dir.0.join("full-table");
-    let file = std::fs::File::create(h.dir.0.join("serve.log")).unwrap();
-    let daemon: Daemon = h
-        .command(&["serve"])
-        .env(
-            "FAILPOINTS",
-            format!("probe:full-table=return({})", flag.display()),
-        )
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap()
-        .into();
+    let failpoint = format!("probe:full-table=return({})", flag.display());
+    let daemon = serve_with(&h, "serve.log", &[("FAILPOINTS", &failpoint)]);
     wait_for("armed", Duration::from_secs(15), || armed(&h)).await;
     std::fs::write(&flag, b"").unwrap();
     wait_for("the probe's impairment", Duration::from_secs(10), || {
@@ -673,14 +650,20 @@ async fn a_probe_that_meets_a_full_descriptor_table_impairs_the_orchestrator_onl
         serve_log.contains("Too many open files"),
         "the impairment names the cause:\n{serve_log}"
     );
+    assert_primary_not_blamed(&serve_log);
+    assert_eq!(run_files(&h), 0, "no run started:\n{serve_log}");
+    assert_eq!(serving(&h), "primary");
+}
+
+/// A probe that met the full table and was counted against the primary would show in a verdict
+/// line naming EMFILE; and the primary was never judged down.
+fn assert_primary_not_blamed(serve_log: &str) {
     let blamed: Vec<&str> = serve_log
         .lines()
         .filter(|l| l.contains("verdict changed") && l.contains("Too many open files"))
         .collect();
     assert!(blamed.is_empty(), "{blamed:?}\n{serve_log}");
     assert!(!serve_log.contains("verdict changed: down"), "{serve_log}");
-    assert_eq!(run_files(&h), 0, "no run started:\n{serve_log}");
-    assert_eq!(serving(&h), "primary");
 }
 
 /// `/healthz` until it answers 200 or `within` passes; the last answer either way.

@@ -348,6 +348,46 @@ fn abort(run: &mut RunRecord, from: usize, why: &str) {
     run.reason = format!("aborted: {why}");
 }
 
+/// Journals a failed attempt at step `i` with what `decide` says follows it (given the attempt's
+/// number). Attempts are counted per step: a step that went through proved the run is not stuck,
+/// so the next step's troubles get their own attempts (the run stays bounded: steps × attempts).
+fn journal_attempt(
+    run: &mut RunRecord,
+    i: usize,
+    failure: &str,
+    now: chrono::DateTime<Utc>,
+    decide: impl FnOnce(u32) -> standby_core::retry::RetryDecision,
+) -> (u32, standby_core::retry::RetryDecision) {
+    use crate::journal::{AttemptNext, FailedAttempt};
+    use standby_core::retry::Next;
+    let step = run.steps[i].name.clone();
+    let failed = u32::try_from(run.attempts.iter().filter(|a| a.step == step).count())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let d = decide(failed);
+    run.attempts.push(FailedAttempt {
+        attempt: failed,
+        step,
+        at: now,
+        reason: failure.to_string(),
+        next: match d.next {
+            Next::Retry { .. } => AttemptNext::Retry,
+            Next::Stop => AttemptNext::Stop,
+            Next::GiveUp => AttemptNext::GiveUp,
+        },
+        then: d.reason.clone(),
+    });
+    (failed, d)
+}
+
+/// Sets step `i` up to run again at `at` (the loop waits for it, journaled).
+fn retry_at(run: &mut RunRecord, i: usize, failed: u32, failure: &str, at: chrono::DateTime<Utc>) {
+    let rec = &mut run.steps[i];
+    rec.status = StepStatus::Pending;
+    rec.reason = format!("attempt {failed} failed: {failure}; retrying");
+    run.retry_at = Some(at);
+}
+
 /// A failover's step failed: journal the attempt and either set the step up to run again after
 /// the policy's wait (escalating when the policy says so), or end the run and escalate.
 async fn retry_or_give_up(
@@ -357,32 +397,15 @@ async fn retry_or_give_up(
     failure: &str,
     now: chrono::DateTime<Utc>,
 ) {
-    use crate::journal::{AttemptNext, FailedAttempt};
     use standby_core::retry::{Next, after_failure};
     let run = &mut journal.record;
-    // Attempts are counted per step: a step that went through proved the run is not stuck, so
-    // the next step's troubles get their own attempts (the run stays bounded: steps × attempts).
-    let step_name = run.steps[i].name.clone();
-    let failed = u32::try_from(run.attempts.iter().filter(|a| a.step == step_name).count())
-        .unwrap_or(u32::MAX)
-        .saturating_add(1);
     let automatic = matches!(run.trigger, Trigger::Automatic { .. });
     let policy = ctx.cfg.failover.retry;
-    let d = after_failure(&policy, failed, automatic, &primary_now(ctx).await, now);
-    let step = run.steps[i].name.clone();
-    let next = match d.next {
-        Next::Retry { .. } => AttemptNext::Retry,
-        Next::Stop => AttemptNext::Stop,
-        Next::GiveUp => AttemptNext::GiveUp,
-    };
-    run.attempts.push(FailedAttempt {
-        attempt: failed,
-        step: step.clone(),
-        at: now,
-        reason: failure.to_string(),
-        next,
-        then: d.reason.clone(),
+    let primary = primary_now(ctx).await;
+    let (failed, d) = journal_attempt(run, i, failure, now, |failed| {
+        after_failure(&policy, failed, automatic, &primary, now)
     });
+    let step = run.steps[i].name.clone();
     let why = format!("step {step} failed: {failure}");
     let id = run.id.clone();
     let escalate = |text: String| {
@@ -405,10 +428,7 @@ async fn retry_or_give_up(
                     d.reason
                 ));
             }
-            let rec = &mut run.steps[i];
-            rec.status = StepStatus::Pending;
-            rec.reason = format!("attempt {failed} failed: {failure}; retrying");
-            run.retry_at = Some(at);
+            retry_at(run, i, failed, failure, at);
         }
         Next::Stop => abort(run, i + 1, &format!("{why}; {}", d.reason)),
         Next::GiveUp => {
@@ -429,34 +449,17 @@ fn retry_cleanup(
     failure: &str,
     now: chrono::DateTime<Utc>,
 ) {
-    use crate::journal::{AttemptNext, FailedAttempt};
     use standby_core::retry::{Next, Primary, after_failure};
     let run = &mut journal.record;
-    let step = run.steps[i].name.clone();
-    let failed = u32::try_from(run.attempts.iter().filter(|a| a.step == step).count())
-        .unwrap_or(u32::MAX)
-        .saturating_add(1);
     // Not automatic: the primary's health does not make a cleanup unnecessary.
-    let d = after_failure(&ctx.cfg.failover.retry, failed, false, &Primary::NotUp, now);
-    run.attempts.push(FailedAttempt {
-        attempt: failed,
-        step: step.clone(),
-        at: now,
-        reason: failure.to_string(),
-        next: match d.next {
-            Next::Retry { .. } => AttemptNext::Retry,
-            Next::Stop => AttemptNext::Stop,
-            Next::GiveUp => AttemptNext::GiveUp,
-        },
-        then: d.reason.clone(),
+    let (failed, d) = journal_attempt(run, i, failure, now, |failed| {
+        after_failure(&ctx.cfg.failover.retry, failed, false, &Primary::NotUp, now)
     });
+    let step = run.steps[i].name.clone();
     match d.next {
         Next::Retry { at, .. } => {
             warn!(run = %run.id, "cleanup step {step} failed: {failure}; {}", d.reason);
-            let rec = &mut run.steps[i];
-            rec.status = StepStatus::Pending;
-            rec.reason = format!("attempt {failed} failed: {failure}; retrying");
-            run.retry_at = Some(at);
+            retry_at(run, i, failed, failure, at);
         }
         Next::Stop | Next::GiveUp => {
             let text = format!(

@@ -106,11 +106,16 @@ fn capacity(n: u32) -> AsgCapacity {
 }
 
 async fn failover(ctx: &Ctx) -> Journal {
+    manual_run(ctx, "r1", RunbookKind::Failover).await
+}
+
+/// A run an operator started, on [`world`].
+async fn manual_run(ctx: &Ctx, id: &str, kind: RunbookKind) -> Journal {
     let trigger = Trigger::Manual {
-        command: "standby failover".into(),
+        command: format!("standby {}", kind.as_str()),
         at: chrono::Utc::now(),
     };
-    create_run(ctx, "r1", RunbookKind::Failover, trigger, vec![], &world())
+    create_run(ctx, id, kind, trigger, vec![], &world())
         .await
         .unwrap()
 }
@@ -203,20 +208,7 @@ async fn a_step_that_keeps_failing_gives_up_skips_the_rest_and_still_runs_cleanu
 async fn a_failed_cleanup_step_is_retried_and_then_gives_up() {
     let dir = crate::context::test_dir("cleanup-retry");
     let (ctx, _tx) = crate::context::for_tests(&dir).await;
-    let trigger = Trigger::Manual {
-        command: "standby drill standby".into(),
-        at: chrono::Utc::now(),
-    };
-    let mut journal = create_run(
-        &ctx,
-        "d1",
-        RunbookKind::DrillStandby,
-        trigger.clone(),
-        vec![],
-        &world(),
-    )
-    .await
-    .unwrap();
+    let mut journal = manual_run(&ctx, "d1", RunbookKind::DrillStandby).await;
     let steps = Scripted::default().on(
         "standby-to-warm",
         vec![Act::Fail(
@@ -231,16 +223,7 @@ async fn a_failed_cleanup_step_is_retried_and_then_gives_up() {
     assert_eq!(rec.attempts.len(), 1);
     assert_eq!(rec.attempts[0].next, AttemptNext::Retry);
 
-    let mut journal = create_run(
-        &ctx,
-        "d2",
-        RunbookKind::DrillStandby,
-        trigger,
-        vec![],
-        &world(),
-    )
-    .await
-    .unwrap();
+    let mut journal = manual_run(&ctx, "d2", RunbookKind::DrillStandby).await;
     let steps = Scripted::default().on(
         "standby-to-warm",
         (0..10).map(|_| Act::Fail("AccessDenied")).collect(),

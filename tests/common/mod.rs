@@ -761,6 +761,28 @@ pub fn set_failover(h: &Harness, extra: &str) {
     });
 }
 
+/// A failover gave up and escalated: the state's `gave_up` is set.
+pub fn gave_up(h: &Harness) -> bool {
+    std::fs::read(h.state_dir().join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| !v["gave_up"].is_null())
+}
+
+/// Waits until the state says traffic is on the standby (panics after `within`).
+pub async fn on_standby_within(h: &Harness, within: Duration) {
+    wait_for("the failover to finish", within, || serving(h) == "standby").await;
+}
+
+/// The newest report's report.md.
+pub fn last_report_md(h: &Harness) -> String {
+    let dir = reports(&h.reports_dir())
+        .into_iter()
+        .last()
+        .expect("a report");
+    std::fs::read_to_string(dir.join("report.md")).unwrap()
+}
+
 /// The newest report's report.json.
 pub fn last_report(h: &Harness) -> serde_json::Value {
     let dir = reports(&h.reports_dir())

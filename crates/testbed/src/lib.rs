@@ -20,6 +20,24 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// `standby <args> --config <config>` as the demo, the benches and the tests run it against the
+/// emulator: static test credentials (moto checks none) and no instance metadata lookup, so
+/// the SDK neither finds a real account nor waits on 169.254.169.254.
+pub fn standby_command(
+    bin: &std::path::Path,
+    args: &[&str],
+    config: &std::path::Path,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(bin);
+    c.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
 /// A free loopback port, found by binding port 0 and letting it go.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

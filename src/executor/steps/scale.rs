@@ -119,12 +119,19 @@ async fn scale_up(
     let mut said = String::new();
     loop {
         let mut unread = None;
-        for p in engaged.iter_mut() {
-            match observe(client, &p.name).await {
-                Ok(c) => (p.in_service, p.pending) = (c.in_service, c.pending),
-                Err(Gone(e)) => return (Err(e), details(g, &engaged, &fallbacks, false)),
-                Err(Unread(e)) => unread = Some(e),
+        // One describe for the group and every spare asked so far.
+        let names: Vec<String> = engaged.iter().map(|p| p.name.clone()).collect();
+        match standby_aws::asg::describe(client, &names).await {
+            Ok(found) => {
+                for (p, (name, c)) in engaged.iter_mut().zip(found) {
+                    let Some(c) = c else {
+                        let gone = format!("group {name} disappeared");
+                        return (Err(gone), details(g, &engaged, &fallbacks, false));
+                    };
+                    (p.in_service, p.pending) = (c.in_service, c.pending);
+                }
             }
+            Err(e) => unread = Some(e.to_string()),
         }
         let reachable: u32 = engaged.iter().map(|p| p.in_service + p.pending).sum();
         // Launches are only worth reading while capacity is missing: a group that has all its
