@@ -1,7 +1,7 @@
 //! Auto Scaling: observe groups, set their capacity, count InService instances.
 
 use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::types::{LifecycleState, ScalingActivityStatusCode};
+use aws_sdk_autoscaling::types::{Activity, LifecycleState, ScalingActivityStatusCode};
 
 use super::AwsError;
 use standby_core::plan::AsgCapacity;
@@ -70,15 +70,19 @@ pub async fn failed_launches(
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeScalingActivities", name, e))?;
-    let launches = out
-        .activities()
+    Ok(failing_streak(out.activities()))
+}
+
+/// The failed launches newer than the newest launch that did not fail (activities come newest
+/// first); other activities (terminations) neither count nor end the streak.
+fn failing_streak(activities: &[Activity]) -> Vec<standby_core::capacity::FailedLaunch> {
+    activities
         .iter()
         .filter(|a| {
             a.description()
                 .is_some_and(|d| d.starts_with("Launching a new EC2 instance"))
         })
-        .take_while(|a| a.status_code() == Some(&ScalingActivityStatusCode::Failed));
-    Ok(launches
+        .take_while(|a| a.status_code() == Some(&ScalingActivityStatusCode::Failed))
         .filter_map(|a| {
             let at = a.start_time()?;
             Some(standby_core::capacity::FailedLaunch {
@@ -90,7 +94,7 @@ pub async fn failed_launches(
                     .to_string(),
             })
         })
-        .collect())
+        .collect()
 }
 
 fn non_negative(v: Option<i32>) -> u32 {
@@ -115,4 +119,44 @@ pub async fn set_capacity(
         .await
         .map_err(|e| AwsError::new("UpdateAutoScalingGroup", name, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_autoscaling::primitives::DateTime;
+
+    fn activity(description: &str, code: ScalingActivityStatusCode, secs: i64) -> Activity {
+        Activity::builder()
+            .activity_id(format!("a{secs}"))
+            .auto_scaling_group_name("gpu")
+            .cause("test")
+            .description(description)
+            .status_message(format!("{description} at {secs}"))
+            .start_time(DateTime::from_secs(secs))
+            .status_code(code)
+            .build()
+    }
+
+    #[test]
+    fn a_shortage_is_the_failed_launches_since_the_last_good_one_however_old() {
+        use ScalingActivityStatusCode::{Failed, Successful};
+        let launch = "Launching a new EC2 instance: i-1";
+        // Newest first: two failures (an hour old: a group left short by an earlier run is
+        // still short), a termination in between, then the launch that worked before them.
+        let acts = [
+            activity(launch, Failed, 7_200),
+            activity("Terminating EC2 instance: i-0", Successful, 7_100),
+            activity(launch, Failed, 3_600),
+            activity(launch, Successful, 100),
+            activity(launch, Failed, 50),
+        ];
+        let streak = failing_streak(&acts);
+        assert_eq!(streak.len(), 2, "{streak:?}");
+        assert_eq!(streak[0].at.timestamp(), 7_200);
+        assert!(streak[1].reason.ends_with("at 3600"), "{streak:?}");
+        // A launch that worked after the failures ends the shortage.
+        let recovered = [activity(launch, Successful, 8_000), acts[0].clone()];
+        assert!(failing_streak(&recovered).is_empty());
+    }
 }
