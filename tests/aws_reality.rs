@@ -339,3 +339,144 @@ async fn validate_calls_nothing_and_a_dry_run_only_reads() {
         .collect();
     assert!(writes.is_empty(), "a dry run changed something: {writes:?}");
 }
+
+/// The standby group launches from a template that points at a capacity reservation with
+/// `capacity-reservations-only`. An expired reservation and no spare group: the preflight
+/// refuses before anything is scaled, naming the reservation and why. The same reservation
+/// active (a Capacity Block ending in three hours, room for every launch): the failover goes
+/// through, and the report's preflight says what it found, with when the block's instances go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_reservations_are_checked_before_the_scale_up_counts_on_them() {
+    use standby_testbed::reality::CapacityReservation;
+    let h = Harness::start("real-odcr").await;
+    standby_testbed::seed::reserved_group(
+        &h.moto_endpoint,
+        &standby_testbed::seed::ReservedGroup {
+            region: "us-west-2",
+            name: "gpu-usw2-r",
+            instance_type: "g5.xlarge",
+            zone: "us-west-2a",
+            preference: "capacity-reservations-only",
+            reservation: "cr-0gpu",
+            desired: 1,
+        },
+    )
+    .await
+    .unwrap();
+    edit_config(&h, |t| {
+        t.replace(
+            "asgs = [{ name = \"gpu-usw2\", warm = 1, serving = 4 }]",
+            "asgs = [{ name = \"gpu-usw2-r\", warm = 1, serving = 4 }]",
+        )
+    });
+    set_failover(
+        &h,
+        "attempts = 2\nretry_backoff = \"1s\"\nretry_max_backoff = \"2s\"\n",
+    );
+    // The standby's endpoint serves once this group does.
+    h.lab
+        .standby
+        .gate_through(&h.moto_endpoint, &["gpu-usw2-r"]);
+    let proxy = behind_proxy(&h, 36).await;
+    let now = chrono::Utc::now();
+    let reservation = CapacityReservation {
+        region: "us-west-2".into(),
+        id: "cr-0gpu".into(),
+        instance_type: "g5.xlarge".into(),
+        zone: "us-west-2a".into(),
+        state: "expired".into(),
+        total: 3,
+        available: 3,
+        capacity_block: true,
+        start: Some(now - chrono::Duration::hours(21)),
+        end: Some(now + chrono::Duration::hours(3)),
+    };
+    // No such reservation: EC2's InvalidCapacityReservationId.NotFound, read as such.
+    let out = h.run(&["failover", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let rep = last_report(&h);
+    let checks = step(&rep, "preflight")["details"]["checks"].clone();
+    assert!(
+        checks.as_array().unwrap().iter().any(|c| c["name"]
+            == "capacity reservation cr-0gpu (asg gpu-usw2-r)"
+            && c["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("does not exist in gpu-usw2-r's region")),
+        "{checks:#}"
+    );
+    let before = proxy.calls().len();
+    proxy.set_reality(Reality {
+        reservations: vec![reservation.clone()],
+        ..Reality::default()
+    });
+    let out = h.run(&["failover", "--yes"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("capacity reservations of asg gpu-usw2-r")
+            && said.contains("0 free reserved instances for the 3 launches this run makes")
+            && said.contains("no spare group is configured"),
+        "{said}"
+    );
+    let rep = last_report(&h);
+    let checks = step(&rep, "preflight")["details"]["checks"].clone();
+    let cr = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "capacity reservation cr-0gpu (asg gpu-usw2-r)")
+        .unwrap_or_else(|| panic!("{checks:#}"));
+    assert_eq!(cr["reason"], "expired: launches cannot use it", "{cr:#}");
+    assert_eq!(h.record().await, h.world.primary_value, "DNS never moved");
+    assert_eq!(
+        h.capacity("us-west-2", "gpu-usw2-r").await.0,
+        1,
+        "nothing scaled"
+    );
+    let ec2: Vec<String> = proxy.calls()[before..]
+        .iter()
+        .filter(|c| c.service == "ec2")
+        .map(|c| c.operation.clone())
+        .collect();
+    // One read of each per preflight attempt (the run's policy retries a failed preflight: a
+    // reservation may turn active).
+    assert_eq!(step(&rep, "preflight")["attempts"], 2, "{rep:#}");
+    assert_eq!(
+        ec2,
+        [
+            "DescribeLaunchTemplateVersions",
+            "DescribeCapacityReservations",
+            "DescribeLaunchTemplateVersions",
+            "DescribeCapacityReservations"
+        ],
+        "one read of each per attempt"
+    );
+
+    proxy.set_reality(Reality {
+        reservations: vec![CapacityReservation {
+            state: "active".into(),
+            ..reservation
+        }],
+        ..Reality::default()
+    });
+    let out = h.run(&["failover", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rep = last_report(&h);
+    assert_eq!(rep["result"], "succeeded", "{rep:#}");
+    let checks = step(&rep, "preflight")["details"]["checks"].clone();
+    let cr = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "capacity reservation cr-0gpu (asg gpu-usw2-r)")
+        .unwrap_or_else(|| panic!("{checks:#}"));
+    let reason = cr["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("active Capacity Block: g5.xlarge in us-west-2a, 3 of 3 free")
+            && reason.contains("its instances are terminated from"),
+        "{cr:#}"
+    );
+    assert_eq!(cr["warning"], true, "{cr:#}");
+    assert_eq!(h.record().await, h.world.standby_value);
+}

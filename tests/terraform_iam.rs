@@ -114,14 +114,18 @@ fn the_terraform_orchestrator_grants_exactly_the_codes_actions() {
             .map(|e| e + 1)
             .unwrap_or(block.len());
         let text = &block[..end];
-        for line in text
-            .lines()
-            .filter(|l| l.trim_start().starts_with("actions"))
-        {
-            let Some(list) = line.split_once('[').map(|(_, r)| r) else {
+        // A list may span lines (`terraform fmt` keeps a long one so): up to its `]`.
+        let mut rest = text;
+        while let Some(at) = rest.find("\n") {
+            rest = &rest[at + 1..];
+            if !rest.trim_start().starts_with("actions") {
                 continue;
+            }
+            let Some(open) = rest.find('[') else { break };
+            let Some(close) = rest[open..].find(']') else {
+                break;
             };
-            for piece in list.split('"').skip(1).step_by(2) {
+            for piece in rest[open..open + close].split('"').skip(1).step_by(2) {
                 granted.insert(piece.to_string());
             }
         }

@@ -97,6 +97,79 @@ fn failing_streak(activities: &[Activity]) -> Vec<standby_core::capacity::Failed
         .collect()
 }
 
+/// A group's launch setup as Auto Scaling holds it: what the capacity reservation check needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchSetup {
+    pub group: String,
+    /// The launch template (id or name, and version) its launches use, if any (a launch
+    /// configuration has no reservation setting).
+    pub template: Option<TemplateRef>,
+    /// The group's own CapacityReservationSpecification: (preference, reservation ids,
+    /// resource group ARNs). `None` or preference `default`: the template's decides.
+    pub reservations: Option<(String, Vec<String>, Vec<String>)>,
+    /// Mixed-instances overrides' instance types (empty: the template's type).
+    pub override_types: Vec<String>,
+    pub zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// `$Latest`, `$Default` or a number; AWS's default is `$Default`.
+    pub version: String,
+}
+
+/// The launch setups of the named groups that exist.
+pub async fn launch_setups(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<LaunchSetup>, AwsError> {
+    let target = names.join(",");
+    let out = client
+        .describe_auto_scaling_groups()
+        .set_auto_scaling_group_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", &target, e))?;
+    Ok(out.auto_scaling_groups().iter().map(launch_setup).collect())
+}
+
+fn launch_setup(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> LaunchSetup {
+    let mixed = g.mixed_instances_policy().and_then(|m| m.launch_template());
+    let spec = g
+        .launch_template()
+        .or_else(|| mixed.and_then(|m| m.launch_template_specification()));
+    LaunchSetup {
+        group: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+        template: spec.map(|s| TemplateRef {
+            id: s.launch_template_id().map(str::to_string),
+            name: s.launch_template_name().map(str::to_string),
+            version: s.version().unwrap_or("$Default").to_string(),
+        }),
+        reservations: g.capacity_reservation_specification().and_then(|c| {
+            let preference = c.capacity_reservation_preference()?.as_str().to_string();
+            let target = c.capacity_reservation_target();
+            Some((
+                preference,
+                target.map_or_else(Vec::new, |t| t.capacity_reservation_ids().to_vec()),
+                target.map_or_else(Vec::new, |t| {
+                    t.capacity_reservation_resource_group_arns().to_vec()
+                }),
+            ))
+        }),
+        override_types: mixed
+            .map(|m| {
+                m.overrides()
+                    .iter()
+                    .filter_map(|o| o.instance_type().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        zones: g.availability_zones().to_vec(),
+    }
+}
+
 fn non_negative(v: Option<i32>) -> u32 {
     v.unwrap_or(0).max(0) as u32
 }

@@ -5,6 +5,7 @@
 pub mod asg;
 pub mod calls;
 pub mod dns;
+pub mod ec2;
 pub mod fence;
 pub mod gate;
 pub mod s3;
@@ -73,7 +74,10 @@ impl ErrorKind {
             | "ExpiredToken"
             | "ExpiredTokenException"
             | "AllAccessDisabled" => ErrorKind::Denied,
-            c if c.starts_with("NoSuch") || c == "NotFound" => ErrorKind::NotFound,
+            // EC2 says `InvalidCapacityReservationId.NotFound`, `InvalidLaunchTemplateId.NotFound`.
+            c if c.starts_with("NoSuch") || c == "NotFound" || c.ends_with(".NotFound") => {
+                ErrorKind::NotFound
+            }
             _ => return None,
         })
     }
@@ -149,6 +153,9 @@ pub fn error_text(err: &dyn std::error::Error) -> String {
 pub struct Clients {
     pub primary_asg: aws_sdk_autoscaling::Client,
     pub standby_asg: aws_sdk_autoscaling::Client,
+    /// Launch templates and capacity reservations, read by the preflight.
+    pub primary_ec2: aws_sdk_ec2::Client,
+    pub standby_ec2: aws_sdk_ec2::Client,
     pub route53: aws_sdk_route53::Client,
     pub primary_s3: aws_sdk_s3::Client,
     pub standby_s3: aws_sdk_s3::Client,
@@ -180,6 +187,15 @@ impl Clients {
             }
             aws_sdk_autoscaling::Client::from_conf(b.build())
         };
+        let ec2 = |conf: &aws_config::SdkConfig| {
+            let mut b = aws_sdk_ec2::config::Builder::from(conf)
+                .timeout_config(deadline.clone())
+                .interceptor(calls::Interceptor);
+            if let Some(i) = &interceptor {
+                b = b.interceptor(i.clone());
+            }
+            aws_sdk_ec2::Client::from_conf(b.build())
+        };
         let mut route53 = aws_sdk_route53::config::Builder::from(&global)
             .timeout_config(deadline.clone())
             .interceptor(calls::Interceptor);
@@ -200,6 +216,8 @@ impl Clients {
         Clients {
             primary_asg: asg(&primary),
             standby_asg: asg(&standby),
+            primary_ec2: ec2(&primary),
+            standby_ec2: ec2(&standby),
             route53: aws_sdk_route53::Client::from_conf(route53.build()),
             primary_s3: s3_with_retries(&primary, cfg.sync.attempts, interceptor.clone()),
             standby_s3: s3_with_retries(&standby, cfg.sync.attempts, interceptor),
@@ -211,6 +229,13 @@ impl Clients {
         match side {
             Side::Primary => &self.primary_s3,
             Side::Standby => &self.standby_s3,
+        }
+    }
+
+    pub fn ec2(&self, side: Side) -> &aws_sdk_ec2::Client {
+        match side {
+            Side::Primary => &self.primary_ec2,
+            Side::Standby => &self.standby_ec2,
         }
     }
 

@@ -134,8 +134,8 @@ pub fn policy(cfg: &Config, account: &Account) -> Value {
         "Sid": "DescribeGroups",
         "Effect": "Allow",
         "Action": actions(Scope::Any, &[]),
-        // DescribeAutoScalingGroups and DescribeScalingActivities support no resource-level
-        // permissions.
+        // DescribeAutoScalingGroups, DescribeScalingActivities and EC2's Describe* (launch
+        // templates, capacity reservations) support no resource-level permissions.
         "Resource": ["*"],
     }));
     let account_id = account.account_id.as_deref().unwrap_or("*");

@@ -35,6 +35,7 @@ pub mod plan;
 pub mod record;
 pub mod rederive;
 pub mod report;
+pub mod reservations;
 pub mod retry;
 pub mod runbook;
 pub mod serde_duration;

@@ -189,6 +189,22 @@ pub const OPERATIONS: &[Operation] = &[
         "aws::asg::failed_launches",
     ),
     op(
+        "describe_launch_template_versions",
+        "ec2",
+        "DescribeLaunchTemplateVersions",
+        &["ec2:DescribeLaunchTemplateVersions"],
+        Scope::Any,
+        "aws::ec2::template (preflight: the reservations a group's launches target)",
+    ),
+    op(
+        "describe_capacity_reservations",
+        "ec2",
+        "DescribeCapacityReservations",
+        &["ec2:DescribeCapacityReservations"],
+        Scope::Any,
+        "aws::ec2::reservation (preflight: is the reserved capacity there)",
+    ),
+    op(
         "update_auto_scaling_group",
         "autoscaling",
         "UpdateAutoScalingGroup",

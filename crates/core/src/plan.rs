@@ -157,6 +157,14 @@ pub struct Spare {
 }
 
 impl AsgChange {
+    /// To serving capacity (as opposed to back to warm); journals from before `to_serving`
+    /// existed infer it from the capacity observed at planning time.
+    pub fn scales_up(&self) -> bool {
+        self.to_serving.unwrap_or_else(|| {
+            self.desired > 0 && self.from.is_none_or(|f| self.desired >= f.desired)
+        })
+    }
+
     /// The InService count at which the scale step may end.
     pub fn enough(&self) -> u32 {
         self.min_serving.unwrap_or(self.desired).min(self.desired)

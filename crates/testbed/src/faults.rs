@@ -289,6 +289,16 @@ async fn modelled(
 ) -> Response<Full<Bytes>> {
     let now = std::time::Instant::now();
     let path = parts.uri.path().to_string();
+    if (service, operation) == ("ec2", "DescribeCapacityReservations") {
+        // moto has no capacity reservations: the model holds them.
+        let region = scope_part(&parts.headers, 2);
+        let (status, body) = s
+            .reality
+            .lock()
+            .expect("reality")
+            .capacity_reservations(&region, &String::from_utf8_lossy(&body));
+        return answer(status, "text/xml", body);
+    }
     if (service, operation) == ("autoscaling", "DescribeScalingActivities") {
         // moto keeps no activities: look at the group first (the model records its launches
         // from what it sees), then answer from the model.
@@ -420,6 +430,7 @@ fn answer(status: u16, ctype: &str, body: String) -> Response<Full<Bytes>> {
 fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
     let (status, code, message) = match (service, f) {
         ("s3", Fault::Throttle) => (503, "SlowDown", "Please reduce your request rate."),
+        ("ec2", Fault::Throttle) => (503, "RequestLimitExceeded", "Request limit exceeded."),
         (_, Fault::Throttle) => (400, "Throttling", "Rate exceeded"),
         (_, Fault::PriorRequestNotComplete) => (
             400,
@@ -434,6 +445,11 @@ fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
     let body = if service == "s3" {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault-proxy</RequestId></Error>"
+        )
+    } else if service == "ec2" {
+        // EC2's own query protocol: `Response/Errors/Error`, `RequestID`.
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
         )
     } else {
         format!(
@@ -465,7 +481,8 @@ fn scope_part(h: &hyper::HeaderMap, n: usize) -> String {
 
 fn operation_of(service: &str, method: &str, path: &str, query: &str, body: &[u8]) -> String {
     match service {
-        "autoscaling" => String::from_utf8_lossy(body)
+        // The query protocols: the action is a form field.
+        "autoscaling" | "ec2" => String::from_utf8_lossy(body)
             .split('&')
             .find_map(|kv| kv.strip_prefix("Action="))
             .unwrap_or("Unknown")

@@ -21,6 +21,12 @@
 //!   Instances the model saw running before the shortage began keep running.
 //!   moto's DescribeScalingActivities is always empty; here it lists these launches, failed,
 //!   in progress and successful, newest first, as AWS does.
+//! - **Capacity reservations** (On-Demand Capacity Reservations, Capacity Blocks for ML) exist
+//!   on their own in EC2; moto has no API for them ("The describe_capacity_reservations action
+//!   has not been implemented"). Here DescribeCapacityReservations answers from `reservations`,
+//!   in EC2's shape, and an id it does not hold gets EC2's
+//!   `InvalidCapacityReservationId.NotFound`. Launch templates that point at them are moto's.
+//!   Launches do not draw on them here (their counts are as set).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -38,6 +44,25 @@ pub struct Reality {
     pub short_zones: Vec<String>,
     /// Instance types or zones with only this many launches left; the ones after fail.
     pub limited: Vec<(String, u32)>,
+    /// Capacity reservations EC2 holds (moto has none).
+    pub reservations: Vec<CapacityReservation>,
+}
+
+/// A capacity reservation as DescribeCapacityReservations describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityReservation {
+    pub region: String,
+    pub id: String,
+    pub instance_type: String,
+    pub zone: String,
+    /// `active`, `expired`, `scheduled`, `cancelled`, ...
+    pub state: String,
+    pub total: u32,
+    pub available: u32,
+    /// A Capacity Block for ML (`reservationType = capacity-block`), else an ODCR.
+    pub capacity_block: bool,
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One launch as DescribeScalingActivities reports it.
@@ -209,6 +234,74 @@ impl Model {
                 .limited
                 .iter()
                 .any(|(what, left)| (what == kind || what == zone) && *left == 0)
+    }
+
+    /// A DescribeCapacityReservations answer in `region` for the form `body`'s
+    /// `CapacityReservationId.N`: (status, body). Like EC2, one unknown id fails the call.
+    pub(crate) fn capacity_reservations(&self, region: &str, body: &str) -> (u16, String) {
+        let ids: Vec<String> = body
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| k.starts_with("CapacityReservationId."))
+            .map(|(_, v)| v.to_string())
+            .collect();
+        let held = |id: &str| {
+            self.reality
+                .reservations
+                .iter()
+                .find(|r| r.region == region && r.id == id)
+        };
+        if let Some(unknown) = ids.iter().find(|id| held(id).is_none()) {
+            return (
+                400,
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>InvalidCapacityReservationId.NotFound</Code><Message>The capacity reservation ID '{}' does not exist</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>",
+                    xml_escape(unknown)
+                ),
+            );
+        }
+        let date = |d: Option<chrono::DateTime<chrono::Utc>>, tag: &str| {
+            d.map(|d| {
+                format!(
+                    "<{tag}>{}</{tag}>",
+                    d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                )
+            })
+            .unwrap_or_default()
+        };
+        let listed: Vec<&CapacityReservation> = if ids.is_empty() {
+            self.reality
+                .reservations
+                .iter()
+                .filter(|r| r.region == region)
+                .collect()
+        } else {
+            ids.iter().filter_map(|id| held(id)).collect()
+        };
+        let items: String = listed
+            .iter()
+            .map(|r| {
+                format!(
+                    "<item><capacityReservationId>{}</capacityReservationId><instanceType>{}</instanceType><instancePlatform>Linux/UNIX</instancePlatform><availabilityZone>{}</availabilityZone><tenancy>default</tenancy><totalInstanceCount>{}</totalInstanceCount><availableInstanceCount>{}</availableInstanceCount><state>{}</state>{}{}<endDateType>{}</endDateType><instanceMatchCriteria>targeted</instanceMatchCriteria><reservationType>{}</reservationType></item>",
+                    xml_escape(&r.id),
+                    xml_escape(&r.instance_type),
+                    xml_escape(&r.zone),
+                    r.total,
+                    r.available,
+                    xml_escape(&r.state),
+                    date(r.start, "startDate"),
+                    date(r.end, "endDate"),
+                    if r.end.is_some() { "limited" } else { "unlimited" },
+                    if r.capacity_block { "capacity-block" } else { "default" },
+                )
+            })
+            .collect();
+        (
+            200,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeCapacityReservationsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>fault-proxy</requestId><capacityReservationSet>{items}</capacityReservationSet></DescribeCapacityReservationsResponse>"
+            ),
+        )
     }
 
     /// A DescribeScalingActivities answer for `group`, newest first.

@@ -207,6 +207,88 @@ pub async fn spare_group(
     Ok(())
 }
 
+/// A group launching from a template that targets a capacity reservation.
+#[derive(Debug, Clone, Copy)]
+pub struct ReservedGroup<'a> {
+    pub region: &'a str,
+    pub name: &'a str,
+    pub instance_type: &'a str,
+    pub zone: &'a str,
+    /// `capacity-reservations-only`, `open` or `none`.
+    pub preference: &'a str,
+    pub reservation: &'a str,
+    pub desired: u32,
+}
+
+/// A group that launches from a launch template pointing at a capacity reservation, as a team
+/// with an ODCR or a Capacity Block for its GPUs sets it up: the template's
+/// `CapacityReservationSpecification` (`preference`, target `reservation`), the group in `zone`
+/// at `desired` (max 4). moto keeps the template; the reservation itself is the reality
+/// model's ([`crate::reality::Reality::reservations`]): moto has no capacity reservation API.
+pub async fn reserved_group(endpoint: &str, g: &ReservedGroup<'_>) -> Result<(), SeedError> {
+    let ReservedGroup {
+        region,
+        name,
+        instance_type,
+        zone,
+        preference,
+        reservation,
+        desired,
+    } = *g;
+    use aws_sdk_ec2::types::{
+        CapacityReservationPreference, CapacityReservationTarget, InstanceType,
+        LaunchTemplateCapacityReservationSpecificationRequest, RequestLaunchTemplateData,
+    };
+    let conf = sdk(endpoint, region).await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let lt = ec2
+        .create_launch_template()
+        .launch_template_name(format!("{name}-lt"))
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::from(instance_type))
+                .capacity_reservation_specification(
+                    LaunchTemplateCapacityReservationSpecificationRequest::builder()
+                        .capacity_reservation_preference(CapacityReservationPreference::from(
+                            preference,
+                        ))
+                        .capacity_reservation_target(
+                            CapacityReservationTarget::builder()
+                                .capacity_reservation_id(reservation)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    let id = lt
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .unwrap_or_default()
+        .to_string();
+    aws_sdk_autoscaling::Client::new(&conf)
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_id(id)
+                .version("$Latest")
+                .build(),
+        )
+        .min_size(0)
+        .max_size(4)
+        .desired_capacity(desired as i32)
+        .availability_zones(zone)
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
 /// Sets a group's capacity directly (tests use it to reset between runs).
 pub async fn set_capacity(
     endpoint: &str,

@@ -1,4 +1,4 @@
-"""moto server for standby's tests and demo, with two response formats fixed and conditional
+"""moto server for standby's tests and demo, with three response formats fixed and conditional
 writes made atomic.
 
 moto 5.1.x renders Route 53 record values as <![CDATA[...]]>. Real Route 53 sends plain escaped
@@ -31,6 +31,24 @@ def _hc_to_xml_lower(self):
 
 
 r53m.HealthCheck.to_xml = _hc_to_xml_lower
+
+# moto renders launch template booleans (defaultVersion, and any boolean in the template data)
+# as Python's "True"/"False" (bool is an int, so str(value)); real EC2 sends "true"/"false" and
+# the SDK for Rust refuses anything else, so no launch template version could be read. Every
+# call of the module's serializer, its own recursion included, goes through this.
+import moto.ec2.responses.launch_templates as ltr  # noqa: E402
+
+assert "isinstance(value, (str, int, float" in open(ltr.__file__).read(), "moto's launch template serializer changed; revisit this shim"
+_lt_serialize = ltr.xml_serialize
+
+
+def _lt_serialize_lower(tree, key, value):
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return _lt_serialize(tree, key, value)
+
+
+ltr.xml_serialize = _lt_serialize_lower
 
 # Real S3 evaluates If-Match / If-None-Match and stores the object as one atomic step: of two
 # racing conditional writes exactly one wins (412 or 409 for the other). moto checks and then

@@ -34,10 +34,7 @@ pub async fn run(ctx: &Ctx, groups: &[plan::AsgChange]) -> StepOutcome {
         let client = ctx.clients.asg(g.side).clone();
         set.spawn(standby_aws::calls::carry(async move {
             let started = Instant::now();
-            let up = g
-                .to_serving
-                .unwrap_or_else(|| g.desired > 0 && g.from.is_none_or(|f| g.desired >= f.desired));
-            let (outcome, details) = if up {
+            let (outcome, details) = if g.scales_up() {
                 scale_up(&client, &g).await
             } else {
                 scale_down(&client, &g).await

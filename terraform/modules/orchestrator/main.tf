@@ -124,10 +124,17 @@ data "aws_iam_policy_document" "orchestrator" {
     }
   }
 
-  # DescribeAutoScalingGroups and DescribeScalingActivities support no resource-level permissions.
+  # DescribeAutoScalingGroups, DescribeScalingActivities and EC2's Describe* (launch templates,
+  # capacity reservations: the preflight's reservation check) support no resource-level
+  # permissions.
   statement {
-    sid       = "DescribeGroups"
-    actions   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities"]
+    sid = "DescribeGroups"
+    actions = [
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeScalingActivities",
+      "ec2:DescribeLaunchTemplateVersions",
+      "ec2:DescribeCapacityReservations",
+    ]
     resources = ["*"]
   }
 
