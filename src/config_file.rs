@@ -15,6 +15,9 @@ impl Files for Disk {
 }
 
 /// Loads and validates a config and the files it names. Warnings ride along on success.
+/// The path is made absolute first: a config that cannot be read is named in full, and the
+/// runbooks it names resolve the same wherever the command runs from.
 pub fn load(path: &Path) -> Result<(Config, Diagnostics), Diagnostics> {
-    Config::load(path, &Disk)
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Config::load(&path, &Disk)
 }

@@ -32,6 +32,10 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
+        // About the whole file (it cannot be read): its full path, no invented position.
+        if self.line == 0 {
+            return write!(f, "{}: {tag}{}", self.file.display(), self.message);
+        }
         if self.key.is_empty() {
             write!(
                 f,
@@ -105,6 +109,18 @@ impl Diagnostics {
 
     pub fn error(&mut self, src: &Source, offset: usize, key: &str, message: impl Into<String>) {
         self.push(Severity::Error, src, offset, key, message);
+    }
+
+    /// An error about a whole file (it cannot be read), with no position in it.
+    pub fn file_error(&mut self, file: &std::path::Path, message: impl Into<String>) {
+        self.items.push(Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: message.into(),
+        });
     }
 
     pub fn warning(&mut self, src: &Source, offset: usize, key: &str, message: impl Into<String>) {

@@ -486,8 +486,29 @@ impl<'d, 's> Section<'d, 's> {
             .map(|(k, _)| (k.get_ref().to_string(), k.span().start))
             .collect();
         for (key, offset) in unknown {
-            self.error(offset, &key, "unknown key");
+            let msg = match self.closest_known(&key) {
+                Some(known) => format!("unknown key (did you mean {known:?}?)"),
+                None => "unknown key".to_string(),
+            };
+            self.error(offset, &key, msg);
         }
+    }
+
+    /// The key this table knows that `typo` most likely meant: one not written here, a small
+    /// edit away (`failure_treshold` -> `failure_threshold`, `timout` -> `timeout`).
+    fn closest_known(&self, typo: &str) -> Option<String> {
+        let written: BTreeSet<&str> = self
+            .table
+            .iter()
+            .map(|(k, _)| k.get_ref().as_ref())
+            .collect();
+        self.seen
+            .iter()
+            .filter(|k| !written.contains(k.as_str()))
+            .map(|k| (strsim::damerau_levenshtein(typo, k), k))
+            .filter(|(d, k)| *d <= (k.len().max(typo.len()) / 4).max(1))
+            .min()
+            .map(|(_, k)| k.clone())
     }
 }
 

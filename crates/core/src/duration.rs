@@ -7,45 +7,57 @@ use std::time::Duration;
 /// overflow (a cooldown of "100000000d" is a typo, not a policy).
 pub const MAX: Duration = Duration::from_secs(3650 * 86_400);
 
-/// Parses `"1h30m"`-style durations. Units: ms, s, m, h, d. A bare number is rejected on purpose:
-/// `timeout = 5` is ambiguous between seconds and milliseconds, and guessing is how outages start.
+/// Parses durations as people write them and as standby prints them: `"500ms"`, `"2s"`,
+/// `"1h30m"`, `"1h 30m"`, `"1.5s"`, `"4m 12.3s"`. Units: ms, s, m, h, d; parts may be separated
+/// by spaces and may have a decimal fraction (to the nanosecond). A bare number is rejected on
+/// purpose: `timeout = 5` is ambiguous between seconds and milliseconds, and guessing is how
+/// outages start.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("is empty, expected a duration like \"2s\" or \"5m\"".into());
     }
-    let mut total = Duration::ZERO;
+    let not_a_duration =
+        || format!("{text:?} is not a duration (expected e.g. \"2s\", \"1.5s\", \"1h 30m\")");
+    let too_long = || format!("{text:?} is longer than the limit of 3650d (ten years)");
+    let mut total: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!(
-                "{text:?} is not a duration (expected e.g. \"2s\", \"5m\", \"1h30m\")"
-            ));
+            return Err(not_a_duration());
         }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration (number too large)"))?;
+        let whole = &rest[..digits];
         rest = &rest[digits..];
+        let mut fraction = "";
+        if let Some(after) = rest.strip_prefix('.') {
+            let n = after
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after.len());
+            if n == 0 {
+                return Err(not_a_duration());
+            }
+            if n > 9 {
+                return Err(format!(
+                    "{text:?} is not a duration: at most 9 decimal places (nanoseconds)"
+                ));
+            }
+            fraction = &after[..n];
+            rest = &after[n..];
+        }
         let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
+            .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
             .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let too_long = || format!("{text:?} is longer than the limit of 3650d (ten years)");
-        let secs = |unit: u64| {
-            n.checked_mul(unit)
-                .map(Duration::from_secs)
-                .ok_or_else(too_long)
-        };
-        let part = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => secs(1)?,
-            "m" => secs(60)?,
-            "h" => secs(3600)?,
-            "d" => secs(86_400)?,
+        rest = rest[unit_len..].trim_start();
+        let nanos_per: u128 = match unit {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
             "" => {
                 return Err(format!(
                     "{text:?} is not a duration: a unit is required (ms, s, m, h, d)"
@@ -57,12 +69,26 @@ pub fn parse(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total = total
-            .checked_add(part)
-            .filter(|t| *t <= MAX)
+        // More digits than any duration up to the limit has: past it, whatever they say.
+        let whole: u128 = if whole.trim_start_matches('0').len() > 20 {
+            return Err(too_long());
+        } else {
+            whole.parse().map_err(|_| too_long())?
+        };
+        let scale = 10u128.pow(fraction.len() as u32);
+        let fraction: u128 = if fraction.is_empty() {
+            0
+        } else {
+            fraction.parse().map_err(|_| not_a_duration())?
+        };
+        total = whole
+            .checked_mul(nanos_per)
+            .and_then(|w| w.checked_add(fraction * nanos_per / scale))
+            .and_then(|part| total.checked_add(part))
+            .filter(|t| *t <= MAX.as_nanos())
             .ok_or_else(too_long)?;
     }
-    Ok(total)
+    Ok(Duration::from_nanos(total as u64))
 }
 
 /// Formats a duration the way an operator reads it: `4m 12.3s`, `850ms`, `1h 2m`.
@@ -107,6 +133,27 @@ mod tests {
         assert_eq!(parse("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse("1d").unwrap(), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn parses_spaces_and_decimals_as_standby_prints_them() {
+        assert_eq!(parse("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse("0.25m").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse("2.5ms").unwrap(), Duration::from_micros(2500));
+        // Every shape `human` prints reads back to what it printed.
+        for d in [850, 12_300, 252_000, 300_000, 3_600_000, 69_000, 5_400_000] {
+            let d = Duration::from_millis(d);
+            assert_eq!(parse(&human(d)).unwrap(), d, "{}", human(d));
+        }
+        assert!(parse("1.s").unwrap_err().contains("is not a duration"));
+        assert!(parse(".5s").unwrap_err().contains("is not a duration"));
+        assert!(
+            parse("1.0000000001s")
+                .unwrap_err()
+                .contains("9 decimal places")
+        );
+        assert!(parse("1h 30").unwrap_err().contains("a unit is required"));
     }
 
     #[test]

@@ -574,7 +574,7 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("rb.toml:5:1 steps[0].timout: unknown key"),
+            s.contains("rb.toml:5:1 steps[0].timout: unknown key (did you mean \"timeout\"?)"),
             "{s}"
         );
         assert!(

@@ -14,8 +14,12 @@ pub fn load(path: &Path, files: &dyn Files) -> Result<(Config, Diagnostics), Dia
     let src = match files.read(path) {
         Ok(text) => Source::new(path, text),
         Err(e) => {
-            let src = Source::new(path, String::new());
-            diags.error(&src, 0, "", format!("cannot read config: {e}"));
+            diags.file_error(
+                path,
+                format!(
+                    "cannot read the config: {e} (name it with --config PATH or the STANDBY_CONFIG environment variable)"
+                ),
+            );
             return Err(diags);
         }
     };
