@@ -6,6 +6,7 @@
 //! then, after a warm-up delay, 200, as a real GPU fleet loading weights would.
 
 pub mod browser;
+pub mod checkers;
 pub mod endpoint;
 pub mod faults;
 pub mod link;
