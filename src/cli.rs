@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: which build answered, for bug reports and audits.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("STANDBY_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "standby",
-    version,
+    version = VERSION,
     about = "Active-passive disaster recovery for GPU inference on AWS"
 )]
 pub struct Cli {
@@ -20,6 +28,12 @@ pub struct Cli {
         env = "STANDBY_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
+    /// More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,15 +78,61 @@ pub struct ConfigArg {
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// Print the plan (which groups go to which capacity, which record changes) and change nothing.
+    /// Print the plan (which groups go to which capacity, where DNS moves from and to) and
+    /// change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Run even if the state says traffic is already on the target side.
+    /// Run the runbook even if traffic is already on the target side (scale, verify and flip
+    /// again: repairs a half-done move).
     #[arg(long)]
+    pub rerun: bool,
+    /// DANGEROUS: when verifying the target side fails, go on and flip DNS anyway: traffic may
+    /// move to a side that does not serve. Only for when the verify itself is what is broken.
+    #[arg(long)]
+    pub flip_unverified: bool,
+    /// `--rerun` and `--flip-unverified` together (kept for scripts written before the split).
+    #[arg(long, hide = true)]
     pub force: bool,
+}
+
+impl RunArgs {
+    pub fn rerun(&self) -> bool {
+        self.rerun || self.force
+    }
+
+    pub fn flip_unverified(&self) -> bool {
+        self.flip_unverified || self.force
+    }
+}
+
+/// A drill's flags: no DNS to force (a standby drill never touches it; a full drill's flip must
+/// not follow a failed verify).
+#[derive(Debug, Args, Clone)]
+pub struct DrillRunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print the plan (which groups go to which capacity and back) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+impl From<DrillRunArgs> for RunArgs {
+    fn from(d: DrillRunArgs) -> RunArgs {
+        RunArgs {
+            config: d.config,
+            dry_run: d.dry_run,
+            yes: d.yes,
+            rerun: false,
+            flip_unverified: false,
+            force: false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +171,27 @@ pub enum Command {
     /// Copy this host's local state (state_dir) into the shared store of `[state] backend =
     /// "s3"`, so a second instance can join: stop `standby serve` first.
     MigrateState(MigrateArgs),
+    /// Print a shell completion script: `standby completions bash > /etc/bash_completion.d/standby`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `standby man | man -l -`, or one command's (`standby man drill`).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// A command's own page (`standby-drill(1)`); the main page when omitted.
+    pub command: Option<String>,
+    /// Write every page (`standby.1`, `standby-<command>.1`) into this directory instead (for
+    /// packaging: `/usr/share/man/man1`).
+    #[arg(long, conflicts_with = "command")]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -136,15 +217,18 @@ pub struct IamArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DrillKind {
+    /// Scale the standby up, verify and probe it, scale it back; DNS is never touched.
     Standby,
+    /// A real failover then failback in one run, with one report.
     Full,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct DrillArgs {
+    /// Which drill.
     pub kind: DrillKind,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub run: DrillRunArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -186,7 +270,9 @@ pub enum ReportCommand {
     Show {
         #[command(flatten)]
         config: ConfigArg,
+        /// The run: its id, or a unique prefix or suffix of one (`report list` names them).
         run: String,
+        /// Markdown for a terminal or a ticket, JSON for tools, HTML for a browser.
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
         /// Read it from the standby bucket.

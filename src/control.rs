@@ -478,6 +478,7 @@ pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
     json!({
         "service": ctx.cfg.service.name,
         "version": env!("CARGO_PKG_VERSION"),
+        "commit": env!("STANDBY_COMMIT"),
         "state": state,
         "verdict": verdict.map(|v| {
             let now = Utc::now();

@@ -20,6 +20,7 @@
 //! - [`failpoint`]: crash-point holds for the kill-and-resume tests (`--features failpoints`).
 
 pub mod cli;
+pub mod cli_docs;
 pub mod config_file;
 pub mod context;
 pub mod control;

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _failpoints = standby::failpoint::setup();
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,10 +55,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 standby::cli::DrillKind::Standby => RunbookKind::DrillStandby,
                 standby::cli::DrillKind::Full => RunbookKind::DrillFull,
             };
-            ops::run_command(kind, &a.run, shutdown_signal()).await?
+            ops::run_command(kind, &a.run.into(), shutdown_signal()).await?
         }
         Command::Check(a) => ops::check(&a).await?,
         Command::Report(r) => ops::report(&r).await?,
+        Command::Completions(a) => ops::print_bytes(&standby::cli_docs::completions(a.shell)),
+        Command::Man(a) => ops::man(&a),
     })
 }
 
@@ -100,11 +102,21 @@ fn reload_signal() -> watch::Receiver<u64> {
 
 /// Plain lines without colours unless on a terminal (journald adds its own timestamps and
 /// levels are still in the text), or one JSON object per line for log pipelines.
-fn init_logging(format: LogFormat) {
+/// Log lines on stderr. The SDK's own crates stay at `error` unless asked for (-vv): their
+/// warnings (each credential provider it tried, one by one) are noise next to the one line
+/// standby prints about what failed.
+fn init_logging(format: LogFormat, verbose: u8, quiet: bool) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STANDBY_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
-    });
+    let default = match (quiet, verbose) {
+        (true, _) => "warn,aws_config=error,aws_smithy_runtime=error",
+        (false, 0) => "info,aws_config=error,aws_smithy_runtime=error",
+        (false, 1) => {
+            "debug,aws_config=warn,aws_smithy_runtime=warn,hyper=info,h2=info,rustls=info"
+        }
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STANDBY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -174,12 +174,13 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         &mut o,
         "standby_build_info",
         "gauge",
-        "Always 1; the version in a label.",
+        "Always 1; the version and the commit built from in labels.",
     );
     let _ = writeln!(
         o,
-        "standby_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
+        "standby_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        env!("STANDBY_COMMIT")
     );
     head(
         &mut o,

@@ -1,6 +1,27 @@
 //! The commands behind the CLI. Each returns an exit code that means something:
 //! 0 done and objectives met, 1 failed or objective breached, 2 usage or config error.
 
+/// Writes a line for the operator on stdout. A reader that went away (`standby validate |
+/// head -1`) must neither panic the command nor stop a run half-way: write errors are ignored
+/// (Rust ignores SIGPIPE, so a closed pipe is an error here, not a signal).
+macro_rules! say {
+    () => {
+        say!("")
+    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -58,25 +79,64 @@ pub fn load(path: &Path) -> Result<Config, u8> {
     }
 }
 
+/// Writes generated text (a completion script, a man page) to stdout; a reader that went away
+/// is not an error of ours.
+pub fn print_bytes(bytes: &[u8]) -> u8 {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(bytes);
+    EXIT_OK
+}
+
+/// `standby man [COMMAND] [--out-dir DIR]`.
+pub fn man(args: &crate::cli::ManArgs) -> u8 {
+    use crate::cli_docs;
+    if let Some(dir) = &args.out_dir {
+        let pages = std::iter::once(None).chain(cli_docs::commands().into_iter().map(Some));
+        for name in pages {
+            let file = dir.join(match &name {
+                None => "standby.1".to_string(),
+                Some(c) => format!("standby-{c}.1"),
+            });
+            let page = cli_docs::man(name.as_deref()).expect("a listed command has a page");
+            if let Err(e) = std::fs::write(&file, page) {
+                eprintln!("cannot write {}: {e}", file.display());
+                return EXIT_FAILED;
+            }
+        }
+        return EXIT_OK;
+    }
+    match cli_docs::man(args.command.as_deref()) {
+        Some(page) => print_bytes(&page),
+        None => {
+            eprintln!(
+                "no command {:?}: one of {}",
+                args.command.as_deref().unwrap_or_default(),
+                cli_docs::commands().join(", ")
+            );
+            EXIT_USAGE
+        }
+    }
+}
+
 pub fn validate(path: &Path) -> u8 {
     match load(path) {
         Ok(cfg) => {
-            println!(
+            say!(
                 "{}: valid (service {}, failover runbook {} steps, failback runbook {} steps)",
                 path.display(),
                 cfg.service.name,
                 cfg.failover.runbook.steps.len(),
                 cfg.failback.runbook.steps.len()
             );
-            println!("detection bounds (from the onset of the failure to the down verdict):");
+            say!("detection bounds (from the onset of the failure to the down verdict):");
             for (mode, bound, why) in cfg.health.detection_bounds() {
-                println!(
+                say!(
                     "  {mode:<20} {:>8}  {why}",
                     standby_core::duration::human(bound)
                 );
             }
             let r = &cfg.failover.retry;
-            println!(
+            say!(
                 "failover retries: {} attempts per step, waits {} doubling to {}: at most {} of waiting per step that keeps failing; escalation after {} failed attempt(s) and when giving up",
                 r.attempts,
                 standby_core::duration::human(r.backoff),
@@ -121,6 +181,10 @@ pub async fn run_command(
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    if let Some(why) = standby_aws::credentials_problem(&cfg).await {
+        eprintln!("{why}");
+        return Ok(EXIT_USAGE);
+    }
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let ctx = crate::context::build(cfg, shutdown, crate::context::Role::Command).await;
 
@@ -131,7 +195,7 @@ pub async fn run_command(
         }
         // A run a crashed process left behind comes first: finish it rather than start another.
         if let Some(owned) = runner::adopt_unfinished(&ctx).await? {
-            println!(
+            say!(
                 "resuming unfinished run {} ({})",
                 owned.journal.record.id,
                 owned.journal.record.kind.as_str()
@@ -165,7 +229,7 @@ pub async fn run_command(
                     );
                     return Ok(EXIT_FAILED);
                 }
-                _ if v.is_stale(now) => println!("primary health: unknown: {}", v.describe(now)),
+                _ if v.is_stale(now) => say!("primary health: unknown: {}", v.describe(now)),
                 _ => {}
             }
         }
@@ -174,16 +238,16 @@ pub async fn run_command(
     let command_at = Utc::now();
     let world = crate::world::observe(&ctx).await?;
     let plan = standby_core::plan::plan_for(kind, &ctx.cfg, &world);
-    print!("{}", standby_core::plan::render(&plan, &ctx.cfg));
+    say_part!("{}", standby_core::plan::render(&plan, &ctx.cfg));
     let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
         .await
         .ok();
     let first_phase = plan.steps.first().map_or(kind, |s| s.phase);
     let checks =
         standby_core::plan::preflight(&plan, first_phase, &ctx.cfg, &world, readiness.as_ref());
-    println!("preflight as of now:");
+    say!("preflight as of now:");
     for c in &checks {
-        println!(
+        say!(
             "  [{}] {}: {}",
             match (c.ok, c.warning) {
                 (true, false) => "ok",
@@ -195,7 +259,7 @@ pub async fn run_command(
         );
     }
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        say!("dry run: nothing was changed");
         return Ok(if checks.iter().all(|c| c.ok) {
             EXIT_OK
         } else {
@@ -205,9 +269,12 @@ pub async fn run_command(
     if !args.yes && !confirm(kind)? {
         return Ok(EXIT_USAGE);
     }
+    if args.force {
+        eprintln!("warning: --force is --rerun and --flip-unverified together; say which you mean");
+    }
     let event = Event::Requested {
         kind,
-        force: args.force,
+        rerun: args.rerun(),
     };
     let (decision, owned) = runner::start(&ctx, &event, kind, vec![], Some(&world)).await?;
     if owned.is_none()
@@ -216,10 +283,10 @@ pub async fn run_command(
             .iter()
             .any(|a| matches!(a, standby_core::machine::Action::AbortRun { .. }))
     {
-        println!("{}", decision.reason);
+        say!("{}", decision.reason);
         return match wait_for_handover(&ctx).await? {
             Some(owned) => {
-                println!("run {} started", owned.journal.record.id);
+                say!("run {} started", owned.journal.record.id);
                 finish(&ctx, drive_with_progress(&ctx, owned).await?)
             }
             None => Ok(EXIT_FAILED),
@@ -229,8 +296,8 @@ pub async fn run_command(
         && ctx.shared()
         && let Some(standby_core::machine::Action::StartRun { run, .. }) = decision.actions.first()
     {
-        println!("run {run} decided: {}", decision.reason);
-        mark_command(&ctx, run, command_at, args.force).await;
+        say!("run {run} decided: {}", decision.reason);
+        mark_command(&ctx, run, command_at, args.flip_unverified()).await;
         return follow(&ctx, run).await;
     }
     let Some(mut owned) = owned else {
@@ -241,18 +308,19 @@ pub async fn run_command(
     if let standby_core::machine::Trigger::Manual { at, .. } = &mut owned.journal.record.trigger {
         *at = command_at;
     }
-    owned.journal.record.force = args.force;
+    owned.journal.record.flip_unverified = args.flip_unverified();
     owned.journal.save().await.map_err(ExecError::from)?;
-    println!(
+    say!(
         "run {} started: {}",
-        owned.journal.record.id, decision.reason
+        owned.journal.record.id,
+        decision.reason
     );
     finish(&ctx, drive_with_progress(&ctx, owned).await?)
 }
 
 /// On a shared store: stamps the run this command journaled with the command's own time and
-/// `--force`, unless the lease holder already took it (then its decision time stands).
-async fn mark_command(ctx: &Ctx, run: &str, at: chrono::DateTime<Utc>, force: bool) {
+/// `--flip-unverified`, unless the lease holder already took it (then its decision time stands).
+async fn mark_command(ctx: &Ctx, run: &str, at: chrono::DateTime<Utc>, flip_unverified: bool) {
     let Ok(mut j) = journal::Journal::load(ctx.store.clone(), run).await else {
         return;
     };
@@ -266,7 +334,7 @@ async fn mark_command(ctx: &Ctx, run: &str, at: chrono::DateTime<Utc>, force: bo
     if let standby_core::machine::Trigger::Manual { at: t, .. } = &mut j.record.trigger {
         *t = at;
     }
-    j.record.force = force;
+    j.record.flip_unverified = flip_unverified;
     if let Err(e) = j.save().await {
         tracing::debug!(
             "stamping run {run} with the command's time: {e} (the lease holder took it first)"
@@ -304,7 +372,7 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<u8, OpsError> {
             .collect::<Vec<_>>()
             .join(", ");
         if line != last {
-            println!("{}", progress_line(&rec, ctx.cfg.service.rto, Utc::now()));
+            say!("{}", progress_line(&rec, ctx.cfg.service.rto, Utc::now()));
             last = line;
         }
         // A live holder: a lease not released whose version changes within the patience.
@@ -357,7 +425,7 @@ async fn wait_for_handover(ctx: &Ctx) -> Result<Option<runner::OwnedRun>, OpsErr
                 if let Some(owned) = runner::adopt_unfinished(ctx).await? {
                     return Ok(Some(owned));
                 }
-                println!("failover {run} is being executed by another process (`standby status`)");
+                say!("failover {run} is being executed by another process (`standby status`)");
                 return Ok(None);
             }
             standby_core::machine::Serving::Drilling { .. } => {}
@@ -466,7 +534,7 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
             let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             let reason = v["reason"].as_str().unwrap_or(body.trim()).to_string();
             if status == 200 {
-                println!("{reason}");
+                say!("{reason}");
                 Ok(EXIT_OK)
             } else {
                 eprintln!("refused (HTTP {status}): {reason}");
@@ -486,7 +554,7 @@ pub async fn control(args: &crate::cli::ControlArgs, command: &str) -> Result<u8
             let (_tx, rx) = watch::channel(false);
             let ctx = crate::context::build(cfg, rx, crate::context::Role::Command).await;
             let (d, _) = runner::apply(&ctx, &event, "-").await?;
-            println!(
+            say!(
                 "no daemon answers on {}; applied to the state directly: {}",
                 ctx.cfg.control.socket.display(),
                 d.reason
@@ -511,14 +579,14 @@ async fn print_daemon(cfg: &Config) {
     let v: serde_json::Value = match asked {
         Ok(Ok((_, body))) => serde_json::from_str(&body).unwrap_or_default(),
         Ok(Err(_)) => {
-            println!(
+            say!(
                 "daemon:      none answers on {}",
                 cfg.control.socket.display()
             );
             return;
         }
         Err(_) => {
-            println!(
+            say!(
                 "daemon:      NOT ANSWERING on {} within 2s",
                 cfg.control.socket.display()
             );
@@ -533,7 +601,7 @@ async fn print_daemon(cfg: &Config) {
             v["probing"]["last_round_age_ms"]
         )
     };
-    println!(
+    say!(
         "daemon:      {} ({probing})",
         if v["ok"] == true {
             "healthy"
@@ -543,7 +611,7 @@ async fn print_daemon(cfg: &Config) {
     );
     if let Some(m) = v["orchestrator_impaired"].as_object() {
         for (kind, c) in m {
-            println!(
+            say!(
                 "             IMPAIRED ({kind}) since {}: {}",
                 c["since"].as_str().unwrap_or("?"),
                 c["reason"].as_str().unwrap_or("?")
@@ -551,7 +619,7 @@ async fn print_daemon(cfg: &Config) {
         }
     }
     if let Some(reason) = v["last_action_error"]["reason"].as_str() {
-        println!("             last action FAILED: {reason}");
+        say!("             last action FAILED: {reason}");
     }
 }
 
@@ -575,15 +643,15 @@ pub async fn migrate_state(args: &crate::cli::MigrateArgs) -> Result<u8, OpsErro
     };
     let verb = if args.dry_run { "would copy" } else { "copied" };
     for k in &moved.copied {
-        println!("{verb}   {k}");
+        say!("{verb}   {k}");
     }
     for k in &moved.present {
-        println!("present  {k} (same bytes already in the shared store)");
+        say!("present  {k} (same bytes already in the shared store)");
     }
     for k in &moved.conflicts {
-        println!("CONFLICT {k}: the shared store holds other bytes; left as it is");
+        say!("CONFLICT {k}: the shared store holds other bytes; left as it is");
     }
-    println!(
+    say!(
         "{} document(s) {verb}, {} already there, {} in conflict{}",
         moved.copied.len(),
         moved.present.len(),
@@ -624,7 +692,7 @@ pub fn iam_policy(args: &crate::cli::IamArgs) -> u8 {
         account_id: args.account_id.clone(),
         kms_keys: args.kms_keys.clone(),
     };
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(&standby_core::iam::policy(&cfg, &account))
             .unwrap_or_default()
@@ -651,24 +719,24 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
             .await
             .map_err(journal::JournalError::from)?;
     }
-    println!(
+    say!(
         "{} {} {}",
         r.request.method,
         r.url,
         if r.ok { "ok" } else { "FAILED" }
     );
     for c in &r.checks {
-        println!(
+        say!(
             "  [{}] {}: {}",
             if c.ok { "ok" } else { "FAIL" },
             c.name,
             c.reason
         );
     }
-    println!("{}", r.reason);
+    say!("{}", r.reason);
     if side == standby_core::config::Side::Standby {
         let ready = standby_core::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for);
-        println!("readiness: {}", ready.reason);
+        say!("readiness: {}", ready.reason);
     }
     Ok(if r.ok { EXIT_OK } else { EXIT_FAILED })
 }
@@ -701,18 +769,20 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
     match cmd {
         ReportCommand::List { limit, .. } => {
             if reports.is_empty() {
-                println!("no reports yet");
+                say!("no reports yet");
                 return Ok(EXIT_OK);
             }
-            println!(
+            say!(
                 "{:<36} {:<14} {:<10} RTO (effective) / objective",
-                "RUN", "KIND", "RESULT"
+                "RUN",
+                "KIND",
+                "RESULT"
             );
             for r in reports.iter().take(*limit) {
-                println!("{}", crate::reports::list_line(r));
+                say!("{}", crate::reports::list_line(r));
             }
             if let Some(t) = crate::reports::drill_trend(&reports, 5) {
-                println!("{t}");
+                say!("{t}");
             }
             Ok(EXIT_OK)
         }
@@ -723,7 +793,7 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
                     ReportFormat::Json => report::to_json(r),
                     ReportFormat::Html => report::to_html(r),
                 };
-                print!("{text}");
+                say_part!("{text}");
                 Ok(EXIT_OK)
             }
             Err(e) => {
@@ -741,15 +811,15 @@ async fn print_instances(store: &Arc<dyn crate::store::Store>) -> Result<(), Ops
         .await
         .map_err(journal::JournalError::from)?;
     match lease.map(|(doc, _)| doc) {
-        None => println!("lease:       nobody has held it yet: no instance acts"),
-        Some(Err(e)) => println!("lease:       UNREADABLE ({e})"),
-        Some(Ok(d)) if d.released => println!(
+        None => say!("lease:       nobody has held it yet: no instance acts"),
+        Some(Err(e)) => say!("lease:       UNREADABLE ({e})"),
+        Some(Ok(d)) if d.released => say!(
             "lease:       released by {} at epoch {} ({} by its clock): the next instance to look takes it",
             d.holder,
             d.epoch,
             d.renewed_at.to_rfc3339()
         ),
-        Some(Ok(d)) => println!(
+        Some(Ok(d)) => say!(
             "lease:       {} leads at epoch {} (last renewed {} by its clock, {} ago by this one's; ttl {})",
             d.holder,
             d.epoch,
@@ -760,8 +830,8 @@ async fn print_instances(store: &Arc<dyn crate::store::Store>) -> Result<(), Ops
     }
     for p in journal::read_peer_verdicts(store).await? {
         match p.verdict {
-            Ok(v) => println!("instance:    {}: {}", p.instance, v.describe(now)),
-            Err(e) => println!("instance:    {}: unreadable verdict ({e})", p.instance),
+            Ok(v) => say!("instance:    {}: {}", p.instance, v.describe(now)),
+            Err(e) => say!("instance:    {}: unreadable verdict ({e})", p.instance),
         }
     }
     Ok(())
@@ -775,7 +845,7 @@ fn confirm(kind: RunbookKind) -> Result<bool, OpsError> {
         );
         return Ok(false);
     }
-    print!(
+    say_part!(
         "Proceed with the {}? Type 'yes' to continue: ",
         kind.as_str()
     );
@@ -812,8 +882,8 @@ fn finish(ctx: &Ctx, end: RunEnd) -> Result<u8, OpsError> {
 /// succeeded within the RTO objective.
 fn summarize(rec: &journal::RunRecord, report_at: &str) -> u8 {
     let rep = report::build(rec);
-    println!("{}", rep.summary());
-    println!("report: {report_at}");
+    say!("{}", rep.summary());
+    say!("report: {report_at}");
     if rec.status == RunStatus::Succeeded && rep.rto.objective_met {
         EXIT_OK
     } else {
@@ -828,10 +898,10 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     };
     let store = crate::context::command_store(&cfg).await;
     let (state, _) = journal::read_state(&store).await?;
-    println!("service:     {}", cfg.service.name);
-    println!("serving:     {} ({})", state.serving.label(), state.reason);
+    say!("service:     {}", cfg.service.name);
+    say!("serving:     {} ({})", state.serving.label(), state.reason);
     print_dns(&cfg, &store).await;
-    println!(
+    say!(
         "paused:      {}",
         if state.paused {
             "yes: observing only"
@@ -844,17 +914,17 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         print_instances(&store).await?;
     }
     if let Some(run) = &state.awaiting_approval {
-        println!("approval:    failover {run} WAITS FOR APPROVAL: `standby approve {run}`");
+        say!("approval:    failover {run} WAITS FOR APPROVAL: `standby approve {run}`");
     }
     match state.cooldown_until {
-        Some(u) if u > Utc::now() => println!(
+        Some(u) if u > Utc::now() => say!(
             "cooldown:    no automatic failover until {}",
             u.to_rfc3339()
         ),
-        _ => println!("cooldown:    none"),
+        _ => say!("cooldown:    none"),
     }
     if let Some(g) = &state.gave_up {
-        println!(
+        say!(
             "ESCALATED:   failover {} used up its attempts at {}; automatic failover waits for people: `standby failover` tries again, `standby ack` lets it try on its own",
             g.run,
             g.at.to_rfc3339()
@@ -863,9 +933,9 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
     let now = Utc::now();
     match journal::read_verdict(&store).await? {
         Some(v) => {
-            println!("verdict:     {}", v.describe(now));
+            say!("verdict:     {}", v.describe(now));
             if let Some(e) = v.flapping.as_ref().filter(|_| !v.is_stale(now)) {
-                println!(
+                say!(
                     "flapping:    yes: {} verdict changes since {} (one incident; quiet for {} ends it)",
                     e.changes,
                     e.since.to_rfc3339(),
@@ -873,19 +943,19 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
                 );
             }
         }
-        None => println!("verdict:     none yet (is `standby serve` running?)"),
+        None => say!("verdict:     none yet (is `standby serve` running?)"),
     }
     match &state.armed {
-        Some(a) if a.probe == cfg.primary.endpoint => println!(
+        Some(a) if a.probe == cfg.primary.endpoint => say!(
             "armed:       yes: the primary answered healthy at {} on {}",
             a.probe,
             a.at.to_rfc3339()
         ),
-        _ if cfg.failover.mode == standby_core::config::Mode::Automatic => println!(
+        _ if cfg.failover.mode == standby_core::config::Mode::Automatic => say!(
             "armed:       NO (unarmed): the primary has never been seen healthy at {}; automatic failover waits for that (check the probe URL and path, the TLS name, the firewall); `standby failover` works by hand",
             cfg.primary.endpoint
         ),
-        _ => println!(
+        _ => say!(
             "armed:       no: the primary has not been seen healthy at {} yet (manual mode asks for approval either way)",
             cfg.primary.endpoint
         ),
@@ -895,7 +965,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             Ok(r) => {
                 let i = r.next_step().unwrap_or(r.steps.len().saturating_sub(1));
                 let projected = report::projected_rto(&r, Utc::now());
-                println!(
+                say!(
                     "running:     {run}: step {}/{} {} ({:?}); projected RTO {} / objective {}",
                     i + 1,
                     r.steps.len(),
@@ -905,21 +975,21 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
                     human(cfg.service.rto)
                 );
             }
-            Err(e) => println!("running:     {run} ({e})"),
+            Err(e) => say!("running:     {run} ({e})"),
         }
     } else {
-        println!("running:     nothing");
+        say!("running:     nothing");
     }
     let runs = journal::list_runs(&store).await?;
     for junk in &runs.skipped {
-        println!("skipped:     {junk} (not a run record; fix or move it away)");
+        say!("skipped:     {junk} (not a run record; fix or move it away)");
     }
     let runs = runs.records;
     match runs.iter().rev().find(|r| r.status != RunStatus::Running) {
         Some(r) => {
             let rep = report::build(r);
-            println!("last report: {}", rep.summary());
-            println!(
+            say!("last report: {}", rep.summary());
+            say!(
                 "             {}",
                 cfg.service
                     .reports_dir
@@ -928,21 +998,21 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
                     .display()
             );
         }
-        None => println!("last report: none"),
+        None => say!("last report: none"),
     }
     let probe_log = crate::smoke::client::read_log(&store, standby_core::config::Side::Standby)
         .await
         .map_err(journal::JournalError::from)?;
     let ready =
         standby_core::smoke::readiness(probe_log.last.as_ref(), Utc::now(), cfg.probes.fresh_for);
-    println!(
+    say!(
         "standby:     {} — {}",
         if ready.ready { "READY" } else { "NOT READY" },
         ready.reason
     );
     match &cfg.probes.schedule {
-        Some(s) => println!("             synthetic probes every `{}`", s.text()),
-        None => println!(
+        Some(s) => say!("             synthetic probes every `{}`", s.text()),
+        None => say!(
             "             no scheduled synthetic probes ([probes] schedule); `standby check` probes now"
         ),
     }
@@ -962,13 +1032,13 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         })
         .collect();
     if !recent.is_empty() {
-        println!(
+        say!(
             "             last probes (newest first; . ok, x failed, D drift): {}",
             recent.join("")
         );
     }
     for d in &cfg.drills.scheduled {
-        println!(
+        say!(
             "drills:      {} every `{}`, next {}",
             d.kind.as_str(),
             d.schedule.text(),
@@ -979,7 +1049,7 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
         );
     }
     if let Some(t) = crate::reports::drill_trend(&crate::reports::list_local(&cfg), 5) {
-        println!("             {t}");
+        say!("             {t}");
     }
     // RPO is read now, from the primary's history and the published manifest: a figure from the
     // last sync would hide every write since.
@@ -1016,25 +1086,25 @@ pub async fn status(path: &Path) -> Result<u8, OpsError> {
             }
             (None, _) => "never synced".into(),
         };
-        println!(
+        say!(
             "artifacts:   {} ({}, every `{}`): {last}",
             a.name,
             a.prefix,
             a.schedule.text()
         );
         match rpo_now.remove(&a.name) {
-            Some(Some(r)) => println!("             now: {}", r.line()),
+            Some(Some(r)) => say!("             now: {}", r.line()),
             _ => match st
                 .last_rpo
                 .as_ref()
                 .and_then(|r| standby_core::sync::manifest::bound_since(r, Utc::now()))
             {
-                Some(b) => println!(
+                Some(b) => say!(
                     "             now: {} (the buckets could not be read within {})",
                     b.line(),
                     human(STATUS_RPO_WAIT)
                 ),
-                None => println!(
+                None => say!(
                     "             now: RPO unknown: the buckets could not be read and no earlier figure bounds it (objective {}) — OVER OBJECTIVE",
                     human(a.rpo)
                 ),
@@ -1072,8 +1142,12 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
         return Ok(EXIT_USAGE);
     }
     if sets.is_empty() {
-        println!("no artifact sets configured");
+        say!("no artifact sets configured");
         return Ok(EXIT_OK);
+    }
+    if let Some(why) = standby_aws::credentials_problem(&cfg).await {
+        eprintln!("{why}");
+        return Ok(EXIT_USAGE);
     }
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let (_tx, rx) = watch::channel(false);
@@ -1117,7 +1191,7 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
     for (name, r) in results {
         match r {
             Ok(o) => {
-                println!(
+                say!(
                     "{name}: {}{}",
                     o.plan.summary(),
                     if o.published {
@@ -1135,37 +1209,37 @@ pub async fn sync(args: &crate::cli::SyncArgs) -> Result<u8, OpsError> {
                             standby_core::sync::planner::Op::Delete { .. } => "delete",
                             standby_core::sync::planner::Op::Skip { .. } => "skip",
                         };
-                        println!("  {verb:9} {}  ({})", op.key(), op.reason());
+                        say!("  {verb:9} {}  ({})", op.key(), op.reason());
                     }
                     if changes.len() > 50 {
-                        println!("  … and {} more", changes.len() - 50);
+                        say!("  … and {} more", changes.len() - 50);
                     }
                 }
                 if let Some(why) = &o.incomplete {
-                    println!("  {why}");
+                    say!("  {why}");
                     code = EXIT_FAILED;
                 }
                 if let Some(r) = &o.rpo {
-                    println!("  {}", r.line());
+                    say!("  {}", r.line());
                     if r.over_objective {
                         code = EXIT_FAILED;
                     }
                 }
             }
             Err(e) => {
-                println!("{name}: FAILED: {e}");
+                say!("{name}: FAILED: {e}");
                 code = EXIT_FAILED;
                 // The figure an SRE needs most when a sync fails: how far behind are we now.
                 if let Some(set) = ctx.cfg.artifacts.iter().find(|a| a.name == name)
                     && let Ok(r) = crate::sync::engine::measure_rpo(&ctx.clients, set, None).await
                 {
-                    println!("  {}", r.line());
+                    say!("  {}", r.line());
                 }
             }
         }
     }
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        say!("dry run: nothing was changed");
     }
     Ok(code)
 }
@@ -1202,7 +1276,7 @@ async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>
     };
     match &cfg.dns.method {
         DnsMethod::Record => {
-            println!(
+            say!(
                 "dns:         record: UPSERT {} through Route 53's control plane (us-east-1), then INSYNC{}",
                 cfg.dns.name,
                 if cfg.dns.resolvers_set {
@@ -1214,11 +1288,11 @@ async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>
             if let Some(w) =
                 standby_core::config::dns::control_plane_warning(&cfg.dns, &cfg.primary)
             {
-                println!("             WARNING: {w}");
+                say!("             WARNING: {w}");
             }
         }
         DnsMethod::FailoverRecords(g) => {
-            println!(
+            say!(
                 "dns:         failover_records: a write of the gate s3://{}/{} ({}) moves {}; Route 53 acts within {} (health check every {}, threshold {}); verified by {resolvers}; no Route 53 call needed",
                 g.bucket,
                 g.key,
@@ -1243,17 +1317,17 @@ async fn print_dns(cfg: &Config, store: &std::sync::Arc<dyn crate::store::Store>
                         .collect();
                     let at = s.read_at.map_or("?".to_string(), |t| t.to_rfc3339());
                     if bad.is_empty() {
-                        println!(
+                        say!(
                             "             failover records and health check as recorded at {at}: they read the gate"
                         );
                     } else {
-                        println!(
+                        say!(
                             "             failover records as recorded at {at}: {}",
                             bad.join("; ")
                         );
                     }
                 }
-                None => println!(
+                None => say!(
                     "             failover records not verified yet (the daemon reads them with the standby's scheduled probe; `standby failover --dry-run` too)"
                 ),
             }

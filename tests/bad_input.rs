@@ -70,7 +70,7 @@ const CASES: &[Case] = &[
         "failure_threshold = 2",
         "failure_treshold = 2",
         Some("failure_treshold"),
-        "health.failure_treshold: unknown key",
+        "health.failure_treshold: unknown key (did you mean \"failure_threshold\"?)",
     ),
     case(
         "wrong type",
@@ -433,4 +433,89 @@ fn a_valid_config_validates_with_its_warnings() {
         String::from_utf8_lossy(&out.stdout)
             .contains("valid (service chat, failover runbook 8 steps, failback runbook 8 steps)")
     );
+}
+
+/// A config that is not there is named in full (not `standby.toml:1:1`), with how to name
+/// another; exit 2, as for any bad input.
+#[test]
+fn a_missing_config_is_named_in_full_with_how_to_name_another() {
+    let dir = TempDir::new("missing");
+    let out = standby_command(&["validate"], std::path::Path::new("nope.toml"))
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let full = std::fs::canonicalize(&dir.0).unwrap().join("nope.toml");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("{}: cannot read the config: ", full.display()))
+            && first.contains("--config PATH or the STANDBY_CONFIG environment variable"),
+        "{stderr}"
+    );
+}
+
+/// `standby validate | head -0`: the reader is gone before standby writes. No panic, the
+/// command's own exit code (Rust ignores SIGPIPE: the write fails and standby goes on).
+#[test]
+fn a_reader_that_goes_away_does_not_panic_the_command() {
+    let dir = TempDir::new("pipe");
+    write_runbooks(&dir.0);
+    let config = config_text(
+        "http://127.0.0.1:9",
+        "Z1",
+        "http://127.0.0.1:9/h",
+        "http://127.0.0.1:9/h",
+    );
+    std::fs::write(dir.0.join("standby.toml"), config).unwrap();
+    for args in [&["validate"][..], &["iam-policy"][..]] {
+        let mut child = standby_command(args, &dir.0.join("standby.toml"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// No credentials anywhere: one line naming every source tried, exit 2, no SDK warnings, no
+/// AWS call.
+#[test]
+fn missing_credentials_are_said_in_one_line_before_any_aws_call() {
+    let aws = TcpListener::bind("127.0.0.1:0").unwrap();
+    aws.set_nonblocking(true).unwrap();
+    let dir = TempDir::new("nocreds");
+    write_runbooks(&dir.0);
+    let config = config_text(
+        &format!("http://{}", aws.local_addr().unwrap()),
+        "Z1",
+        "http://127.0.0.1:9/h",
+        "http://127.0.0.1:9/h",
+    );
+    std::fs::write(dir.0.join("standby.toml"), config).unwrap();
+    for args in [&["failover", "--yes"][..], &["sync"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_standby"))
+            .args(args)
+            .arg("--config")
+            .arg(dir.0.join("standby.toml"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &dir.0)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no AWS credentials found (tried: the environment")
+                && stderr.contains("EC2 instance metadata (IMDS))"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("WARN"), "{args:?}: {stderr}");
+    }
+    assert!(aws.accept().is_err(), "no AWS call was made");
 }

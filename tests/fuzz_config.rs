@@ -227,7 +227,7 @@ fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal:
         estimates_from: None,
         config_digest: Some(cfg.digest.clone()),
         failover_steps: vec![],
-        force: false,
+        flip_unverified: false,
         attempts: vec![],
         retry_at: None,
     }

@@ -73,7 +73,7 @@ pub async fn create_run(
         estimates_from,
         config_digest: Some(cfg.digest.clone()),
         failover_steps,
-        force: false,
+        flip_unverified: false,
         attempts: vec![],
         retry_at: None,
     };

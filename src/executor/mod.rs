@@ -296,12 +296,12 @@ pub async fn execute_with<S: StepRunner>(
         {
             abort(&mut journal.record, i + 1, &why);
         } else if !outcome.ok
-            && journal.record.force
+            && journal.record.flip_unverified
             && matches!(step.action, Action::Verify { .. })
             && journal.record.status == RunStatus::Running
         {
             let text = format!(
-                "step {} failed but the run goes on: --force (the next flip may point DNS at a side that failed verification)",
+                "step {} failed but the run goes on: --flip-unverified (the next flip may point DNS at a side that failed verification)",
                 step.name
             );
             warn!(run = %journal.record.id, "{text}");

@@ -318,6 +318,28 @@ pub async fn sdk_config(cfg: &Config, region: &str) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// Why no AWS credentials can be had, in one line naming every source the SDK's standard chain
+/// tried; `None` when it resolves some. Asked once before a command touches AWS, so a host
+/// without credentials hears that, not `failed to load IMDS session token` at its first call.
+pub async fn credentials_problem(cfg: &Config) -> Option<String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let conf = sdk_config(cfg, &cfg.standby.region).await;
+    let provider = conf.credentials_provider()?;
+    let got = tokio::time::timeout(Duration::from_secs(10), provider.provide_credentials()).await;
+    let why = match got {
+        Ok(Ok(_)) => return None,
+        Ok(Err(e)) => error_text(&e),
+        Err(_) => "no source answered within 10s".to_string(),
+    };
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    Some(format!(
+        "no AWS credentials found (tried: the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), \
+         the shared config and credentials files (profile {profile}), web identity \
+         (AWS_WEB_IDENTITY_TOKEN_FILE), SSO, ECS/EKS container credentials, EC2 instance metadata \
+         (IMDS)): {why}"
+    ))
+}
+
 /// Both sides' Auto Scaling groups, region by region: a region that cannot be read (the
 /// failing one, often) leaves its groups out and says why, so the other side can still be
 /// planned and scaled. Read-only.

@@ -201,9 +201,10 @@ pub enum Event {
         reason: String,
         probe: String,
     },
+    /// An operator asks for a run; `rerun`: even if traffic is already on its target side.
     Requested {
         kind: RunbookKind,
-        force: bool,
+        rerun: bool,
     },
     /// A `[[drills]]` schedule fired.
     ScheduledDrill {
@@ -327,7 +328,7 @@ fn decide_event(
         Event::PrimaryUp { reason, probe } => d.primary_up_event(reason, probe),
         Event::PrimaryStable { reason } => d.primary_stable(reason),
         Event::Approve { run } => d.approve(run),
-        Event::Requested { kind, force } => d.requested(kind, force),
+        Event::Requested { kind, rerun } => d.requested(kind, rerun),
         Event::ScheduledDrill { kind, schedule } => d.scheduled_drill(kind, schedule),
         Event::RunFinished {
             run,
@@ -606,7 +607,7 @@ impl Deciding<'_> {
     }
 
     /// An operator asks for a run.
-    fn requested(&self, kind: &RunbookKind, force: &bool) -> Decision {
+    fn requested(&self, kind: &RunbookKind, rerun: &bool) -> Decision {
         let Deciding {
             state,
             now,
@@ -616,7 +617,7 @@ impl Deciding<'_> {
         let command = format!(
             "standby {}{}",
             kind.as_str(),
-            if *force { " --force" } else { "" }
+            if *rerun { " --rerun" } else { "" }
         );
         if let (Serving::Drilling { run, kind: drill }, RunbookKind::Failover) =
             (&state.serving, kind)
@@ -659,12 +660,12 @@ impl Deciding<'_> {
             (RunbookKind::DrillStandby | RunbookKind::DrillFull, _) => {
                 self.start_drill(*kind, trigger)
             }
-            (RunbookKind::Failover, Serving::Standby) if !*force => self.refuse(
-                "refused: already serving from the standby (--force to run the failover runbook anyway)"
+            (RunbookKind::Failover, Serving::Standby) if !*rerun => self.refuse(
+                "refused: already serving from the standby (--rerun to run the failover runbook anyway)"
                     .into(),
             ),
-            (RunbookKind::Failback, Serving::Primary) if !*force => self.refuse(
-                "refused: already serving from the primary (--force to run the failback runbook anyway)"
+            (RunbookKind::Failback, Serving::Primary) if !*rerun => self.refuse(
+                "refused: already serving from the primary (--rerun to run the failback runbook anyway)"
                     .into(),
             ),
             (RunbookKind::Failover, _) => self.start(
@@ -1046,7 +1047,7 @@ mod tests {
             &cold,
             &Event::Requested {
                 kind: RunbookKind::Failover,
-                force: false,
+                rerun: false,
             },
             t(2),
             &AUTO,
@@ -1100,7 +1101,7 @@ mod tests {
     fn drill_requested() -> Event {
         Event::Requested {
             kind: RunbookKind::DrillStandby,
-            force: false,
+            rerun: false,
         }
     }
 
@@ -1243,7 +1244,7 @@ mod tests {
             &s,
             &Event::Requested {
                 kind: RunbookKind::Failback,
-                force: false,
+                rerun: false,
             },
             t(80),
             &AUTO,
@@ -1337,7 +1338,7 @@ mod tests {
             &s,
             &Event::Requested {
                 kind: RunbookKind::Failover,
-                force: false,
+                rerun: false,
             },
             t(202),
             &AUTO,
@@ -1431,7 +1432,7 @@ mod tests {
             &paused,
             &Event::Requested {
                 kind: RunbookKind::Failover,
-                force: false,
+                rerun: false,
             },
             t(4),
             &AUTO,
@@ -1491,7 +1492,7 @@ mod tests {
             &s,
             &Event::Requested {
                 kind: RunbookKind::Failback,
-                force: false,
+                rerun: false,
             },
             t(5),
             &AUTO,
@@ -1503,7 +1504,7 @@ mod tests {
             &armed(),
             &Event::Requested {
                 kind: RunbookKind::Failback,
-                force: false,
+                rerun: false,
             },
             t(5),
             &AUTO,
@@ -1518,7 +1519,7 @@ mod tests {
             &armed(),
             &Event::Requested {
                 kind: RunbookKind::Failover,
-                force: false,
+                rerun: false,
             },
             t(5),
             &AUTO,
@@ -1577,11 +1578,11 @@ mod tests {
             },
             3 => Event::Requested {
                 kind: RunbookKind::Failover,
-                force: false,
+                rerun: false,
             },
             4 => Event::Requested {
                 kind: RunbookKind::Failback,
-                force: true,
+                rerun: true,
             },
             5 => Event::RunFinished {
                 run: run.into(),

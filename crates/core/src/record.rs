@@ -119,9 +119,10 @@ pub struct RunRecord {
     /// from which the report builds the RTO a failover would have had.
     #[serde(default)]
     pub failover_steps: Vec<StepEstimate>,
-    /// `--force`: a failed verify does not abort the run (the flip may follow anyway).
-    #[serde(default)]
-    pub force: bool,
+    /// `--flip-unverified` (journals from before it was split out of `--force` say `force`): a
+    /// failed verify does not abort the run (the flip may follow anyway).
+    #[serde(default, alias = "force")]
+    pub flip_unverified: bool,
     /// Each failed attempt of a failover: retried at the failed step, or the last one.
     #[serde(default)]
     pub attempts: Vec<FailedAttempt>,

@@ -464,7 +464,7 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                 &state,
                 &Event::Requested {
                     kind: RunbookKind::Failback,
-                    force: false,
+                    rerun: false,
                 },
                 now,
                 machine,

@@ -1013,7 +1013,7 @@ mod tests {
             estimates_from: None,
             config_digest: Some("sha256:1".into()),
             failover_steps: vec![],
-            force: false,
+            flip_unverified: false,
             attempts: vec![],
             retry_at: None,
         }

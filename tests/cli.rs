@@ -1,0 +1,110 @@
+//! The command line's conventions: version with its commit, completions and man pages generated
+//! from the same definitions as parsing (and shipped in `dist/` identical), help that says what
+//! each flag really does.
+
+use std::path::Path;
+use std::process::Command;
+
+fn standby(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_standby"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_version_names_the_commit() {
+    let out = standby(&["--version"]);
+    assert!(out.status.success());
+    let said = stdout(&out);
+    assert!(
+        said.starts_with(&format!("standby {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{said}"
+    );
+}
+
+#[test]
+fn completions_and_man_pages_cover_every_command_and_match_dist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let commands: Vec<String> = standby::cli_docs::commands();
+    assert!(commands.contains(&"failover".to_string()) && commands.len() >= 15);
+    for (shell, file) in [
+        ("bash", "dist/completions/standby.bash"),
+        ("zsh", "dist/completions/_standby"),
+        ("fish", "dist/completions/standby.fish"),
+    ] {
+        let out = standby(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = stdout(&out);
+        for c in &commands {
+            assert!(script.contains(c.as_str()), "{shell} completion lacks {c}");
+        }
+        let shipped = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        assert!(
+            shipped == script,
+            "{file} differs from `standby completions {shell}`: run `make dist`"
+        );
+    }
+    let main = standby(&["man"]);
+    assert!(main.status.success());
+    let page = stdout(&main);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH standby 1"),
+        "{page}"
+    );
+    assert!(page.contains(".TH standby 1"), "{page}");
+    let shipped = std::fs::read_to_string(root.join("dist/man/standby.1")).unwrap_or_default();
+    assert!(
+        shipped == page,
+        "dist/man/standby.1 differs: run `make dist`"
+    );
+    for c in &commands {
+        let out = standby(&["man", c]);
+        assert!(out.status.success(), "{c}");
+        let page = stdout(&out);
+        assert!(page.contains(&format!(".TH standby-{c} 1")), "{page}");
+        let file = root.join(format!("dist/man/standby-{c}.1"));
+        let shipped = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            shipped == page,
+            "{} differs: run `make dist`",
+            file.display()
+        );
+    }
+    let out = standby(&["man", "reboot"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no command \"reboot\": one of serve, failover")
+    );
+}
+
+#[test]
+fn help_says_what_each_flag_really_does() {
+    let failover = stdout(&standby(&["failover", "--help"]));
+    assert!(
+        failover.contains("--rerun") && failover.contains("--flip-unverified"),
+        "{failover}"
+    );
+    assert!(failover.contains("DANGEROUS"), "{failover}");
+    assert!(
+        !failover.contains("--force"),
+        "--force is hidden: {failover}"
+    );
+    let drill = stdout(&standby(&["drill", "standby", "--help"]));
+    assert!(
+        !drill.contains("--force")
+            && !drill.contains("--flip-unverified")
+            && !drill.contains("record"),
+        "a drill never changes a record: {drill}"
+    );
+    let show = stdout(&standby(&["report", "show", "--help"]));
+    assert!(
+        !show.contains("  <RUN>\n\n") && show.contains("<RUN>  "),
+        "every argument has help: {show}"
+    );
+}
