@@ -25,7 +25,8 @@ pub struct Cli {
         global = true,
         value_enum,
         default_value = "plain",
-        env = "STANDBY_LOG_FORMAT"
+        env = "STANDBY_LOG_FORMAT",
+        hide_env_values = true
     )]
     pub log_format: LogFormat,
     /// More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both).
@@ -69,7 +70,8 @@ pub struct ConfigArg {
         long,
         short = 'c',
         default_value = "/etc/standby/standby.toml",
-        env = "STANDBY_CONFIG"
+        env = "STANDBY_CONFIG",
+        hide_env_values = true
     )]
     pub config: PathBuf,
 }
