@@ -146,7 +146,7 @@ pub enum Command {
     /// Move traffic back to the primary region.
     Failback(RunArgs),
     /// Show the state, the last verdict, any running run and the last report.
-    Status(ConfigArg),
+    Status(StatusArgs),
     /// Check a config and its runbooks; exit 0 if valid, 2 if not.
     Validate(ConfigArg),
     /// Sync artifact sets to the standby now (all sets, or the one named).
@@ -177,6 +177,15 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff): `standby man | man -l -`, or one command's (`standby man drill`).
     Man(ManArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// One JSON object (the daemon's `/status`, plus the last report) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -267,6 +276,10 @@ pub enum ReportCommand {
         /// How many to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// A JSON array (run, kind, result, times, reason, RTO against the objective) instead
+        /// of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print one run's report (a run id, or a unique prefix or suffix of one).
     Show {

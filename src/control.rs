@@ -223,7 +223,7 @@ async fn route(
             crate::metrics::render(&live.metrics, &snap)
         }),
         ("GET", "/status") => {
-            let mut v = status_json(ctx).await;
+            let mut v = status_json(&ctx.cfg, &ctx.store).await;
             v["orchestrator"] = live.health(escalated(ctx).await.as_ref()).1;
             (200, JSON, json_body(v))
         }
@@ -450,21 +450,18 @@ fn finished_run(r: &crate::journal::RunRecord) -> FinishedRun {
     }
 }
 
-/// `GET /status`: the state an operator (or a dashboard) needs, as JSON.
-pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
-    let state = crate::journal::read_state(&ctx.store)
-        .await
-        .ok()
-        .map(|s| s.0);
-    let verdict = crate::journal::read_verdict(&ctx.store)
-        .await
-        .ok()
-        .flatten();
-    let readiness = crate::smoke::client::standby_readiness(&ctx.cfg, &ctx.store)
+/// `GET /status` (and `standby status --json`): the state an operator (or a dashboard) needs.
+pub async fn status_json(
+    cfg: &standby_core::config::Config,
+    store: &std::sync::Arc<dyn crate::store::Store>,
+) -> serde_json::Value {
+    let state = crate::journal::read_state(store).await.ok().map(|s| s.0);
+    let verdict = crate::journal::read_verdict(store).await.ok().flatten();
+    let readiness = crate::smoke::client::standby_readiness(cfg, store)
         .await
         .ok();
     let running = match state.as_ref().and_then(|s| s.serving.running()) {
-        Some(run) => crate::journal::load_run(&ctx.store, run).await.ok().map(|r| {
+        Some(run) => crate::journal::load_run(store, run).await.ok().map(|r| {
             let i = r.next_step();
             json!({
                 "id": r.id,
@@ -476,7 +473,7 @@ pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
         None => None,
     };
     json!({
-        "service": ctx.cfg.service.name,
+        "service": cfg.service.name,
         "version": env!("CARGO_PKG_VERSION"),
         "commit": env!("STANDBY_COMMIT"),
         "state": state,
@@ -493,10 +490,10 @@ pub async fn status_json(ctx: &Ctx) -> serde_json::Value {
                 "flapping": v.flapping,
             })
         }),
-        "armed": state.as_ref().is_some_and(|s| s.armed_for(&ctx.cfg.primary.endpoint)),
+        "armed": state.as_ref().is_some_and(|s| s.armed_for(&cfg.primary.endpoint)),
         "running": running,
         "standby_readiness": readiness,
-        "rto_objective_ms": standby_core::duration::millis(ctx.cfg.service.rto),
+        "rto_objective_ms": standby_core::duration::millis(cfg.service.rto),
     })
 }
 

@@ -767,6 +767,30 @@ pub async fn report(cmd: &crate::cli::ReportCommand) -> Result<u8, OpsError> {
         crate::reports::list_local(&cfg)
     };
     match cmd {
+        ReportCommand::List {
+            limit, json: true, ..
+        } => {
+            let rows: Vec<serde_json::Value> = reports
+                .iter()
+                .take(*limit)
+                .map(|r| {
+                    serde_json::json!({
+                        "run": r.run_id,
+                        "kind": r.kind,
+                        "result": r.result,
+                        "started_at": r.started_at,
+                        "finished_at": r.finished_at,
+                        "reason": r.reason,
+                        "rto": r.rto,
+                    })
+                })
+                .collect();
+            say!(
+                "{}",
+                serde_json::to_string_pretty(&rows).expect("serializes")
+            );
+            Ok(EXIT_OK)
+        }
         ReportCommand::List { limit, .. } => {
             if reports.is_empty() {
                 say!("no reports yet");
@@ -891,12 +915,31 @@ fn summarize(rec: &journal::RunRecord, report_at: &str) -> u8 {
     }
 }
 
-pub async fn status(path: &Path) -> Result<u8, OpsError> {
+pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
     let cfg = match load(path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     let store = crate::context::command_store(&cfg).await;
+    if as_json {
+        let mut v = crate::control::status_json(&cfg, &store).await;
+        let runs = journal::list_runs(&store).await?.records;
+        v["last_report"] = match runs.iter().rev().find(|r| r.status != RunStatus::Running) {
+            Some(r) => {
+                let rep = report::build(r);
+                serde_json::json!({
+                    "run": r.id,
+                    "kind": rep.kind,
+                    "result": rep.result,
+                    "summary": rep.summary(),
+                    "path": cfg.service.reports_dir.join(&r.id).join("report.json"),
+                })
+            }
+            None => serde_json::Value::Null,
+        };
+        say!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+        return Ok(EXIT_OK);
+    }
     let (state, _) = journal::read_state(&store).await?;
     say!("service:     {}", cfg.service.name);
     say!("serving:     {} ({})", state.serving.label(), state.reason);

@@ -90,6 +90,18 @@ async fn primary_down_fails_over_then_manual_failback_restores() {
     assert_eq!(rep["kind"], "failover");
     assert_eq!(rep["result"], "succeeded");
     assert_eq!(rep["trigger"]["kind"], "automatic");
+    // The read commands' JSON says the same as the report.
+    let out = h.run(&["status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["state"]["serving"]["mode"], "standby", "{status:#}");
+    assert_eq!(status["last_report"]["run"], rep["run_id"], "{status:#}");
+    assert_eq!(status["last_report"]["result"], "succeeded", "{status:#}");
+    let out = h.run(&["report", "list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["run"], rep["run_id"], "{list:#}");
+    assert_eq!(list[0]["rto"], rep["rto"], "{list:#}");
     assert!(
         rep["trigger"]["reason"]
             .as_str()

@@ -839,7 +839,7 @@ _standby() {
             return 0
             ;;
         standby__subcmd__report__subcmd__list)
-            opts="-c -v -q -h --config --remote --limit --log-format --verbose --quiet --help"
+            opts="-c -v -q -h --config --remote --limit --json --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -955,7 +955,7 @@ _standby() {
             return 0
             ;;
         standby__subcmd__status)
-            opts="-c -v -q -h --config --log-format --verbose --quiet --help"
+            opts="-c -v -q -h --config --json --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

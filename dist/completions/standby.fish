@@ -79,6 +79,7 @@ complete -c standby -n "__fish_standby_using_subcommand failback" -s h -l help -
 complete -c standby -n "__fish_standby_using_subcommand status" -s c -l config -d 'Path to standby.toml' -r -F
 complete -c standby -n "__fish_standby_using_subcommand status" -l log-format -d 'Log lines as plain text (journald-friendly) or one JSON object per line' -r -f -a "plain\t''
 json\t''"
+complete -c standby -n "__fish_standby_using_subcommand status" -l json -d 'One JSON object (the daemon\'s `/status`, plus the last report) instead of text'
 complete -c standby -n "__fish_standby_using_subcommand status" -s v -l verbose -d 'More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both)'
 complete -c standby -n "__fish_standby_using_subcommand status" -s q -l quiet -d 'Only warnings and errors on stderr'
 complete -c standby -n "__fish_standby_using_subcommand status" -s h -l help -d 'Print help'
@@ -124,6 +125,7 @@ complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_
 complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_subcommand_from list" -l log-format -d 'Log lines as plain text (journald-friendly) or one JSON object per line' -r -f -a "plain\t''
 json\t''"
 complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_subcommand_from list" -l remote -d 'Read the reports uploaded to the standby bucket instead of the local directory'
+complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_subcommand_from list" -l json -d 'A JSON array (run, kind, result, times, reason, RTO against the objective) instead of a table'
 complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both)'
 complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only warnings and errors on stderr'
 complete -c standby -n "__fish_standby_using_subcommand report; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
