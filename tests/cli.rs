@@ -108,3 +108,28 @@ fn help_says_what_each_flag_really_does() {
         "every argument has help: {show}"
     );
 }
+
+/// The annotated example validates wherever it is copied (`/etc/standby/standby.toml` on a host
+/// with nothing else of the repository): it names no file of its own.
+#[test]
+fn the_example_config_validates_where_it_is_copied() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("standby-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("standby.toml");
+    std::fs::copy(root.join("examples/standby.toml"), &copy).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_standby"))
+        .args(["validate", "--config"])
+        .arg(&copy)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
