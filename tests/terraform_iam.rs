@@ -371,3 +371,41 @@ fn the_example_renders_a_standby_toml_that_validates() {
     let res = standby_command(&["validate"], &path).output().unwrap();
     assert!(res.status.success(), "{}\n{out}", text(&res));
 }
+
+/// Every variable of the modules and the example says what it is for (`terraform fmt` layout:
+/// a block opens with `variable "name" {` and closes with `}` alone on its line); the example's
+/// tfvars sets every variable without a default.
+#[test]
+fn every_terraform_variable_is_described_and_the_example_tfvars_sets_the_required_ones() {
+    let mut tf = Vec::new();
+    files(&root().join("terraform"), "tf", &mut tf);
+    let mut undescribed = Vec::new();
+    let mut required = Vec::new();
+    for f in &tf {
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("variable \"") {
+            rest = &rest[at + "variable \"".len()..];
+            let name = &rest[..rest.find('"').unwrap()];
+            let block = &rest[..rest.find("\n}").unwrap_or(rest.len())];
+            if !block.contains("description") {
+                undescribed.push(format!("{}: {name}", f.display()));
+            }
+            if f.ends_with("examples/two-region/variables.tf") && !block.contains("default") {
+                required.push(name.to_string());
+            }
+        }
+    }
+    assert!(undescribed.is_empty(), "no description: {undescribed:#?}");
+    let tfvars = std::fs::read_to_string(
+        root().join("terraform/examples/two-region/terraform.tfvars.example"),
+    )
+    .unwrap();
+    for name in &required {
+        assert!(
+            tfvars.lines().any(|l| l.trim_start().starts_with(&format!("{name} "))),
+            "terraform.tfvars.example does not set {name}"
+        );
+    }
+    assert!(required.len() >= 8, "{required:?}");
+}

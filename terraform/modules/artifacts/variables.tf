@@ -27,8 +27,9 @@ variable "report_retention_days" {
 }
 
 variable "tags" {
-  type    = map(string)
-  default = {}
+  description = "Tags on both buckets."
+  type        = map(string)
+  default     = {}
 }
 
 variable "gate_key" {

@@ -37,8 +37,9 @@ variable "health_checks" {
 }
 
 variable "health_path" {
-  type    = string
-  default = "/health"
+  description = "The path Route 53 health checks of each region's endpoint request (health_checks = true)."
+  type        = string
+  default     = "/health"
 }
 
 variable "method" {

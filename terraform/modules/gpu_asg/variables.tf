@@ -15,12 +15,14 @@ variable "instance_types" {
 }
 
 variable "subnet_ids" {
-  type = list(string)
+  description = "Private subnets of the group, one per Availability Zone it may launch in."
+  type        = list(string)
 }
 
 variable "security_group_ids" {
-  type    = list(string)
-  default = []
+  description = "Security groups of the GPU instances (the load balancer's and the orchestrator's probes must reach them)."
+  type        = list(string)
+  default     = []
 }
 
 variable "instance_profile_arn" {
@@ -40,8 +42,9 @@ variable "serving" {
 }
 
 variable "root_volume_gb" {
-  type    = number
-  default = 500
+  description = "Root volume size: the AMI plus model weights and the inference server's caches."
+  type        = number
+  default     = 500
 }
 
 variable "user_data" {
@@ -51,6 +54,7 @@ variable "user_data" {
 }
 
 variable "tags" {
-  type    = map(string)
-  default = {}
+  description = "Tags on the group and propagated to its instances."
+  type        = map(string)
+  default     = {}
 }

@@ -5,23 +5,28 @@ variable "name" {
 }
 
 variable "account_id" {
-  type = string
+  description = "The AWS account id: scopes the Auto Scaling group ARNs in the policy."
+  type        = string
 }
 
 variable "primary_region" {
-  type = string
+  description = "The primary region (its groups are scaled on failback)."
+  type        = string
 }
 
 variable "standby_region" {
-  type = string
+  description = "The standby region (its groups are scaled on failover and drills)."
+  type        = string
 }
 
 variable "primary_bucket" {
-  type = string
+  description = "The primary's artifact bucket: read by the sync."
+  type        = string
 }
 
 variable "standby_bucket" {
-  type = string
+  description = "The standby's artifact bucket: written by the sync; holds the shared state, reports and the gate."
+  type        = string
 }
 
 variable "artifact_sets" {
@@ -33,7 +38,8 @@ variable "artifact_sets" {
 }
 
 variable "zone_id" {
-  type = string
+  description = "The hosted zone of the public record: read, and changed with dns_method record."
+  type        = string
 }
 
 variable "record_name" {
@@ -42,8 +48,9 @@ variable "record_name" {
 }
 
 variable "record_type" {
-  type    = string
-  default = "CNAME"
+  description = "The public record's type (CNAME, A, AAAA): the record flip is allowed for this type only."
+  type        = string
+  default     = "CNAME"
 }
 
 variable "primary_asgs" {
@@ -75,8 +82,9 @@ variable "kms_key_arns" {
 }
 
 variable "tags" {
-  type    = map(string)
-  default = {}
+  description = "Tags on the role and instance profile."
+  type        = map(string)
+  default     = {}
 }
 
 variable "dns_method" {
