@@ -382,9 +382,7 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
                 Some(f) => f,
                 None => match crate::journal::load_run(&ctx.store, id).await {
                     Ok(r) if r.status == crate::journal::RunStatus::Running => {
-                        *s.runs
-                            .entry((r.kind.as_str().to_string(), "running".into()))
-                            .or_default() += 1;
+                        *s.running.entry(r.kind.as_str().to_string()).or_default() += 1;
                         s.projected_rto = Some(standby_core::report::projected_rto(&r, now));
                         if r.kind == standby_core::runbook::RunbookKind::Failover {
                             s.failover_failed_attempts = r.attempts.len() as u32;
@@ -412,8 +410,16 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
             if let Some(rto) = finished.rto {
                 s.last_rto.insert(finished.kind.clone(), rto);
             }
+            if let Some(at) = finished.finished_at {
+                s.last_run
+                    .insert(finished.kind.clone(), (at, finished.result == "succeeded"));
+            }
         }
     }
+    s.dns_target = crate::world::last_known_value(&ctx.store)
+        .await
+        .and_then(|v| ctx.cfg.dns.side_of(&v))
+        .map(|side| side.as_str().to_string());
     for a in &ctx.cfg.artifacts {
         let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
         // RPO now, without reading the buckets on a scrape: the last figure (taken after each
@@ -424,6 +430,9 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
             .and_then(|r| standby_core::sync::manifest::bound_since(r, now))
             .and_then(|r| r.value);
         s.rpo.insert(a.name.clone(), (bound, a.rpo));
+        if let Some(at) = st.last_published_at {
+            s.last_sync_ok.insert(a.name.clone(), at);
+        }
         if let Some(r) = st.last_rpo.as_ref().filter(|r| {
             r.kind == standby_core::sync::manifest::RpoKind::Measured && r.value.is_some()
         }) {
@@ -445,6 +454,7 @@ fn finished_run(r: &crate::journal::RunRecord) -> FinishedRun {
         });
     FinishedRun {
         kind: r.kind.as_str().to_string(),
+        finished_at: r.finished_at,
         result: r.status.to_string(),
         rto,
     }

@@ -135,6 +135,7 @@ pub async fn run(
                         }
                         ctx.cfg = Arc::new(cfg);
                         syncs.engine = Arc::new(ctx.sync_engine());
+                        live.metrics.reloaded(true);
                         info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);
                     }
                     Err(diags) => {
@@ -143,6 +144,7 @@ pub async fn run(
                             error!("config reload: {d}");
                         }
                         error!("config reload rejected: {n} error(s) in {}; the running config stays", ctx.cfg.path.display());
+                        live.metrics.reloaded(false);
                     }
                 }
                 crate::sdnotify::ready("config reloaded");
@@ -567,6 +569,8 @@ impl Watch {
         }
         self.notify(ctx, &verdict);
         if verdict.changed {
+            live.metrics
+                .verdict_changed(&format!("{:?}", verdict.health).to_lowercase());
             crate::sdnotify::status(&format!("primary {:?}: {}", verdict.health, verdict.reason));
         } else if round.outcome != OutcomeClass::Ok && verdict.health != Health::Down {
             info!(health = ?verdict.health, "{}", verdict.reason);

@@ -45,6 +45,10 @@ struct Live {
     syncs: BTreeMap<(String, String), u64>,
     sync_bytes: BTreeMap<String, u64>,
     sync_last_seconds: BTreeMap<String, f64>,
+    /// Verdict → changes of the primary's verdict to it, since start.
+    verdict_changes: BTreeMap<String, u64>,
+    /// The last config reload: when, and whether it was accepted.
+    reload: Option<(chrono::DateTime<chrono::Utc>, bool)>,
 }
 
 /// The daemon's in-memory collectors.
@@ -60,6 +64,8 @@ pub struct Metrics {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedRun {
     pub kind: String,
+    /// When it ended (its record's `finished_at`).
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// `succeeded`, `failed`, …
     pub result: String,
     /// (measured, effective) RTO, for a run that recovered service with a figure.
@@ -87,6 +93,15 @@ impl Metrics {
         *l.outcomes.entry((side.into(), class.into())).or_default() += 1;
     }
 
+    pub fn verdict_changed(&self, to: &str) {
+        let mut l = self.live.lock().expect("metrics lock");
+        *l.verdict_changes.entry(to.into()).or_default() += 1;
+    }
+
+    pub fn reloaded(&self, ok: bool) {
+        self.live.lock().expect("metrics lock").reload = Some((chrono::Utc::now(), ok));
+    }
+
     pub fn sync(&self, set: &str, ok: bool, bytes: u64, took: Duration) {
         let mut l = self.live.lock().expect("metrics lock");
         let result = if ok { "ok" } else { "failed" };
@@ -112,8 +127,16 @@ pub struct Snapshot {
     pub cooldown_remaining: Duration,
     pub standby_ready: bool,
     pub rto_objective: Duration,
-    /// (kind, result) → count.
+    /// (kind, result) → finished runs in the journal.
     pub runs: BTreeMap<(String, String), u64>,
+    /// kind → runs in progress.
+    pub running: BTreeMap<String, u64>,
+    /// kind → when the latest finished run of that kind ended, and whether it succeeded.
+    pub last_run: BTreeMap<String, (chrono::DateTime<chrono::Utc>, bool)>,
+    /// Per set: when its last successful sync finished.
+    pub last_sync_ok: BTreeMap<String, chrono::DateTime<chrono::Utc>>,
+    /// Where the public name pointed when last read from Route 53: the side, if one of ours.
+    pub dns_target: Option<String>,
     /// kind → (measured, effective) of the latest finished run of that kind with a figure.
     pub last_rto: BTreeMap<String, (Duration, Duration)>,
     pub projected_rto: Option<Duration>,
@@ -151,6 +174,90 @@ const MODES: &[&str] = &[
     "drilling",
 ];
 const VERDICTS: &[&str] = &["up", "down", "unknown", "stale"];
+const KINDS: &[&str] = &["failover", "failback", "drill-standby", "drill-full"];
+
+/// The process's own figures under Prometheus's standard names, from /proc (Linux): resident
+/// memory, CPU time, open descriptors against the limit, start time. Absent elsewhere.
+fn process_metrics(o: &mut String) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name (which may hold spaces, inside parentheses).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = 100.0; // USER_HZ is 100 on every Linux ABI standby runs on.
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    // rest[0] is field 3 (state): utime 14, stime 15, starttime 22.
+    if let (Some(utime), Some(stime)) = (num(11), num(12)) {
+        head(
+            o,
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time.",
+        );
+        let _ = writeln!(
+            o,
+            "process_cpu_seconds_total {:.2}",
+            (utime + stime) / ticks
+        );
+    }
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+    if let Some(kib) = rss_kib {
+        head(
+            o,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory.",
+        );
+        let _ = writeln!(o, "process_resident_memory_bytes {}", kib * 1024);
+    }
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    if let (Some(start), Some(boot)) = (num(19), boot) {
+        head(
+            o,
+            "process_start_time_seconds",
+            "gauge",
+            "Start time (Unix time).",
+        );
+        let _ = writeln!(o, "process_start_time_seconds {:.2}", boot + start / ticks);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        head(o, "process_open_fds", "gauge", "Open file descriptors.");
+        let _ = writeln!(o, "process_open_fds {}", fds.count());
+    }
+    let max = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(3)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        });
+    if let Some(max) = max {
+        head(
+            o,
+            "process_max_fds",
+            "gauge",
+            "The limit on open file descriptors.",
+        );
+        let _ = writeln!(o, "process_max_fds {max}");
+    }
+}
 
 fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -484,20 +591,132 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
     }
     aws_calls(&mut o, &standby_aws::calls::process().snapshot());
 
+    // Every kind and result from the first scrape, at 0: `increase()` sees the first run.
     head(
         &mut o,
-        "standby_runs",
-        "gauge",
-        "Runs in the journal by kind and result.",
+        "standby_runs_total",
+        "counter",
+        "Finished runs in the journal by kind and result.",
     );
-    for ((kind, result), n) in &s.runs {
+    for kind in KINDS {
+        for result in ["succeeded", "failed"] {
+            let n = s
+                .runs
+                .get(&(kind.to_string(), result.to_string()))
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "standby_runs_total{{kind=\"{kind}\",result=\"{result}\"}} {n}"
+            );
+        }
+    }
+    head(
+        &mut o,
+        "standby_runs_in_progress",
+        "gauge",
+        "Runs in progress by kind.",
+    );
+    for kind in KINDS {
         let _ = writeln!(
             o,
-            "standby_runs{{kind=\"{}\",result=\"{}\"}} {n}",
-            esc(kind),
-            esc(result)
+            "standby_runs_in_progress{{kind=\"{kind}\"}} {}",
+            s.running.get(*kind).copied().unwrap_or(0)
         );
     }
+    head(
+        &mut o,
+        "standby_last_run_timestamp_seconds",
+        "gauge",
+        "When the latest finished run of each kind ended (Unix time).",
+    );
+    for (kind, (at, _)) in &s.last_run {
+        let _ = writeln!(
+            o,
+            "standby_last_run_timestamp_seconds{{kind=\"{}\"}} {}",
+            esc(kind),
+            at.timestamp()
+        );
+    }
+    head(
+        &mut o,
+        "standby_last_run_success",
+        "gauge",
+        "1 if the latest finished run of each kind succeeded.",
+    );
+    for (kind, (_, ok)) in &s.last_run {
+        let _ = writeln!(
+            o,
+            "standby_last_run_success{{kind=\"{}\"}} {}",
+            esc(kind),
+            bool01(*ok)
+        );
+    }
+    head(
+        &mut o,
+        "standby_last_sync_success_timestamp_seconds",
+        "gauge",
+        "When each set's last complete sync published its manifest (Unix time).",
+    );
+    for (set, at) in &s.last_sync_ok {
+        let _ = writeln!(
+            o,
+            "standby_last_sync_success_timestamp_seconds{{set=\"{}\"}} {}",
+            esc(set),
+            at.timestamp()
+        );
+    }
+    head(
+        &mut o,
+        "standby_verdict_changes_total",
+        "counter",
+        "Changes of the primary's verdict, by the verdict changed to, since start.",
+    );
+    for v in ["up", "down", "unknown"] {
+        let _ = writeln!(
+            o,
+            "standby_verdict_changes_total{{verdict=\"{v}\"}} {}",
+            l.verdict_changes.get(v).copied().unwrap_or(0)
+        );
+    }
+    if let Some((at, _)) = l.reload {
+        head(
+            &mut o,
+            "standby_config_last_reload_timestamp_seconds",
+            "gauge",
+            "When the config was last reloaded (SIGHUP), accepted or not (Unix time).",
+        );
+        let _ = writeln!(
+            o,
+            "standby_config_last_reload_timestamp_seconds {}",
+            at.timestamp()
+        );
+    }
+    head(
+        &mut o,
+        "standby_config_last_reload_success",
+        "gauge",
+        "0 when the last reload was rejected (the running config stayed); 1 otherwise.",
+    );
+    let _ = writeln!(
+        o,
+        "standby_config_last_reload_success {}",
+        bool01(l.reload.is_none_or(|(_, ok)| ok))
+    );
+    head(
+        &mut o,
+        "standby_dns_target",
+        "gauge",
+        "1 for the side the public name pointed at when last read from Route 53 (none: not read yet, or neither side's value).",
+    );
+    for side in ["primary", "standby"] {
+        let _ = writeln!(
+            o,
+            "standby_dns_target{{side=\"{side}\"}} {}",
+            bool01(s.dns_target.as_deref() == Some(side))
+        );
+    }
+    process_metrics(&mut o);
     head(
         &mut o,
         "standby_rto_objective_seconds",

@@ -33,6 +33,13 @@ struct LastKnown {
     read_at: DateTime<Utc>,
 }
 
+/// The value of the record as last read from Route 53 (any command's or the daemon's read).
+pub async fn last_known_value(store: &Arc<dyn Store>) -> Option<String> {
+    read_doc::<LastKnown>(store, LAST_KNOWN_KEY)
+        .await
+        .map(|l| l.value)
+}
+
 /// The failover records and health check, as last read from Route 53.
 pub const SETUP_KEY: &str = "dns/failover-setup.json";
 

@@ -133,3 +133,29 @@ fn the_example_config_validates_where_it_is_copied() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The shipped alert rules load (`promtool check rules`) and fire as `alerts_test.yml` says
+/// (`promtool test rules`): on the series that mean trouble, not on a healthy standby.
+#[test]
+fn the_shipped_alert_rules_check_and_pass_their_unit_tests() {
+    if !standby_testbed::checkers::available("promtool") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/prometheus");
+    for args in [
+        &["check", "rules", "alerts.yml"][..],
+        &["test", "rules", "alerts_test.yml"][..],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -75,8 +75,32 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
         "standby_standby_ready 1",
         "standby_cooldown_remaining_seconds 0",
         "standby_projected_rto_seconds 0",
+        // Counters exist from 0, before the first run: `increase()` sees the first one.
+        "standby_runs_total{kind=\"failover\",result=\"succeeded\"} 0",
+        "standby_runs_in_progress{kind=\"drill-standby\"} 0",
+        "standby_verdict_changes_total{verdict=\"down\"} 0",
+        "standby_config_last_reload_success 1",
+        "standby_build_info{version=",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "# TYPE process_cpu_seconds_total counter",
     ] {
         assert!(metrics.contains(name), "missing {name}:\n{metrics}");
+    }
+    // Every metric the shipped alerts read is one standby exports (those that only appear
+    // after a run or with a shared store are named in the README and declared here).
+    let alerts = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/prometheus/alerts.yml"),
+    )
+    .unwrap();
+    let later = ["standby_last_run_timestamp_seconds", "standby_leader"];
+    for word in alerts.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if word.starts_with("standby_") && word.len() > "standby_".len() && !later.contains(&word) {
+            assert!(
+                metrics.contains(&format!("# TYPE {word} ")),
+                "alerts.yml reads {word}, which /metrics does not export:\n{metrics}"
+            );
+        }
     }
     if standby_testbed::checkers::available("promtool") {
         let mut promtool = Command::new("promtool")

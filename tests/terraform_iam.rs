@@ -403,7 +403,9 @@ fn every_terraform_variable_is_described_and_the_example_tfvars_sets_the_require
     .unwrap();
     for name in &required {
         assert!(
-            tfvars.lines().any(|l| l.trim_start().starts_with(&format!("{name} "))),
+            tfvars
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{name} "))),
             "terraform.tfvars.example does not set {name}"
         );
     }
