@@ -141,6 +141,41 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
             .all(|v| v["verdict"] == "match")
     );
     check_report_dir(&dir);
+    // What the report says of itself: who started it, in the command's own words; what the
+    // drill changed, from serving back to warm; one timestamp format everywhere.
+    assert_eq!(
+        rep["trigger"]["reason"], "an operator ran \"standby drill standby\"",
+        "{}",
+        rep["trigger"]
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("desired 4 (min 0, max 4) → desired 1 (min 0, max 1)"),
+        "the return to warm starts from serving:\n{md}"
+    );
+    assert!(!md.contains("| | |"), "every table has a header:\n{md}");
+    let json = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    for (name, text) in [("report.md", &md), ("report.json", &json)] {
+        assert!(
+            !text.contains("+00:00"),
+            "{name}: a timestamp not in Z form:\n{text}"
+        );
+        // Every timestamp: date, time, exactly milliseconds, Z.
+        for (at, _) in text.match_indices("T") {
+            let before = &text[at.saturating_sub(10)..at];
+            if before.len() == 10
+                && before.as_bytes()[4] == b'-'
+                && before.as_bytes()[7] == b'-'
+                && before.chars().all(|c| c.is_ascii_digit() || c == '-')
+            {
+                let stamp = &text[at - 10..(at + 14).min(text.len())];
+                assert!(
+                    stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[19] == b'.',
+                    "{name}: timestamp {stamp:?} is not RFC 3339 UTC with milliseconds"
+                );
+            }
+        }
+    }
 
     // Listed locally and read back from the standby bucket.
     let out = h.run(&["report", "list"]);

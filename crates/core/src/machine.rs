@@ -616,7 +616,7 @@ impl Deciding<'_> {
         } = *self;
         let command = format!(
             "standby {}{}",
-            kind.as_str(),
+            kind.command(),
             if *rerun { " --rerun" } else { "" }
         );
         if let (Serving::Drilling { run, kind: drill }, RunbookKind::Failover) =

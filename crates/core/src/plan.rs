@@ -156,6 +156,30 @@ pub struct Spare {
     pub from: Option<AsgCapacity>,
 }
 
+/// What each group's capacity is before a step of a plan changes it: the size observed at
+/// planning time, or, once an earlier step of the same plan changed the group, that step's
+/// target. A drill's return to warm starts from serving, not from the warm size observed
+/// before the drill (which would read "desired 1 -> desired 1").
+#[derive(Debug, Default)]
+pub struct SizesBefore(std::collections::BTreeMap<(&'static str, String), (u32, u32, u32)>);
+
+impl SizesBefore {
+    /// "desired 4 (min 0, max 4)" (or `missing` when the group was not found), then remembers
+    /// this change's target for the steps after it.
+    pub fn describe(&mut self, g: &AsgChange, missing: &str) -> String {
+        let key = (g.side.as_str(), g.name.clone());
+        let text = match self.0.get(&key) {
+            Some((desired, min, max)) => format!("desired {desired} (min {min}, max {max})"),
+            None => match g.from {
+                Some(c) => format!("desired {} (min {}, max {})", c.desired, c.min, c.max),
+                None => missing.to_string(),
+            },
+        };
+        self.0.insert(key, (g.desired, g.min, g.max));
+        text
+    }
+}
+
 impl AsgChange {
     /// To serving capacity (as opposed to back to warm); journals from before `to_serving`
     /// existed infer it from the capacity observed at planning time.
@@ -582,6 +606,7 @@ pub fn preflight(
 pub fn render(plan: &Plan, cfg: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
+    let mut sizes = SizesBefore::default();
     let _ = writeln!(
         out,
         "{} plan for {} (RTO objective {}):",
@@ -610,10 +635,7 @@ pub fn render(plan: &Plan, cfg: &Config) -> String {
             Changes::None => {}
             Changes::Asgs { groups } => {
                 for g in groups {
-                    let from = match g.from {
-                        Some(c) => format!("desired {} (min {}, max {})", c.desired, c.min, c.max),
-                        None => "NOT FOUND".to_string(),
-                    };
+                    let from = sizes.describe(g, "NOT FOUND");
                     let _ = writeln!(
                         out,
                         "       {} {}: {from} -> desired {} (min {}, max {})",

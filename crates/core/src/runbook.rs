@@ -31,6 +31,16 @@ impl RunbookKind {
         }
     }
 
+    /// The command that starts a run of this kind: `failover`, `drill standby`.
+    pub fn command(self) -> &'static str {
+        match self {
+            RunbookKind::Failover => "failover",
+            RunbookKind::Failback => "failback",
+            RunbookKind::DrillStandby => "drill standby",
+            RunbookKind::DrillFull => "drill full",
+        }
+    }
+
     /// The kind named by [`as_str`](Self::as_str)'s word.
     pub fn parse(word: &str) -> Option<RunbookKind> {
         [

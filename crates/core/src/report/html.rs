@@ -45,9 +45,9 @@ pub fn render(r: &Report) -> String {
         o,
         "<p class=\"muted\">Run <code>{}</code>, started {}{}; {}.</p>",
         esc(&r.run_id),
-        r.started_at.to_rfc3339(),
+        super::ts(r.started_at),
         r.finished_at
-            .map(|f| format!(", finished {}", f.to_rfc3339()))
+            .map(|f| format!(", finished {}", super::ts(f)))
             .unwrap_or_default(),
         esc(&r.reason)
     );
@@ -85,7 +85,7 @@ pub fn render(r: &Report) -> String {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 a.attempt,
                 esc(&a.step),
-                a.at.to_rfc3339(),
+                super::ts(a.at),
                 esc(&a.reason),
                 esc(&a.then)
             );
@@ -98,7 +98,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(
                 o,
                 "<li>resumed after an interruption at {}</li>",
-                t.to_rfc3339()
+                super::ts(*t)
             );
         }
         for n in &r.notes {
@@ -188,14 +188,14 @@ fn rto(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<tr><th>{what}</th><td class=\"num\">{}</td></tr>",
-            t.to_rfc3339()
+            super::ts(t)
         );
     }
     if let Some(at) = r.rto.breach_projected_at {
         let _ = writeln!(
             o,
             "<tr><th>breach projected</th><td class=\"num\">{}</td></tr>",
-            at.to_rfc3339()
+            super::ts(at)
         );
     }
     if let Some(from) = &r.rto.projection_from {
@@ -354,7 +354,7 @@ fn probes(o: &mut String, r: &Report) {
             p.side,
             esc(&p.request.method),
             esc(&p.url),
-            p.at.to_rfc3339(),
+            super::ts(p.at),
             esc(&p.reason)
         );
         let _ = writeln!(
@@ -416,14 +416,12 @@ fn steps(o: &mut String, r: &Report) {
 
 fn changes(o: &mut String, r: &Report) {
     let mut items = Vec::new();
+    let mut sizes = crate::plan::SizesBefore::default();
     for s in &r.steps {
         match &s.planned {
             Changes::Asgs { groups } => {
                 for g in groups {
-                    let from = g
-                        .from
-                        .map(|c| format!("desired {} (min {}, max {})", c.desired, c.min, c.max))
-                        .unwrap_or_else(|| "not found".into());
+                    let from = sizes.describe(g, "not found");
                     items.push(format!(
                         "<code>{}</code>: ASG {} ({}): {from} → desired {} (min {}, max {})",
                         esc(&s.name),
@@ -486,7 +484,7 @@ fn trigger(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            p.at.format("%H:%M:%S%.3f"),
+            super::ts(p.at),
             p.outcome.as_str(),
             p.status
                 .map(|s| s.to_string())

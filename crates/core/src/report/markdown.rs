@@ -16,7 +16,7 @@ pub fn render(r: &Report) -> String {
         o,
         "Run `{}`, started {}, {}.\n",
         r.run_id,
-        r.started_at.to_rfc3339(),
+        super::ts(r.started_at),
         r.reason
     );
     if r.rto.basis == super::RtoBasis::DrillEstimate {
@@ -26,7 +26,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(o, "## RTO\n");
-    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| measure | value |\n|---|---|");
     let _ = writeln!(o, "| objective | {} |", ms(r.rto.objective_ms));
     match (r.rto.measured_ms, r.rto.effective_ms) {
         (Some(m), Some(e)) => {
@@ -52,7 +52,7 @@ pub fn render(r: &Report) -> String {
         }
     );
     if let Some(g) = r.rto.onset.last_good {
-        let _ = writeln!(o, "| last good probe (onset after) | {} |", g.to_rfc3339());
+        let _ = writeln!(o, "| last good probe (onset after) | {} |", super::ts(g));
     }
     let _ = writeln!(
         o,
@@ -62,13 +62,13 @@ pub fn render(r: &Report) -> String {
         } else {
             "command"
         },
-        r.rto.onset.first_failing.to_rfc3339()
+        super::ts(r.rto.onset.first_failing)
     );
     if let Some(t) = r.rto.restored_at {
-        let _ = writeln!(o, "| restored (first good answer) | {} |", t.to_rfc3339());
+        let _ = writeln!(o, "| restored (first good answer) | {} |", super::ts(t));
     }
     if let Some(t) = r.rto.confirmed_at {
-        let _ = writeln!(o, "| confirmed (outside the RTO) | {} |", t.to_rfc3339());
+        let _ = writeln!(o, "| confirmed (outside the RTO) | {} |", super::ts(t));
     }
     let b = &r.rto.breakdown;
     let _ = writeln!(
@@ -91,7 +91,7 @@ pub fn render(r: &Report) -> String {
     if let Some(d) = &r.drill {
         let opt = |v: Option<u64>| v.map(ms).unwrap_or_else(|| "—".into());
         let _ = writeln!(o, "\n## Drill\n");
-        let _ = writeln!(o, "| | |\n|---|---|");
+        let _ = writeln!(o, "| measure | value |\n|---|---|");
         let _ = writeln!(o, "| scale-up to InService | {} |", opt(d.scale_ms));
         let _ = writeln!(
             o,
@@ -144,7 +144,7 @@ pub fn render(r: &Report) -> String {
                 p.side,
                 p.request.method,
                 p.url,
-                p.at.to_rfc3339(),
+                super::ts(p.at),
                 p.reason
             );
             for c in &p.checks {
@@ -198,13 +198,7 @@ pub fn render(r: &Report) -> String {
                 ("after the final sync", &p.after_final_sync),
             ] {
                 if let Some(f) = f {
-                    let _ = writeln!(
-                        o,
-                        "- {} {when} ({}): {}",
-                        p.set,
-                        f.at.to_rfc3339(),
-                        f.reason
-                    );
+                    let _ = writeln!(o, "- {} {when} ({}): {}", p.set, super::ts(f.at), f.reason);
                 }
             }
         }
@@ -236,14 +230,12 @@ pub fn render(r: &Report) -> String {
     aws_calls(&mut o, r);
     capacity(&mut o, r);
     let _ = writeln!(o, "\n## Changes\n");
+    let mut sizes = crate::plan::SizesBefore::default();
     for s in &r.steps {
         match &s.planned {
             Changes::Asgs { groups } => {
                 for g in groups {
-                    let from = g
-                        .from
-                        .map(|c| format!("desired {} (min {}, max {})", c.desired, c.min, c.max))
-                        .unwrap_or_else(|| "not found".into());
+                    let from = sizes.describe(g, "not found");
                     let _ = writeln!(
                         o,
                         "- `{}`: ASG {} ({}): {from} → desired {} (min {}, max {})",
@@ -301,7 +293,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {status} | {} | {} | {} |",
-                p.at.format("%H:%M:%S%.3f"),
+                super::ts(p.at),
                 p.outcome.as_str(),
                 human(p.latency),
                 p.attempts,
@@ -318,7 +310,7 @@ pub fn render(r: &Report) -> String {
                 "| {} | {} | {} | {} | {} |",
                 a.attempt,
                 a.step,
-                a.at.to_rfc3339(),
+                super::ts(a.at),
                 a.reason.replace('|', "\\|"),
                 a.then.replace('|', "\\|")
             );
@@ -327,7 +319,7 @@ pub fn render(r: &Report) -> String {
     if !r.resumed_at.is_empty() || !r.notes.is_empty() {
         let _ = writeln!(o, "\n## Notes\n");
         for t in &r.resumed_at {
-            let _ = writeln!(o, "- resumed after an interruption at {}", t.to_rfc3339());
+            let _ = writeln!(o, "- resumed after an interruption at {}", super::ts(*t));
         }
         for n in &r.notes {
             let _ = writeln!(o, "- {n}");

@@ -294,9 +294,12 @@ pub fn build(run: &RunRecord) -> Report {
             None,
             None,
         ),
-        Trigger::Manual { command, .. } => {
-            ("manual", format!("operator ran `{command}`"), None, None)
-        }
+        Trigger::Manual { command, .. } => (
+            "manual",
+            format!("an operator ran \"{command}\""),
+            None,
+            None,
+        ),
     };
     let phase = rto_phase(run);
     let (restored_at, confirmed_at) = restoration(run, phase);
@@ -446,7 +449,7 @@ pub fn build(run: &RunRecord) -> Report {
         notes: run
             .notes
             .iter()
-            .map(|n| format!("{} {}", n.at.format("%H:%M:%S%.3f"), n.text))
+            .map(|n| format!("{} {}", ts(n.at), n.text))
             .collect(),
     }
 }
@@ -878,7 +881,7 @@ pub fn writes_text(w: &[crate::sync::manifest::Write], total: usize) -> String {
                     .map(|v| format!("version {v}, "))
                     .unwrap_or_default(),
                 w.size,
-                w.written_at.format("%H:%M:%S")
+                ts(w.written_at)
             )
         })
         .collect();
@@ -901,10 +904,34 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// One timestamp format everywhere in a report: RFC 3339, UTC (`Z`), milliseconds
+/// (`2026-11-26T13:20:19.852Z`).
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The report as JSON, every timestamp in it (its own and those of the probes, RPO figures and
+/// attempts it carries) in [`ts`]'s format. A string is a timestamp when it parses as RFC 3339
+/// whole; a reason or a run id never does.
 pub fn to_json(r: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(r).expect("reports serialize");
+    let mut v = serde_json::to_value(r).expect("reports serialize");
+    normalize_timestamps(&mut v);
+    let mut s = serde_json::to_string_pretty(&v).expect("reports serialize");
     s.push('\n');
     s
+}
+
+fn normalize_timestamps(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(text) => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+                *text = ts(t.with_timezone(&Utc));
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(normalize_timestamps),
+        serde_json::Value::Object(map) => map.values_mut().for_each(normalize_timestamps),
+        _ => {}
+    }
 }
 
 pub fn to_markdown(r: &Report) -> String {
@@ -1184,7 +1211,7 @@ mod tests {
         let mut rec = run(RunStatus::Succeeded, true);
         rec.kind = RunbookKind::DrillStandby;
         rec.trigger = Trigger::Manual {
-            command: "standby drill-standby".into(),
+            command: "standby drill standby".into(),
             at: t(0),
         };
         rec.steps = plan
