@@ -485,32 +485,42 @@ pub fn screenshot(dir: &Path) -> PathBuf {
     if !standby_testbed::checkers::available("chromium") {
         return png;
     }
-    let out = standby_testbed::browser::screenshot(&dir.join("report.html"), &png, 1100, 1500)
-        .expect("chromium runs");
-    assert!(
-        png.exists(),
-        "chromium wrote no screenshot:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats = Command::new(repo(".venv/bin/python"))
-        .arg(repo("tests/support/png_stats.py"))
-        .arg(&png)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&stats.stdout).to_string();
-    let f: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(
-        f.len(),
-        4,
-        "png_stats: {text}{}",
-        String::from_utf8_lossy(&stats.stderr)
-    );
-    let nonwhite: f64 = f[2].parse().unwrap();
-    let colors: usize = f[3].parse().unwrap();
-    assert!(
-        nonwhite > 0.02 && colors > 8,
-        "the screenshot looks blank: {nonwhite} of pixels not white, {colors} colours"
-    );
+    // A desktop and a phone: the page and its timeline scale to both, nothing blank or clipped.
+    for (width, name) in [(1200, "screenshot.png"), (400, "screenshot-400.png")] {
+        let shot = dir.join(name);
+        let out =
+            standby_testbed::browser::screenshot(&dir.join("report.html"), &shot, width, 1500)
+                .expect("chromium runs");
+        assert!(
+            shot.exists(),
+            "chromium wrote no screenshot:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stats = Command::new(repo(".venv/bin/python"))
+            .arg(repo("tests/support/png_stats.py"))
+            .arg(&shot)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&stats.stdout).to_string();
+        let f: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(
+            f.len(),
+            5,
+            "png_stats: {text}{}",
+            String::from_utf8_lossy(&stats.stderr)
+        );
+        let nonwhite: f64 = f[2].parse().unwrap();
+        let colors: usize = f[3].parse().unwrap();
+        let right: f64 = f[4].parse().unwrap();
+        assert!(
+            nonwhite > 0.02 && colors > 8,
+            "{name} looks blank: {nonwhite} of pixels not white, {colors} colours"
+        );
+        assert!(
+            right > 0.005,
+            "{name}: nothing in the right quarter ({right}): the page does not use its width"
+        );
+    }
     png
 }
 

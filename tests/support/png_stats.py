@@ -1,4 +1,4 @@
-"""Prints `width height nonwhite_fraction distinct_colors` of a PNG (8-bit RGB/RGBA, no
+"""Prints `width height nonwhite_fraction distinct_colors right_quarter_nonwhite_fraction` of a PNG (8-bit RGB/RGBA, no
 interlace: what Chromium writes), with the standard library only, so the screenshot test needs
 no imaging package."""
 import struct
@@ -25,6 +25,8 @@ def main(path):
     stride = width * bpp
     prev = bytearray(stride)
     nonwhite, colors, i = 0, set(), 0
+    # Content in the rightmost quarter: a page that uses its width, not one clipped at the left.
+    right, right_from = 0, (width * 3 // 4) * bpp
     for _ in range(height):
         f = raw[i]
         line = bytearray(raw[i + 1:i + 1 + stride])
@@ -48,10 +50,13 @@ def main(path):
             px = bytes(line[x:x + 3])
             if px != b"\xff\xff\xff":
                 nonwhite += 1
+                if x >= right_from:
+                    right += 1
             if len(colors) < 4096:
                 colors.add(px)
         prev = line
-    print(width, height, f"{nonwhite / (width * height):.4f}", len(colors))
+    quarter = (width - width * 3 // 4) * height
+    print(width, height, f"{nonwhite / (width * height):.4f}", len(colors), f"{right / quarter:.4f}")
 
 
 if __name__ == "__main__":

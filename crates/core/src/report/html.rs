@@ -14,7 +14,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border:1px solid #e0e0e0;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#f5f5f5}td.num{text-align:right;white-space:nowrap}.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px}\
 .ok{background:#2e7d32}.bad{background:#c62828}.warn{background:#ef6c00}.muted{color:#757575}.summary{font-size:15px;margin:8px 0 16px}\
-.figure{overflow-x:auto;border:1px solid #e0e0e0;padding:4px}.legend span{display:inline-block;margin-right:14px;font-size:12px}\
+.figure{overflow-x:auto;border:1px solid #e0e0e0;padding:4px}.figure svg{display:block;width:100%;height:auto}\
+@media (max-width:600px){body{margin:12px auto;padding:0 8px}table{font-size:12px}td,th{padding:3px 5px;overflow-wrap:break-word}}.legend span{display:inline-block;margin-right:14px;font-size:12px}\
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}code{font-size:12px;background:#f5f5f5;padding:1px 4px}";
 
 pub fn render(r: &Report) -> String {

@@ -37,17 +37,22 @@ pub fn timeline(r: &Report) -> String {
     let at = |t: DateTime<Utc>| -> u64 {
         modelled_detect + u64::try_from((t - origin).num_milliseconds().max(0)).unwrap_or(0)
     };
-    let mut end = r.rto.objective_ms.max(r.rto.effective_ms.unwrap_or(0));
+    // The axis spans the run (its steps and its RTO), not the objective or the budgets: a 9 s
+    // run against a 5-minute objective fills the width, and the objective is marked where it
+    // falls, or at the right edge as off the scale.
+    let mut end = r.rto.measured_ms.unwrap_or(0).max(modelled_detect);
     for s in &r.steps {
         if let Some(f) = s.finished_at {
             end = end.max(at(f));
         }
         if let Some(st) = s.started_at {
-            end = end.max(at(st) + s.budget_ms);
+            end = end.max(at(st));
         }
     }
-    let end = (end as f64 * 1.05).max(1000.0);
-    let x = |t: u64| LABEL + (t as f64 / end) * (WIDTH - LABEL - RIGHT);
+    let end = (end as f64 * 1.08).max(1000.0);
+    let plot_right = WIDTH - RIGHT;
+    // Past the axis (a long budget, an off-scale objective): drawn to the right edge.
+    let x = |t: u64| (LABEL + (t as f64 / end) * (WIDTH - LABEL - RIGHT)).min(plot_right);
 
     let mut rows: Vec<Row> = Vec::new();
     if modelled_detect > 0 {
@@ -79,7 +84,7 @@ pub fn timeline(r: &Report) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="Timeline of run {id}">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {WIDTH} {height}" preserveAspectRatio="xMinYMin meet" role="img" aria-label="Timeline of run {id}">"#,
         id = esc(&r.run_id)
     );
     let _ = write!(
@@ -153,7 +158,13 @@ pub fn timeline(r: &Report) -> String {
                 let _ = write!(
                     o,
                     r##"<text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="#424242">{d}</text>"##,
-                    tx = x(start + d).max(x(start + row.budget)) + 4.0,
+                    // After the budget's outline, unless that runs off the axis: then
+                    // after the bar, so the figure is never cut at the edge.
+                    tx = if x(start + row.budget) >= plot_right - 40.0 {
+                        x(start + d) + 4.0
+                    } else {
+                        x(start + d).max(x(start + row.budget)) + 4.0
+                    },
                     ty = y + ROW * 0.65,
                     d = ms(d)
                 );
@@ -169,16 +180,32 @@ pub fn timeline(r: &Report) -> String {
         }
     }
     let bottom = TOP + ROW * rows.len() as f64;
+    let off_scale = r.rto.objective_ms as f64 > end;
     let _ = write!(
         o,
-        r##"<line x1="{ox:.1}" y1="{y1}" x2="{ox:.1}" y2="{bottom:.1}" stroke="{FAILED}" stroke-width="2" stroke-dasharray="6 4"/><text x="{ox:.1}" y="{ty:.1}" font-size="11" fill="{FAILED}" text-anchor="middle">RTO objective {obj}</text>"##,
+        r##"<line x1="{ox:.1}" y1="{y1}" x2="{ox:.1}" y2="{bottom:.1}" stroke="{FAILED}" stroke-width="2" stroke-dasharray="6 4"/><text x="{ox:.1}" y="{ty:.1}" font-size="11" fill="{FAILED}" text-anchor="{anchor}">RTO objective {obj}{off}</text>"##,
         y1 = TOP - 4.0,
         ty = bottom + 14.0,
-        obj = ms(r.rto.objective_ms)
+        obj = ms(r.rto.objective_ms),
+        anchor = if off_scale { "end" } else { "middle" },
+        off = if off_scale {
+            " (off the scale) →"
+        } else {
+            ""
+        }
     );
     if let (Some(m), Some(e)) = (r.rto.measured_ms, r.rto.effective_ms) {
         let color = if r.rto.objective_met { OK } else { FAILED };
         let (mx, ex) = (x(m), x(e));
+        // The effective RTO (+ the DNS TTL) past the axis is said in the label, not drawn at
+        // the edge where it would read as a time it is not.
+        let ex_line = if e as f64 <= end {
+            format!(
+                r##"<line x1="{ex:.1}" y1="{TOP}" x2="{ex:.1}" y2="{bottom:.1}" stroke="{color}" stroke-width="1" stroke-dasharray="2 3"/>"##
+            )
+        } else {
+            String::new()
+        };
         let label = if r.rto.basis == super::RtoBasis::DrillEstimate {
             "would-be RTO"
         } else {
@@ -186,8 +213,10 @@ pub fn timeline(r: &Report) -> String {
         };
         let _ = write!(
             o,
-            r##"<line x1="{mx:.1}" y1="{TOP}" x2="{mx:.1}" y2="{bottom:.1}" stroke="{color}" stroke-width="2"/><line x1="{ex:.1}" y1="{TOP}" x2="{ex:.1}" y2="{bottom:.1}" stroke="{color}" stroke-width="1" stroke-dasharray="2 3"/><text x="{mx:.1}" y="{ty:.1}" font-size="11" fill="{color}" text-anchor="start">{label} {mt}; +TTL {et}</text>"##,
+            r##"<line x1="{mx:.1}" y1="{TOP}" x2="{mx:.1}" y2="{bottom:.1}" stroke="{color}" stroke-width="2"/>{ex_line}<text x="{mx:.1}" y="{ty:.1}" font-size="11" fill="{color}" text-anchor="{anchor}">{label} {mt}; +TTL {et}</text>"##,
             ty = bottom + 30.0,
+            // Near the right edge the label reads leftwards, so it is not cut off.
+            anchor = if mx > WIDTH * 0.6 { "end" } else { "start" },
             mt = ms(m),
             et = ms(e)
         );
