@@ -335,6 +335,8 @@ async fn mark_command(ctx: &Ctx, run: &str, at: chrono::DateTime<Utc>, flip_unve
         *t = at;
     }
     j.record.flip_unverified = flip_unverified;
+    // The leader journaled it; the person is the one who ran this command.
+    j.record.origin = Some(crate::executor::origin(&j.record.trigger));
     if let Err(e) = j.save().await {
         tracing::debug!(
             "stamping run {run} with the command's time: {e} (the lease holder took it first)"

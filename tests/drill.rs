@@ -148,7 +148,22 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
         "{}",
         rep["trigger"]
     );
+    assert_eq!(
+        rep["origin"]["version"],
+        env!("CARGO_PKG_VERSION"),
+        "{}",
+        rep["origin"]
+    );
+    assert!(
+        !rep["origin"]["operator"].as_str().unwrap().is_empty()
+            && rep["origin"]["operator"] != "automatic"
+            && !rep["origin"]["host"].as_str().unwrap().is_empty()
+            && !rep["origin"]["commit"].as_str().unwrap().is_empty(),
+        "{}",
+        rep["origin"]
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("Started by "), "{md}");
     assert!(
         md.contains("desired 4 (min 0, max 4) → desired 1 (min 0, max 1)"),
         "the return to warm starts from serving:\n{md}"

@@ -228,6 +228,7 @@ fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal:
         config_digest: Some(cfg.digest.clone()),
         failover_steps: vec![],
         flip_unverified: false,
+        origin: None,
         attempts: vec![],
         retry_at: None,
     }

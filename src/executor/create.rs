@@ -16,6 +16,32 @@ use standby_core::runbook::{Action, RunbookKind};
 
 use super::ExecError;
 
+/// Who and what starts a run: the login behind a command (`SUDO_USER` first: the person, not
+/// root), `automatic` for the daemon's own decisions, this host, this build.
+pub fn origin(trigger: &Trigger) -> standby_core::record::Origin {
+    let operator = match trigger {
+        Trigger::Manual { command, .. } if !command.starts_with("[[drills]]") => {
+            ["SUDO_USER", "USER", "LOGNAME"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+                .unwrap_or_else(|| "unknown".to_string())
+        }
+        _ => "automatic".to_string(),
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
+    standby_core::record::Origin {
+        operator,
+        host,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: env!("STANDBY_COMMIT").to_string(),
+    }
+}
+
 /// Creates a run: observe, plan, journal. Nothing in AWS changes here.
 pub async fn create_run(
     ctx: &Ctx,
@@ -39,6 +65,7 @@ pub async fn create_run(
     } else {
         vec![]
     };
+    let trigger_for_origin = trigger.clone();
     let record = RunRecord {
         id: id.to_string(),
         kind,
@@ -74,6 +101,7 @@ pub async fn create_run(
         config_digest: Some(cfg.digest.clone()),
         failover_steps,
         flip_unverified: false,
+        origin: Some(origin(&trigger_for_origin)),
         attempts: vec![],
         retry_at: None,
     };

@@ -123,6 +123,10 @@ pub struct RunRecord {
     /// failed verify does not abort the run (the flip may follow anyway).
     #[serde(default, alias = "force")]
     pub flip_unverified: bool,
+    /// Who and what started the run: the operator (or `automatic`), the host, the standby build.
+    /// `None` in journals from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
     /// Each failed attempt of a failover: retried at the failed step, or the last one.
     #[serde(default)]
     pub attempts: Vec<FailedAttempt>,
@@ -267,4 +271,15 @@ mod tests {
             "{err}"
         );
     }
+}
+
+/// Who and what started a run, for the report an auditor reads.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The login that ran the command (`SUDO_USER`, else `USER`), or `automatic` for the daemon.
+    pub operator: String,
+    pub host: String,
+    /// standby's version and the commit it was built from.
+    pub version: String,
+    pub commit: String,
 }

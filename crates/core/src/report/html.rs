@@ -52,6 +52,13 @@ pub fn render(r: &Report) -> String {
             .unwrap_or_default(),
         esc(&r.reason)
     );
+    if let Some(origin) = &r.origin {
+        let _ = writeln!(
+            o,
+            "<p class=\"muted\">{}</p>",
+            esc(&super::origin_line(origin))
+        );
+    }
     let _ = writeln!(o, "<p class=\"summary\">{}</p>", esc(&r.summary()));
 
     let _ = writeln!(

@@ -19,6 +19,9 @@ pub fn render(r: &Report) -> String {
         super::ts(r.started_at),
         r.reason
     );
+    if let Some(origin) = &r.origin {
+        let _ = writeln!(o, "{}\n", super::origin_line(origin));
+    }
     if r.rto.basis == super::RtoBasis::DrillEstimate {
         let _ = writeln!(
             o,

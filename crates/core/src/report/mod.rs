@@ -67,6 +67,9 @@ pub struct Report {
     #[serde(default)]
     pub attempts: Vec<crate::record::FailedAttempt>,
     pub notes: Vec<String>,
+    /// Who started it, on which host, with which standby build (absent for older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::record::Origin>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -451,6 +454,7 @@ pub fn build(run: &RunRecord) -> Report {
             .iter()
             .map(|n| format!("{} {}", ts(n.at), n.text))
             .collect(),
+        origin: run.origin.clone(),
     }
 }
 
@@ -904,6 +908,19 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// "Started by alice on dr-orchestrator-1 with standby 0.1.0 (commit 1a2b3c4d5e6f)."
+pub fn origin_line(o: &crate::record::Origin) -> String {
+    let who = if o.operator == "automatic" {
+        "automatically by standby serve".to_string()
+    } else {
+        format!("by {}", o.operator)
+    };
+    format!(
+        "Started {who} on {} with standby {} (commit {}).",
+        o.host, o.version, o.commit
+    )
+}
+
 /// One timestamp format everywhere in a report: RFC 3339, UTC (`Z`), milliseconds
 /// (`2026-11-26T13:20:19.852Z`).
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -1041,6 +1058,7 @@ mod tests {
             config_digest: Some("sha256:1".into()),
             failover_steps: vec![],
             flip_unverified: false,
+            origin: None,
             attempts: vec![],
             retry_at: None,
         }
