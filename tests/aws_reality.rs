@@ -23,6 +23,18 @@ fn scale_step(rep: &serde_json::Value) -> serde_json::Value {
         .expect("a scale step")
 }
 
+/// The preflight's check of that name in a report.
+fn preflight_check(rep: &serde_json::Value, name: &str) -> serde_json::Value {
+    let checks = &step(rep, "preflight")["details"]["checks"];
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {name:?}: {checks:#}"))
+}
+
 fn step<'a>(rep: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     rep["steps"]
         .as_array()
@@ -394,16 +406,16 @@ async fn capacity_reservations_are_checked_before_the_scale_up_counts_on_them() 
     // No such reservation: EC2's InvalidCapacityReservationId.NotFound, read as such.
     let out = h.run(&["failover", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let rep = last_report(&h);
-    let checks = step(&rep, "preflight")["details"]["checks"].clone();
+    let cr = preflight_check(
+        &last_report(&h),
+        "capacity reservation cr-0gpu (asg gpu-usw2-r)",
+    );
     assert!(
-        checks.as_array().unwrap().iter().any(|c| c["name"]
-            == "capacity reservation cr-0gpu (asg gpu-usw2-r)"
-            && c["reason"]
-                .as_str()
-                .unwrap()
-                .starts_with("does not exist in gpu-usw2-r's region")),
-        "{checks:#}"
+        cr["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("does not exist in gpu-usw2-r's region"),
+        "{cr:#}"
     );
     let before = proxy.calls().len();
     proxy.set_reality(Reality {
@@ -420,13 +432,7 @@ async fn capacity_reservations_are_checked_before_the_scale_up_counts_on_them() 
         "{said}"
     );
     let rep = last_report(&h);
-    let checks = step(&rep, "preflight")["details"]["checks"].clone();
-    let cr = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "capacity reservation cr-0gpu (asg gpu-usw2-r)")
-        .unwrap_or_else(|| panic!("{checks:#}"));
+    let cr = preflight_check(&rep, "capacity reservation cr-0gpu (asg gpu-usw2-r)");
     assert_eq!(cr["reason"], "expired: launches cannot use it", "{cr:#}");
     assert_eq!(h.record().await, h.world.primary_value, "DNS never moved");
     assert_eq!(
@@ -464,13 +470,7 @@ async fn capacity_reservations_are_checked_before_the_scale_up_counts_on_them() 
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rep = last_report(&h);
     assert_eq!(rep["result"], "succeeded", "{rep:#}");
-    let checks = step(&rep, "preflight")["details"]["checks"].clone();
-    let cr = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "capacity reservation cr-0gpu (asg gpu-usw2-r)")
-        .unwrap_or_else(|| panic!("{checks:#}"));
+    let cr = preflight_check(&rep, "capacity reservation cr-0gpu (asg gpu-usw2-r)");
     let reason = cr["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("active Capacity Block: g5.xlarge in us-west-2a, 3 of 3 free")

@@ -47,6 +47,21 @@ const fn case(
 
 use Target::*;
 
+/// A directory with the test runbooks and a valid config whose AWS endpoint is `aws` (edited
+/// by `edit`): `(dir, path of standby.toml)`.
+fn config_dir(
+    name: &str,
+    aws: &str,
+    edit: impl FnOnce(String) -> String,
+) -> (TempDir, std::path::PathBuf) {
+    let dir = TempDir::new(name);
+    write_runbooks(&dir.0);
+    let config = config_text(aws, "Z1", "http://127.0.0.1:9/h", "http://127.0.0.1:9/h");
+    let path = dir.0.join("standby.toml");
+    std::fs::write(&path, edit(config)).unwrap();
+    (dir, path)
+}
+
 const CASES: &[Case] = &[
     case(
         "bad duration",
@@ -459,17 +474,9 @@ fn a_missing_config_is_named_in_full_with_how_to_name_another() {
 /// command's own exit code (Rust ignores SIGPIPE: the write fails and standby goes on).
 #[test]
 fn a_reader_that_goes_away_does_not_panic_the_command() {
-    let dir = TempDir::new("pipe");
-    write_runbooks(&dir.0);
-    let config = config_text(
-        "http://127.0.0.1:9",
-        "Z1",
-        "http://127.0.0.1:9/h",
-        "http://127.0.0.1:9/h",
-    );
-    std::fs::write(dir.0.join("standby.toml"), config).unwrap();
+    let (_dir, config) = config_dir("pipe", "http://127.0.0.1:9", |c| c);
     for args in [&["validate"][..], &["iam-policy"][..]] {
-        let mut child = standby_command(args, &dir.0.join("standby.toml"))
+        let mut child = standby_command(args, &config)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -488,20 +495,16 @@ fn a_reader_that_goes_away_does_not_panic_the_command() {
 fn missing_credentials_are_said_in_one_line_before_any_aws_call() {
     let aws = TcpListener::bind("127.0.0.1:0").unwrap();
     aws.set_nonblocking(true).unwrap();
-    let dir = TempDir::new("nocreds");
-    write_runbooks(&dir.0);
-    let config = config_text(
+    let (dir, config) = config_dir(
+        "nocreds",
         &format!("http://{}", aws.local_addr().unwrap()),
-        "Z1",
-        "http://127.0.0.1:9/h",
-        "http://127.0.0.1:9/h",
+        |c| c,
     );
-    std::fs::write(dir.0.join("standby.toml"), config).unwrap();
     for args in [&["failover", "--yes"][..], &["sync"][..]] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_standby"))
             .args(args)
             .arg("--config")
-            .arg(dir.0.join("standby.toml"))
+            .arg(&config)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &dir.0)

@@ -11,18 +11,11 @@ pub async fn describe(
     client: &Client,
     names: &[String],
 ) -> Result<Vec<(String, Option<AsgCapacity>)>, AwsError> {
-    let target = names.join(",");
-    let out = client
-        .describe_auto_scaling_groups()
-        .set_auto_scaling_group_names(Some(names.to_vec()))
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", &target, e))?;
+    let groups = describe_groups(client, names).await?;
     Ok(names
         .iter()
         .map(|n| {
-            let found = out
-                .auto_scaling_groups()
+            let found = groups
                 .iter()
                 .find(|g| g.auto_scaling_group_name() == Some(n.as_str()));
             let cap = found.map(|g| AsgCapacity {
@@ -125,14 +118,25 @@ pub async fn launch_setups(
     client: &Client,
     names: &[String],
 ) -> Result<Vec<LaunchSetup>, AwsError> {
-    let target = names.join(",");
+    Ok(describe_groups(client, names)
+        .await?
+        .iter()
+        .map(launch_setup)
+        .collect())
+}
+
+/// One DescribeAutoScalingGroups call for the named groups (those that exist).
+async fn describe_groups(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
     let out = client
         .describe_auto_scaling_groups()
         .set_auto_scaling_group_names(Some(names.to_vec()))
         .send()
         .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", &target, e))?;
-    Ok(out.auto_scaling_groups().iter().map(launch_setup).collect())
+        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", names.join(","), e))?;
+    Ok(out.auto_scaling_groups.unwrap_or_default())
 }
 
 fn launch_setup(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> LaunchSetup {
