@@ -148,7 +148,7 @@ pub enum Command {
     /// Show the state, the last verdict, any running run and the last report.
     Status(StatusArgs),
     /// Check a config and its runbooks; exit 0 if valid, 2 if not.
-    Validate(ConfigArg),
+    Validate(ValidateArgs),
     /// Sync artifact sets to the standby now (all sets, or the one named).
     Sync(SyncArgs),
     /// Rehearse: `standby` scales the standby up, verifies and probes it, scales it back (DNS
@@ -255,6 +255,19 @@ pub struct CheckArgs {
     /// Which side to probe.
     #[arg(long, value_enum, default_value = "standby")]
     pub side: SideArg,
+    /// One JSON object (the request, every check, the readiness) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// One JSON object (`valid`, and every error and warning with file, line, column and key)
+    /// instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

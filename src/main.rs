@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     Ok(match cli.command {
-        Command::Validate(c) => ops::validate(&c.config),
+        Command::Validate(c) => ops::validate(&c.config.config, c.json),
         Command::Status(c) => ops::status(&c.config.config, c.json).await?,
         Command::Serve(c) => ops::serve(&c.config, shutdown_signal(), reload_signal()).await?,
         Command::Approve(a) => ops::control(&a.control, &format!("approve/{}", a.run)).await?,

@@ -118,7 +118,39 @@ pub fn man(args: &crate::cli::ManArgs) -> u8 {
     }
 }
 
-pub fn validate(path: &Path) -> u8 {
+/// A diagnostic as `validate --json` prints it.
+fn diagnostic_json(d: &standby_core::diag::Diagnostic) -> serde_json::Value {
+    serde_json::json!({
+        "file": d.file,
+        // 0: about the whole file (it could not be read).
+        "line": d.line,
+        "column": d.column,
+        "key": d.key,
+        "message": d.message,
+    })
+}
+
+pub fn validate(path: &Path, as_json: bool) -> u8 {
+    if as_json {
+        let (valid, errors, warnings, code) = match crate::config_file::load(path) {
+            Ok((_, warnings)) => (true, Vec::new(), warnings.items, EXIT_OK),
+            Err(diags) => {
+                let (e, w): (Vec<_>, Vec<_>) = diags
+                    .items
+                    .into_iter()
+                    .partition(|d| d.severity == standby_core::diag::Severity::Error);
+                (false, e, w, EXIT_USAGE)
+            }
+        };
+        let v = serde_json::json!({
+            "config": path,
+            "valid": valid,
+            "errors": errors.iter().map(diagnostic_json).collect::<Vec<_>>(),
+            "warnings": warnings.iter().map(diagnostic_json).collect::<Vec<_>>(),
+        });
+        say!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+        return code;
+    }
     match load(path) {
         Ok(cfg) => {
             say!(
@@ -720,6 +752,14 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
         crate::smoke::client::record(&ctx.store, &r)
             .await
             .map_err(journal::JournalError::from)?;
+    }
+    if args.json {
+        let readiness = (side == standby_core::config::Side::Standby).then(|| {
+            standby_core::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for)
+        });
+        let v = serde_json::json!({ "side": side.as_str(), "result": r, "readiness": readiness });
+        say!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+        return Ok(if r.ok { EXIT_OK } else { EXIT_FAILED });
     }
     say!(
         "{} {} {}",

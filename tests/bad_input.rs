@@ -420,6 +420,24 @@ fn all_errors_are_reported_at_once() {
     ] {
         assert!(stderr.contains(want), "missing {want:?} in:\n{stderr}");
     }
+    // The same, for tools: every error with its file, line and key; exit 2.
+    let out = standby_command(&["validate", "--json"], &dir.0.join("standby.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false, "{v:#}");
+    let keys: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3, "{v:#}");
+    for key in ["health.interval", "dns.ttl", "failover.mode"] {
+        assert!(keys.contains(&key), "{key} not in {keys:?}");
+    }
+    assert!(v["errors"][0]["line"].as_u64().unwrap() > 0, "{v:#}");
 }
 
 #[test]

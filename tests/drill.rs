@@ -42,6 +42,12 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
     let out = h.run(&["check"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("readiness: ready"), "{}", text(&out));
+    let out = h.run(&["check", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["side"], "standby", "{v:#}");
+    assert_eq!(v["result"]["ok"], true, "{v:#}");
+    assert_eq!(v["readiness"]["ready"], true, "{v:#}");
 
     let out = h.run(&["drill", "standby", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -233,7 +233,7 @@ _standby() {
             return 0
             ;;
         standby__subcmd__check)
-            opts="-c -v -q -h --config --side --log-format --verbose --quiet --help"
+            opts="-c -v -q -h --config --side --json --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1007,7 +1007,7 @@ _standby() {
             return 0
             ;;
         standby__subcmd__validate)
-            opts="-c -v -q -h --config --log-format --verbose --quiet --help"
+            opts="-c -v -q -h --config --json --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

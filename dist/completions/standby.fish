@@ -86,6 +86,7 @@ complete -c standby -n "__fish_standby_using_subcommand status" -s h -l help -d 
 complete -c standby -n "__fish_standby_using_subcommand validate" -s c -l config -d 'Path to standby.toml' -r -F
 complete -c standby -n "__fish_standby_using_subcommand validate" -l log-format -d 'Log lines as plain text (journald-friendly) or one JSON object per line' -r -f -a "plain\t''
 json\t''"
+complete -c standby -n "__fish_standby_using_subcommand validate" -l json -d 'One JSON object (`valid`, and every error and warning with file, line, column and key) instead of text'
 complete -c standby -n "__fish_standby_using_subcommand validate" -s v -l verbose -d 'More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both)'
 complete -c standby -n "__fish_standby_using_subcommand validate" -s q -l quiet -d 'Only warnings and errors on stderr'
 complete -c standby -n "__fish_standby_using_subcommand validate" -s h -l help -d 'Print help'
@@ -109,6 +110,7 @@ complete -c standby -n "__fish_standby_using_subcommand check" -l side -d 'Which
 standby\t''"
 complete -c standby -n "__fish_standby_using_subcommand check" -l log-format -d 'Log lines as plain text (journald-friendly) or one JSON object per line' -r -f -a "plain\t''
 json\t''"
+complete -c standby -n "__fish_standby_using_subcommand check" -l json -d 'One JSON object (the request, every check, the readiness) instead of text'
 complete -c standby -n "__fish_standby_using_subcommand check" -s v -l verbose -d 'More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both)'
 complete -c standby -n "__fish_standby_using_subcommand check" -s q -l quiet -d 'Only warnings and errors on stderr'
 complete -c standby -n "__fish_standby_using_subcommand check" -s h -l help -d 'Print help'
