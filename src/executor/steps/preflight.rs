@@ -21,9 +21,11 @@ use super::StepOutcome;
 pub const RESERVATIONS_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run(ctx: &Ctx, run: &RunRecord, phase: RunbookKind) -> StepOutcome {
+    // Boxed: both are deep futures (every region's reads, EC2's), and inline in the step's
+    // future they overflowed a worker thread's stack in debug builds.
     let (world, reserved) = tokio::join!(
-        crate::world::observe(ctx),
-        reservation_checks(ctx, run, phase)
+        Box::pin(crate::world::observe(ctx)),
+        Box::pin(reservation_checks(ctx, run, phase))
     );
     let world = match world {
         Ok(w) => w,
