@@ -921,34 +921,19 @@ pub fn origin_line(o: &crate::record::Origin) -> String {
     )
 }
 
-/// One timestamp format everywhere in a report: RFC 3339, UTC (`Z`), milliseconds
-/// (`2026-11-26T13:20:19.852Z`).
+/// The timestamp format of what people read (Markdown, HTML, notes): RFC 3339, UTC (`Z`),
+/// milliseconds (`2026-11-26T13:20:19.852Z`).
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The report as JSON, every timestamp in it (its own and those of the probes, RPO figures and
-/// attempts it carries) in [`ts`]'s format. A string is a timestamp when it parses as RFC 3339
-/// whole; a reason or a run id never does.
+/// The report as JSON. Its timestamps are RFC 3339 UTC (`Z`) at the precision they were taken
+/// (to the nanosecond), not cut to milliseconds: every duration in it is computed from them,
+/// and an auditor who subtracts two of them must get the figure the report prints.
 pub fn to_json(r: &Report) -> String {
-    let mut v = serde_json::to_value(r).expect("reports serialize");
-    normalize_timestamps(&mut v);
-    let mut s = serde_json::to_string_pretty(&v).expect("reports serialize");
+    let mut s = serde_json::to_string_pretty(r).expect("reports serialize");
     s.push('\n');
     s
-}
-
-fn normalize_timestamps(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::String(text) => {
-            if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-                *text = ts(t.with_timezone(&Utc));
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(normalize_timestamps),
-        serde_json::Value::Object(map) => map.values_mut().for_each(normalize_timestamps),
-        _ => {}
-    }
 }
 
 pub fn to_markdown(r: &Report) -> String {
