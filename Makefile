@@ -63,8 +63,10 @@ dist:
 
 # No root, no system packages: the demo copes without Chromium (it says where the report is).
 # REALISTIC=1: boot times, a GPU capacity shortage with a spare group, throttling, PENDING changes.
+# DEMO_DIR: where its config, state and reports go (emptied first).
+DEMO_DIR ?= target/demo
 demo: venv build
-	./target/debug/examples/demo $(if $(filter 1,$(REALISTIC)),--realistic)
+	./target/debug/examples/demo --dir $(DEMO_DIR) $(if $(filter 1,$(REALISTIC)),--realistic)
 
 lint:
 	cargo fmt --all -- --check

@@ -13,6 +13,9 @@
 //! AWS, scaled down), the standby group's instance type has no capacity left in its zone so its
 //! launches fail and a spare group in another zone is asked, a tenth of AWS calls are throttled,
 //! and Route 53 changes stay PENDING for 20 s.
+//!
+//! `--dir DIR` puts the config, state and reports in DIR (default `target/demo`), which is
+//! emptied first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,7 +50,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let realistic = std::env::args().any(|a| a == "--realistic");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/demo");
+    // `--dir DIR` (make demo DEMO_DIR=…): where config, state and reports go; emptied first.
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args
+        .iter()
+        .position(|a| a == "--dir")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/demo"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
 

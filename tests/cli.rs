@@ -159,3 +159,71 @@ fn the_shipped_alert_rules_check_and_pass_their_unit_tests() {
         );
     }
 }
+
+/// `make demo` as a user without root, on a machine without the checkers: PATH holds only what
+/// the demo's recipe runs (no chromium, tidy, promtool, systemd-analyze, apt-get, cargo). As
+/// root (CI) the test first enters an unprivileged user namespace (`unshare --user`): uid 65534,
+/// no capability outside it, so anything that needs root (installing a package, binding a
+/// privileged port, writing a file root owns with no write bit) fails there as it would for any
+/// user. The build is the harness's own (`make -o build`): a nested cargo build would replace
+/// the binary the other tests run.
+#[test]
+fn make_demo_runs_without_root_or_checkers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let standby_bin = Path::new(env!("CARGO_BIN_EXE_standby"));
+    let demo_bin = standby_bin.parent().unwrap().join("examples/demo");
+    assert!(
+        demo_bin.exists(),
+        "{} is built by `cargo test --examples` (make test)",
+        demo_bin.display()
+    );
+    let tool = |t: &str| {
+        standby_testbed::checkers::find(t)
+            .unwrap_or_else(|| panic!("{t} is needed to run the demo"))
+    };
+    // A PATH with only what the recipe and the demo run.
+    let scratch = std::env::temp_dir().join(format!("standby-demo-nonroot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let bin = scratch.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for t in ["make", "bash", "sh", "kill", "env"] {
+        std::os::unix::fs::symlink(tool(t), bin.join(t)).unwrap();
+    }
+    let out_dir = scratch.join("demo");
+    let uid = |c: &mut Command| {
+        let out = c.arg("-u").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // Absolute paths: the child's PATH (below) is the one a program name is looked up in.
+    let unprivileged = |program: &Path| {
+        let mut c;
+        if uid(&mut Command::new(tool("id"))) == "0" {
+            // Mapped to 65534, not left unmapped: make resets its uid with setreuid, which an
+            // unmapped uid refuses.
+            c = Command::new(tool("unshare"));
+            c.args(["--user", "--map-user=65534", "--map-group=65534"])
+                .arg(program);
+        } else {
+            c = Command::new(program);
+        }
+        c
+    };
+    assert_ne!(uid(&mut unprivileged(&tool("id"))), "0");
+    let out = unprivileged(&bin.join("make"))
+        .args(["-o", "build", "demo"])
+        .arg(format!("DEMO_DIR={}", out_dir.display()))
+        .current_dir(root)
+        .env_clear()
+        .env("PATH", &bin)
+        .env("HOME", &scratch)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "make demo failed:\n{said}");
+    // The demo coped without Chromium and said where the report is; nothing was installed.
+    assert!(said.contains("chromium not available"), "{said}");
+    assert!(!said.contains("apt-get"), "{said}");
+    let reports = std::fs::read_dir(out_dir.join("reports")).unwrap().count();
+    assert_eq!(reports, 3, "failover, failback and drill reports:\n{said}");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
