@@ -749,6 +749,8 @@ async fn probe_if_due(ctx: &Ctx, live: &Arc<Live>) -> Option<JoinHandle<()>> {
         if let Err(e) = crate::smoke::client::record(&ctx.store, &r).await {
             error!("recording the standby probe: {e}");
         }
+        // With the standby's probe, the capacity behind it: both sides' groups, for /metrics.
+        crate::world::read_groups(&ctx).await;
         // With the standby's probe, the data-plane flip's other half: the failover records and
         // the gate's health check, read (and remembered) while Route 53's control plane answers.
         if let standby_core::config::DnsMethod::FailoverRecords(_) = ctx.cfg.dns.method {

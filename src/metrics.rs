@@ -137,6 +137,8 @@ pub struct Snapshot {
     pub last_sync_ok: BTreeMap<String, chrono::DateTime<chrono::Utc>>,
     /// Where the public name pointed when last read from Route 53: the side, if one of ours.
     pub dns_target: Option<String>,
+    /// Each group (serving and spare, both sides) as last read, with when.
+    pub groups: Vec<crate::world::ObservedGroup>,
     /// kind → (measured, effective) of the latest finished run of that kind with a figure.
     pub last_rto: BTreeMap<String, (Duration, Duration)>,
     pub projected_rto: Option<Duration>,
@@ -256,6 +258,69 @@ fn process_metrics(o: &mut String) {
             "The limit on open file descriptors.",
         );
         let _ = writeln!(o, "process_max_fds {max}");
+    }
+}
+
+/// The groups' capacity as last read (a plan, a preflight, the scheduled standby probe) and
+/// when: a reading hours old is a stale reading, and the timestamp says so.
+fn groups(o: &mut String, groups: &[crate::world::ObservedGroup]) {
+    head(
+        o,
+        "standby_asg_capacity",
+        "gauge",
+        "Each Auto Scaling group's capacity as last read (see standby_asg_read_timestamp_seconds): desired, in_service, pending, min, max.",
+    );
+    for g in groups {
+        let Some(c) = &g.group.capacity else {
+            continue;
+        };
+        for (state, v) in [
+            ("desired", c.desired),
+            ("in_service", c.in_service),
+            ("pending", c.pending),
+            ("min", c.min),
+            ("max", c.max),
+        ] {
+            let _ = writeln!(
+                o,
+                "standby_asg_capacity{{side=\"{}\",region=\"{}\",group=\"{}\",state=\"{state}\"}} {v}",
+                g.group.side.as_str(),
+                esc(&g.group.region),
+                esc(&g.group.name)
+            );
+        }
+    }
+    head(
+        o,
+        "standby_asg_exists",
+        "gauge",
+        "1 when the group existed at its last read, 0 when Auto Scaling did not know it.",
+    );
+    for g in groups {
+        let _ = writeln!(
+            o,
+            "standby_asg_exists{{side=\"{}\",region=\"{}\",group=\"{}\"}} {}",
+            g.group.side.as_str(),
+            esc(&g.group.region),
+            esc(&g.group.name),
+            bool01(g.group.capacity.is_some())
+        );
+    }
+    head(
+        o,
+        "standby_asg_read_timestamp_seconds",
+        "gauge",
+        "When each group was last read.",
+    );
+    for g in groups {
+        let _ = writeln!(
+            o,
+            "standby_asg_read_timestamp_seconds{{side=\"{}\",region=\"{}\",group=\"{}\"}} {}",
+            g.group.side.as_str(),
+            esc(&g.group.region),
+            esc(&g.group.name),
+            g.read_at.timestamp()
+        );
     }
 }
 
@@ -716,6 +781,7 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
             bool01(s.dns_target.as_deref() == Some(side))
         );
     }
+    groups(&mut o, &s.groups);
     process_metrics(&mut o);
     head(
         &mut o,

@@ -199,6 +199,7 @@ pub async fn serve(
     };
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let ctx = crate::context::build(cfg, shutdown.clone(), crate::context::Role::Serve).await;
+    ctx.clients.identity.prefetch();
     crate::daemon::run(ctx, shutdown, reload).await?;
     Ok(EXIT_OK)
 }
@@ -219,6 +220,8 @@ pub async fn run_command(
     }
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let ctx = crate::context::build(cfg, shutdown, crate::context::Role::Command).await;
+    // The account every report names: read while the run observes and plans.
+    ctx.clients.identity.prefetch();
 
     if !args.dry_run {
         if let Some(why) = crate::heal::heal_lost_state(&ctx).await? {
@@ -368,7 +371,8 @@ async fn mark_command(ctx: &Ctx, run: &str, at: chrono::DateTime<Utc>, flip_unve
     }
     j.record.flip_unverified = flip_unverified;
     // The leader journaled it; the person is the one who ran this command.
-    j.record.origin = Some(crate::executor::origin(&j.record.trigger));
+    let account = crate::executor::account(ctx).await;
+    j.record.origin = Some(crate::executor::origin(&j.record.trigger, account));
     if let Err(e) = j.save().await {
         tracing::debug!(
             "stamping run {run} with the command's time: {e} (the lease holder took it first)"

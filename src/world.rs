@@ -16,7 +16,7 @@ use crate::store::{Expect, Store};
 use standby_aws::AwsError;
 use standby_core::config::DnsMethod;
 use standby_core::dns_setup::FailoverSetup;
-use standby_core::plan::{RecordObservation, World};
+use standby_core::plan::{AsgObservation, RecordObservation, World};
 
 /// How long a plan or a preflight waits for Route 53 to answer a read before using what it
 /// last read. Scaling the standby must not wait on the control plane; a healthy Route 53
@@ -43,6 +43,18 @@ pub async fn last_known_value(store: &Arc<dyn Store>) -> Option<String> {
 /// The failover records and health check, as last read from Route 53.
 pub const SETUP_KEY: &str = "dns/failover-setup.json";
 
+/// The groups' capacity as last read (by a plan, a preflight or the daemon's scheduled standby
+/// probe), for `/metrics`: one entry per group, each with the instant it was read.
+pub const GROUPS_KEY: &str = "asgs/last-observed.json";
+
+/// One group as last read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedGroup {
+    #[serde(flatten)]
+    pub group: AsgObservation,
+    pub read_at: DateTime<Utc>,
+}
+
 /// What a plan needs: both sides' groups and where the name points, read concurrently. No
 /// Route 53 call with `failover_records`; at most [`RECORD_WAIT`] on one with `record`.
 pub async fn observe_for_plan(ctx: &Ctx) -> Result<World, AwsError> {
@@ -53,6 +65,9 @@ pub async fn observe_for_plan(ctx: &Ctx) -> Result<World, AwsError> {
     for u in &unreadable {
         warn!("cannot read the {u}");
     }
+    // Kept for the metrics, off the run's path: a failover does not wait on this write.
+    let (keep, seen) = (ctx.clone(), asgs.clone());
+    tokio::spawn(async move { remember_groups(&keep, &seen).await });
     Ok(World {
         asgs,
         record: record?,
@@ -119,6 +134,51 @@ async fn read_setup_within(ctx: &Ctx, wait: Duration) -> (Option<FailoverSetup>,
         ),
     };
     (remembered_setup(&ctx.store).await, Some(why))
+}
+
+/// Both sides' groups read now and remembered (the daemon's scheduled standby probe: off any
+/// run's path). Unreadable regions are said, and keep what was read of them before.
+pub async fn read_groups(ctx: &Ctx) {
+    let (seen, unreadable) = standby_aws::observe_asgs(&ctx.clients, &ctx.cfg).await;
+    for u in &unreadable {
+        warn!("cannot read the {u}");
+    }
+    remember_groups(ctx, &seen).await;
+}
+
+/// The groups as last read, each with its instant (none read yet: empty).
+pub async fn remembered_groups(store: &Arc<dyn Store>) -> Vec<ObservedGroup> {
+    read_doc(store, GROUPS_KEY).await.unwrap_or_default()
+}
+
+/// Merges a reading into the memory: groups read now replace their old entry; groups of a
+/// region that could not be read keep theirs (with their older instant); groups no longer in
+/// the config are dropped.
+async fn remember_groups(ctx: &Ctx, seen: &[AsgObservation]) {
+    let now = Utc::now();
+    let mut kept = remembered_groups(&ctx.store).await;
+    kept.retain(|k| {
+        ctx.cfg
+            .side(k.group.side)
+            .asgs
+            .iter()
+            .any(|a| a.name == k.group.name || a.fallback.contains(&k.group.name))
+            && !seen
+                .iter()
+                .any(|g| g.side == k.group.side && g.name == k.group.name)
+    });
+    kept.extend(seen.iter().map(|g| ObservedGroup {
+        group: g.clone(),
+        read_at: now,
+    }));
+    kept.sort_by(|a, b| {
+        (a.group.side.as_str(), &a.group.name).cmp(&(b.group.side.as_str(), &b.group.name))
+    });
+    let bytes = serde_json::to_vec_pretty(&kept).expect("serializes");
+    // A follower's or a command's store may refuse writes; the holder keeps it current.
+    if let Err(e) = ctx.store.put(GROUPS_KEY, Expect::Any, bytes).await {
+        tracing::debug!("keeping the groups as read: {e}");
+    }
 }
 
 /// The failover setup as last recorded (`read_at` set), if any.

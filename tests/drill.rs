@@ -168,8 +168,15 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
         "{}",
         rep["origin"]
     );
+    // The account, as STS tells it (moto's default account).
+    assert_eq!(
+        rep["origin"]["account"], "123456789012",
+        "{}",
+        rep["origin"]
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("Started by "), "{md}");
+    assert!(md.contains(" in AWS account 123456789012, "), "{md}");
     assert!(
         md.contains("desired 4 (min 0, max 4) → desired 1 (min 0, max 1)"),
         "the return to warm starts from serving:\n{md}"

@@ -58,13 +58,24 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
             "listen = \"off\"",
             &format!("listen = \"{addr}\"\ntoken_env = \"STANDBY_TEST_CONTROL_TOKEN\""),
         )
+        // The scheduled standby probe also reads both sides' groups for /metrics.
+        .replace("[probes]\n", "[probes]\nschedule = \"* * * * * *\"\n")
     });
     let daemon = serve(&h, "serve.log");
     wait_http_ok(&addr).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let (status, metrics) = http(&addr, "GET", "/metrics", None).await;
-    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let metrics = loop {
+        let (status, metrics) = http(&addr, "GET", "/metrics", None).await;
+        assert_eq!(status, 200);
+        if metrics.contains("standby_asg_read_timestamp_seconds{")
+            || std::time::Instant::now() > deadline
+        {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     for name in [
         "standby_state{state=\"primary\"} 1",
         "standby_primary_verdict{verdict=\"up\"} 1",
@@ -84,6 +95,11 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
         "process_resident_memory_bytes ",
         "process_open_fds ",
         "# TYPE process_cpu_seconds_total counter",
+        // The groups as the scheduled standby probe read them: the standby warm at 1.
+        "standby_asg_capacity{side=\"standby\",region=\"us-west-2\",group=\"gpu-usw2\",state=\"desired\"} 1",
+        "standby_asg_capacity{side=\"standby\",region=\"us-west-2\",group=\"gpu-usw2\",state=\"max\"} ",
+        "standby_asg_exists{side=\"primary\",region=\"us-east-1\",group=\"gpu-use1\"} 1",
+        "standby_dns_target{side=\"primary\"} ",
     ] {
         assert!(metrics.contains(name), "missing {name}:\n{metrics}");
     }

@@ -17,8 +17,8 @@ use standby_core::runbook::{Action, RunbookKind};
 use super::ExecError;
 
 /// Who and what starts a run: the login behind a command (`SUDO_USER` first: the person, not
-/// root), `automatic` for the daemon's own decisions, this host, this build.
-pub fn origin(trigger: &Trigger) -> standby_core::record::Origin {
+/// root), `automatic` for the daemon's own decisions, this host, this build, the AWS account.
+pub fn origin(trigger: &Trigger, account: Option<String>) -> standby_core::record::Origin {
     let operator = match trigger {
         Trigger::Manual { command, .. } if !command.starts_with("[[drills]]") => {
             ["SUDO_USER", "USER", "LOGNAME"]
@@ -39,6 +39,24 @@ pub fn origin(trigger: &Trigger) -> standby_core::record::Origin {
         host,
         version: env!("CARGO_PKG_VERSION").to_string(),
         commit: env!("STANDBY_COMMIT").to_string(),
+        account,
+    }
+}
+
+/// The account for the run's origin: read in the background since the context was built, waited
+/// for at most [`standby_aws::identity::ACCOUNT_WAIT`].
+pub async fn account(ctx: &Ctx) -> Option<String> {
+    match ctx
+        .clients
+        .identity
+        .account_within(standby_aws::identity::ACCOUNT_WAIT)
+        .await
+    {
+        Ok(a) => Some(a),
+        Err(why) => {
+            tracing::warn!("the run's report will not name the AWS account: {why}");
+            None
+        }
     }
 }
 
@@ -101,7 +119,7 @@ pub async fn create_run(
         config_digest: Some(cfg.digest.clone()),
         failover_steps,
         flip_unverified: false,
-        origin: Some(origin(&trigger_for_origin)),
+        origin: Some(origin(&trigger_for_origin, account(ctx).await)),
         attempts: vec![],
         retry_at: None,
     };

@@ -35,7 +35,7 @@ pub mod steps;
 #[cfg(test)]
 mod tests;
 
-pub use create::{create_run, origin};
+pub use create::{account, create_run, origin};
 use steps::{StepOutcome, StepRunner};
 
 #[derive(Debug, thiserror::Error)]

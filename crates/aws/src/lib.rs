@@ -8,6 +8,7 @@ pub mod dns;
 pub mod ec2;
 pub mod fence;
 pub mod gate;
+pub mod identity;
 pub mod s3;
 pub mod state;
 
@@ -162,6 +163,8 @@ pub struct Clients {
     /// `method = "failover_records"`: S3 in the gate's region, with the control-plane deadline
     /// (a small object: it answers in milliseconds or it is not answering).
     pub gate_s3: Option<aws_sdk_s3::Client>,
+    /// The account the credentials belong to (STS in the standby region), for the reports.
+    pub identity: identity::Identity,
 }
 
 impl Clients {
@@ -222,6 +225,7 @@ impl Clients {
             primary_s3: s3_with_retries(&primary, cfg.sync.attempts, interceptor.clone()),
             standby_s3: s3_with_retries(&standby, cfg.sync.attempts, interceptor),
             gate_s3,
+            identity: identity::Identity::new(&standby),
         }
     }
 

@@ -204,6 +204,16 @@ pub const OPERATIONS: &[Operation] = &[
         Scope::Any,
         "aws::ec2::reservation (preflight: is the reserved capacity there)",
     ),
+    // No IAM action: STS answers GetCallerIdentity for any valid credentials, even under an
+    // explicit Deny ("No permissions are required to perform this operation", STS API reference).
+    op(
+        "get_caller_identity",
+        "sts",
+        "GetCallerIdentity",
+        &[],
+        Scope::Any,
+        "aws::identity (the AWS account each run's report names)",
+    ),
     op(
         "update_auto_scaling_group",
         "autoscaling",

@@ -282,4 +282,8 @@ pub struct Origin {
     /// standby's version and the commit it was built from.
     pub version: String,
     pub commit: String,
+    /// The AWS account the credentials belong to (STS GetCallerIdentity); `None` when it was
+    /// not read by the time the run started (STS unreachable or slow: the run does not wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }

@@ -908,15 +908,20 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// "Started by alice on dr-orchestrator-1 with standby 0.1.0 (commit 1a2b3c4d5e6f)."
+/// "Started by alice on dr-orchestrator-1 in AWS account 123456789012, with standby 0.1.0
+/// (commit 1a2b3c4d5e6f)."
 pub fn origin_line(o: &crate::record::Origin) -> String {
     let who = if o.operator == "automatic" {
         "automatically by standby serve".to_string()
     } else {
         format!("by {}", o.operator)
     };
+    let account = match &o.account {
+        Some(a) => format!("in AWS account {a}"),
+        None => "in an AWS account not read when the run started".to_string(),
+    };
     format!(
-        "Started {who} on {} with standby {} (commit {}).",
+        "Started {who} on {} {account}, with standby {} (commit {}).",
         o.host, o.version, o.commit
     )
 }
