@@ -102,6 +102,23 @@ pub fn human(d: Duration) -> String {
         return format!("{secs:.1}s");
     }
     let total = d.as_secs();
+    if total >= 2 * 86_400 {
+        // Days from two on: "6d 9h", not "153h" (a drill's age, a long RPO).
+        let (days, h, m, s) = (
+            total / 86_400,
+            (total % 86_400) / 3600,
+            (total % 3600) / 60,
+            total % 60,
+        );
+        let mut out = format!("{days}d");
+        if h > 0 {
+            out += &format!(" {h}h");
+        }
+        if m > 0 || s > 0 {
+            out += &format!(" {m}m {s}s");
+        }
+        return out;
+    }
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
     match (h, s) {
         (0, 0) => format!("{m}m"),
@@ -142,7 +159,18 @@ mod tests {
         assert_eq!(parse("0.25m").unwrap(), Duration::from_secs(15));
         assert_eq!(parse("2.5ms").unwrap(), Duration::from_micros(2500));
         // Every shape `human` prints reads back to what it printed.
-        for d in [850, 12_300, 252_000, 300_000, 3_600_000, 69_000, 5_400_000] {
+        for d in [
+            850,
+            12_300,
+            252_000,
+            300_000,
+            3_600_000,
+            69_000,
+            5_400_000,
+            691_200_000,
+            552_600_000,
+            552_610_000,
+        ] {
             let d = Duration::from_millis(d);
             assert_eq!(parse(&human(d)).unwrap(), d, "{}", human(d));
         }
@@ -185,5 +213,7 @@ mod tests {
         assert_eq!(human(Duration::from_secs(252)), "4m 12s");
         assert_eq!(human(Duration::from_secs(300)), "5m");
         assert_eq!(human(Duration::from_secs(3600)), "1h");
+        assert_eq!(human(Duration::from_secs(8 * 86_400)), "8d");
+        assert_eq!(human(Duration::from_secs(6 * 86_400 + 9 * 3600)), "6d 9h");
     }
 }

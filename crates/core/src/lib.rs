@@ -32,6 +32,7 @@ pub mod machine;
 pub mod operations;
 pub mod outcome;
 pub mod plan;
+pub mod readiness;
 pub mod record;
 pub mod rederive;
 pub mod report;

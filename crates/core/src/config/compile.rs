@@ -261,6 +261,14 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         }
         None => Some(crate::lease::Rules::default()),
     };
+    let readiness = match root.table("readiness", false) {
+        Some(mut s) => {
+            let out = super::readiness::readiness(&mut s);
+            s.finish();
+            out
+        }
+        None => Some(crate::readiness::Rules::default()),
+    };
     // The shared state may live in an artifact bucket (the standby's is in the right region and
     // already versioned and encrypted), but never under a synced prefix: a mirrored deletion
     // or an overwrite would take the journals with it.
@@ -299,7 +307,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
     );
     let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
-    let (state, lease) = (state?, lease?);
+    let (state, lease, readiness) = (state?, lease?, readiness?);
     let config = Config {
         path: src.path.clone(),
         digest: crate::digest::sha256(src.text.as_bytes()),
@@ -319,6 +327,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         webhooks,
         state,
         lease,
+        readiness,
     };
     cross_checks(&config, src, health_offset, diags);
     Some(config)

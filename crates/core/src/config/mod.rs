@@ -6,6 +6,7 @@ pub mod compile;
 pub mod control;
 pub mod dns;
 pub mod probes;
+pub mod readiness;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,7 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     pub state: StateStore,
     pub lease: crate::lease::Rules,
+    pub readiness: crate::readiness::Rules,
 }
 
 /// `[state]`: where the machine state, run journals, manifests and sync state live.
