@@ -258,6 +258,11 @@ pub struct CheckArgs {
     /// One JSON object (the request, every check, the readiness) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// After the probe, evaluate whether a failover would work now (the failover's preflight,
+    /// warm capacity, GPU parity, quotas, reservations, RPO, drift, drill age, lease, IAM) and
+    /// list every finding; exit 1 on any error. Reads AWS, changes nothing.
+    #[arg(long)]
+    pub readiness: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -421,6 +421,7 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
         .and_then(|v| ctx.cfg.dns.side_of(&v))
         .map(|side| side.as_str().to_string());
     s.groups = crate::world::remembered_groups(&ctx.store).await;
+    s.readiness = crate::readiness::last(&ctx.store).await;
     for a in &ctx.cfg.artifacts {
         let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
         // RPO now, without reading the buckets on a scrape: the last figure (taken after each

@@ -87,6 +87,10 @@ pub async fn run(
     let mut probing: Option<JoinHandle<()>> = None;
     let mut drills =
         standby_core::drills::DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
+    // Readiness: at start, every `[readiness] every`, and after each reload (the lease holder).
+    let mut readiness_tick = tokio::time::interval(ctx.cfg.readiness.every);
+    readiness_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut evaluating: Option<JoinHandle<()>> = None;
 
     loop {
         live.beat();
@@ -133,6 +137,13 @@ pub async fn run(
                             ctx.clients.gate_s3 = standby_aws::Clients::fenced(&cfg, fence).await.gate_s3;
                             info!("config reload: dns.method or [dns.gate] changed; the gate's client follows");
                         }
+                        if cfg.readiness.every != ctx.cfg.readiness.every {
+                            readiness_tick = tokio::time::interval(cfg.readiness.every);
+                            readiness_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        } else {
+                            // A new config is evaluated at once (the first tick is immediate).
+                            readiness_tick.reset_immediately();
+                        }
                         ctx.cfg = Arc::new(cfg);
                         syncs.engine = Arc::new(ctx.sync_engine());
                         live.metrics.reloaded(true);
@@ -159,6 +170,12 @@ pub async fn run(
                     && let Some(event) = scheduled_drill(drills.due(chrono::Utc::now()))
                 {
                     act(&ctx, &live, &mut watch, &event, RunbookKind::DrillStandby, vec![], &mut acting).await;
+                }
+            }
+            _ = readiness_tick.tick(), if ctx.may_act() => {
+                if evaluating.as_ref().is_none_or(|t| t.is_finished()) {
+                    let ctx = ctx.clone();
+                    evaluating = Some(tokio::spawn(async move { crate::readiness::scheduled(&ctx).await }));
                 }
             }
             Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),

@@ -37,6 +37,7 @@ pub mod migrate;
 pub mod notify;
 pub mod ops;
 pub mod prober;
+pub mod readiness;
 pub mod reports;
 pub mod resolve;
 pub mod runner;

@@ -139,6 +139,8 @@ pub struct Snapshot {
     pub dns_target: Option<String>,
     /// Each group (serving and spare, both sides) as last read, with when.
     pub groups: Vec<crate::world::ObservedGroup>,
+    /// The last readiness evaluation, if any.
+    pub readiness: Option<standby_core::readiness::Evaluation>,
     /// kind → (measured, effective) of the latest finished run of that kind with a figure.
     pub last_rto: BTreeMap<String, (Duration, Duration)>,
     pub projected_rto: Option<Duration>,
@@ -258,6 +260,57 @@ fn process_metrics(o: &mut String) {
             "The limit on open file descriptors.",
         );
         let _ = writeln!(o, "process_max_fds {max}");
+    }
+}
+
+/// The last readiness evaluation: findings per check and severity (every pair from 0), whether
+/// it was ready, and when it was made.
+fn readiness(o: &mut String, e: Option<&standby_core::readiness::Evaluation>) {
+    use standby_core::readiness::{CHECKS, Severity};
+    head(
+        o,
+        "standby_readiness_findings",
+        "gauge",
+        "Findings of the last readiness evaluation, by check and severity (ok, not_checked, warning, error).",
+    );
+    for check in CHECKS {
+        for sev in Severity::ALL {
+            let n = e.map_or(0, |e| {
+                e.findings
+                    .iter()
+                    .filter(|f| f.check == *check && f.severity == sev)
+                    .count()
+            });
+            let _ = writeln!(
+                o,
+                "standby_readiness_findings{{check=\"{check}\",severity=\"{}\"}} {n}",
+                sev.as_str()
+            );
+        }
+    }
+    head(
+        o,
+        "standby_readiness_ready",
+        "gauge",
+        "1 when the last readiness evaluation had no error (0 too when none was made yet).",
+    );
+    let _ = writeln!(
+        o,
+        "standby_readiness_ready {}",
+        bool01(e.is_some_and(|e| e.ready()))
+    );
+    if let Some(e) = e {
+        head(
+            o,
+            "standby_readiness_last_evaluation_timestamp_seconds",
+            "gauge",
+            "When the last readiness evaluation was made.",
+        );
+        let _ = writeln!(
+            o,
+            "standby_readiness_last_evaluation_timestamp_seconds {}",
+            e.at.timestamp()
+        );
     }
 }
 
@@ -782,6 +835,7 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
         );
     }
     groups(&mut o, &s.groups);
+    readiness(&mut o, s.readiness.as_ref());
     process_metrics(&mut o);
     head(
         &mut o,

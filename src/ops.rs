@@ -220,8 +220,11 @@ pub async fn run_command(
     }
     std::fs::create_dir_all(&cfg.service.state_dir)?;
     let ctx = crate::context::build(cfg, shutdown, crate::context::Role::Command).await;
-    // The account every report names: read while the run observes and plans.
-    ctx.clients.identity.prefetch();
+    // The account every report names: read while the run observes and plans (a dry run
+    // makes no run, and names none).
+    if !args.dry_run {
+        ctx.clients.identity.prefetch();
+    }
 
     if !args.dry_run {
         if let Some(why) = crate::heal::heal_lost_state(&ctx).await? {
@@ -757,13 +760,27 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
             .await
             .map_err(journal::JournalError::from)?;
     }
+    let evaluation = if args.readiness {
+        let e = crate::readiness::evaluate(&ctx).await;
+        if let Err(err) = crate::readiness::keep(&ctx.store, &e).await {
+            tracing::warn!("keeping the readiness evaluation: {err}");
+        }
+        Some(e)
+    } else {
+        None
+    };
+    let evaluated_ok = evaluation.as_ref().is_none_or(|e| e.ready());
     if args.json {
         let readiness = (side == standby_core::config::Side::Standby).then(|| {
             standby_core::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for)
         });
-        let v = serde_json::json!({ "side": side.as_str(), "result": r, "readiness": readiness });
+        let v = serde_json::json!({ "side": side.as_str(), "result": r, "readiness": readiness, "evaluation": evaluation });
         say!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
-        return Ok(if r.ok { EXIT_OK } else { EXIT_FAILED });
+        return Ok(if r.ok && evaluated_ok {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        });
     }
     say!(
         "{} {} {}",
@@ -784,7 +801,27 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
         let ready = standby_core::smoke::readiness(Some(&r), Utc::now(), ctx.cfg.probes.fresh_for);
         say!("readiness: {}", ready.reason);
     }
-    Ok(if r.ok { EXIT_OK } else { EXIT_FAILED })
+    if let Some(e) = &evaluation {
+        say!(
+            "readiness evaluation at {}:",
+            standby_core::report::ts(e.at)
+        );
+        for f in &e.findings {
+            say!(
+                "  [{}] {} {}: {}",
+                f.severity.as_str(),
+                f.check,
+                f.subject,
+                f.reason
+            );
+        }
+        say!("{}", e.summary());
+    }
+    Ok(if r.ok && evaluated_ok {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
 }
 
 /// `standby report list|show`.

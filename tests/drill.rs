@@ -635,3 +635,82 @@ async fn streamed_answers_report_time_to_first_byte() {
     );
     assert!(t.contains("(first byte"), "{t}");
 }
+
+/// `standby check --readiness`: every check listed with its severity and reason, against moto;
+/// a standby group that does not exist is an error (exit 1), a missing drill a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_lists_every_check_and_fails_on_what_would_stop_a_failover() {
+    let h = Harness::start("readiness").await;
+    seed_sets(&h).await;
+    let out = h.run(&["check", "--readiness", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let e = &v["evaluation"];
+    let findings = e["findings"].as_array().unwrap();
+    for check in standby_core::readiness::CHECKS {
+        assert!(
+            findings.iter().any(|f| f["check"] == *check),
+            "{check} missing: {e:#}"
+        );
+    }
+    let find = |check: &str, subject: &str| {
+        findings
+            .iter()
+            .find(|f| f["check"] == check && f["subject"].as_str().unwrap().contains(subject))
+            .unwrap_or_else(|| panic!("no {check} {subject}: {e:#}"))
+            .clone()
+    };
+    let f = find("capacity", "gpu-usw2");
+    assert_eq!(f["severity"], "ok", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("warm: 1 InService"),
+        "{f}"
+    );
+    // Both groups launch g5.xlarge (the seed's launch configurations): read through
+    // DescribeLaunchConfigurations, described by DescribeInstanceTypes.
+    let f = find("parity", "gpu-usw2");
+    assert_eq!(f["severity"], "ok", "{f}");
+    assert_eq!(f["reason"], "launches g5.xlarge, as the primary", "{f}");
+    let f = find("drill", "");
+    assert_eq!(f["severity"], "warning", "{f}");
+    for (check, severity) in [
+        ("preflight", "ok"),
+        ("artifacts", "ok"),
+        ("standby_probe", "ok"),
+        ("lease", "ok"),
+    ] {
+        assert!(
+            findings
+                .iter()
+                .filter(|f| f["check"] == check)
+                .all(|f| f["severity"] == severity),
+            "{check}: {e:#}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        h.state_dir().join("readiness/last.json").exists(),
+        "the evaluation is kept for status, metrics and the preflight"
+    );
+
+    // A standby group that does not exist: the failover's preflight and the capacity check
+    // both say so; the evaluation is not ready and the command exits 1.
+    edit_config(&h, |t| {
+        t.replace(
+            "asgs = [{ name = \"gpu-usw2\", warm = 1, serving = 4 }]",
+            "asgs = [{ name = \"gpu-usw2-gone\", warm = 1, serving = 4 }]",
+        )
+    });
+    let out = h.run(&["check", "--readiness"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("[error] capacity gpu-usw2-gone: the standby group gpu-usw2-gone does not exist in us-west-2"),
+        "{t}"
+    );
+    assert!(t.contains("[error] preflight "), "{t}");
+    assert!(t.contains("\nNOT READY: "), "{t}");
+}

@@ -69,9 +69,9 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
     let metrics = loop {
         let (status, metrics) = http(&addr, "GET", "/metrics", None).await;
         assert_eq!(status, 200);
-        if metrics.contains("standby_asg_read_timestamp_seconds{")
-            || std::time::Instant::now() > deadline
-        {
+        let read = metrics.contains("standby_asg_read_timestamp_seconds{")
+            && metrics.contains("standby_readiness_last_evaluation_timestamp_seconds ");
+        if read || std::time::Instant::now() > deadline {
             break metrics;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -100,6 +100,10 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
         "standby_asg_capacity{side=\"standby\",region=\"us-west-2\",group=\"gpu-usw2\",state=\"max\"} ",
         "standby_asg_exists{side=\"primary\",region=\"us-east-1\",group=\"gpu-use1\"} 1",
         "standby_dns_target{side=\"primary\"} ",
+        // The daemon's readiness evaluation at start: every check × severity exported.
+        "standby_readiness_findings{check=\"capacity\",severity=\"ok\"} 1",
+        "standby_readiness_findings{check=\"iam\",severity=\"error\"} 0",
+        "standby_readiness_last_evaluation_timestamp_seconds ",
     ] {
         assert!(metrics.contains(name), "missing {name}:\n{metrics}");
     }

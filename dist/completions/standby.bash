@@ -233,7 +233,7 @@ _standby() {
             return 0
             ;;
         standby__subcmd__check)
-            opts="-c -v -q -h --config --side --json --log-format --verbose --quiet --help"
+            opts="-c -v -q -h --config --side --json --readiness --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

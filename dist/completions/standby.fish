@@ -111,6 +111,7 @@ standby\t''"
 complete -c standby -n "__fish_standby_using_subcommand check" -l log-format -d 'Log lines as plain text (journald-friendly) or one JSON object per line' -r -f -a "plain\t''
 json\t''"
 complete -c standby -n "__fish_standby_using_subcommand check" -l json -d 'One JSON object (the request, every check, the readiness) instead of text'
+complete -c standby -n "__fish_standby_using_subcommand check" -l readiness -d 'After the probe, evaluate whether a failover would work now (the failover\'s preflight, warm capacity, GPU parity, quotas, reservations, RPO, drift, drill age, lease, IAM) and list every finding; exit 1 on any error. Reads AWS, changes nothing'
 complete -c standby -n "__fish_standby_using_subcommand check" -s v -l verbose -d 'More log detail on stderr: -v debug, -vv trace (`STANDBY_LOG` overrides both)'
 complete -c standby -n "__fish_standby_using_subcommand check" -s q -l quiet -d 'Only warnings and errors on stderr'
 complete -c standby -n "__fish_standby_using_subcommand check" -s h -l help -d 'Print help'

@@ -97,6 +97,8 @@ pub struct LaunchSetup {
     /// The launch template (id or name, and version) its launches use, if any (a launch
     /// configuration has no reservation setting).
     pub template: Option<TemplateRef>,
+    /// The launch configuration it launches from instead, if any.
+    pub launch_configuration: Option<String>,
     /// The group's own CapacityReservationSpecification: (preference, reservation ids,
     /// resource group ARNs). `None` or preference `default`: the template's decides.
     pub reservations: Option<(String, Vec<String>, Vec<String>)>,
@@ -122,6 +124,29 @@ pub async fn launch_setups(
         .await?
         .iter()
         .map(launch_setup)
+        .collect())
+}
+
+/// The instance type of each named launch configuration (one DescribeLaunchConfigurations).
+pub async fn configuration_types(
+    client: &Client,
+    names: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, AwsError> {
+    let out = client
+        .describe_launch_configurations()
+        .set_launch_configuration_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeLaunchConfigurations", names.join(","), e))?;
+    Ok(out
+        .launch_configurations()
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.launch_configuration_name()?.to_string(),
+                c.instance_type()?.to_string(),
+            ))
+        })
         .collect())
 }
 
@@ -151,6 +176,7 @@ fn launch_setup(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> LaunchSetup
             name: s.launch_template_name().map(str::to_string),
             version: s.version().unwrap_or("$Default").to_string(),
         }),
+        launch_configuration: g.launch_configuration_name().map(str::to_string),
         reservations: g.capacity_reservation_specification().and_then(|c| {
             let preference = c.capacity_reservation_preference()?.as_str().to_string();
             let target = c.capacity_reservation_target();

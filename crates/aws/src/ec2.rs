@@ -210,6 +210,113 @@ pub async fn observe(
     Ok((groups, found))
 }
 
+/// The instance types each named group launches: its mixed-instances overrides, else its launch
+/// template's type, else its launch configuration's. A group whose type could not be read is
+/// `Err(why)`; groups that do not exist are left out.
+pub async fn group_types(
+    asg: &aws_sdk_autoscaling::Client,
+    ec2: &Client,
+    names: &[String],
+) -> Result<Vec<(String, Result<Vec<String>, String>)>, AwsError> {
+    let setups = super::asg::launch_setups(asg, names).await?;
+    let configs: Vec<String> = setups
+        .iter()
+        .filter_map(|s| s.launch_configuration.clone())
+        .collect();
+    let config_types = if configs.is_empty() {
+        Ok(BTreeMap::new())
+    } else {
+        super::asg::configuration_types(asg, &configs)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let out = futures_util::future::join_all(setups.iter().map(|s| {
+        let config_types = &config_types;
+        async move {
+            if !s.override_types.is_empty() {
+                return (s.group.clone(), Ok(s.override_types.clone()));
+            }
+            let got = match (&s.template, &s.launch_configuration) {
+                (Some(t), _) => match template(ec2, t).await {
+                    Ok(f) => f
+                        .instance_type
+                        .map(|t| vec![t])
+                        .ok_or_else(|| format!("{} names no instance type", f.label)),
+                    Err(e) => Err(e.to_string()),
+                },
+                (None, Some(lc)) => match config_types {
+                    Ok(types) => types
+                        .get(lc)
+                        .map(|t| vec![t.clone()])
+                        .ok_or_else(|| format!("launch configuration {lc} not found")),
+                    Err(e) => Err(e.clone()),
+                },
+                (None, None) => Err("launches from neither a template nor a configuration".into()),
+            };
+            (s.group.clone(), got)
+        }
+    }))
+    .await;
+    Ok(out)
+}
+
+/// What EC2 says of each named instance type (vCPUs, GPUs): one DescribeInstanceTypes.
+pub async fn instance_types(
+    client: &Client,
+    names: &[String],
+) -> Result<BTreeMap<String, standby_core::readiness::InstanceType>, AwsError> {
+    let out = client
+        .describe_instance_types()
+        .set_instance_types(Some(
+            names
+                .iter()
+                .map(|n| aws_sdk_ec2::types::InstanceType::from(n.as_str()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeInstanceTypes", names.join(","), e))?;
+    Ok(out
+        .instance_types()
+        .iter()
+        .filter_map(|t| {
+            let name = t.instance_type()?.as_str().to_string();
+            let gpus = t.gpu_info();
+            let first = gpus.and_then(|g| g.gpus().first());
+            Some((
+                name.clone(),
+                standby_core::readiness::InstanceType {
+                    name,
+                    vcpus: t
+                        .v_cpu_info()
+                        .and_then(|v| v.default_v_cpus())
+                        .unwrap_or(0)
+                        .max(0) as u32,
+                    gpus: gpus
+                        .map(|g| g.gpus().iter().filter_map(|d| d.count()).sum::<i32>())
+                        .unwrap_or(0)
+                        .max(0) as u32,
+                    gpu: first
+                        .map(|d| {
+                            format!(
+                                "{} {}",
+                                d.manufacturer().unwrap_or_default(),
+                                d.name().unwrap_or_default()
+                            )
+                            .trim()
+                            .to_string()
+                        })
+                        .unwrap_or_default(),
+                    gpu_memory_mib: gpus
+                        .and_then(|g| g.total_gpu_memory_in_mib())
+                        .unwrap_or(0)
+                        .max(0) as u64,
+                },
+            ))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +329,7 @@ mod tests {
                 name: None,
                 version: "$Latest".into(),
             }),
+            launch_configuration: None,
             reservations: reservations.map(|(p, ids)| {
                 (
                     p.to_string(),

@@ -204,6 +204,22 @@ pub const OPERATIONS: &[Operation] = &[
         Scope::Any,
         "aws::ec2::reservation (preflight: is the reserved capacity there)",
     ),
+    op(
+        "describe_instance_types",
+        "ec2",
+        "DescribeInstanceTypes",
+        &["ec2:DescribeInstanceTypes"],
+        Scope::Any,
+        "aws::ec2::instance_types (readiness: GPU parity and quota sizes)",
+    ),
+    op(
+        "describe_launch_configurations",
+        "autoscaling",
+        "DescribeLaunchConfigurations",
+        &["autoscaling:DescribeLaunchConfigurations"],
+        Scope::Any,
+        "aws::asg::configuration_types (readiness: what a group without a template launches)",
+    ),
     // No IAM action: STS answers GetCallerIdentity for any valid credentials, even under an
     // explicit Deny ("No permissions are required to perform this operation", STS API reference).
     op(

@@ -156,6 +156,62 @@ impl Evaluation {
     }
 }
 
+/// What a failover's (or a drill's) preflight makes of the last evaluation: reused when fresh
+/// (this config, within [`Rules::fresh_for`]); its errors fail the preflight under
+/// `[readiness] preflight = "require"` and are a warning under `"warn"`. None, or a stale one,
+/// is a warning: the preflight's own reads still guard the run.
+pub fn preflight_check(last: Option<&Evaluation>, cfg: &Config, now: DateTime<Utc>) -> Check {
+    let rules = &cfg.readiness;
+    let name = "readiness evaluation".to_string();
+    let Some(e) = last.filter(|e| e.fresh(&cfg.digest, now, rules.fresh_for())) else {
+        let why = match last {
+            None => "none made yet".to_string(),
+            Some(e) if e.config_digest != cfg.digest => {
+                "the last one was made against another config".to_string()
+            }
+            Some(e) => format!(
+                "the last one is {} old (fresh for {})",
+                human(crate::duration::between(e.at, now)),
+                human(rules.fresh_for())
+            ),
+        };
+        return Check {
+            name,
+            ok: true,
+            warning: true,
+            reason: format!("not reused: {why} (`standby check --readiness` evaluates now)"),
+        };
+    };
+    let when = format!(
+        "evaluated {} ago",
+        human(crate::duration::between(e.at, now))
+    );
+    if e.ready() {
+        return Check {
+            name,
+            ok: true,
+            warning: e.count(Severity::Warning) > 0,
+            reason: format!("{when}: {}", e.summary()),
+        };
+    }
+    Check {
+        name,
+        ok: !rules.require,
+        warning: !rules.require,
+        reason: if rules.require {
+            format!(
+                "{when}: {} ([readiness] preflight = \"require\")",
+                e.summary()
+            )
+        } else {
+            format!(
+                "{when}: {} ([readiness] preflight = \"warn\": going on)",
+                e.summary()
+            )
+        },
+    }
+}
+
 /// An instance type as EC2 describes it: what parity compares.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceType {
@@ -579,7 +635,7 @@ fn parity(cfg: &Config, inputs: &Inputs, push: &mut impl FnMut(&str, &str, Sever
                     "parity",
                     &g.name,
                     Severity::NotChecked,
-                    "its instance types could not be read".into(),
+                    "its instance types could not be read (the group was not found, or its region did not answer)".into(),
                 );
                 continue;
             }
@@ -1075,6 +1131,47 @@ mod tests {
             "cr-1",
             Severity::Error,
             "expired",
+        );
+    }
+
+    #[test]
+    fn a_preflight_reuses_a_fresh_evaluation_and_requires_it_when_told() {
+        let mut cfg = config();
+        let now = at(26, 12);
+        let mut i = healthy();
+        i.artifacts[0].rpo_bound = None;
+        let bad = evaluate(&cfg, &i, now - chrono::Duration::minutes(10));
+        let c = preflight_check(Some(&bad), &cfg, now);
+        assert!(c.ok && c.warning, "{c:?}");
+        assert!(
+            c.reason.starts_with("evaluated 10m ago: NOT READY"),
+            "{c:?}"
+        );
+        assert!(
+            c.reason.ends_with("preflight = \"warn\": going on)"),
+            "{c:?}"
+        );
+        cfg.readiness.require = true;
+        let c = preflight_check(Some(&bad), &cfg, now);
+        assert!(!c.ok, "{c:?}");
+        let good = evaluate(&cfg, &healthy(), now - chrono::Duration::minutes(10));
+        let c = preflight_check(Some(&good), &cfg, now);
+        // Ready, with the H200 spare's parity warning carried as a warning.
+        assert!(c.ok && c.warning && c.reason.contains(": ready: "), "{c:?}");
+        // Stale, or made against another config, or none: a warning, never a refusal.
+        let c = preflight_check(Some(&bad), &cfg, now + chrono::Duration::hours(2));
+        assert!(
+            c.ok && c.warning && c.reason.contains("fresh for 1h"),
+            "{c:?}"
+        );
+        let mut other = bad.clone();
+        other.config_digest = "sha256:other".into();
+        let c = preflight_check(Some(&other), &cfg, now);
+        assert!(c.ok && c.reason.contains("another config"), "{c:?}");
+        let c = preflight_check(None, &cfg, now);
+        assert!(
+            c.ok && c.warning && c.reason.contains("none made yet"),
+            "{c:?}"
         );
     }
 

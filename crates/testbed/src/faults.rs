@@ -482,7 +482,7 @@ fn scope_part(h: &hyper::HeaderMap, n: usize) -> String {
 fn operation_of(service: &str, method: &str, path: &str, query: &str, body: &[u8]) -> String {
     match service {
         // The query protocols: the action is a form field.
-        "autoscaling" | "ec2" => String::from_utf8_lossy(body)
+        "autoscaling" | "ec2" | "sts" => String::from_utf8_lossy(body)
             .split('&')
             .find_map(|kv| kv.strip_prefix("Action="))
             .unwrap_or("Unknown")

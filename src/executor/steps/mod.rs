@@ -5,7 +5,7 @@
 mod flip;
 mod freeze_rpo;
 mod hook;
-mod preflight;
+pub mod preflight;
 mod scale;
 mod smoke;
 mod sync;

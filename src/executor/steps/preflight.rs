@@ -25,7 +25,7 @@ pub async fn run(ctx: &Ctx, run: &RunRecord, phase: RunbookKind) -> StepOutcome 
     // future they overflowed a worker thread's stack in debug builds.
     let (world, reserved) = tokio::join!(
         Box::pin(crate::world::observe(ctx)),
-        Box::pin(reservation_checks(ctx, run, phase))
+        Box::pin(reservation_checks(ctx, &run.plan, phase))
     );
     let world = match world {
         Ok(w) => w,
@@ -37,6 +37,14 @@ pub async fn run(ctx: &Ctx, run: &RunRecord, phase: RunbookKind) -> StepOutcome 
         .ok();
     let mut checks = plan::preflight(&run.plan, phase, &ctx.cfg, &world, readiness.as_ref());
     checks.extend(reserved);
+    if phase != RunbookKind::Failback {
+        let last = crate::readiness::last(&ctx.store).await;
+        checks.push(standby_core::readiness::preflight_check(
+            last.as_ref(),
+            &ctx.cfg,
+            chrono::Utc::now(),
+        ));
+    }
     if phase == RunbookKind::DrillStandby {
         checks.extend(gate_checks(ctx, &world).await);
     }
@@ -57,9 +65,12 @@ pub async fn run(ctx: &Ctx, run: &RunRecord, phase: RunbookKind) -> StepOutcome 
 /// point their launches at: there, active, of their type and zone, with room for this run's
 /// launches ([`standby_core::reservations`]). Read within [`RESERVATIONS_WAIT`]; what could not
 /// be read is a warning that says so, never a refusal.
-async fn reservation_checks(ctx: &Ctx, run: &RunRecord, phase: RunbookKind) -> Vec<plan::Check> {
-    let ups: Vec<&plan::AsgChange> = run
-        .plan
+pub async fn reservation_checks(
+    ctx: &Ctx,
+    plan: &plan::Plan,
+    phase: RunbookKind,
+) -> Vec<plan::Check> {
+    let ups: Vec<&plan::AsgChange> = plan
         .steps
         .iter()
         .filter(|s| s.phase == phase)

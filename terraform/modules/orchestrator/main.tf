@@ -124,16 +124,19 @@ data "aws_iam_policy_document" "orchestrator" {
     }
   }
 
-  # DescribeAutoScalingGroups, DescribeScalingActivities and EC2's Describe* (launch templates,
-  # capacity reservations: the preflight's reservation check) support no resource-level
-  # permissions.
+  # DescribeAutoScalingGroups, DescribeScalingActivities, DescribeLaunchConfigurations and EC2's
+  # Describe* (launch templates, capacity reservations: the preflight's reservation check;
+  # instance types: the readiness evaluation's parity and quota sizes) support no
+  # resource-level permissions.
   statement {
     sid = "DescribeGroups"
     actions = [
       "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeLaunchConfigurations",
       "autoscaling:DescribeScalingActivities",
-      "ec2:DescribeLaunchTemplateVersions",
       "ec2:DescribeCapacityReservations",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
     ]
     resources = ["*"]
   }

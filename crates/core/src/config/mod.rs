@@ -132,6 +132,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "escalation",
     "orchestrator_impaired",
     "state_rederived",
+    "readiness",
 ];
 
 impl Config {

@@ -1,0 +1,270 @@
+//! Reads what a readiness evaluation judges ([`standby_core::readiness`]) and keeps the last
+//! evaluation in the store, where `status`, `/metrics` and a failover's preflight read it.
+//! Read-only towards AWS: it plans a failover on what it reads, and never runs it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::context::Ctx;
+use crate::store::{Expect, Store};
+use standby_core::config::Side;
+use standby_core::readiness::{ArtifactView, Evaluation, Inputs, LeaseView, ProbeView};
+use standby_core::runbook::RunbookKind;
+
+/// The last evaluation.
+pub const KEY: &str = "readiness/last.json";
+
+/// Each region's EC2 and Auto Scaling reads: an evaluation is off any run's path and may wait
+/// this long, but not for the SDK's full deadline per call.
+const READ_WAIT: Duration = Duration::from_secs(15);
+
+/// Reads everything and evaluates it now.
+pub async fn evaluate(ctx: &Ctx) -> Evaluation {
+    let cfg = &ctx.cfg;
+    let (world, types, artifacts, probe, last_drill, lease) = tokio::join!(
+        Box::pin(crate::world::observe(ctx)),
+        Box::pin(group_types(ctx)),
+        artifacts(ctx),
+        probe(ctx),
+        last_drill(ctx),
+        lease(ctx),
+    );
+    let (preflight, reservations, groups, groups_unread) = match world {
+        Ok(world) => {
+            let plan = standby_core::plan::plan_for(RunbookKind::Failover, cfg, &world);
+            let readiness = crate::smoke::client::standby_readiness(cfg, &ctx.store)
+                .await
+                .ok();
+            let checks = standby_core::plan::preflight(
+                &plan,
+                RunbookKind::Failover,
+                cfg,
+                &world,
+                readiness.as_ref(),
+            );
+            let reservations = Box::pin(crate::executor::steps::preflight::reservation_checks(
+                ctx,
+                &plan,
+                RunbookKind::Failover,
+            ))
+            .await;
+            (checks, reservations, world.asgs, world.unreadable)
+        }
+        Err(e) => (
+            vec![standby_core::check::Check {
+                name: "world".into(),
+                ok: false,
+                warning: false,
+                reason: format!("cannot observe the world: {e}"),
+            }],
+            vec![],
+            vec![],
+            vec![],
+        ),
+    };
+    let (group_types, types) = types;
+    let inputs = Inputs {
+        preflight,
+        groups,
+        groups_unread,
+        group_types,
+        types,
+        reservations,
+        quotas: Err(
+            "not read: this version does not query Service Quotas yet (EC2 On-Demand vCPU quotas per family)"
+                .into(),
+        ),
+        artifacts,
+        probe,
+        last_drill,
+        lease,
+        iam: Err(
+            "not simulated: `standby iam-policy` prints the policy the orchestrator needs; compare it with its role"
+                .into(),
+        ),
+    };
+    standby_core::readiness::evaluate(cfg, &inputs, Utc::now())
+}
+
+type GroupTypes = BTreeMap<(Side, String), Result<Vec<String>, String>>;
+
+/// Every configured group's instance types, both sides, and what EC2 says of those types.
+async fn group_types(
+    ctx: &Ctx,
+) -> (
+    GroupTypes,
+    Result<BTreeMap<String, standby_core::readiness::InstanceType>, String>,
+) {
+    let mut out = GroupTypes::new();
+    let read = |side: Side| async move {
+        let names: Vec<String> = ctx
+            .cfg
+            .side(side)
+            .asgs
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        let got = tokio::time::timeout(
+            READ_WAIT,
+            standby_aws::ec2::group_types(ctx.clients.asg(side), ctx.clients.ec2(side), &names),
+        )
+        .await;
+        (side, names, got)
+    };
+    let (p, s) = tokio::join!(read(Side::Primary), read(Side::Standby));
+    for (side, names, got) in [p, s] {
+        match got {
+            Ok(Ok(groups)) => {
+                for (name, types) in groups {
+                    out.insert((side, name), types);
+                }
+            }
+            Ok(Err(e)) => {
+                for n in names {
+                    out.insert((side, n), Err(e.to_string()));
+                }
+            }
+            Err(_) => {
+                for n in names {
+                    out.insert(
+                        (side, n),
+                        Err(format!(
+                            "no answer within {}",
+                            standby_core::duration::human(READ_WAIT)
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    let mut names: Vec<String> = out.values().flatten().flatten().cloned().collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return (out, Ok(BTreeMap::new()));
+    }
+    // Instance types are the same in every region that offers them: the standby's EC2 answers.
+    let types = tokio::time::timeout(
+        READ_WAIT,
+        standby_aws::ec2::instance_types(ctx.clients.ec2(Side::Standby), &names),
+    )
+    .await
+    .map_err(|_| {
+        format!(
+            "no answer within {}",
+            standby_core::duration::human(READ_WAIT)
+        )
+    })
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    (out, types)
+}
+
+async fn artifacts(ctx: &Ctx) -> Vec<ArtifactView> {
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for a in &ctx.cfg.artifacts {
+        let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
+        let bound = st
+            .last_rpo
+            .as_ref()
+            .and_then(|r| standby_core::sync::manifest::bound_since(r, now))
+            .and_then(|r| r.value);
+        out.push(ArtifactView {
+            name: a.name.clone(),
+            rpo_bound: bound,
+            objective: a.rpo,
+        });
+    }
+    out
+}
+
+async fn probe(ctx: &Ctx) -> Option<ProbeView> {
+    let log = crate::smoke::client::read_log(&ctx.store, Side::Standby)
+        .await
+        .ok()?;
+    let last = log.last.as_ref()?;
+    let r = standby_core::smoke::readiness(Some(last), Utc::now(), ctx.cfg.probes.fresh_for);
+    Some(ProbeView {
+        ready: r.ready,
+        drift: last.drift,
+        reason: r.reason,
+    })
+}
+
+/// When the last successful drill that scaled the standby up finished.
+async fn last_drill(ctx: &Ctx) -> Option<chrono::DateTime<Utc>> {
+    let runs = crate::journal::list_runs(&ctx.store).await.ok()?;
+    runs.records
+        .iter()
+        .filter(|r| matches!(r.kind, RunbookKind::DrillStandby | RunbookKind::DrillFull))
+        .filter(|r| r.status == crate::journal::RunStatus::Succeeded)
+        .filter_map(|r| r.finished_at)
+        .max()
+}
+
+async fn lease(ctx: &Ctx) -> Option<LeaseView> {
+    if !ctx.shared() {
+        return None;
+    }
+    let ttl = ctx.cfg.lease.ttl;
+    let held_here = ctx.lease.as_ref().is_some_and(|l| l.may_act());
+    let view = match crate::lease::read_doc(&ctx.store).await {
+        Ok(Some((Ok(d), _))) if !d.released => LeaseView {
+            held_here,
+            holder: Some(d.holder.clone()),
+            renewed_ago: Some(standby_core::duration::between(d.renewed_at, Utc::now())),
+            ttl: d.ttl(),
+        },
+        _ => LeaseView {
+            held_here,
+            holder: None,
+            renewed_ago: None,
+            ttl,
+        },
+    };
+    Some(view)
+}
+
+/// The last evaluation kept, if any.
+pub async fn last(store: &Arc<dyn Store>) -> Option<Evaluation> {
+    let got = store.get(KEY).await.ok()??;
+    serde_json::from_slice(&got.bytes).ok()
+}
+
+/// Keeps `e` as the last evaluation.
+pub async fn keep(store: &Arc<dyn Store>, e: &Evaluation) -> Result<(), crate::store::StoreError> {
+    let bytes = serde_json::to_vec_pretty(e).expect("an evaluation serializes");
+    store.put(KEY, Expect::Any, bytes).await.map(|_| ())
+}
+
+/// The daemon's scheduled evaluation: evaluate, say what changed since the last one (log and the
+/// `readiness` webhook), keep it.
+pub async fn scheduled(ctx: &Ctx) {
+    let before = last(&ctx.store).await;
+    let e = evaluate(ctx).await;
+    let changes = e.changes_since(before.as_ref());
+    if e.ready() {
+        tracing::info!("readiness: {}", e.summary());
+    } else {
+        tracing::warn!("readiness: {}", e.summary());
+    }
+    if !changes.is_empty() || before.as_ref().is_some_and(|b| b.ready() != e.ready()) {
+        ctx.notifier.send(
+            "readiness",
+            format!(
+                "{}: readiness changed ({}): {}",
+                ctx.cfg.service.name,
+                changes.join("; "),
+                e.summary()
+            ),
+            None,
+            serde_json::json!({ "ready": e.ready(), "changes": changes, "evaluation": e }),
+        );
+    }
+    if let Err(err) = keep(&ctx.store, &e).await {
+        tracing::warn!("keeping the readiness evaluation: {err}");
+    }
+}
