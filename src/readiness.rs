@@ -66,6 +66,7 @@ pub async fn evaluate(ctx: &Ctx) -> Evaluation {
         ),
     };
     let (group_types, types) = types;
+    let quotas = quotas(ctx, &group_types).await;
     let inputs = Inputs {
         preflight,
         groups,
@@ -73,10 +74,7 @@ pub async fn evaluate(ctx: &Ctx) -> Evaluation {
         group_types,
         types,
         reservations,
-        quotas: Err(
-            "not read: this version does not query Service Quotas yet (EC2 On-Demand vCPU quotas per family)"
-                .into(),
-        ),
+        quotas,
         artifacts,
         probe,
         last_drill,
@@ -160,6 +158,33 @@ async fn group_types(
     })
     .and_then(|r| r.map_err(|e| e.to_string()));
     (out, types)
+}
+
+/// The EC2 On-Demand quotas of the families the standby groups launch, in the standby region.
+async fn quotas(ctx: &Ctx, group_types: &GroupTypes) -> Result<Vec<(String, String, f64)>, String> {
+    let mut codes: Vec<&str> = group_types
+        .iter()
+        .filter(|((side, _), _)| *side == Side::Standby)
+        .flat_map(|(_, t)| t.iter().flatten())
+        .filter_map(|t| standby_core::readiness::quota_code(t))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    if codes.is_empty() {
+        return Err("the standby groups' instance types are not known".into());
+    }
+    tokio::time::timeout(
+        READ_WAIT,
+        standby_aws::quotas::ec2_vcpus(&ctx.clients.standby_quotas, &codes),
+    )
+    .await
+    .map_err(|_| {
+        format!(
+            "Service Quotas did not answer within {}",
+            standby_core::duration::human(READ_WAIT)
+        )
+    })?
+    .map_err(|e| e.to_string())
 }
 
 async fn artifacts(ctx: &Ctx) -> Vec<ArtifactView> {

@@ -480,3 +480,80 @@ async fn capacity_reservations_are_checked_before_the_scale_up_counts_on_them() 
     assert_eq!(cr["warning"], true, "{cr:#}");
     assert_eq!(h.record().await, h.world.standby_value);
 }
+
+/// The readiness evaluation reads EC2's On-Demand vCPU quota for the standby's family through
+/// Service Quotas (the reality model holds EC2's quotas; moto's Service Quotas knows only VPC):
+/// under the standby's serving capacity it is an error; a quota Service Quotas has no value for
+/// (applied nor default) is not checked, never a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reads_the_standby_families_quota_through_service_quotas() {
+    let h = Harness::start("real-quotas").await;
+    seed_sets(&h).await;
+    let proxy = behind_proxy(&h, 37).await;
+    let quota = |h: &Harness| {
+        let out = h.run(&["check", "--readiness", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        let f = v["evaluation"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "quotas")
+            .cloned()
+            .unwrap_or_else(|| panic!("no quota finding: {v:#}"));
+        (out.status.code(), f)
+    };
+    // gpu-usw2 launches g5.xlarge (4 vCPUs) and serves at 4: 16 vCPUs of "G and VT".
+    proxy.set_reality(Reality {
+        quotas: vec![("us-west-2".into(), "L-DB2E81BA".into(), 8.0)],
+        ..Reality::default()
+    });
+    let (code, f) = quota(&h);
+    assert_eq!(code, Some(1), "{f}");
+    assert_eq!(f["severity"], "error", "{f}");
+    assert_eq!(f["subject"], "Running On-Demand G and VT instances", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("L-DB2E81BA in us-west-2: 8 vCPUs, below the 16 vCPUs"),
+        "{f}"
+    );
+    proxy.set_reality(Reality {
+        quotas: vec![("us-west-2".into(), "L-DB2E81BA".into(), 64.0)],
+        ..Reality::default()
+    });
+    let (code, f) = quota(&h);
+    assert_eq!(f["severity"], "ok", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("64 vCPUs, covers the 16"),
+        "{f}"
+    );
+    assert_eq!(code, Some(0), "{f}");
+    // Neither an applied nor a default value: both asked, then not checked.
+    proxy.set_reality(Reality::default());
+    let before = proxy.calls().len();
+    let (code, f) = quota(&h);
+    assert_eq!(f["severity"], "not_checked", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Service Quotas did not answer for L-DB2E81BA in us-west-2"),
+        "{f}"
+    );
+    assert_eq!(code, Some(0), "{f}");
+    let asked: Vec<String> = proxy.calls()[before..]
+        .iter()
+        .filter(|c| c.service == "servicequotas")
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(
+        asked,
+        ["GetServiceQuota", "GetAWSDefaultServiceQuota"],
+        "{asked:?}"
+    );
+}

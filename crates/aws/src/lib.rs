@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod fence;
 pub mod gate;
 pub mod identity;
+pub mod quotas;
 pub mod s3;
 pub mod state;
 
@@ -165,6 +166,8 @@ pub struct Clients {
     pub gate_s3: Option<aws_sdk_s3::Client>,
     /// The account the credentials belong to (STS in the standby region), for the reports.
     pub identity: identity::Identity,
+    /// Service Quotas in the standby region (the readiness evaluation's EC2 quotas).
+    pub standby_quotas: aws_sdk_servicequotas::Client,
 }
 
 impl Clients {
@@ -199,6 +202,15 @@ impl Clients {
             }
             aws_sdk_ec2::Client::from_conf(b.build())
         };
+        let quotas = {
+            let mut b = aws_sdk_servicequotas::config::Builder::from(&standby)
+                .timeout_config(deadline.clone())
+                .interceptor(calls::Interceptor);
+            if let Some(i) = &interceptor {
+                b = b.interceptor(i.clone());
+            }
+            aws_sdk_servicequotas::Client::from_conf(b.build())
+        };
         let mut route53 = aws_sdk_route53::config::Builder::from(&global)
             .timeout_config(deadline.clone())
             .interceptor(calls::Interceptor);
@@ -226,6 +238,7 @@ impl Clients {
             standby_s3: s3_with_retries(&standby, cfg.sync.attempts, interceptor),
             gate_s3,
             identity: identity::Identity::new(&standby),
+            standby_quotas: quotas,
         }
     }
 

@@ -220,6 +220,22 @@ pub const OPERATIONS: &[Operation] = &[
         Scope::Any,
         "aws::asg::configuration_types (readiness: what a group without a template launches)",
     ),
+    op(
+        "get_service_quota",
+        "servicequotas",
+        "GetServiceQuota",
+        &["servicequotas:GetServiceQuota"],
+        Scope::Any,
+        "aws::quotas (readiness: EC2 On-Demand vCPU quotas in the standby region)",
+    ),
+    op(
+        "get_aws_default_service_quota",
+        "servicequotas",
+        "GetAWSDefaultServiceQuota",
+        &["servicequotas:GetAWSDefaultServiceQuota"],
+        Scope::Any,
+        "aws::quotas (readiness: the default when no value was ever applied)",
+    ),
     // No IAM action: STS answers GetCallerIdentity for any valid credentials, even under an
     // explicit Deny ("No permissions are required to perform this operation", STS API reference).
     op(

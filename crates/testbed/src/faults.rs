@@ -244,13 +244,21 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Option<Response<Full<Byte
     };
     let service = service_of(&parts.headers);
     let region = scope_part(&parts.headers, 2);
-    let operation = operation_of(
-        &service,
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts.uri.query().unwrap_or_default(),
-        &body,
-    );
+    let operation = match parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        // The JSON protocols (Service Quotas): `ServiceQuotasV20190624.GetServiceQuota`.
+        Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
+        None => operation_of(
+            &service,
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or_default(),
+            &body,
+        ),
+    };
     let fault = pick(s, &service, &operation, &region);
     s.calls.lock().expect("calls").push(Call {
         service: service.clone(),
@@ -298,6 +306,18 @@ async fn modelled(
             .expect("reality")
             .capacity_reservations(&region, &String::from_utf8_lossy(&body));
         return answer(status, "text/xml", body);
+    }
+    if service == "servicequotas"
+        && matches!(operation, "GetServiceQuota" | "GetAWSDefaultServiceQuota")
+    {
+        // moto's Service Quotas knows only VPC: the model holds EC2's.
+        let region = scope_part(&parts.headers, 2);
+        let (status, body) = s
+            .reality
+            .lock()
+            .expect("reality")
+            .service_quota(&region, &String::from_utf8_lossy(&body));
+        return answer(status, "application/x-amz-json-1.1", body);
     }
     if (service, operation) == ("autoscaling", "DescribeScalingActivities") {
         // moto keeps no activities: look at the group first (the model records its launches
@@ -431,6 +451,7 @@ fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
     let (status, code, message) = match (service, f) {
         ("s3", Fault::Throttle) => (503, "SlowDown", "Please reduce your request rate."),
         ("ec2", Fault::Throttle) => (503, "RequestLimitExceeded", "Request limit exceeded."),
+        ("servicequotas", Fault::Throttle) => (400, "TooManyRequestsException", "Rate exceeded"),
         (_, Fault::Throttle) => (400, "Throttling", "Rate exceeded"),
         (_, Fault::PriorRequestNotComplete) => (
             400,
@@ -451,6 +472,18 @@ fn fault_answer(service: &str, f: &Fault) -> Response<Full<Bytes>> {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
         )
+    } else if service == "servicequotas" {
+        // The JSON protocol: `__type` and `message`.
+        let mut r = answer(
+            status,
+            "application/x-amz-json-1.1",
+            serde_json::json!({ "__type": code, "message": message }).to_string(),
+        );
+        r.headers_mut().insert(
+            "x-amzn-requestid",
+            hyper::header::HeaderValue::from_static("fault-proxy"),
+        );
+        return r;
     } else {
         format!(
             "<?xml version=\"1.0\"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"

@@ -27,6 +27,12 @@
 //!   in EC2's shape, and an id it does not hold gets EC2's
 //!   `InvalidCapacityReservationId.NotFound`. Launch templates that point at them are moto's.
 //!   Launches do not draw on them here (their counts are as set).
+//! - **Service quotas.** EC2's On-Demand quotas are vCPUs per instance family and region
+//!   ("Running On-Demand P instances", L-417A185B; new accounts often start at 0 for P and G,
+//!   raised on request). moto's Service Quotas knows only VPC quotas. Here GetServiceQuota and
+//!   GetAWSDefaultServiceQuota for `ec2` answer from `quotas` in Service Quotas' JSON shape, and
+//!   a code it does not hold gets `NoSuchResourceException`, as Service Quotas answers a quota
+//!   whose applied value is not available.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -46,6 +52,8 @@ pub struct Reality {
     pub limited: Vec<(String, u32)>,
     /// Capacity reservations EC2 holds (moto has none).
     pub reservations: Vec<CapacityReservation>,
+    /// EC2 service quotas: (region, quota code, value), as Service Quotas reports them.
+    pub quotas: Vec<(String, String, f64)>,
 }
 
 /// A capacity reservation as DescribeCapacityReservations describes it.
@@ -234,6 +242,43 @@ impl Model {
                 .limited
                 .iter()
                 .any(|(what, left)| (what == kind || what == zone) && *left == 0)
+    }
+
+    /// A GetServiceQuota (or GetAWSDefaultServiceQuota) answer in `region` for the JSON
+    /// request `body`: (status, body).
+    pub(crate) fn service_quota(&self, region: &str, body: &str) -> (u16, String) {
+        let req: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let service = req["ServiceCode"].as_str().unwrap_or_default();
+        let code = req["QuotaCode"].as_str().unwrap_or_default();
+        let held = self
+            .reality
+            .quotas
+            .iter()
+            .find(|(r, c, _)| r == region && c == code && service == "ec2");
+        match held {
+            Some((_, _, value)) => (
+                200,
+                serde_json::json!({ "Quota": {
+                    "ServiceCode": "ec2",
+                    "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
+                    "QuotaArn": format!("arn:aws:servicequotas:{region}:123456789012:ec2/{code}"),
+                    "QuotaCode": code,
+                    "Value": value,
+                    "Unit": "None",
+                    "Adjustable": true,
+                    "GlobalQuota": false,
+                }})
+                .to_string(),
+            ),
+            None => (
+                400,
+                serde_json::json!({
+                    "__type": "NoSuchResourceException",
+                    "message": format!("The request failed because the specified service quota {code} for {service} does not exist."),
+                })
+                .to_string(),
+            ),
+        }
     }
 
     /// A DescribeCapacityReservations answer in `region` for the form `body`'s

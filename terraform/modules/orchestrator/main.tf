@@ -126,8 +126,8 @@ data "aws_iam_policy_document" "orchestrator" {
 
   # DescribeAutoScalingGroups, DescribeScalingActivities, DescribeLaunchConfigurations and EC2's
   # Describe* (launch templates, capacity reservations: the preflight's reservation check;
-  # instance types: the readiness evaluation's parity and quota sizes) support no
-  # resource-level permissions.
+  # instance types: the readiness evaluation's parity and quota sizes) and Service Quotas' reads
+  # of EC2's quotas support no resource-level permissions.
   statement {
     sid = "DescribeGroups"
     actions = [
@@ -137,6 +137,8 @@ data "aws_iam_policy_document" "orchestrator" {
       "ec2:DescribeCapacityReservations",
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeLaunchTemplateVersions",
+      "servicequotas:GetAWSDefaultServiceQuota",
+      "servicequotas:GetServiceQuota",
     ]
     resources = ["*"]
   }
