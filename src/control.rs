@@ -472,6 +472,7 @@ pub async fn status_json(
     let readiness = crate::smoke::client::standby_readiness(cfg, store)
         .await
         .ok();
+    let evaluation = crate::readiness::last(store).await;
     let running = match state.as_ref().and_then(|s| s.serving.running()) {
         Some(run) => crate::journal::load_run(store, run).await.ok().map(|r| {
             let i = r.next_step();
@@ -505,6 +506,17 @@ pub async fn status_json(
         "armed": state.as_ref().is_some_and(|s| s.armed_for(&cfg.primary.endpoint)),
         "running": running,
         "standby_readiness": readiness,
+        "readiness_evaluation": evaluation.as_ref().map(|e| json!({
+            "at": e.at,
+            "ready": e.ready(),
+            "summary": e.summary(),
+            "findings": e.findings,
+        })),
+        "cost": evaluation.as_ref().and_then(|e| e.cost.as_ref()).map(|c| json!({
+            "summary": c.summary(),
+            "prices_as_of": standby_core::cost::PRICES_AS_OF,
+            "detail": c,
+        })),
         "rto_objective_ms": standby_core::duration::millis(cfg.service.rto),
     })
 }

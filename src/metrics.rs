@@ -299,6 +299,36 @@ fn readiness(o: &mut String, e: Option<&standby_core::readiness::Evaluation>) {
         "standby_readiness_ready {}",
         bool01(e.is_some_and(|e| e.ready()))
     );
+    if let Some(c) = e.and_then(|e| e.cost.as_ref()) {
+        head(
+            o,
+            "standby_cost_monthly_dollars",
+            "gauge",
+            "What the warm standby costs a month (USD, list prices or [cost] prices), by component; absent where a price or a size is unknown.",
+        );
+        for (component, v) in [
+            ("instances", c.warm_monthly),
+            ("storage", c.storage_monthly),
+            ("transfer", c.transfer_monthly),
+            ("total", c.total_monthly),
+        ] {
+            if let Some(v) = v {
+                let _ = writeln!(
+                    o,
+                    "standby_cost_monthly_dollars{{component=\"{component}\"}} {v:.2}"
+                );
+            }
+        }
+        if let Some(v) = c.failover_hour {
+            head(
+                o,
+                "standby_cost_failover_hour_dollars",
+                "gauge",
+                "One hour of the standby at serving capacity (USD).",
+            );
+            let _ = writeln!(o, "standby_cost_failover_hour_dollars {v:.2}");
+        }
+    }
     if let Some(e) = e {
         head(
             o,

@@ -1163,6 +1163,38 @@ pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
             recent.join("")
         );
     }
+    match crate::readiness::last(&store).await {
+        Some(e) => {
+            say!(
+                "readiness:   {} (evaluated {})",
+                e.summary(),
+                standby_core::report::ts(e.at)
+            );
+            for f in e
+                .findings
+                .iter()
+                .filter(|f| f.severity != standby_core::readiness::Severity::Ok)
+            {
+                say!(
+                    "             [{}] {} {}: {}",
+                    f.severity.as_str(),
+                    f.check,
+                    f.subject,
+                    f.reason
+                );
+            }
+            if let Some(c) = &e.cost {
+                say!(
+                    "cost:        {} (prices: {})",
+                    c.summary(),
+                    standby_core::cost::PRICES_AS_OF
+                );
+            }
+        }
+        None => say!(
+            "readiness:   not evaluated yet (`standby serve` evaluates every [readiness] every; `standby check --readiness` now)"
+        ),
+    }
     for d in &cfg.drills.scheduled {
         say!(
             "drills:      {} every `{}`, next {}",

@@ -66,7 +66,8 @@ pub async fn evaluate(ctx: &Ctx) -> Evaluation {
         ),
     };
     let (group_types, types) = types;
-    let quotas = quotas(ctx, &group_types).await;
+    let (quotas, sets) = tokio::join!(quotas(ctx, &group_types), set_bytes(ctx));
+    let cost = standby_core::cost::standby(cfg, &group_types, &sets);
     let inputs = Inputs {
         preflight,
         groups,
@@ -84,7 +85,33 @@ pub async fn evaluate(ctx: &Ctx) -> Evaluation {
                 .into(),
         ),
     };
-    standby_core::readiness::evaluate(cfg, &inputs, Utc::now())
+    let mut e = standby_core::readiness::evaluate(cfg, &inputs, Utc::now());
+    e.cost = Some(cost);
+    e
+}
+
+/// Each set's published size on the standby (its manifest), its last sync's copied bytes and
+/// its schedule's period: what the cost estimate prices.
+async fn set_bytes(ctx: &Ctx) -> Vec<standby_core::cost::SetBytes> {
+    let read = ctx.cfg.artifacts.iter().map(|a| async move {
+        let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
+        let stored = tokio::time::timeout(
+            READ_WAIT,
+            crate::sync::engine::read_manifest(&ctx.clients, a),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten()
+        .map(|m| m.total_bytes);
+        standby_core::cost::SetBytes {
+            name: a.name.clone(),
+            stored,
+            last_copied: st.last_copied_bytes,
+            period: a.schedule.period(),
+        }
+    });
+    futures_util::future::join_all(read).await
 }
 
 type GroupTypes = BTreeMap<(Side, String), Result<Vec<String>, String>>;

@@ -58,6 +58,15 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
         text(&out)
     );
 
+    // A readiness evaluation prices the standby (g5.xlarge, the shipped $1.006/h): status shows
+    // what the warm standby costs, and the drill's report what the drill cost.
+    let _ = h.run(&["check", "--readiness"]);
+    let out = h.run(&["status"]);
+    assert!(
+        text(&out).contains("cost:        warm standby $734/month ($734 instances, $"),
+        "1 warm × $1.006 × 730 h:\n{}",
+        text(&out)
+    );
     // A fresh install never flipped DNS here: the would-be RTO leans on AWS's 60 s propagation
     // statement for that step, so it is a range, and a 1m objective inside it is not proven.
     let out = h.run(&["drill", "standby", "--yes"]);
@@ -88,6 +97,27 @@ async fn drill_standby_leaves_dns_untouched_and_capacity_back_at_warm() {
     assert_eq!(rep["rto"]["objective_met"], false);
     assert_eq!(rep["drill"]["restored"], true);
     assert_eq!(rep["drill"]["estimates_dominate"], true);
+    // 3 instances added (warm 1 → serving 4) from the scale-up's start to the return to warm.
+    let basis = rep["drill"]["cost_basis"].as_str().unwrap();
+    assert!(basis.starts_with("gpu-usw2: 3 added × "), "{basis}");
+    assert!(basis.ends_with(" at $1.01/h"), "{basis}");
+    let cost = rep["drill"]["cost_usd"].as_f64().unwrap();
+    let scaled = rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "scale_asgs")
+        .collect::<Vec<_>>();
+    let at =
+        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let ran = (at(&scaled.last().unwrap()["finished_at"]) - at(&scaled[0]["started_at"]))
+        .num_microseconds()
+        .unwrap() as f64
+        / 3_600_000_000.0;
+    assert!(
+        (cost - 3.0 * 1.006 * ran).abs() < 1e-9,
+        "{cost} for {ran} h: {basis}"
+    );
     // Provenance an auditor reproduces: the digests are what `sha256sum` prints for the files.
     for (what, path) in [
         ("config", h.config.clone()),

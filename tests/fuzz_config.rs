@@ -229,6 +229,7 @@ fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal:
         failover_steps: vec![],
         flip_unverified: false,
         origin: None,
+        prices: vec![],
         attempts: vec![],
         retry_at: None,
     }

@@ -120,6 +120,16 @@ pub async fn create_run(
         failover_steps,
         flip_unverified: false,
         origin: Some(origin(&trigger_for_origin, account(ctx).await)),
+        // A drill's cost: the prices the last readiness evaluation read (no AWS call here).
+        prices: if kind.is_drill() {
+            crate::readiness::last(&ctx.store)
+                .await
+                .and_then(|e| e.cost)
+                .map(|c| c.groups)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        },
         attempts: vec![],
         retry_at: None,
     };

@@ -99,6 +99,9 @@ pub struct SetState {
     #[serde(default)]
     pub last_verified_at: Option<DateTime<Utc>>,
     pub last_rpo: Option<Rpo>,
+    /// Bytes the last complete sync copied across regions (the cost estimate's transfer).
+    #[serde(default)]
+    pub last_copied_bytes: Option<u64>,
 }
 
 pub fn state_key(set: &str) -> String {
@@ -261,6 +264,9 @@ impl Engine {
                     }
                     if o.rpo.is_some() {
                         st.last_rpo = o.rpo.clone();
+                    }
+                    if o.incomplete.is_none() {
+                        st.last_copied_bytes = Some(o.plan.bytes);
                     }
                 }
                 Err(e) => {

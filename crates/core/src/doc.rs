@@ -441,6 +441,45 @@ impl<'d, 's> Section<'d, 's> {
         Some(out)
     }
 
+    /// A table of free-form names to non-negative numbers (`prices = { "p5.48xlarge" = 55.04 }`).
+    pub fn number_map(&mut self, key: &str) -> Option<Vec<(String, At<f64>)>> {
+        let path = self.key_path(key);
+        let v = self.raw(key)?;
+        let DeValue::Table(t) = v.get_ref() else {
+            self.mistyped(key, v, "a table of numbers");
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut bad = false;
+        for (k, item) in t.iter() {
+            let item_path = format!("{path}.{}", k.get_ref());
+            let text = match item.get_ref() {
+                DeValue::Float(f) => Some(f.as_str()),
+                DeValue::Integer(i) => Some(i.as_str()),
+                _ => None,
+            };
+            match text.and_then(|t| t.replace('_', "").parse::<f64>().ok()) {
+                Some(value) if value >= 0.0 && value.is_finite() => out.push((
+                    k.get_ref().to_string(),
+                    At {
+                        value,
+                        offset: item.span().start,
+                    },
+                )),
+                _ => {
+                    bad = true;
+                    let msg = format!(
+                        "expected a number of 0 or more, found {}",
+                        type_name(item.get_ref())
+                    );
+                    self.diags
+                        .error(self.src, item.span().start, &item_path, msg);
+                }
+            }
+        }
+        (!bad).then_some(out)
+    }
+
     /// A table of free-form names to tables (`[probes.artifact_version] prompts = { ... }`):
     /// calls `f` with each name and its table.
     pub fn table_map<T>(

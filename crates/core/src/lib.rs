@@ -18,6 +18,7 @@
 pub mod capacity;
 pub mod check;
 pub mod config;
+pub mod cost;
 pub mod detector;
 pub mod diag;
 pub mod digest;

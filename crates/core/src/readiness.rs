@@ -81,6 +81,9 @@ pub struct Evaluation {
     /// The config it was made against (a reload makes it stale).
     pub config_digest: String,
     pub findings: Vec<Finding>,
+    /// What the standby costs, priced from the instance types this evaluation read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::StandbyCost>,
 }
 
 impl Evaluation {
@@ -585,6 +588,7 @@ pub fn evaluate(cfg: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Evaluation
         at: now,
         config_digest: cfg.digest.clone(),
         findings: f,
+        cost: None,
     }
 }
 

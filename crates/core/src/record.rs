@@ -127,6 +127,10 @@ pub struct RunRecord {
     /// `None` in journals from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The standby groups' hourly prices when the run started (from the last readiness
+    /// evaluation: no AWS call on a run's path), for a drill's cost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<crate::cost::GroupPrice>,
     /// Each failed attempt of a failover: retried at the failed step, or the last one.
     #[serde(default)]
     pub attempts: Vec<FailedAttempt>,

@@ -261,6 +261,14 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         }
         None => Some(crate::lease::Rules::default()),
     };
+    let cost = match root.table("cost", false) {
+        Some(mut s) => {
+            let out = super::cost::cost(&mut s);
+            s.finish();
+            out
+        }
+        None => Some(crate::cost::Rules::default()),
+    };
     let readiness = match root.table("readiness", false) {
         Some(mut s) => {
             let out = super::readiness::readiness(&mut s);
@@ -307,7 +315,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
     );
     let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
-    let (state, lease, readiness) = (state?, lease?, readiness?);
+    let (state, lease, readiness, cost) = (state?, lease?, readiness?, cost?);
     let config = Config {
         path: src.path.clone(),
         digest: crate::digest::sha256(src.text.as_bytes()),
@@ -328,6 +336,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         state,
         lease,
         readiness,
+        cost,
     };
     cross_checks(&config, src, health_offset, diags);
     Some(config)
@@ -1124,6 +1133,41 @@ mod tests {
         assert_eq!(cfg.lease, crate::lease::Rules::default());
         let file = from_text(Path::new("/etc/standby/standby.toml"), MINIMAL).unwrap();
         assert_eq!(file.state, StateStore::File);
+    }
+
+    #[test]
+    fn readiness_and_cost_errors_come_all_at_once_with_their_keys() {
+        let text = format!(
+            "{MINIMAL}[readiness]\nevery = \"10s\"\npreflight = \"maybe\"\n[cost]\nprices = {{ \"p5.48xlarge\" = \"cheap\", \"g5.xlarge\" = 1.006 }}\nstorage_gb_month = -1\n"
+        );
+        let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "readiness.every",
+            "readiness.preflight",
+            "cost.prices.p5.48xlarge",
+            "cost.storage_gb_month",
+        ] {
+            assert!(d.contains(key), "{key} missing from:\n{d}");
+        }
+        let text = format!(
+            "{MINIMAL}[readiness]\nevery = \"10s\"\n[cost]\nprices = {{ \"p5e.48xlarge\" = 60 }}\n"
+        );
+        let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(d.contains("readiness.every: at least 1m"), "{d}");
+        let text = format!(
+            "{MINIMAL}[readiness]\nevery = \"15m\"\ndrill_max_age = \"14d\"\npreflight = \"require\"\n[cost]\nprices = {{ \"p5e.48xlarge\" = 60 }}\n"
+        );
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), &text).unwrap();
+        assert_eq!(cfg.readiness.every, Duration::from_secs(900));
+        assert!(cfg.readiness.require);
+        assert_eq!(
+            cfg.cost.hourly("p5e.48xlarge"),
+            Some((60.0, "[cost] prices"))
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod control;
+pub mod cost;
 pub mod dns;
 pub mod probes;
 pub mod readiness;
@@ -79,6 +80,7 @@ pub struct Config {
     pub state: StateStore,
     pub lease: crate::lease::Rules,
     pub readiness: crate::readiness::Rules,
+    pub cost: crate::cost::Rules,
 }
 
 /// `[state]`: where the machine state, run journals, manifests and sync state live.

@@ -255,6 +255,14 @@ fn drill(o: &mut String, r: &Report) {
     }
     let _ = writeln!(
         o,
+        "<tr><th>cost</th><td>{} ({})</td></tr>",
+        esc(&d
+            .cost_usd
+            .map_or("unknown".to_string(), crate::cost::dollars)),
+        esc(&d.cost_basis)
+    );
+    let _ = writeln!(
+        o,
         "<tr><th>aborted</th><td>{}</td></tr>",
         if d.aborted { "yes" } else { "no" }
     );

@@ -108,6 +108,13 @@ pub fn render(r: &Report) -> String {
                 opt(d.failback_ms)
             );
         }
+        let _ = writeln!(
+            o,
+            "| cost | {} ({}) |",
+            d.cost_usd
+                .map_or("unknown".to_string(), crate::cost::dollars),
+            d.cost_basis
+        );
         let _ = writeln!(o, "| aborted | {} |", if d.aborted { "yes" } else { "no" });
         let _ = writeln!(
             o,

@@ -174,6 +174,10 @@ pub struct DrillSection {
     /// The standby's capacity was put back to warm (standby drill) or traffic returned to the
     /// primary (full drill).
     pub restored: bool,
+    /// What the drill cost in USD: the instances it added × how long they ran, at the prices
+    /// of the last readiness evaluation; `None` when unknown (see `cost_basis`).
+    pub cost_usd: Option<f64>,
+    pub cost_basis: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -602,6 +606,68 @@ fn would_be(run: &RunRecord, steps: &[StepSection]) -> Vec<Component> {
     out
 }
 
+/// What a drill cost: each group it scaled up × the instances it added × the time from that
+/// scale-up's start to the end of the last step that changed capacity (the return to warm),
+/// or to the run's end when it never returned.
+fn drill_cost(run: &RunRecord, steps: &[StepSection]) -> (Option<f64>, String) {
+    if run.prices.is_empty() {
+        return (
+            None,
+            "unknown: no readiness evaluation had priced the standby's groups when the drill started".into(),
+        );
+    }
+    let mut added: Vec<(String, u32, Option<f64>, std::time::Duration)> = Vec::new();
+    let scaled: Vec<(&crate::plan::PlannedStep, &StepSection)> = run
+        .plan
+        .steps
+        .iter()
+        .zip(steps)
+        .filter(|(p, _)| matches!(p.changes, crate::plan::Changes::Asgs { .. }))
+        .collect();
+    let end = scaled
+        .iter()
+        .filter_map(|(_, s)| s.finished_at)
+        .max()
+        .or(run.finished_at);
+    for (p, s) in &scaled {
+        let crate::plan::Changes::Asgs { groups } = &p.changes else {
+            continue;
+        };
+        let (Some(start), Some(end)) = (s.started_at, end) else {
+            continue;
+        };
+        for g in groups.iter().filter(|g| g.scales_up()) {
+            let before = g.from.map_or(0, |f| f.desired);
+            let price = run.prices.iter().find(|x| x.group == g.name);
+            added.push((
+                g.name.clone(),
+                g.desired.saturating_sub(before),
+                price.and_then(|x| x.hourly),
+                between(start, end),
+            ));
+        }
+    }
+    if added.is_empty() {
+        return (Some(0.0), "no instances were added".into());
+    }
+    let total: Option<f64> = added
+        .iter()
+        .map(|(_, n, price, ran)| crate::cost::drill(&[(String::new(), *n, *price)], *ran))
+        .sum();
+    let parts: Vec<String> = added
+        .iter()
+        .map(|(g, n, price, ran)| match price {
+            Some(p) => format!(
+                "{g}: {n} added × {} at {}/h",
+                human(*ran),
+                crate::cost::dollars(*p)
+            ),
+            None => format!("{g}: {n} added × {}, no price", human(*ran)),
+        })
+        .collect();
+    (total, parts.join("; "))
+}
+
 fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection> {
     if !run.kind.is_drill() {
         return None;
@@ -615,6 +681,7 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
     let scale_ms = first("scale_asgs").and_then(step_ms);
     let warmup_ms = warmup(run, phase);
     let aborted = run.status == RunStatus::Failed;
+    let (cost_usd, cost_basis) = drill_cost(run, steps);
     match run.kind {
         RunbookKind::DrillStandby => {
             let would_be = would_be(run, steps);
@@ -647,6 +714,8 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
                 estimates_dominate: estimated * 2 > high,
                 failback_ms: None,
                 restored,
+                cost_usd,
+                cost_basis,
             })
         }
         _ => {
@@ -673,6 +742,8 @@ fn drill_section(run: &RunRecord, steps: &[StepSection]) -> Option<DrillSection>
                 restored: failback
                     .iter()
                     .any(|s| s.action == "flip_dns" && s.status == StepStatus::Succeeded),
+                cost_usd,
+                cost_basis,
             })
         }
     }
@@ -1049,6 +1120,7 @@ mod tests {
             failover_steps: vec![],
             flip_unverified: false,
             origin: None,
+            prices: vec![],
             attempts: vec![],
             retry_at: None,
         }
