@@ -39,6 +39,7 @@ pub mod ops;
 pub mod prober;
 pub mod readiness;
 pub mod reports;
+pub mod reservations;
 pub mod resolve;
 pub mod runner;
 pub mod sdnotify;

@@ -45,7 +45,7 @@ pub async fn evaluate(ctx: &Ctx) -> Evaluation {
                 &world,
                 readiness.as_ref(),
             );
-            let reservations = Box::pin(crate::executor::steps::preflight::reservation_checks(
+            let reservations = Box::pin(crate::reservations::checks(
                 ctx,
                 &plan,
                 RunbookKind::Failover,

@@ -43,34 +43,18 @@ pub const HOURS_PER_MONTH: f64 = 730.0;
 
 const GB: f64 = 1_000_000_000.0;
 
-/// `[cost]`: prices that replace or extend the shipped ones.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Rules {
-    /// Instance type → USD per hour.
-    pub prices: BTreeMap<String, f64>,
-    pub storage_gb_month: Option<f64>,
-    pub transfer_gb: Option<f64>,
-}
+pub use crate::config::cost::Rules;
 
-impl Rules {
-    /// The hourly price of `instance_type` and where it comes from.
-    pub fn hourly(&self, instance_type: &str) -> Option<(f64, &'static str)> {
-        if let Some(p) = self.prices.get(instance_type) {
-            return Some((*p, "[cost] prices"));
-        }
-        ON_DEMAND
-            .iter()
-            .find(|(t, _)| *t == instance_type)
-            .map(|(_, p)| (*p, PRICES_AS_OF))
+/// The hourly price of `instance_type` and where it comes from: `[cost] prices`, else the
+/// shipped list.
+pub fn hourly(rules: &Rules, instance_type: &str) -> Option<(f64, &'static str)> {
+    if let Some(p) = rules.prices.get(instance_type) {
+        return Some((*p, "[cost] prices"));
     }
-
-    fn storage(&self) -> f64 {
-        self.storage_gb_month.unwrap_or(S3_STANDARD_GB_MONTH)
-    }
-
-    fn transfer(&self) -> f64 {
-        self.transfer_gb.unwrap_or(INTER_REGION_GB)
-    }
+    ON_DEMAND
+        .iter()
+        .find(|(t, _)| *t == instance_type)
+        .map(|(_, p)| (*p, PRICES_AS_OF))
 }
 
 /// One standby group's price.
@@ -133,7 +117,7 @@ pub fn standby(
                 match group_types.get(&(Side::Standby, g.name.clone())) {
                     Some(Ok(types)) if !types.is_empty() => {
                         let priced: Vec<(&String, Option<(f64, &str)>)> =
-                            types.iter().map(|t| (t, rules.hourly(t))).collect();
+                            types.iter().map(|t| (t, hourly(rules, t))).collect();
                         if let Some((t, _)) = priced.iter().find(|(_, p)| p.is_none()) {
                             (
                                 Some(t.to_string()),
@@ -188,7 +172,7 @@ pub fn standby(
                 .map(|s| s.stored.unwrap_or(0) as f64)
                 .sum::<f64>()
                 / GB
-                * rules.storage(),
+                * rules.storage_gb_month.unwrap_or(S3_STANDARD_GB_MONTH),
         )
     } else {
         for s in sets.iter().filter(|s| s.stored.is_none()) {
@@ -214,7 +198,7 @@ pub fn standby(
                     s.last_copied.unwrap_or(0) as f64 / GB * per_month
                 })
                 .sum::<f64>()
-                * rules.transfer(),
+                * rules.transfer_gb.unwrap_or(INTER_REGION_GB),
         )
     } else {
         for s in sets

@@ -287,35 +287,7 @@ pub struct Inputs {
     pub iam: Read<Vec<(String, bool)>>,
 }
 
-/// `[readiness]`: how often, and how old a drill may be.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rules {
-    /// How often `standby serve` evaluates (and after every config reload).
-    pub every: Duration,
-    /// The last successful drill must be younger than this.
-    pub drill_max_age: Duration,
-    /// `true`: a failover's preflight fails while the last evaluation has errors;
-    /// `false`: they are warnings in the preflight.
-    pub require: bool,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            every: Duration::from_secs(30 * 60),
-            drill_max_age: Duration::from_secs(8 * 24 * 3600),
-            require: false,
-        }
-    }
-}
-
-impl Rules {
-    /// How old an evaluation a failover's preflight reuses: two periods (one late evaluation
-    /// is not a stale one).
-    pub fn fresh_for(&self) -> Duration {
-        self.every * 2
-    }
-}
+pub use crate::config::readiness::Rules;
 
 /// The evaluation of `inputs` against `cfg` at `now`.
 pub fn evaluate(cfg: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Evaluation {

@@ -5,7 +5,7 @@
 mod flip;
 mod freeze_rpo;
 mod hook;
-pub mod preflight;
+mod preflight;
 mod scale;
 mod smoke;
 mod sync;

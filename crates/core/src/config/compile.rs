@@ -267,7 +267,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
             s.finish();
             out
         }
-        None => Some(crate::cost::Rules::default()),
+        None => Some(super::cost::Rules::default()),
     };
     let readiness = match root.table("readiness", false) {
         Some(mut s) => {
@@ -275,7 +275,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
             s.finish();
             out
         }
-        None => Some(crate::readiness::Rules::default()),
+        None => Some(super::readiness::Rules::default()),
     };
     // The shared state may live in an artifact bucket (the standby's is in the right region and
     // already versioned and encrypted), but never under a synced prefix: a mirrored deletion
@@ -1165,7 +1165,7 @@ mod tests {
         assert_eq!(cfg.readiness.every, Duration::from_secs(900));
         assert!(cfg.readiness.require);
         assert_eq!(
-            cfg.cost.hourly("p5e.48xlarge"),
+            crate::cost::hourly(&cfg.cost, "p5e.48xlarge"),
             Some((60.0, "[cost] prices"))
         );
     }

@@ -1,8 +1,20 @@
 //! `[cost]`: prices that replace or extend the shipped on-demand list prices
-//! ([`crate::cost::ON_DEMAND`]): a region's own price, a discount, a Savings Plan rate.
+//! (`crate::cost::ON_DEMAND`): a region's own price, a discount, a Savings Plan rate.
 
-use crate::cost::Rules;
+use std::collections::BTreeMap;
+
 use crate::doc::Section;
+
+/// `[cost]`: prices that replace or extend the shipped ones (`crate::cost::hourly`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rules {
+    /// Instance type → USD per hour.
+    pub prices: BTreeMap<String, f64>,
+    /// USD per GB-month of the standby's artifact copies (default: S3 Standard).
+    pub storage_gb_month: Option<f64>,
+    /// USD per GB copied between the regions (default: between US regions).
+    pub transfer_gb: Option<f64>,
+}
 
 pub fn cost(s: &mut Section<'_, '_>) -> Option<Rules> {
     let prices = s.number_map("prices");

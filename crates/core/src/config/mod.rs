@@ -79,8 +79,8 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     pub state: StateStore,
     pub lease: crate::lease::Rules,
-    pub readiness: crate::readiness::Rules,
-    pub cost: crate::cost::Rules,
+    pub readiness: readiness::Rules,
+    pub cost: cost::Rules,
 }
 
 /// `[state]`: where the machine state, run journals, manifests and sync state live.
