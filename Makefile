@@ -74,7 +74,10 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # Every target but the benchmark (which seeds 100,000 objects): `make bench` runs that.
+# The examples are also built as programs (not only as test harnesses): tests/cli.rs runs
+# `make demo` on the demo the harness built.
 test: venv venv-tf lint
+	cargo build --workspace --features standby/failpoints --examples
 	cargo test --workspace --features standby/failpoints --lib --bins --tests --examples
 
 # Times standby's artifact sync against rclone and the AWS CLI on one moto server; writes

@@ -174,7 +174,7 @@ fn make_demo_runs_without_root_or_checkers() {
     let demo_bin = standby_bin.parent().unwrap().join("examples/demo");
     assert!(
         demo_bin.exists(),
-        "{} is built by `cargo test --examples` (make test)",
+        "{} is built by `make test` (cargo build --workspace --features standby/failpoints --examples)",
         demo_bin.display()
     );
     let tool = |t: &str| {
