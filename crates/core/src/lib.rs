@@ -33,6 +33,7 @@ pub mod machine;
 pub mod operations;
 pub mod outcome;
 pub mod plan;
+pub mod prewarm;
 pub mod readiness;
 pub mod record;
 pub mod rederive;

@@ -19,6 +19,7 @@ use standby_core::config::{Health, Mode};
 use standby_core::detector::{Detector, Health as H};
 use standby_core::machine::{Action, Event, Policy, Serving, State, Trigger, decide};
 use standby_core::outcome::{OutcomeClass, ProbeResult};
+use standby_core::prewarm::{Budget, Decision, Rules as PrewarmRules, Watch};
 use standby_core::runbook::RunbookKind;
 
 /// splitmix64: small, fast and good enough to draw loss and phases.
@@ -133,6 +134,9 @@ pub struct EpisodeResult {
     pub failovers: u32,
     /// Down verdicts during this (not sick) episode that came after a recovery.
     pub relapses: u32,
+    /// Sick and detected while the standby was pre-warmed: seconds from the pre-warm's
+    /// scale-up to the down verdict.
+    pub prewarm_lead: Option<f64>,
 }
 
 /// What one trace produced.
@@ -159,6 +163,13 @@ pub struct Tally {
     /// Verdict changes, and changes that went out as notifications.
     pub changes: u64,
     pub notified: u64,
+    /// Pre-warms started ([`standby_core::prewarm`]), and those no down verdict followed
+    /// before they ended (money spent on a primary that stayed up), with their warm seconds.
+    pub prewarms: u32,
+    pub false_prewarms: u32,
+    pub false_prewarm_secs: f64,
+    /// Pre-warms by their signal: failure rate, 429s, latency.
+    pub prewarm_by: [u32; 3],
 }
 
 impl std::ops::AddAssign for Tally {
@@ -169,6 +180,12 @@ impl std::ops::AddAssign for Tally {
         self.relapses += o.relapses;
         self.changes += o.changes;
         self.notified += o.notified;
+        self.prewarms += o.prewarms;
+        self.false_prewarms += o.false_prewarms;
+        self.false_prewarm_secs += o.false_prewarm_secs;
+        for (a, b) in self.prewarm_by.iter_mut().zip(o.prewarm_by) {
+            *a += b;
+        }
     }
 }
 
@@ -196,12 +213,16 @@ fn round(
     let deadline = t + timeout;
     let (mut class, mut end) = attempt(trace, seg, t, deadline, slow, rng);
     let mut r = ProbeResult::bare(at(base, t), class);
+    let mut sent = t;
     while policy.retries(class) && r.attempts < policy.attempts && end < deadline {
         r.retried.push(class);
+        sent = end;
         (class, end) = attempt(trace, seg, end, deadline, slow, rng);
         r.attempts += 1;
     }
     r.outcome = class;
+    // The deciding attempt's latency (the pre-warm watch reads it; the detector reads classes).
+    r.latency = Duration::from_secs_f64((end - sent).max(0.0));
     (r, end)
 }
 
@@ -289,6 +310,9 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
         ..TraceResult::default()
     };
     let mut detector = Detector::new(policy.clone());
+    let mut prewarm = Watch::new(PrewarmRules::for_policy(policy), policy.clone());
+    // A pre-warm under way: since when, and whether a down verdict came during it.
+    let mut warm: Option<(f64, bool)> = None;
     let mut state = State::default();
     // (run, kind, ends at)
     let mut running: Option<(String, RunbookKind, f64)> = None;
@@ -352,6 +376,29 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
             }
         }
         let v = detector.observe(&r);
+        // The pre-warm watch sees the same rounds (no cost ceiling: the sim counts them all).
+        match prewarm.observe(&r, Budget::default()) {
+            Decision::ScaleUp { reason } => {
+                out.tally.prewarms += 1;
+                let by = if reason.contains("answered 429") {
+                    1
+                } else if reason.starts_with("median latency") {
+                    2
+                } else {
+                    0
+                };
+                out.tally.prewarm_by[by] += 1;
+                warm = Some((done, false));
+            }
+            Decision::ScaleDown { .. } => {
+                if let Some((since, false)) = warm {
+                    out.tally.false_prewarms += 1;
+                    out.tally.false_prewarm_secs += done - since;
+                }
+                warm = None;
+            }
+            Decision::Nothing | Decision::Suppressed { .. } => {}
+        }
         let episode = episode_at(trace, done, policy);
         let sick = episode.is_some_and(|i| trace.episodes[i].sick);
         if sick {
@@ -398,6 +445,9 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                         res.relapses += u32::from(recovered && !e.sick);
                         if e.sick && res.detected_after.is_none() {
                             res.detected_after = Some((done - e.detectable_from).max(0.0));
+                            if let Some((since, _)) = warm {
+                                res.prewarm_lead = Some(done - since);
+                            }
                         }
                     }
                     None => {
@@ -414,6 +464,11 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
                         out.tally.relapses += u32::from(recovered);
                     }
                 }
+            }
+            if v.health == H::Down
+                && let Some((_, downed)) = warm.as_mut()
+            {
+                *downed = true;
             }
             if v.health == H::Up && health == H::Down {
                 recovered = true;
@@ -476,6 +531,10 @@ pub fn run_trace(trace: &Trace, policy: &Health, machine: &Policy, seed: u64) ->
             }
         }
         t += interval;
+    }
+    if let Some((since, false)) = warm {
+        out.tally.false_prewarms += 1;
+        out.tally.false_prewarm_secs += trace.length - since;
     }
     out
 }
@@ -615,6 +674,11 @@ pub struct Figures {
     pub healthy_rounds: u64,
     pub healthy_requests: u64,
     pub tally: Tally,
+    /// Pre-warms on healthy days with noise (every one is money spent for nothing), and their
+    /// warm seconds.
+    pub healthy_prewarms: u32,
+    pub healthy_prewarm_secs: f64,
+    pub healthy_prewarm_by: [u32; 3],
 }
 
 impl Figures {
@@ -654,6 +718,8 @@ pub struct Row {
     pub bound: f64,
     pub failovers: u32,
     pub max_failovers: u32,
+    /// Detections that found the standby pre-warmed: seconds from the scale-up to the verdict.
+    pub prewarm_leads: Vec<f64>,
 }
 
 impl Row {
@@ -959,6 +1025,11 @@ pub fn run(policy: &Health, scale: Scale, workers: usize) -> Figures {
                         fig.healthy_days += trace.length / 86_400.0;
                         fig.healthy_rounds += r.rounds;
                         fig.healthy_requests += r.requests;
+                        fig.healthy_prewarms += r.tally.prewarms;
+                        for (a, b) in fig.healthy_prewarm_by.iter_mut().zip(r.tally.prewarm_by) {
+                            *a += b;
+                        }
+                        fig.healthy_prewarm_secs += r.tally.false_prewarm_secs;
                         fig.add_wrong(&r, &trace);
                     }
                     let mut row = w;
@@ -997,6 +1068,7 @@ pub fn run(policy: &Health, scale: Scale, workers: usize) -> Figures {
                                 } else if let Some(d) = res.detected_after {
                                     out.detected += 1;
                                     out.latencies.push(d);
+                                    out.prewarm_leads.extend(res.prewarm_lead);
                                     if d <= e.bound + 1e-6 {
                                         out.within_bound += 1;
                                     }
@@ -1020,6 +1092,11 @@ pub fn run(policy: &Health, scale: Scale, workers: usize) -> Figures {
         fig.healthy_days += f.healthy_days;
         fig.healthy_rounds += f.healthy_rounds;
         fig.healthy_requests += f.healthy_requests;
+        fig.healthy_prewarms += f.healthy_prewarms;
+        for (a, b) in fig.healthy_prewarm_by.iter_mut().zip(f.healthy_prewarm_by) {
+            *a += b;
+        }
+        fig.healthy_prewarm_secs += f.healthy_prewarm_secs;
         fig.tally += f.tally;
         rows.extend(r);
     }
@@ -1154,5 +1231,66 @@ pub fn markdown(fig: &Figures, policy: &Health, scale: Scale, took: Duration) ->
         o,
         "\nThe gray zone: a blip longer than (failure_threshold − 1) × interval can hold `failure_threshold` round starts, and then it looks exactly like the first seconds of a real outage; no rule that detects a hard outage within failure_threshold × interval + timeout can tell them apart. The fraction that goes down is (length − (threshold − 1) × interval) / interval, as the row shows. The healthy family's blips stay below that length."
     );
+    prewarm_section(&mut o, fig, policy);
     o
+}
+
+/// The scale-up and warm-up a pre-warm saves, at most: a GPU instance's boot, weights into GPU
+/// memory and first request (minutes on p4d/p5; vLLM issues report 1–17 min). The saving is the
+/// smaller of this and the lead the pre-warm had before the verdict.
+pub const GPU_SCALE_AND_WARMUP_SECS: f64 = 600.0;
+
+/// SIM.md's pre-warm section: false pre-warms on healthy traffic, and how far ahead of the
+/// verdict each failure family found the standby pre-warmed.
+fn prewarm_section(o: &mut String, fig: &Figures, policy: &Health) {
+    use std::fmt::Write;
+    let rules = PrewarmRules::for_policy(policy);
+    let months = fig.healthy_days / 30.0;
+    let _ = writeln!(o, "\n## Predictive pre-warm\n");
+    let _ = writeln!(
+        o,
+        "The pre-warm watch (`standby_core::prewarm`, defaults for this policy: failure rate above {:.1}% at 95% confidence, 429s above {:.0}%, median latency above {}; held {}; back to warm after {} well) on the same rounds.\n",
+        rules.error_rate * 100.0,
+        rules.throttled_rate * 100.0,
+        standby_core::duration::human(rules.latency),
+        standby_core::duration::human(rules.sustain),
+        standby_core::duration::human(rules.hold)
+    );
+    let _ = writeln!(o, "| figure | value |\n|---|---|");
+    let _ = writeln!(
+        o,
+        "| pre-warms on healthy traffic with noise | {} in {:.0} days (failure rate {}, 429s {}, latency {}): {:.2} per 30 days, {:.1} warm hours per 30 days |",
+        fig.healthy_prewarms,
+        fig.healthy_days,
+        fig.healthy_prewarm_by[0],
+        fig.healthy_prewarm_by[1],
+        fig.healthy_prewarm_by[2],
+        f64::from(fig.healthy_prewarms) / months.max(1e-9),
+        fig.healthy_prewarm_secs / 3600.0 / months.max(1e-9)
+    );
+    let _ = writeln!(
+        o,
+        "| pre-warms in all traces / ended with no down verdict | {} / {} |\n",
+        fig.tally.prewarms, fig.tally.false_prewarms
+    );
+    let _ = writeln!(
+        o,
+        "| family | trace | detected | pre-warmed before the verdict | median lead | RTO saved (median, {:.0} s scale + warm-up) |\n|---|---|---|---|---|---|",
+        GPU_SCALE_AND_WARMUP_SECS
+    );
+    for r in fig.rows.iter().filter(|r| r.sick) {
+        let mut leads = r.prewarm_leads.clone();
+        leads.sort_by(f64::total_cmp);
+        let median = leads.get(leads.len() / 2).copied();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.family,
+            r.label,
+            r.detected,
+            leads.len(),
+            secs(median),
+            secs(median.map(|m| m.min(GPU_SCALE_AND_WARMUP_SECS)))
+        );
+    }
 }

@@ -1,0 +1,513 @@
+//! Predictive pre-warm: between "the primary is degrading" and "the primary is down" there are
+//! often minutes, and GPU warm-up (boot, weights into GPU memory, compile, first request) is the
+//! largest part of a failover. This module watches the same probe rounds as the detector and
+//! says when to bring the standby to serving capacity *before* a verdict (DNS untouched), and
+//! when to put it back to warm after the primary has been well for a while.
+//!
+//! Guarantees: a pre-warm starts only after a degradation signal held for `sustain` (a single
+//! bad round never starts one), never while the month's pre-warm spend plus one `hold` of the
+//! added capacity would pass `max_monthly_usd`, and it ends `hold` after the last degraded round
+//! (or at once when the ceiling is reached). It never decides a failover: the detector does.
+//!
+//! Caveats: the signals are statistical. A 429 storm or a slow stretch that never becomes an
+//! outage costs a pre-warm; the simulation (`make sim`) measures how often on healthy traffic.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::detector::{Policy, wilson_lower};
+use crate::duration::human;
+use crate::outcome::{OutcomeClass, ProbeResult};
+
+/// `[prewarm]`: when the primary counts as degrading, how long to hold, what it may cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// A request failure rate (the detector's failure classes, at 95% confidence) above this is
+    /// a degradation. Default: half the detector's `error_rate`.
+    pub error_rate: f64,
+    /// A share of 429 answers above this is a degradation (sustained shedding).
+    pub throttled_rate: f64,
+    /// A median latency of good rounds above this is a degradation. Default: half of `slow`.
+    pub latency: Duration,
+    /// How long a signal must hold before the standby is scaled up.
+    pub sustain: Duration,
+    /// How long the primary must look well before the standby goes back to warm.
+    pub hold: Duration,
+    /// The most pre-warms may cost in a calendar month (USD); `None`: no ceiling.
+    pub max_monthly_usd: Option<f64>,
+}
+
+impl Rules {
+    /// Defaults derived from the detector's policy.
+    pub fn for_policy(p: &Policy) -> Rules {
+        Rules {
+            error_rate: p.error_rate / 2.0,
+            throttled_rate: 0.5,
+            latency: p.slow / 2,
+            sustain: Duration::from_secs(30),
+            hold: Duration::from_secs(15 * 60),
+            max_monthly_usd: None,
+        }
+    }
+}
+
+/// What the watch says after a round.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing to do.
+    Nothing,
+    /// Scale the standby to serving now (DNS untouched).
+    ScaleUp { reason: String },
+    /// Put the standby back to warm.
+    ScaleDown { reason: String },
+    /// A pre-warm was due but the cost ceiling forbids it (said once per degradation).
+    Suppressed { reason: String },
+}
+
+/// What this month's pre-warms have cost, and what the added capacity costs an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Budget {
+    pub spent_usd: f64,
+    /// `None`: unknown (no price): a ceiling then forbids pre-warms rather than guess.
+    pub hourly_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: DateTime<Utc>,
+    attempts: u32,
+    failures: u32,
+    throttled: u32,
+    /// Latency of a good round.
+    ok_latency: Option<Duration>,
+}
+
+/// Sums over a stretch of rounds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    attempts: u64,
+    failures: u64,
+    throttled: u64,
+    /// Good rounds, and those slower than the latency line.
+    ok: u64,
+    ok_slow: u64,
+}
+
+impl Totals {
+    fn add(&mut self, s: &Sample, line: Duration) {
+        self.attempts += u64::from(s.attempts);
+        self.failures += u64::from(s.failures);
+        self.throttled += u64::from(s.throttled);
+        if let Some(l) = s.ok_latency {
+            self.ok += 1;
+            self.ok_slow += u64::from(l > line);
+        }
+    }
+
+    fn remove(&mut self, s: &Sample, line: Duration) {
+        self.attempts -= u64::from(s.attempts);
+        self.failures -= u64::from(s.failures);
+        self.throttled -= u64::from(s.throttled);
+        if let Some(l) = s.ok_latency {
+            self.ok -= 1;
+            self.ok_slow -= u64::from(l > line);
+        }
+    }
+}
+
+/// The pre-warm watch: fed every probe round of the primary, in order.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    rules: Rules,
+    policy: Policy,
+    window: VecDeque<Sample>,
+    /// The window's totals, kept as rounds come and go.
+    totals: Totals,
+    degraded_since: Option<DateTime<Utc>>,
+    last_degraded: Option<DateTime<Utc>>,
+    /// The pre-warm under way: since when, and why.
+    warm: Option<(DateTime<Utc>, String)>,
+    suppressed: bool,
+}
+
+/// Confidence for the failure rate: lower than the detector's 99.9% (a false pre-warm costs
+/// money, not traffic).
+const Z_95: f64 = 1.645;
+
+impl Watch {
+    pub fn new(rules: Rules, policy: Policy) -> Watch {
+        Watch {
+            rules,
+            policy,
+            window: VecDeque::new(),
+            totals: Totals::default(),
+            degraded_since: None,
+            last_degraded: None,
+            warm: None,
+            suppressed: false,
+        }
+    }
+
+    /// The pre-warm under way, if any: since when and why.
+    pub fn warm(&self) -> Option<&(DateTime<Utc>, String)> {
+        self.warm.as_ref()
+    }
+
+    /// Resumes a pre-warm recorded before a restart.
+    pub fn resume(&mut self, since: DateTime<Utc>, reason: String) {
+        self.warm = Some((since, reason));
+        self.last_degraded.get_or_insert(since);
+    }
+
+    /// The degradation the window shows now, if any: confident over the whole window, and still
+    /// there over the last half of `sustain` (a burst the window remembers is not a degradation
+    /// once it has stopped, so a held signal means a degradation that went on). The window's
+    /// totals are kept as rounds come and go; the recent slice is read only when the window
+    /// already points at a degradation.
+    fn signal(&self, now: DateTime<Utc>) -> Option<String> {
+        let t = &self.totals;
+        if t.attempts < u64::from(self.policy.min_samples.max(1)) {
+            return None;
+        }
+        let low = wilson_lower(t.failures, t.attempts, Z_95);
+        let failing = low > self.rules.error_rate;
+        let shedding = t.throttled as f64 / t.attempts as f64 > self.rules.throttled_rate;
+        // The median of the good rounds' latencies is above the line when at least half of
+        // them (rounded up) are.
+        let slow = t.ok >= 3 && t.ok_slow >= t.ok - t.ok / 2;
+        if !(failing || shedding || slow) {
+            return None;
+        }
+        let recent = (self.rules.sustain / 2).max(self.policy.interval * 2);
+        let from = now - chrono::Duration::from_std(recent).unwrap_or(chrono::Duration::MAX);
+        let mut r = Totals::default();
+        for s in self.window.iter().rev().take_while(|s| s.at >= from) {
+            r.add(s, self.rules.latency);
+        }
+        let attempts = r.attempts.max(1) as f64;
+        if failing && r.failures as f64 / attempts > self.rules.error_rate {
+            return Some(format!(
+                "request failure rate {}/{} ({:.1}%, at least {:.1}% at 95% confidence) above {:.1}%",
+                t.failures,
+                t.attempts,
+                100.0 * t.failures as f64 / t.attempts as f64,
+                low * 100.0,
+                self.rules.error_rate * 100.0
+            ));
+        }
+        if shedding && r.throttled as f64 / attempts > self.rules.throttled_rate {
+            return Some(format!(
+                "{}/{} requests answered 429 ({:.0}%, above {:.0}%): the primary sheds load",
+                t.throttled,
+                t.attempts,
+                100.0 * t.throttled as f64 / t.attempts as f64,
+                self.rules.throttled_rate * 100.0
+            ));
+        }
+        if slow && r.ok >= 3 && r.ok_slow >= r.ok - r.ok / 2 {
+            let mut all: Vec<Duration> = self.window.iter().filter_map(|s| s.ok_latency).collect();
+            all.sort();
+            return Some(format!(
+                "median latency {} of good rounds above {}",
+                human(all[all.len() / 2]),
+                human(self.rules.latency)
+            ));
+        }
+        None
+    }
+
+    /// Feeds one round; `budget` is this month's pre-warm spend and the added capacity's price.
+    pub fn observe(&mut self, r: &ProbeResult, budget: Budget) -> Decision {
+        let now = r.at;
+        if r.outcome != OutcomeClass::Local {
+            let classes: Vec<OutcomeClass> = r.attempt_classes().collect();
+            let sample = Sample {
+                at: now,
+                attempts: classes.len() as u32,
+                failures: classes
+                    .iter()
+                    .filter(|c| self.policy.fail_on.contains(c))
+                    .count() as u32,
+                throttled: classes
+                    .iter()
+                    .filter(|c| **c == OutcomeClass::RateLimited)
+                    .count() as u32,
+                ok_latency: (r.outcome == OutcomeClass::Ok).then_some(r.latency),
+            };
+            self.totals.add(&sample, self.rules.latency);
+            self.window.push_back(sample);
+        }
+        let horizon =
+            chrono::Duration::from_std(self.policy.window).unwrap_or(chrono::Duration::MAX);
+        while self
+            .window
+            .front()
+            .is_some_and(|s| now.signed_duration_since(s.at) > horizon)
+        {
+            if let Some(gone) = self.window.pop_front() {
+                self.totals.remove(&gone, self.rules.latency);
+            }
+        }
+        let signal = self.signal(now);
+        match &signal {
+            Some(_) => {
+                self.degraded_since.get_or_insert(now);
+                self.last_degraded = Some(now);
+            }
+            None => {
+                self.degraded_since = None;
+                self.suppressed = false;
+            }
+        }
+        let cost_of_hold = budget
+            .hourly_usd
+            .map(|h| h * self.rules.hold.as_secs_f64() / 3600.0);
+        if let Some((since, _)) = &self.warm {
+            // The ceiling ends a pre-warm too: what it ran so far is spent.
+            let running = budget
+                .hourly_usd
+                .map(|h| h * crate::duration::between(*since, now).as_secs_f64() / 3600.0);
+            if let (Some(max), Some(run)) = (self.rules.max_monthly_usd, running)
+                && budget.spent_usd + run >= max
+            {
+                self.warm = None;
+                return Decision::ScaleDown {
+                    reason: format!(
+                        "the month's pre-warm ceiling {} is reached ({} spent, this one {})",
+                        crate::cost::dollars(max),
+                        crate::cost::dollars(budget.spent_usd),
+                        crate::cost::dollars(run)
+                    ),
+                };
+            }
+            let calm = self
+                .last_degraded
+                .map_or(self.rules.hold, |l| crate::duration::between(l, now));
+            if signal.is_none() && calm >= self.rules.hold {
+                self.warm = None;
+                return Decision::ScaleDown {
+                    reason: format!(
+                        "the primary has looked well for {} (hold {})",
+                        human(calm),
+                        human(self.rules.hold)
+                    ),
+                };
+            }
+            return Decision::Nothing;
+        }
+        let (Some(why), Some(since)) = (signal, self.degraded_since) else {
+            return Decision::Nothing;
+        };
+        let held = crate::duration::between(since, now);
+        if held < self.rules.sustain {
+            return Decision::Nothing;
+        }
+        if let Some(max) = self.rules.max_monthly_usd {
+            let over = match cost_of_hold {
+                None => Some("the added capacity has no price, and a ceiling is set".to_string()),
+                Some(c) if budget.spent_usd + c > max => Some(format!(
+                    "{} spent this month + {} for one hold would pass the ceiling {}",
+                    crate::cost::dollars(budget.spent_usd),
+                    crate::cost::dollars(c),
+                    crate::cost::dollars(max)
+                )),
+                Some(_) => None,
+            };
+            if let Some(over) = over {
+                if self.suppressed {
+                    return Decision::Nothing;
+                }
+                self.suppressed = true;
+                return Decision::Suppressed {
+                    reason: format!("pre-warm not started ({why} for {}): {over}", human(held)),
+                };
+            }
+        }
+        let reason = format!("{why} for {}", human(held));
+        self.warm = Some((now, reason.clone()));
+        Decision::ScaleUp { reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+            failure_threshold: 3,
+            window: Duration::from_secs(60),
+            error_rate: 0.05,
+            min_samples: 20,
+            degraded_for: Duration::from_secs(120),
+            slow: Duration::from_secs(4),
+            recover_after: 3,
+            attempts: 1,
+            fail_on: OutcomeClass::DEFAULT_FAILURES.to_vec(),
+            flap_window: Duration::from_secs(600),
+            flap_changes: 4,
+            vantage: Default::default(),
+        }
+    }
+
+    fn round(t: i64, class: OutcomeClass, latency_ms: u64) -> ProbeResult {
+        let mut r = ProbeResult::bare(
+            DateTime::from_timestamp(1_800_000_000 + t, 0).unwrap(),
+            class,
+        );
+        r.latency = Duration::from_millis(latency_ms);
+        r
+    }
+
+    fn budget() -> Budget {
+        Budget {
+            spent_usd: 0.0,
+            hourly_usd: Some(165.12),
+        }
+    }
+
+    /// Rounds from `from` to `to` (seconds), each failing when `fail(t)`.
+    fn feed(
+        w: &mut Watch,
+        from: i64,
+        to: i64,
+        f: impl Fn(i64) -> (OutcomeClass, u64),
+    ) -> Vec<(i64, Decision)> {
+        (from..to)
+            .filter_map(|t| {
+                let (c, l) = f(t);
+                match w.observe(&round(t, c, l), budget()) {
+                    Decision::Nothing => None,
+                    d => Some((t, d)),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_brownout_pre_warms_after_sustain_and_releases_after_hold() {
+        let mut w = Watch::new(Rules::for_policy(&policy()), policy());
+        assert!(feed(&mut w, 0, 300, |_| (OutcomeClass::Ok, 30)).is_empty());
+        // One request in four fails from t=300.
+        let d = feed(&mut w, 300, 400, |t| {
+            if t % 4 == 0 {
+                (OutcomeClass::Unavailable, 5)
+            } else {
+                (OutcomeClass::Ok, 30)
+            }
+        });
+        assert_eq!(d.len(), 1, "{d:?}");
+        let (at, Decision::ScaleUp { reason }) = &d[0] else {
+            panic!("{d:?}")
+        };
+        // The rate is confident after ~20 samples; then 30 s of sustain.
+        assert!((330..=370).contains(at), "{at}");
+        assert!(reason.starts_with("request failure rate "), "{reason}");
+        assert!(
+            reason.ends_with("for 30.0s") || reason.contains(" for 3"),
+            "{reason}"
+        );
+        // Well again: back to warm once the window has cleared and `hold` has passed.
+        let d = feed(&mut w, 400, 2000, |_| (OutcomeClass::Ok, 30));
+        assert_eq!(d.len(), 1, "{d:?}");
+        let (at, Decision::ScaleDown { reason }) = &d[0] else {
+            panic!("{d:?}")
+        };
+        assert!((1300..=1400).contains(at), "{at}: {reason}");
+        assert!(reason.contains("(hold 15m)"), "{reason}");
+    }
+
+    #[test]
+    fn noise_a_blip_and_a_single_slow_round_never_pre_warm() {
+        let mut w = Watch::new(Rules::for_policy(&policy()), policy());
+        // 1% loss, a 5-round blip, one slow round.
+        let d = feed(&mut w, 0, 20_000, |t| {
+            if t % 100 == 7 || (5000..5005).contains(&t) {
+                (OutcomeClass::Unavailable, 5)
+            } else if t == 9000 {
+                (OutcomeClass::Ok, 3900)
+            } else {
+                (OutcomeClass::Ok, 30)
+            }
+        });
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn sustained_429s_and_rising_latency_pre_warm() {
+        let mut w = Watch::new(Rules::for_policy(&policy()), policy());
+        let d = feed(&mut w, 0, 200, |t| {
+            if t >= 100 && t % 3 != 0 {
+                (OutcomeClass::RateLimited, 3)
+            } else {
+                (OutcomeClass::Ok, 30)
+            }
+        });
+        let Some((_, Decision::ScaleUp { reason })) = d.first() else {
+            panic!("{d:?}")
+        };
+        assert!(reason.contains("answered 429"), "{reason}");
+        let mut w = Watch::new(Rules::for_policy(&policy()), policy());
+        let d = feed(&mut w, 0, 400, |t| (OutcomeClass::Ok, 30 + (t as u64) * 10));
+        let Some((at, Decision::ScaleUp { reason })) = d.first() else {
+            panic!("{d:?}")
+        };
+        // Median over the last minute passes 2 s at about t=230, then 30 s of sustain.
+        assert!((240..=290).contains(at), "{at}: {reason}");
+        assert!(reason.starts_with("median latency "), "{reason}");
+    }
+
+    #[test]
+    fn the_cost_ceiling_suppresses_once_and_ends_a_running_pre_warm() {
+        let mut rules = Rules::for_policy(&policy());
+        rules.max_monthly_usd = Some(100.0);
+        let mut w = Watch::new(rules.clone(), policy());
+        // One hold (15 min) of $165.12/h is $41.28: allowed from $0, refused from $60 spent.
+        let brown = |t: i64| {
+            if t % 4 == 0 {
+                (OutcomeClass::Unavailable, 5)
+            } else {
+                (OutcomeClass::Ok, 30)
+            }
+        };
+        let mut out = vec![];
+        for t in 0..200 {
+            let (c, l) = brown(t);
+            let d = w.observe(
+                &round(t, c, l),
+                Budget {
+                    spent_usd: 60.0,
+                    hourly_usd: Some(165.12),
+                },
+            );
+            if d != Decision::Nothing {
+                out.push(d);
+            }
+        }
+        assert_eq!(out.len(), 1, "said once: {out:?}");
+        let Decision::Suppressed { reason } = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert!(
+            reason.ends_with("$60 spent this month + $41 for one hold would pass the ceiling $100"),
+            "{reason}"
+        );
+        // From $0: it starts, and is ended when the running cost reaches the ceiling
+        // ($100 / $165.12 an hour = 36 min 20 s).
+        let mut w = Watch::new(rules, policy());
+        let d = feed(&mut w, 0, 4000, brown);
+        assert!(matches!(d[0].1, Decision::ScaleUp { .. }), "{d:?}");
+        let (at, Decision::ScaleDown { reason }) = &d[1] else {
+            panic!("{d:?}")
+        };
+        assert!((at - d[0].0 - 2180).abs() <= 2, "{at}: {reason}");
+        assert!(
+            reason.starts_with("the month's pre-warm ceiling $100 is reached"),
+            "{reason}"
+        );
+    }
+}
