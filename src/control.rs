@@ -424,14 +424,8 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
     s.readiness = crate::readiness::last(&ctx.store).await;
     for a in &ctx.cfg.artifacts {
         let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
-        // RPO now, without reading the buckets on a scrape: the last figure (taken after each
-        // sync published) carried forward as a true upper bound.
-        let bound = st
-            .last_rpo
-            .as_ref()
-            .and_then(|r| standby_core::sync::manifest::bound_since(r, now))
-            .and_then(|r| r.value);
-        s.rpo.insert(a.name.clone(), (bound, a.rpo));
+        // RPO now, without reading the buckets on a scrape.
+        s.rpo.insert(a.name.clone(), (st.rpo_bound(now), a.rpo));
         if let Some(at) = st.last_published_at {
             s.last_sync_ok.insert(a.name.clone(), at);
         }

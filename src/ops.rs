@@ -807,13 +807,7 @@ pub async fn check(args: &crate::cli::CheckArgs) -> Result<u8, OpsError> {
             standby_core::report::ts(e.at)
         );
         for f in &e.findings {
-            say!(
-                "  [{}] {} {}: {}",
-                f.severity.as_str(),
-                f.check,
-                f.subject,
-                f.reason
-            );
+            say!("  {}", f.line());
         }
         say!("{}", e.summary());
     }
@@ -1175,13 +1169,7 @@ pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
                 .iter()
                 .filter(|f| f.severity != standby_core::readiness::Severity::Ok)
             {
-                say!(
-                    "             [{}] {} {}: {}",
-                    f.severity.as_str(),
-                    f.check,
-                    f.subject,
-                    f.reason
-                );
+                say!("             {}", f.line());
             }
             if let Some(c) = &e.cost {
                 say!(

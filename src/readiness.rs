@@ -219,14 +219,9 @@ async fn artifacts(ctx: &Ctx) -> Vec<ArtifactView> {
     let mut out = Vec::new();
     for a in &ctx.cfg.artifacts {
         let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
-        let bound = st
-            .last_rpo
-            .as_ref()
-            .and_then(|r| standby_core::sync::manifest::bound_since(r, now))
-            .and_then(|r| r.value);
         out.push(ArtifactView {
             name: a.name.clone(),
-            rpo_bound: bound,
+            rpo_bound: st.rpo_bound(now),
             objective: a.rpo,
         });
     }

@@ -104,6 +104,17 @@ pub struct SetState {
     pub last_copied_bytes: Option<u64>,
 }
 
+impl SetState {
+    /// The set's RPO now, without reading the buckets: the last figure (taken after each sync
+    /// published) carried forward to `now` as a true upper bound; `None` when never measured.
+    pub fn rpo_bound(&self, now: DateTime<Utc>) -> Option<std::time::Duration> {
+        self.last_rpo
+            .as_ref()
+            .and_then(|r| standby_core::sync::manifest::bound_since(r, now))
+            .and_then(|r| r.value)
+    }
+}
+
 pub fn state_key(set: &str) -> String {
     format!("sync/{set}.json")
 }

@@ -75,6 +75,19 @@ pub struct Finding {
     pub reason: String,
 }
 
+impl Finding {
+    /// "[error] capacity gpu-usw2: the standby group … does not exist", for terminals.
+    pub fn line(&self) -> String {
+        format!(
+            "[{}] {} {}: {}",
+            self.severity.as_str(),
+            self.check,
+            self.subject,
+            self.reason
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     pub at: DateTime<Utc>,
