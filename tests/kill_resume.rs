@@ -63,7 +63,12 @@ async fn sigkill_at_every_step_boundary_resumes_and_completes() {
         );
 
         let mut first = spawn_serve(&config, Some(boundary));
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Automatic failover needs the primary seen healthy first (armed): wait for that rather
+        // than for a fixed half second, which a loaded machine's daemon start can outlast.
+        wait_for("armed", Duration::from_secs(60), || {
+            state_serving(&dir.0).contains("\"armed\": {")
+        })
+        .await;
         h.primary.set(Behavior::Status(503));
         let hold = dir.0.join("state/test-hold");
         wait_for(
@@ -125,7 +130,7 @@ async fn sigkill_at_every_step_boundary_resumes_and_completes() {
 async fn sigterm_mid_run_stops_at_a_safe_point_and_resumes() {
     let h = Harness::start("term").await;
     let mut serve = spawn_serve(&h.config, None);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for("armed", Duration::from_secs(60), || armed(&h)).await;
     h.primary.set(Behavior::Status(503));
 
     // The standby's warm-up keeps verify-standby running for a while: stop during it.
