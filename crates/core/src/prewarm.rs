@@ -29,7 +29,8 @@ pub struct Rules {
     pub error_rate: f64,
     /// A share of 429 answers above this is a degradation (sustained shedding).
     pub throttled_rate: f64,
-    /// A median latency of good rounds above this is a degradation. Default: half of `slow`.
+    /// A median latency of good rounds above this is a degradation. Default: half the cut-off
+    /// (`slow`, or the timeout when shorter).
     pub latency: Duration,
     /// How long a signal must hold before the standby is scaled up.
     pub sustain: Duration,
@@ -45,7 +46,8 @@ impl Rules {
         Rules {
             error_rate: p.error_rate / 2.0,
             throttled_rate: 0.5,
-            latency: p.slow / 2,
+            // Half the effective cut-off: a 2xx slower than `slow` or the timeout is not good.
+            latency: p.slow.min(p.timeout) / 2,
             sustain: Duration::from_secs(30),
             hold: Duration::from_secs(15 * 60),
             max_monthly_usd: None,
@@ -456,8 +458,9 @@ mod tests {
         let Some((at, Decision::ScaleUp { reason })) = d.first() else {
             panic!("{d:?}")
         };
-        // Median over the last minute passes 2 s at about t=230, then 30 s of sustain.
-        assert!((240..=290).contains(at), "{at}: {reason}");
+        // The line is 1 s (half the 2 s timeout, shorter than `slow`): the median over the last
+        // minute passes it at about t=127, then 30 s of sustain.
+        assert!((140..=190).contains(at), "{at}: {reason}");
         assert!(reason.starts_with("median latency "), "{reason}");
     }
 
