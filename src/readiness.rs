@@ -24,7 +24,7 @@ const READ_WAIT: Duration = Duration::from_secs(15);
 /// Reads everything and evaluates it now.
 pub async fn evaluate(ctx: &Ctx) -> Evaluation {
     let cfg = &ctx.cfg;
-    let (world, types, artifacts, probe, last_drill, lease) = tokio::join!(
+    let (world, types, artifacts, (probe_readiness, probe), last_drill, lease) = tokio::join!(
         Box::pin(crate::world::observe(ctx)),
         Box::pin(group_types(ctx)),
         artifacts(ctx),
@@ -35,15 +35,12 @@ pub async fn evaluate(ctx: &Ctx) -> Evaluation {
     let (preflight, reservations, groups, groups_unread) = match world {
         Ok(world) => {
             let plan = standby_core::plan::plan_for(RunbookKind::Failover, cfg, &world);
-            let readiness = crate::smoke::client::standby_readiness(cfg, &ctx.store)
-                .await
-                .ok();
             let checks = standby_core::plan::preflight(
                 &plan,
                 RunbookKind::Failover,
                 cfg,
                 &world,
-                readiness.as_ref(),
+                probe_readiness.as_ref(),
             );
             let reservations = Box::pin(crate::reservations::checks(
                 ctx,
@@ -228,17 +225,20 @@ async fn artifacts(ctx: &Ctx) -> Vec<ArtifactView> {
     out
 }
 
-async fn probe(ctx: &Ctx) -> Option<ProbeView> {
-    let log = crate::smoke::client::read_log(&ctx.store, Side::Standby)
-        .await
-        .ok()?;
-    let last = log.last.as_ref()?;
-    let r = standby_core::smoke::readiness(Some(last), Utc::now(), ctx.cfg.probes.fresh_for);
-    Some(ProbeView {
+/// The standby's last synthetic probe, read once: its readiness as a preflight judges it
+/// (`None`: the probe log could not be read) and the evaluation's view of it (`None`: never
+/// probed).
+async fn probe(ctx: &Ctx) -> (Option<standby_core::smoke::Readiness>, Option<ProbeView>) {
+    let Ok(log) = crate::smoke::client::read_log(&ctx.store, Side::Standby).await else {
+        return (None, None);
+    };
+    let r = standby_core::smoke::readiness(log.last.as_ref(), Utc::now(), ctx.cfg.probes.fresh_for);
+    let view = log.last.as_ref().map(|last| ProbeView {
         ready: r.ready,
         drift: last.drift,
-        reason: r.reason,
-    })
+        reason: r.reason.clone(),
+    });
+    (Some(r), view)
 }
 
 /// When the last successful drill that scaled the standby up finished.

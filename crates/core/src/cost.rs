@@ -268,13 +268,13 @@ impl StandbyCost {
     }
 }
 
-/// What a drill cost: each group's added instances × the hours from the scale-up's start to
-/// the end of the return to warm, at its hourly price. `None` when a price is missing.
-pub fn drill(added: &[(String, u32, Option<f64>)], ran: Duration) -> Option<f64> {
-    let hours = ran.as_secs_f64() / 3600.0;
+/// What a drill cost: for each group, the instances it added × how long they ran (from the
+/// scale-up's start to the end of the return to warm) × its hourly price. `None` when a price
+/// is missing.
+pub fn drill(added: &[(u32, Option<f64>, Duration)]) -> Option<f64> {
     added
         .iter()
-        .map(|(_, n, price)| price.map(|p| p * f64::from(*n) * hours))
+        .map(|(n, price, ran)| price.map(|p| p * f64::from(*n) * ran.as_secs_f64() / 3600.0))
         .sum()
 }
 
@@ -363,16 +363,9 @@ mod tests {
     #[test]
     fn a_drill_costs_its_added_instances_for_as_long_as_they_ran() {
         // 3 p5 added for 12 minutes: 3 × 55.04 × 0.2 = 33.024
-        let d = drill(
-            &[("gpu-usw2".into(), 3, Some(55.04))],
-            Duration::from_secs(720),
-        )
-        .unwrap();
+        let d = drill(&[(3, Some(55.04), Duration::from_secs(720))]).unwrap();
         assert!((d - 33.024).abs() < 1e-9);
-        assert_eq!(
-            drill(&[("g".into(), 3, None)], Duration::from_secs(720)),
-            None
-        );
+        assert_eq!(drill(&[(3, None, Duration::from_secs(720))]), None);
         assert_eq!(dollars(33.024), "$33");
         assert_eq!(dollars(1_234_567.4), "$1,234,567");
         assert_eq!(dollars(0.4166), "$0.42");

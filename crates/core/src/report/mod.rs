@@ -650,10 +650,12 @@ fn drill_cost(run: &RunRecord, steps: &[StepSection]) -> (Option<f64>, String) {
     if added.is_empty() {
         return (Some(0.0), "no instances were added".into());
     }
-    let total: Option<f64> = added
-        .iter()
-        .map(|(_, n, price, ran)| crate::cost::drill(&[(String::new(), *n, *price)], *ran))
-        .sum();
+    let total = crate::cost::drill(
+        &added
+            .iter()
+            .map(|(_, n, price, ran)| (*n, *price, *ran))
+            .collect::<Vec<_>>(),
+    );
     let parts: Vec<String> = added
         .iter()
         .map(|(g, n, price, ran)| match price {
