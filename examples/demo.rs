@@ -212,8 +212,14 @@ name = "model-weights"
 prefix = "models/"
 schedule = "0 */6 * * *"
 rpo = "6h"
-"#,
+{prewarm}"#,
             aws = proxy.url(),
+            // Realistic: the outage comes after a brownout, and standby pre-warms on it.
+            prewarm = if realistic {
+                "\n[prewarm]   # on a degrading primary, the standby to serving before any verdict\nenabled = true\nsustain = \"5s\"\nhold = \"2m\"\n"
+            } else {
+                ""
+            },
             // Realistic: the SDK's retries at their production default, as throttling needs.
             attempts = if realistic { 3 } else { 1 },
             resolver = resolver.addr,
@@ -315,6 +321,38 @@ rpo = "6h"
         proxy.add(throttling.clone());
         // The standby fleet serves when the instances AWS reports InService do, spares included.
         standby_ep.gate_through(&proxy.url(), &[&world.standby_asg, &spare]);
+    }
+    if realistic {
+        banner(
+            "realistic: the primary browns out first: answers slow down to 550ms (the probe's cut-off is 700ms: still up), and standby pre-warms the standby (DNS untouched)",
+        );
+        primary.set(Behavior::Slow(Duration::from_millis(550)));
+        let current = dir.join("state/prewarm/current.json");
+        let began = Instant::now();
+        loop {
+            let e: serde_json::Value = std::fs::read(&current)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            if e["phase"] == "serving" {
+                eprintln!(
+                    "    pre-warm {} ready after {:.0}s of brownout: {}; its scale-up and warm-up took {}",
+                    e["id"].as_str().unwrap_or("?"),
+                    began.elapsed().as_secs_f64(),
+                    e["reason"].as_str().unwrap_or("?"),
+                    e["warm_up_ms"]
+                        .as_u64()
+                        .map(|m| standby_core::duration::human(Duration::from_millis(m)))
+                        .unwrap_or_default()
+                );
+                break;
+            }
+            if began.elapsed() > Duration::from_secs(120) {
+                let _ = serve.kill();
+                return Err("no pre-warm within 120s of the brownout".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     banner(
         "the primary region goes dark (connections refused), and Route 53's API (us-east-1) with it: every Route 53 call answers 503",
@@ -435,6 +473,15 @@ rpo = "6h"
             ms(&b["other_ms"]),
             r.join("report.md").display(),
         );
+        if let Some(p) = json["prewarm"].as_object() {
+            eprintln!(
+                "      pre-warm {}: RTO saved {} (its scale-up and warm-up {}, this failover's {})",
+                p["episode"].as_str().unwrap_or("?"),
+                ms(&p["rto_saved_ms"]),
+                ms(&p["warm_up_ms"]),
+                ms(&p["failover_scale_verify_ms"])
+            );
+        }
         if let Some(d) = json["drill"].as_object() {
             let parts = d["would_be"].as_array().cloned().unwrap_or_default();
             let estimated = parts.iter().filter(|c| c["basis"] == "estimate").count();

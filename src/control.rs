@@ -422,6 +422,12 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
         .map(|side| side.as_str().to_string());
     s.groups = crate::world::remembered_groups(&ctx.store).await;
     s.readiness = crate::readiness::last(&ctx.store).await;
+    if ctx.cfg.prewarm.enabled {
+        s.prewarm = Some((
+            crate::prewarm::active(&ctx.store).await,
+            crate::prewarm::history(&ctx.store).await,
+        ));
+    }
     for a in &ctx.cfg.artifacts {
         let st = crate::sync::engine::read_state(&ctx.store, &a.name).await;
         // RPO now, without reading the buckets on a scrape.
@@ -511,7 +517,32 @@ pub async fn status_json(
             "prices_as_of": standby_core::cost::PRICES_AS_OF,
             "detail": c,
         })),
+        "prewarm": prewarm_json(cfg, store).await,
         "rto_objective_ms": standby_core::duration::millis(cfg.service.rto),
+    })
+}
+
+/// Pre-warm for `/status`: on or off, the one under way, this month's, the last ten.
+async fn prewarm_json(
+    cfg: &standby_core::config::Config,
+    store: &std::sync::Arc<dyn crate::store::Store>,
+) -> serde_json::Value {
+    let active = crate::prewarm::active(store).await;
+    let history = crate::prewarm::history(store).await;
+    let now = Utc::now();
+    let mut all = history.episodes.clone();
+    all.extend(active.clone());
+    let month: Vec<_> = standby_core::prewarm::this_month(&all, now).collect();
+    json!({
+        "enabled": cfg.prewarm.enabled,
+        "active": active.as_ref().map(|e| json!({ "line": e.line(now), "episode": e })),
+        "month": {
+            "count": month.len(),
+            "seconds": month.iter().map(|e| e.lasted(now).as_secs()).sum::<u64>(),
+            "cost_usd": standby_core::prewarm::month_spent(&all, now),
+        },
+        "totals": history.totals,
+        "recent": history.episodes.iter().rev().take(10).map(|e| e.line(now)).collect::<Vec<_>>(),
     })
 }
 

@@ -91,6 +91,10 @@ pub async fn run(
     let mut readiness_tick = tokio::time::interval(ctx.cfg.readiness.every);
     readiness_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut evaluating: Option<JoinHandle<()>> = None;
+    // A sync published since the last evaluation started.
+    let mut reevaluate = false;
+    // Pre-warm (`[prewarm] enabled`): fed every judged round; resumes a pre-warm a restart left.
+    let mut prewarm = crate::prewarm::Prewarmer::start(&ctx).await;
 
     loop {
         live.beat();
@@ -144,8 +148,13 @@ pub async fn run(
                             // A new config is evaluated at once (the first tick is immediate).
                             readiness_tick.reset_immediately();
                         }
+                        let rewatch = cfg.prewarm != ctx.cfg.prewarm || cfg.health != ctx.cfg.health;
                         ctx.cfg = Arc::new(cfg);
                         syncs.engine = Arc::new(ctx.sync_engine());
+                        if rewatch {
+                            // A pre-warm under way is read back from the store and goes on.
+                            prewarm = crate::prewarm::Prewarmer::start(&ctx).await;
+                        }
                         live.metrics.reloaded(true);
                         info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);
                     }
@@ -163,22 +172,35 @@ pub async fn run(
             // Syncs, standby probes and drills act: on a shared store only the lease holder.
             _ = sync_tick.tick(), if ctx.may_act() => {
                 syncs.start_due().await;
+                if reevaluate && evaluating.as_ref().is_none_or(|t| t.is_finished()) {
+                    reevaluate = false;
+                    let ctx = ctx.clone();
+                    evaluating = Some(tokio::spawn(async move { crate::readiness::after_sync(&ctx).await }));
+                }
                 if probing.as_ref().is_none_or(|p| p.is_finished()) {
                     probing = probe_if_due(&ctx, &live).await;
                 }
+                // A drill's return to warm would undo a pre-warm: a due drill waits it out.
                 if acting.is_empty()
+                    && !prewarm.as_ref().is_some_and(|p| p.holding())
                     && let Some(event) = scheduled_drill(drills.due(chrono::Utc::now()))
                 {
                     act(&ctx, &live, &mut watch, &event, RunbookKind::DrillStandby, vec![], &mut acting).await;
                 }
             }
             _ = readiness_tick.tick(), if ctx.may_act() => {
+                if let Some(p) = prewarm.as_mut() {
+                    p.reprice(&ctx).await;
+                }
                 if evaluating.as_ref().is_none_or(|t| t.is_finished()) {
                     let ctx = ctx.clone();
                     evaluating = Some(tokio::spawn(async move { crate::readiness::scheduled(&ctx).await }));
                 }
             }
-            Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => syncs.finished(done),
+            Some(done) = syncs.tasks.join_next(), if !syncs.tasks.is_empty() => {
+                // Evaluated again (when it found a set unsynced) once no evaluation runs.
+                reevaluate |= syncs.finished(done);
+            }
             Some(joined) = acting.join_next(), if !acting.is_empty() => {
                 if let Err(e) = joined {
                     warn!("acting task ended abnormally: {e}; acting resumes on the next tick");
@@ -207,9 +229,15 @@ pub async fn run(
                     }
                 };
                 live.round_judged();
+                if let Some(p) = prewarm.as_mut() {
+                    p.on_round(&ctx, &round).await;
+                }
                 let Some((event, evidence)) = watch.on_round(&ctx, &live, round).await else {
                     continue;
                 };
+                if let (Some(p), Event::PrimaryDown { .. }) = (prewarm.as_mut(), &event) {
+                    p.primary_down();
+                }
                 act(&ctx, &live, &mut watch, &event, RunbookKind::Failover, evidence, &mut acting).await;
             }
         }
@@ -865,6 +893,7 @@ impl SyncScheduler {
         }
     }
 
+    /// Takes in a finished sync; `true` when it published.
     fn finished(
         &mut self,
         done: Result<
@@ -874,7 +903,7 @@ impl SyncScheduler {
             ),
             tokio::task::JoinError,
         >,
-    ) {
+    ) -> bool {
         match done {
             Ok((name, result)) => {
                 self.running.remove(&name);
@@ -894,16 +923,21 @@ impl SyncScheduler {
                                 info!(set = %name, "{line}")
                             }
                         }
+                        o.incomplete.is_none()
                     }
                     Err(e) => {
                         self.live
                             .metrics
                             .sync(&name, false, 0, std::time::Duration::ZERO);
-                        error!(set = %name, "artifact sync failed: {e}")
+                        error!(set = %name, "artifact sync failed: {e}");
+                        false
                     }
                 }
             }
-            Err(e) => error!("artifact sync task ended abnormally: {e}"),
+            Err(e) => {
+                error!("artifact sync task ended abnormally: {e}");
+                false
+            }
         }
     }
 }

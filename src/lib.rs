@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod notify;
 pub mod ops;
+pub mod prewarm;
 pub mod prober;
 pub mod readiness;
 pub mod reports;

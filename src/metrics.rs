@@ -141,6 +141,11 @@ pub struct Snapshot {
     pub groups: Vec<crate::world::ObservedGroup>,
     /// The last readiness evaluation, if any.
     pub readiness: Option<standby_core::readiness::Evaluation>,
+    /// `[prewarm] enabled`: the pre-warm under way, and the ended ones.
+    pub prewarm: Option<(
+        Option<standby_core::prewarm::Episode>,
+        crate::prewarm::History,
+    )>,
     /// kind → (measured, effective) of the latest finished run of that kind with a figure.
     pub last_rto: BTreeMap<String, (Duration, Duration)>,
     pub projected_rto: Option<Duration>,
@@ -261,6 +266,48 @@ fn process_metrics(o: &mut String) {
         );
         let _ = writeln!(o, "process_max_fds {max}");
     }
+}
+
+/// Pre-warms: one under way, how each ended (every way from 0), this month's spend.
+fn prewarm(
+    o: &mut String,
+    active: Option<&standby_core::prewarm::Episode>,
+    history: &crate::prewarm::History,
+) {
+    let now = chrono::Utc::now();
+    head(
+        o,
+        "standby_prewarm_active",
+        "gauge",
+        "1 while a pre-warm holds the standby at serving capacity (or brings it there).",
+    );
+    let _ = writeln!(o, "standby_prewarm_active {}", bool01(active.is_some()));
+    head(
+        o,
+        "standby_prewarms_total",
+        "counter",
+        "Pre-warms ended, by how: released (back to warm), failover (a failover took it over), failed.",
+    );
+    for end in ["released", "failover", "failed"] {
+        let _ = writeln!(
+            o,
+            "standby_prewarms_total{{end=\"{end}\"}} {}",
+            history.totals.get(end).copied().unwrap_or(0)
+        );
+    }
+    head(
+        o,
+        "standby_prewarm_month_dollars",
+        "gauge",
+        "What this calendar month's pre-warms cost so far (USD, UTC month; unpriced ones count nothing).",
+    );
+    let mut all = history.episodes.clone();
+    all.extend(active.cloned());
+    let _ = writeln!(
+        o,
+        "standby_prewarm_month_dollars {:.2}",
+        standby_core::prewarm::month_spent(&all, now)
+    );
 }
 
 /// The last readiness evaluation: findings per check and severity (every pair from 0), whether
@@ -866,6 +913,9 @@ pub fn render(m: &Metrics, s: &Snapshot) -> String {
     }
     groups(&mut o, &s.groups);
     readiness(&mut o, s.readiness.as_ref());
+    if let Some((active, history)) = &s.prewarm {
+        prewarm(&mut o, active.as_ref(), history);
+    }
     process_metrics(&mut o);
     head(
         &mut o,

@@ -253,6 +253,17 @@ pub async fn run_command(
             );
             return Ok(EXIT_FAILED);
         }
+        // A drill ends with the standby back at warm: under a pre-warm that would take away the
+        // capacity a degrading primary's failover is counting on.
+        if kind.is_drill()
+            && let Some(e) = crate::prewarm::active(&ctx.store).await
+        {
+            eprintln!(
+                "refusing to drill: a pre-warm holds the standby at serving capacity ({}); the drill's return to warm would undo it: run the drill once the pre-warm has ended",
+                e.line(Utc::now())
+            );
+            return Ok(EXIT_FAILED);
+        }
         if kind.is_drill()
             && let Some(v) = journal::read_verdict(&ctx.store).await?
         {
@@ -1182,6 +1193,28 @@ pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
         None => say!(
             "readiness:   not evaluated yet (`standby serve` evaluates every [readiness] every; `standby check --readiness` now)"
         ),
+    }
+    let active = crate::prewarm::active(&store).await;
+    if cfg.prewarm.enabled || active.is_some() {
+        let now = Utc::now();
+        let history = crate::prewarm::history(&store).await;
+        let mut all = history.episodes.clone();
+        all.extend(active.clone());
+        let month: Vec<_> = standby_core::prewarm::this_month(&all, now).collect();
+        say!(
+            "pre-warm:    {}; this month {} pre-warm(s), {}, {}",
+            match &active {
+                Some(e) => format!("UNDER WAY: {}", e.line(now)),
+                None if cfg.prewarm.enabled => "on, none under way".to_string(),
+                None => "off ([prewarm] enabled = false)".to_string(),
+            },
+            month.len(),
+            standby_core::duration::human(month.iter().map(|e| e.lasted(now)).sum()),
+            standby_core::cost::dollars(standby_core::prewarm::month_spent(&all, now))
+        );
+        if let Some(last) = history.episodes.last() {
+            say!("             last: {}", last.line(now));
+        }
     }
     for d in &cfg.drills.scheduled {
         say!(

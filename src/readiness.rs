@@ -287,6 +287,20 @@ pub async fn keep(store: &Arc<dyn Store>, e: &Evaluation) -> Result<(), crate::s
     store.put(KEY, Expect::Any, bytes).await.map(|_| ())
 }
 
+/// A sync published: when the last evaluation found an artifact set not synced or over its
+/// RPO, evaluate again now rather than say "not ready" until the next period (the first
+/// evaluation at start comes before the first syncs).
+pub async fn after_sync(ctx: &Ctx) {
+    let stale = last(&ctx.store).await.is_some_and(|e| {
+        e.findings
+            .iter()
+            .any(|f| f.check == "artifacts" && f.severity != standby_core::readiness::Severity::Ok)
+    });
+    if stale {
+        scheduled(ctx).await;
+    }
+}
+
 /// The daemon's scheduled evaluation: evaluate, say what changed since the last one (log and the
 /// `readiness` webhook), keep it.
 pub async fn scheduled(ctx: &Ctx) {

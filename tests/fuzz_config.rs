@@ -116,6 +116,35 @@ fn exercise(cfg: &Config) {
     // A clock jump of ten years.
     let far = t0() + chrono::Duration::days(3650);
     let _ = d.observe(&ProbeResult::bare(far, OutcomeClass::Timeout));
+    // The pre-warm watch on the same rounds, slow ones too, with and without a price.
+    let rules = standby_core::prewarm::Rules::derive(&cfg.prewarm, h);
+    let mut w = standby_core::prewarm::Watch::new(rules, h.clone());
+    let mut at = t0();
+    for k in 0..60u32 {
+        let mut r = ProbeResult::bare(
+            at,
+            if k % 3 == 0 {
+                OutcomeClass::Unavailable
+            } else {
+                OutcomeClass::Ok
+            },
+        );
+        r.latency = Duration::from_millis(u64::from(k) * 100);
+        let budget = standby_core::prewarm::Budget {
+            spent_usd: f64::from(k),
+            hourly_usd: (k % 2 == 0).then_some(55.04),
+        };
+        let _ = w.observe(&r, budget);
+        at = at.checked_add_signed(step).unwrap_or(at);
+    }
+    let _ = w.observe(
+        &ProbeResult::bare(far, OutcomeClass::Ok),
+        Default::default(),
+    );
+    let _ = (
+        cfg.readiness.fresh_for(),
+        standby_core::cost::standby(cfg, &Default::default(), &[]),
+    );
     let policy = Policy {
         mode: cfg.failover.mode,
         cooldown: cfg.failover.cooldown,
@@ -230,6 +259,8 @@ fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal:
         flip_unverified: false,
         origin: None,
         prices: vec![],
+        prewarm: None,
+        readiness: None,
         attempts: vec![],
         retry_at: None,
     }
@@ -238,7 +269,9 @@ fn record_for(cfg: &Config, plan: standby_core::plan::Plan) -> standby::journal:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutated_configs_that_validate_serve_without_a_panic() {
     let h = Harness::start("fuzz").await;
-    let base = std::fs::read_to_string(&h.config).unwrap();
+    // The sections with their own arithmetic (pre-warm, readiness, cost) join the mutated keys.
+    let base = std::fs::read_to_string(&h.config).unwrap()
+        + "\n[prewarm]\nenabled = true\nerror_rate = 0.02\nthrottled_rate = 0.5\nlatency = \"300ms\"\nsustain = \"30s\"\nhold = \"15m\"\nmax_monthly_usd = 500\n\n[readiness]\nevery = \"30m\"\ndrill_max_age = \"8d\"\n\n[cost]\nstorage_gb_month = 0.023\ntransfer_gb = 0.02\n";
     let path = h.config.clone();
     let mut rng = Rng(0x5eed_1234_abcd);
     let (mut accepted, mut rejected, mut panics) = (Vec::new(), 0, Vec::new());

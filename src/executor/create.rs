@@ -84,6 +84,7 @@ pub async fn create_run(
         vec![]
     };
     let trigger_for_origin = trigger.clone();
+    let readiness = crate::readiness::last(&ctx.store).await;
     let record = RunRecord {
         id: id.to_string(),
         kind,
@@ -122,14 +123,21 @@ pub async fn create_run(
         origin: Some(origin(&trigger_for_origin, account(ctx).await)),
         // A drill's cost: the prices the last readiness evaluation read (no AWS call here).
         prices: if kind.is_drill() {
-            crate::readiness::last(&ctx.store)
-                .await
-                .and_then(|e| e.cost)
+            readiness
+                .as_ref()
+                .and_then(|e| e.cost.clone())
                 .map(|c| c.groups)
                 .unwrap_or_default()
         } else {
             Vec::new()
         },
+        // A failover takes over a pre-warm under way: the standby stays at serving.
+        prewarm: if kind == RunbookKind::Failover {
+            crate::prewarm::adopt(&ctx.store, id).await
+        } else {
+            None
+        },
+        readiness: readiness.map(|e| standby_core::readiness::Evaluation { cost: None, ..e }),
         attempts: vec![],
         retry_at: None,
     };

@@ -250,6 +250,33 @@ pub fn dollars(v: f64) -> String {
 }
 
 impl StandbyCost {
+    /// What bringing the standby from warm to serving adds per hour (a pre-warm's price), with
+    /// what it rests on; `None` when a group has no price.
+    pub fn added_hourly(&self) -> (Option<f64>, String) {
+        if let Some(g) = self.groups.iter().find(|g| g.hourly.is_none()) {
+            return (None, format!("{}: {}", g.group, g.basis));
+        }
+        let added = self
+            .groups
+            .iter()
+            .map(|g| g.hourly.unwrap_or(0.0) * f64::from(g.serving.saturating_sub(g.warm)))
+            .sum();
+        let parts: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} × {} at {}/h ({})",
+                    g.serving.saturating_sub(g.warm),
+                    g.instance_type.as_deref().unwrap_or("?"),
+                    dollars(g.hourly.unwrap_or(0.0)),
+                    g.basis
+                )
+            })
+            .collect();
+        (Some(added), parts.join(" + "))
+    }
+
     /// One line for `status` and logs.
     pub fn summary(&self) -> String {
         let f = |v: Option<f64>| v.map_or("unknown".to_string(), dollars);

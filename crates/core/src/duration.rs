@@ -128,6 +128,12 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// The timestamp format of what people read (Markdown, HTML, notes): RFC 3339, UTC (`Z`),
+/// milliseconds (`2026-11-26T13:20:19.852Z`).
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Milliseconds for JSON reports: stable, unit-explicit field values.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

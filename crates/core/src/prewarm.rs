@@ -27,8 +27,10 @@ pub struct Rules {
     /// A request failure rate (the detector's failure classes, at 95% confidence) above this is
     /// a degradation. Default: half the detector's `error_rate`.
     pub error_rate: f64,
-    /// A share of 429 answers above this is a degradation (sustained shedding).
-    pub throttled_rate: f64,
+    /// A share of 429 answers above this is a degradation (sustained shedding); `None`: 429s
+    /// alone never pre-warm (the default: on healthy traffic, 429 storms were three in four of
+    /// the simulation's pre-warms, and a primary that sheds load is serving).
+    pub throttled_rate: Option<f64>,
     /// A median latency of good rounds above this is a degradation. Default: half the cut-off
     /// (`slow`, or the timeout when shorter).
     pub latency: Duration,
@@ -45,12 +47,25 @@ impl Rules {
     pub fn for_policy(p: &Policy) -> Rules {
         Rules {
             error_rate: p.error_rate / 2.0,
-            throttled_rate: 0.5,
+            throttled_rate: None,
             // Half the effective cut-off: a 2xx slower than `slow` or the timeout is not good.
             latency: p.slow.min(p.timeout) / 2,
             sustain: Duration::from_secs(30),
             hold: Duration::from_secs(15 * 60),
             max_monthly_usd: None,
+        }
+    }
+
+    /// `[prewarm]` as written, the rest derived from `[health]`.
+    pub fn derive(s: &crate::config::prewarm::Settings, p: &Policy) -> Rules {
+        let d = Rules::for_policy(p);
+        Rules {
+            error_rate: s.error_rate.unwrap_or(d.error_rate),
+            throttled_rate: s.throttled_rate,
+            latency: s.latency.unwrap_or(d.latency),
+            sustain: s.sustain.unwrap_or(d.sustain),
+            hold: s.hold.unwrap_or(d.hold),
+            max_monthly_usd: s.max_monthly_usd,
         }
     }
 }
@@ -82,8 +97,6 @@ struct Sample {
     attempts: u32,
     failures: u32,
     throttled: u32,
-    /// Latency of a good round.
-    ok_latency: Option<Duration>,
 }
 
 /// Sums over a stretch of rounds.
@@ -92,30 +105,19 @@ struct Totals {
     attempts: u64,
     failures: u64,
     throttled: u64,
-    /// Good rounds, and those slower than the latency line.
-    ok: u64,
-    ok_slow: u64,
 }
 
 impl Totals {
-    fn add(&mut self, s: &Sample, line: Duration) {
+    fn add(&mut self, s: &Sample) {
         self.attempts += u64::from(s.attempts);
         self.failures += u64::from(s.failures);
         self.throttled += u64::from(s.throttled);
-        if let Some(l) = s.ok_latency {
-            self.ok += 1;
-            self.ok_slow += u64::from(l > line);
-        }
     }
 
-    fn remove(&mut self, s: &Sample, line: Duration) {
+    fn remove(&mut self, s: &Sample) {
         self.attempts -= u64::from(s.attempts);
         self.failures -= u64::from(s.failures);
         self.throttled -= u64::from(s.throttled);
-        if let Some(l) = s.ok_latency {
-            self.ok -= 1;
-            self.ok_slow -= u64::from(l > line);
-        }
     }
 }
 
@@ -132,6 +134,9 @@ pub struct Watch {
     /// The pre-warm under way: since when, and why.
     warm: Option<(DateTime<Utc>, String)>,
     suppressed: bool,
+    /// The good rounds' latencies over [`Watch::latency_span`], and how many are over the line.
+    latencies: VecDeque<(DateTime<Utc>, Duration)>,
+    latencies_slow: usize,
 }
 
 /// Confidence for the failure rate: lower than the detector's 99.9% (a false pre-warm costs
@@ -149,12 +154,29 @@ impl Watch {
             last_degraded: None,
             warm: None,
             suppressed: false,
+            latencies: VecDeque::new(),
+            latencies_slow: 0,
         }
+    }
+
+    /// How far back the latency signal looks: `sustain`, at least five rounds. Shorter than the
+    /// detector's window: latency that rises over a minute must show within the minute, and the
+    /// `sustain` it has to hold for is what keeps a slow stretch from counting.
+    fn latency_span(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.rules.sustain.max(self.policy.interval * 5))
+            .unwrap_or(chrono::Duration::MAX)
     }
 
     /// The pre-warm under way, if any: since when and why.
     pub fn warm(&self) -> Option<&(DateTime<Utc>, String)> {
         self.warm.as_ref()
+    }
+
+    /// Forgets the pre-warm under way: a failover took its capacity over, or it could not be
+    /// carried out. A degradation still present starts a new one only after `sustain` again.
+    pub fn end(&mut self) {
+        self.warm = None;
+        self.degraded_since = None;
     }
 
     /// Resumes a pre-warm recorded before a restart.
@@ -163,11 +185,12 @@ impl Watch {
         self.last_degraded.get_or_insert(since);
     }
 
-    /// The degradation the window shows now, if any: confident over the whole window, and still
-    /// there over the last half of `sustain` (a burst the window remembers is not a degradation
-    /// once it has stopped, so a held signal means a degradation that went on). The window's
-    /// totals are kept as rounds come and go; the recent slice is read only when the window
-    /// already points at a degradation.
+    /// The degradation the rounds show now, if any. Failures and 429s: confident over the
+    /// detector's whole window, and still there over the last half of `sustain` (a burst the
+    /// window remembers is not a degradation once it has stopped, so a held signal means a
+    /// degradation that went on). Latency: the median of the good rounds over the last
+    /// `sustain`. The window's totals are kept as rounds come and go; the recent slice is read
+    /// only when the window already points at a degradation.
     fn signal(&self, now: DateTime<Utc>) -> Option<String> {
         let t = &self.totals;
         if t.attempts < u64::from(self.policy.min_samples.max(1)) {
@@ -175,10 +198,16 @@ impl Watch {
         }
         let low = wilson_lower(t.failures, t.attempts, Z_95);
         let failing = low > self.rules.error_rate;
-        let shedding = t.throttled as f64 / t.attempts as f64 > self.rules.throttled_rate;
+        let shedding = self
+            .rules
+            .throttled_rate
+            .is_some_and(|r| t.throttled as f64 / t.attempts as f64 > r);
         // The median of the good rounds' latencies is above the line when at least half of
         // them (rounded up) are.
-        let slow = t.ok >= 3 && t.ok_slow >= t.ok - t.ok / 2;
+        // The median of the recent good rounds' latencies is above the line when at least half
+        // of them (rounded up) are.
+        let n = self.latencies.len();
+        let slow = n >= 3 && self.latencies_slow >= n - n / 2;
         if !(failing || shedding || slow) {
             return None;
         }
@@ -186,7 +215,7 @@ impl Watch {
         let from = now - chrono::Duration::from_std(recent).unwrap_or(chrono::Duration::MAX);
         let mut r = Totals::default();
         for s in self.window.iter().rev().take_while(|s| s.at >= from) {
-            r.add(s, self.rules.latency);
+            r.add(s);
         }
         let attempts = r.attempts.max(1) as f64;
         if failing && r.failures as f64 / attempts > self.rules.error_rate {
@@ -199,17 +228,20 @@ impl Watch {
                 self.rules.error_rate * 100.0
             ));
         }
-        if shedding && r.throttled as f64 / attempts > self.rules.throttled_rate {
+        if let Some(rate) = self.rules.throttled_rate
+            && shedding
+            && r.throttled as f64 / attempts > rate
+        {
             return Some(format!(
                 "{}/{} requests answered 429 ({:.0}%, above {:.0}%): the primary sheds load",
                 t.throttled,
                 t.attempts,
                 100.0 * t.throttled as f64 / t.attempts as f64,
-                self.rules.throttled_rate * 100.0
+                rate * 100.0
             ));
         }
-        if slow && r.ok >= 3 && r.ok_slow >= r.ok - r.ok / 2 {
-            let mut all: Vec<Duration> = self.window.iter().filter_map(|s| s.ok_latency).collect();
+        if slow {
+            let mut all: Vec<Duration> = self.latencies.iter().map(|(_, l)| *l).collect();
             all.sort();
             return Some(format!(
                 "median latency {} of good rounds above {}",
@@ -236,10 +268,20 @@ impl Watch {
                     .iter()
                     .filter(|c| **c == OutcomeClass::RateLimited)
                     .count() as u32,
-                ok_latency: (r.outcome == OutcomeClass::Ok).then_some(r.latency),
             };
-            self.totals.add(&sample, self.rules.latency);
+            self.totals.add(&sample);
             self.window.push_back(sample);
+            if r.outcome == OutcomeClass::Ok {
+                self.latencies.push_back((now, r.latency));
+                self.latencies_slow += usize::from(r.latency > self.rules.latency);
+            }
+        }
+        let span = self.latency_span();
+        while let Some((at, l)) = self.latencies.front().copied()
+            && now.signed_duration_since(at) > span
+        {
+            self.latencies.pop_front();
+            self.latencies_slow -= usize::from(l > self.rules.latency);
         }
         let horizon =
             chrono::Duration::from_std(self.policy.window).unwrap_or(chrono::Duration::MAX);
@@ -249,7 +291,7 @@ impl Watch {
             .is_some_and(|s| now.signed_duration_since(s.at) > horizon)
         {
             if let Some(gone) = self.window.pop_front() {
-                self.totals.remove(&gone, self.rules.latency);
+                self.totals.remove(&gone);
             }
         }
         let signal = self.signal(now);
@@ -330,6 +372,167 @@ impl Watch {
         let reason = format!("{why} for {}", human(held));
         self.warm = Some((now, reason.clone()));
         Decision::ScaleUp { reason }
+    }
+}
+
+/// Where a pre-warm is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Scaling the standby to serving and verifying it.
+    ScalingUp,
+    /// At serving capacity and answering, waiting for the primary to look well for `hold`.
+    Serving,
+    /// Back to warm.
+    Releasing,
+    Ended,
+}
+
+/// How a pre-warm ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum End {
+    /// Back to warm: the primary recovered, or the ceiling was reached.
+    Released,
+    /// A failover started from it: the standby stays at serving, the failover's run owns it.
+    Failover { run: String },
+    /// It could not be carried out (AWS refused, the standby never answered); the standby was
+    /// put back to warm.
+    Failed { reason: String },
+}
+
+/// One pre-warm, journaled: while it runs it is the store's current pre-warm (every step
+/// writes it before acting, so a restarted daemon resumes it), then it joins the history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Episode {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    /// Why: the degradation and how long it held.
+    pub reason: String,
+    pub phase: Phase,
+    /// The standby groups it scales.
+    pub groups: Vec<String>,
+    /// The standby answered after the scale-up: from here on a failover starts from warm
+    /// capacity.
+    #[serde(default)]
+    pub ready_at: Option<DateTime<Utc>>,
+    /// What the scale-up and its verification took: the warm-up a failover from here skips.
+    #[serde(default)]
+    pub warm_up_ms: Option<u64>,
+    /// The capacity it adds, USD per hour (from the last readiness evaluation's prices);
+    /// `None`: not priced.
+    #[serde(default)]
+    pub hourly_usd: Option<f64>,
+    /// Where the price comes from, or why there is none.
+    #[serde(default)]
+    pub price_basis: String,
+    #[serde(default)]
+    pub release_reason: Option<String>,
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub end: Option<End>,
+}
+
+impl Episode {
+    /// How long the added capacity was (or has been) asked for.
+    pub fn lasted(&self, now: DateTime<Utc>) -> Duration {
+        crate::duration::between(self.started_at, self.ended_at.unwrap_or(now))
+    }
+
+    /// What it cost (or has cost so far): the added capacity × how long it was asked for. An
+    /// upper bound on the instance-hours (instances launch after the request, and a failover
+    /// that follows owns them from its start).
+    pub fn cost(&self, now: DateTime<Utc>) -> Option<f64> {
+        self.hourly_usd
+            .map(|h| h * self.lasted(now).as_secs_f64() / 3600.0)
+    }
+
+    /// "pre-warm prewarm-… (why): 12m 3s, $33.02, released".
+    pub fn line(&self, now: DateTime<Utc>) -> String {
+        let cost = self
+            .cost(now)
+            .map_or("cost not priced".to_string(), crate::cost::dollars);
+        let how = match (&self.end, self.phase) {
+            (Some(End::Released), _) => "back to warm".to_string(),
+            (Some(End::Failover { run }), _) => format!("became failover {run}"),
+            (Some(End::Failed { reason }), _) => format!("failed: {reason}"),
+            (None, Phase::ScalingUp) => "scaling up".to_string(),
+            (None, Phase::Serving) => "at serving capacity".to_string(),
+            (None, Phase::Releasing | Phase::Ended) => "going back to warm".to_string(),
+        };
+        format!(
+            "{} since {} ({}): {}, {cost}, {how}",
+            self.id,
+            crate::duration::stamp(self.started_at),
+            self.reason,
+            human(self.lasted(now))
+        )
+    }
+}
+
+/// What this calendar month's pre-warms cost (UTC months; an episode counts in the month it
+/// started). Unpriced episodes count nothing and are said by [`Episode::line`].
+pub fn month_spent(episodes: &[Episode], now: DateTime<Utc>) -> f64 {
+    this_month(episodes, now).filter_map(|e| e.cost(now)).sum()
+}
+
+/// The episodes that started in `now`'s calendar month (UTC).
+pub fn this_month(episodes: &[Episode], now: DateTime<Utc>) -> impl Iterator<Item = &Episode> {
+    use chrono::Datelike;
+    episodes
+        .iter()
+        .filter(move |e| e.started_at.year() == now.year() && e.started_at.month() == now.month())
+}
+
+/// A pre-warm as a failover found it: stamped on the failover's journal, for its report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeadStart {
+    pub episode: String,
+    pub reason: String,
+    pub started_at: DateTime<Utc>,
+    /// `None`: the standby was still scaling up when the failover started.
+    pub ready_at: Option<DateTime<Utc>>,
+    /// The pre-warm's own scale-up and verification, measured.
+    pub warm_up_ms: Option<u64>,
+}
+
+/// The RTO a pre-warm saved a failover, with what the figure rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub ms: u64,
+    pub basis: String,
+}
+
+/// The RTO saved: the scale-up and warm-up the failover did not have to wait for. With the
+/// standby ready before the failover began, it is the pre-warm's measured scale-up and
+/// verification less what the failover's own took (`took`: its scale and verify steps); with
+/// the standby still scaling up, the head start the instances had (the pre-warm's start to the
+/// failover's), bounded by that same measured warm-up when known. An estimate: it assumes a
+/// cold scale-up now would have taken what the pre-warm's did.
+pub fn saved(h: &HeadStart, failover_started: DateTime<Utc>, took: Duration) -> Saved {
+    let took_ms = crate::duration::millis(took);
+    match (h.ready_at, h.warm_up_ms) {
+        (Some(ready), Some(w)) if ready <= failover_started => Saved {
+            ms: w.saturating_sub(took_ms),
+            basis: format!(
+                "estimate: the pre-warm's scale-up and verification took {} (measured, ready at {}); this failover's scale and verify took {}",
+                human(Duration::from_millis(w)),
+                crate::duration::stamp(ready),
+                human(took)
+            ),
+        },
+        _ => {
+            let head =
+                crate::duration::millis(crate::duration::between(h.started_at, failover_started));
+            Saved {
+                ms: h.warm_up_ms.map_or(head, |w| head.min(w)),
+                basis: format!(
+                    "estimate: the standby was still scaling up when the failover started; its instances had been launching for {} (the pre-warm's head start)",
+                    human(Duration::from_millis(head))
+                ),
+            }
+        }
     }
 }
 
@@ -441,14 +644,22 @@ mod tests {
 
     #[test]
     fn sustained_429s_and_rising_latency_pre_warm() {
+        // 429s count only when asked for: by default they never pre-warm.
         let mut w = Watch::new(Rules::for_policy(&policy()), policy());
-        let d = feed(&mut w, 0, 200, |t| {
+        let storm = |t: i64| {
             if t >= 100 && t % 3 != 0 {
                 (OutcomeClass::RateLimited, 3)
             } else {
                 (OutcomeClass::Ok, 30)
             }
-        });
+        };
+        assert!(feed(&mut w, 0, 200, storm).is_empty());
+        let rules = Rules {
+            throttled_rate: Some(0.5),
+            ..Rules::for_policy(&policy())
+        };
+        let mut w = Watch::new(rules, policy());
+        let d = feed(&mut w, 0, 200, storm);
         let Some((_, Decision::ScaleUp { reason })) = d.first() else {
             panic!("{d:?}")
         };
@@ -459,9 +670,79 @@ mod tests {
             panic!("{d:?}")
         };
         // The line is 1 s (half the 2 s timeout, shorter than `slow`): the median over the last
-        // minute passes it at about t=127, then 30 s of sustain.
+        // 30 s (sustain) passes it at about t=112, then 30 s of sustain.
         assert!((140..=190).contains(at), "{at}: {reason}");
         assert!(reason.starts_with("median latency "), "{reason}");
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn the_rto_saved_is_the_measured_warm_up_less_the_failovers_own_or_the_head_start() {
+        let ready = HeadStart {
+            episode: "prewarm-1".into(),
+            reason: "median latency".into(),
+            started_at: at(0),
+            ready_at: Some(at(300)),
+            warm_up_ms: Some(300_000),
+        };
+        // Ready before the failover: 5 min measured, the failover's own scale and verify 4 s.
+        let s = saved(&ready, at(600), Duration::from_secs(4));
+        assert_eq!(s.ms, 296_000);
+        assert!(
+            s.basis
+                .starts_with("estimate: the pre-warm's scale-up and verification took 5m (measured"),
+            "{}",
+            s.basis
+        );
+        // Still scaling up: the head start the instances had, 2 min.
+        let scaling = HeadStart {
+            ready_at: None,
+            warm_up_ms: None,
+            ..ready.clone()
+        };
+        let s = saved(&scaling, at(120), Duration::from_secs(200));
+        assert_eq!(s.ms, 120_000);
+        assert!(s.basis.contains("still scaling up"), "{}", s.basis);
+        // A failover slower than the pre-warm's own scale-up saved nothing, never less.
+        assert_eq!(saved(&ready, at(600), Duration::from_secs(400)).ms, 0);
+    }
+
+    #[test]
+    fn an_episode_costs_its_added_capacity_for_as_long_as_it_ran_and_months_are_calendar_months() {
+        let e = Episode {
+            id: "prewarm-1".into(),
+            started_at: at(0),
+            reason: "failure rate".into(),
+            phase: Phase::Ended,
+            groups: vec!["gpu".into()],
+            ready_at: Some(at(300)),
+            warm_up_ms: Some(300_000),
+            // Three p5.48xlarge added.
+            hourly_usd: Some(3.0 * 55.04),
+            price_basis: "list".into(),
+            release_reason: None,
+            ended_at: Some(at(1800)),
+            end: Some(End::Released),
+        };
+        // Half an hour of $165.12/h.
+        assert!((e.cost(at(5000)).unwrap() - 82.56).abs() < 1e-9);
+        assert!(
+            e.line(at(5000)).contains("30m, $83, back to warm"),
+            "{}",
+            e.line(at(5000))
+        );
+        let next_month = at(0) + chrono::Duration::days(40);
+        assert!((month_spent(std::slice::from_ref(&e), at(3600)) - 82.56).abs() < 1e-9);
+        assert_eq!(month_spent(std::slice::from_ref(&e), next_month), 0.0);
+        let unpriced = Episode {
+            hourly_usd: None,
+            ..e
+        };
+        assert_eq!(unpriced.cost(at(5000)), None);
+        assert!(unpriced.line(at(5000)).contains("cost not priced"));
     }
 
     #[test]

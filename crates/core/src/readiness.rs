@@ -502,7 +502,7 @@ pub fn evaluate(cfg: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Evaluation
                 severity,
                 format!(
                     "finished {} ({} ago), {how} drill_max_age {}",
-                    crate::report::ts(at),
+                    crate::duration::stamp(at),
                     human(age),
                     human(max_age)
                 ),

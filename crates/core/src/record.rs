@@ -131,6 +131,13 @@ pub struct RunRecord {
     /// evaluation: no AWS call on a run's path), for a drill's cost.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prices: Vec<crate::cost::GroupPrice>,
+    /// A failover that started while a pre-warm held the standby at serving capacity: the
+    /// pre-warm as it was then, for the RTO it saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prewarm: Option<crate::prewarm::HeadStart>,
+    /// The last readiness evaluation when the run started (no AWS call on a run's path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<crate::readiness::Evaluation>,
     /// Each failed attempt of a failover: retried at the failed step, or the last one.
     #[serde(default)]
     pub attempts: Vec<FailedAttempt>,

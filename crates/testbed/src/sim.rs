@@ -1249,9 +1249,12 @@ fn prewarm_section(o: &mut String, fig: &Figures, policy: &Health) {
     let _ = writeln!(o, "\n## Predictive pre-warm\n");
     let _ = writeln!(
         o,
-        "The pre-warm watch (`standby_core::prewarm`, defaults for this policy: failure rate above {:.1}% at 95% confidence, 429s above {:.0}%, median latency above {}; held {}; back to warm after {} well) on the same rounds.\n",
+        "The pre-warm watch (`standby_core::prewarm`, defaults for this policy: failure rate above {:.1}% at 95% confidence, {}, median latency above {}; held {}; back to warm after {} well) on the same rounds.\n",
         rules.error_rate * 100.0,
-        rules.throttled_rate * 100.0,
+        rules.throttled_rate.map_or(
+            "429s alone never (`throttled_rate` unset)".to_string(),
+            |r| format!("429s above {:.0}%", r * 100.0)
+        ),
         standby_core::duration::human(rules.latency),
         standby_core::duration::human(rules.sustain),
         standby_core::duration::human(rules.hold)

@@ -21,6 +21,23 @@ use standby_core::plan::{Changes, PlannedStep};
 use standby_core::report;
 use standby_core::runbook::Action;
 
+/// The standby's scale step on its own, for a pre-warm: the same launches, spares and capacity
+/// errors as a run's.
+pub async fn scale(ctx: &Ctx, groups: &[standby_core::plan::AsgChange]) -> StepOutcome {
+    scale::run(ctx, groups).await
+}
+
+/// The verify step on its own, for a pre-warm.
+pub async fn verify(
+    ctx: &Ctx,
+    side: standby_core::config::Side,
+    successes: u32,
+    interval: std::time::Duration,
+    timeout: std::time::Duration,
+) -> StepOutcome {
+    verify::run(ctx, side, successes, interval, timeout).await
+}
+
 /// What one attempt at a step did: the journal keeps all three.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutcome {

@@ -277,6 +277,14 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         }
         None => Some(super::readiness::Rules::default()),
     };
+    let prewarm = match root.table("prewarm", false) {
+        Some(mut s) => {
+            let out = super::prewarm::prewarm(&mut s);
+            s.finish();
+            out
+        }
+        None => Some(super::prewarm::Settings::default()),
+    };
     // The shared state may live in an artifact bucket (the standby's is in the right region and
     // already versioned and encrypted), but never under a synced prefix: a mirrored deletion
     // or an overwrite would take the journals with it.
@@ -315,7 +323,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         service?, aws?, primary?, standby?, dns?, health?, failover?, failback?, artifacts?, sync?,
     );
     let (probes, drills, control, webhooks) = (probes?, drills?, control?, webhooks?);
-    let (state, lease, readiness, cost) = (state?, lease?, readiness?, cost?);
+    let (state, lease, readiness, cost, prewarm) = (state?, lease?, readiness?, cost?, prewarm?);
     let config = Config {
         path: src.path.clone(),
         digest: crate::digest::sha256(src.text.as_bytes()),
@@ -337,6 +345,7 @@ pub fn compile(src: &Source, files: &dyn Files, diags: &mut Diagnostics) -> Opti
         lease,
         readiness,
         cost,
+        prewarm,
     };
     cross_checks(&config, src, health_offset, diags);
     Some(config)
@@ -1168,6 +1177,34 @@ mod tests {
             crate::cost::hourly(&cfg.cost, "p5e.48xlarge"),
             Some((60.0, "[cost] prices"))
         );
+    }
+
+    #[test]
+    fn prewarm_is_off_by_default_and_its_errors_come_all_at_once() {
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), MINIMAL).unwrap();
+        assert!(!cfg.prewarm.enabled);
+        let text = format!(
+            "{MINIMAL}[prewarm]\nenabled = \"yes\"\nerror_rate = 2\nthrottled_rate = 0\nhold = \"0s\"\nmax_monthly_usd = -5\nsustain = \"soon\"\n"
+        );
+        let d = from_text(Path::new("/etc/standby/standby.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "prewarm.enabled",
+            "prewarm.error_rate",
+            "prewarm.throttled_rate",
+            "prewarm.hold",
+            "prewarm.max_monthly_usd",
+            "prewarm.sustain",
+        ] {
+            assert!(d.contains(key), "{key} missing from:\n{d}");
+        }
+        let text = format!("{MINIMAL}[prewarm]\nenabled = true\nhold = \"5m\"\n");
+        let cfg = from_text(Path::new("/etc/standby/standby.toml"), &text).unwrap();
+        let rules = crate::prewarm::Rules::derive(&cfg.prewarm, &cfg.health);
+        assert_eq!(rules.hold, std::time::Duration::from_secs(300));
+        assert_eq!(rules.error_rate, cfg.health.error_rate / 2.0);
+        assert_eq!(rules.throttled_rate, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod compile;
 pub mod control;
 pub mod cost;
 pub mod dns;
+pub mod prewarm;
 pub mod probes;
 pub mod readiness;
 pub mod state;
@@ -81,6 +82,7 @@ pub struct Config {
     pub lease: crate::lease::Rules,
     pub readiness: readiness::Rules,
     pub cost: cost::Rules,
+    pub prewarm: prewarm::Settings,
 }
 
 /// `[state]`: where the machine state, run journals, manifests and sync state live.
@@ -135,6 +137,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "orchestrator_impaired",
     "state_rederived",
     "readiness",
+    "prewarm",
 ];
 
 impl Config {

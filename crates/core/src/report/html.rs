@@ -77,6 +77,8 @@ pub fn render(r: &Report) -> String {
 
     rto(&mut o, r);
     drill(&mut o, r);
+    prewarm(&mut o, r);
+    readiness(&mut o, r);
     rpo(&mut o, r);
     probes(&mut o, r);
     steps(&mut o, r);
@@ -298,6 +300,27 @@ fn drill(o: &mut String, r: &Report) {
             );
         }
         let _ = writeln!(o, "</table>");
+    }
+}
+
+fn prewarm(o: &mut String, r: &Report) {
+    let Some(p) = &r.prewarm else { return };
+    let _ = writeln!(o, "<h2>Pre-warm</h2>\n<table>");
+    for (k, v) in p.rows() {
+        let _ = writeln!(o, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    let _ = writeln!(o, "</table>");
+}
+
+fn readiness(o: &mut String, r: &Report) {
+    let Some(rd) = &r.readiness else { return };
+    let _ = writeln!(o, "<h2>Readiness</h2>\n<p>{}</p>", esc(&rd.lead()));
+    if !rd.findings.is_empty() {
+        let _ = writeln!(o, "<ul>");
+        for f in &rd.findings {
+            let _ = writeln!(o, "<li>{}</li>", esc(f));
+        }
+        let _ = writeln!(o, "</ul>");
     }
 }
 

@@ -145,6 +145,22 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if let Some(p) = &r.prewarm {
+        let _ = writeln!(o, "\n## Pre-warm\n");
+        let _ = writeln!(o, "| measure | value |\n|---|---|");
+        for (k, v) in p.rows() {
+            let _ = writeln!(o, "| {k} | {} |", v.replace('|', "\\|"));
+        }
+    }
+    if let Some(rd) = &r.readiness {
+        let _ = writeln!(o, "\n## Readiness\n\n{}", rd.lead());
+        if !rd.findings.is_empty() {
+            let _ = writeln!(o);
+            for f in &rd.findings {
+                let _ = writeln!(o, "- {f}");
+            }
+        }
+    }
     if !r.probes.is_empty() {
         let _ = writeln!(o, "\n## Synthetic probes\n");
         for p in &r.probes {

@@ -70,6 +70,43 @@ pub struct Report {
     /// Who started it, on which host, with which standby build (absent for older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<crate::record::Origin>,
+    /// A failover that started from a pre-warmed standby: the pre-warm and the RTO it saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prewarm: Option<PrewarmSection>,
+    /// The last readiness evaluation when the run started (absent: none had been made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<ReadinessSection>,
+}
+
+/// The pre-warm a failover started from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PrewarmSection {
+    pub episode: String,
+    pub reason: String,
+    pub started_at: DateTime<Utc>,
+    /// The standby answered after the pre-warm's scale-up (`None`: still scaling up when the
+    /// failover started).
+    pub ready_at: Option<DateTime<Utc>>,
+    /// The pre-warm's scale-up and verification, measured.
+    pub warm_up_ms: Option<u64>,
+    /// This failover's scale-up to its verification's first good answer, measured (`None`: the
+    /// standby never answered in this run).
+    pub failover_scale_verify_ms: Option<u64>,
+    /// The scale-up and warm-up this failover did not wait for (an estimate, see `basis`).
+    pub rto_saved_ms: Option<u64>,
+    pub basis: String,
+}
+
+/// The readiness evaluation the run started with.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReadinessSection {
+    pub evaluated_at: DateTime<Utc>,
+    /// How old it was when the run started.
+    pub age_ms: u64,
+    pub ready: bool,
+    pub summary: String,
+    /// Every finding that was not ok, one line each.
+    pub findings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -459,6 +496,101 @@ pub fn build(run: &RunRecord) -> Report {
             .map(|n| format!("{} {}", ts(n.at), n.text))
             .collect(),
         origin: run.origin.clone(),
+        prewarm: prewarm_section(run),
+        readiness: run.readiness.as_ref().map(|e| ReadinessSection {
+            evaluated_at: e.at,
+            age_ms: millis(between(e.at, run.created_at)),
+            ready: e.ready(),
+            summary: e.summary(),
+            findings: e
+                .findings
+                .iter()
+                .filter(|f| f.severity != crate::readiness::Severity::Ok)
+                .map(|f| f.line())
+                .collect(),
+        }),
+    }
+}
+
+/// From the start of the first scale-up of the standby in the run's first phase to the first
+/// good answer of the verification after it: what a pre-warm spares a failover.
+fn scale_to_answer(run: &RunRecord) -> Option<u64> {
+    let phase = rto_phase(run);
+    let mut from = None;
+    for (p, r) in run.plan.steps.iter().zip(&run.steps) {
+        if p.phase != phase || p.cleanup {
+            continue;
+        }
+        match (&p.action, from) {
+            (
+                Action::ScaleAsgs {
+                    side: crate::side::Side::Standby,
+                    target: crate::runbook::Capacity::Serving,
+                },
+                None,
+            ) => from = Some(r.started_at?),
+            (Action::Verify { .. }, Some(f)) if r.status == StepStatus::Succeeded => {
+                let first = first_ok_at(r).or(r.finished_at)?;
+                return Some(millis(between(f, first.max(f))));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn prewarm_section(run: &RunRecord) -> Option<PrewarmSection> {
+    let h = run.prewarm.as_ref()?;
+    let took = scale_to_answer(run);
+    let saved = took.map(|t| crate::prewarm::saved(h, run.created_at, Duration::from_millis(t)));
+    Some(PrewarmSection {
+        episode: h.episode.clone(),
+        reason: h.reason.clone(),
+        started_at: h.started_at,
+        ready_at: h.ready_at,
+        warm_up_ms: h.warm_up_ms,
+        failover_scale_verify_ms: took,
+        rto_saved_ms: saved.as_ref().map(|s| s.ms),
+        basis: saved.map_or(
+            "the standby never answered in this run: nothing to compare".to_string(),
+            |s| s.basis,
+        ),
+    })
+}
+
+impl PrewarmSection {
+    /// The section's rows (measure, value), for Markdown and HTML alike.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let opt = |v: Option<u64>| v.map(ms).unwrap_or_else(|| "—".into());
+        vec![
+            ("pre-warm", self.episode.clone()),
+            ("why", self.reason.clone()),
+            ("started", ts(self.started_at)),
+            (
+                "standby answering",
+                self.ready_at
+                    .map_or("not yet: still scaling up".to_string(), ts),
+            ),
+            ("its scale-up and warm-up (measured)", opt(self.warm_up_ms)),
+            (
+                "this failover's scale-up and warm-up (measured)",
+                opt(self.failover_scale_verify_ms),
+            ),
+            ("RTO saved", opt(self.rto_saved_ms)),
+            ("basis", self.basis.clone()),
+        ]
+    }
+}
+
+impl ReadinessSection {
+    /// The section's lead line: the summary and how old the evaluation was.
+    pub fn lead(&self) -> String {
+        format!(
+            "Evaluated {} ({} before the run started): {}",
+            ts(self.evaluated_at),
+            ms(self.age_ms),
+            self.summary
+        )
     }
 }
 
@@ -999,10 +1131,9 @@ pub fn origin_line(o: &crate::record::Origin) -> String {
     )
 }
 
-/// The timestamp format of what people read (Markdown, HTML, notes): RFC 3339, UTC (`Z`),
-/// milliseconds (`2026-11-26T13:20:19.852Z`).
+/// The timestamp format of what people read: [`crate::duration::stamp`].
 pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::duration::stamp(t)
 }
 
 /// The report as JSON. Its timestamps are RFC 3339 UTC (`Z`) at the precision they were taken
@@ -1123,6 +1254,8 @@ mod tests {
             flip_unverified: false,
             origin: None,
             prices: vec![],
+            prewarm: None,
+            readiness: None,
             attempts: vec![],
             retry_at: None,
         }

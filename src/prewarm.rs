@@ -1,0 +1,698 @@
+//! Pre-warm, the shell: carries out what [`standby_core::prewarm::Watch`] decides. On a
+//! degradation it scales the standby to serving capacity and verifies it (the drill's own scale
+//! and verify steps: spares, capacity errors and the warm-up measured alike); when the primary
+//! has looked well for the hold, it puts the standby back to warm. DNS is never touched.
+//!
+//! Guarantees:
+//! - **Journaled before acting.** The episode is written (`ScalingUp`, `Releasing`) before any
+//!   AWS change; a daemon killed at any point finds it at start and carries it on (a scale-up
+//!   goes on, a release is done again: both set the same sizes, so repeating is harmless).
+//! - **A failover owns what a pre-warm started.** A failover's run adopts the episode
+//!   ([`adopt`]: a compare-and-swap on the current episode, so a release and an adoption cannot
+//!   both win); from then on nothing here scales the standby down. The daemon aborts a release
+//!   in flight before it applies a down verdict.
+//! - **Only from a calm state.** Nothing starts while traffic is not on the primary, a run is in
+//!   progress, actions are paused, or (shared store) this instance does not hold the lease.
+//!
+//! Caveats: a release aborted by a failover may have set the smaller size already; the failover
+//! plans on what it reads and scales up again. A drill is refused while a pre-warm holds the
+//! standby (its return to warm would undo the pre-warm).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::context::Ctx;
+use crate::store::{Expect, Store, StoreError, Version};
+use standby_core::duration::{human, millis};
+use standby_core::machine::Serving;
+use standby_core::outcome::ProbeResult;
+use standby_core::plan::{AsgChange, Changes};
+use standby_core::prewarm::{Budget, Decision, End, Episode, HeadStart, Phase, Watch};
+use standby_core::runbook::{Action, Capacity, RunbookKind};
+use standby_core::side::Side;
+
+/// The pre-warm under way (or the last one, ended).
+pub const CURRENT: &str = "prewarm/current.json";
+/// The ended pre-warms (the latest [`KEPT`]) and how many ended each way, ever.
+pub const HISTORY: &str = "prewarm/history.json";
+const KEPT: usize = 200;
+/// A release that failed (AWS refused, throttled) is tried again after this.
+const RETRY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct History {
+    /// How each pre-warm ended (`released`, `failover`, `failed`) → count, since the first.
+    pub totals: BTreeMap<String, u64>,
+    pub episodes: Vec<Episode>,
+}
+
+fn end_word(e: &End) -> &'static str {
+    match e {
+        End::Released => "released",
+        End::Failover { .. } => "failover",
+        End::Failed { .. } => "failed",
+    }
+}
+
+/// The current episode as stored (ended or not), with its version.
+async fn read_current(store: &Arc<dyn Store>) -> Result<Option<(Episode, Version)>, StoreError> {
+    let Some(v) = store.get(CURRENT).await? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice(&v.bytes) {
+        Ok(e) => Ok(Some((e, v.version))),
+        Err(err) => {
+            // Unreadable (written by a newer version?): treated as none, said, never a panic.
+            warn!("{CURRENT} is not a pre-warm record ({err}); ignoring it");
+            Ok(None)
+        }
+    }
+}
+
+/// The pre-warm under way, if any (best effort: for status, metrics and preflight).
+pub async fn active(store: &Arc<dyn Store>) -> Option<Episode> {
+    read_current(store)
+        .await
+        .ok()
+        .flatten()
+        .map(|(e, _)| e)
+        .filter(|e| e.end.is_none())
+}
+
+pub async fn history(store: &Arc<dyn Store>) -> History {
+    match store.get(HISTORY).await {
+        Ok(Some(v)) => serde_json::from_slice(&v.bytes).unwrap_or_default(),
+        _ => History::default(),
+    }
+}
+
+async fn save(store: &Arc<dyn Store>, e: &Episode, expect: Expect) -> Result<Version, StoreError> {
+    let bytes = serde_json::to_vec_pretty(e).expect("an episode serializes");
+    store.put(CURRENT, expect, bytes).await
+}
+
+/// Appends an ended episode to the history (once: an id already there is not added again).
+async fn remember(store: &Arc<dyn Store>, e: &Episode) -> Result<(), StoreError> {
+    for _ in 0..3 {
+        let got = store.get(HISTORY).await?;
+        let (mut h, expect) = match &got {
+            Some(v) => (
+                serde_json::from_slice::<History>(&v.bytes).unwrap_or_default(),
+                Expect::Version(v.version.clone()),
+            ),
+            None => (History::default(), Expect::Absent),
+        };
+        if h.episodes.iter().any(|x| x.id == e.id) {
+            return Ok(());
+        }
+        if let Some(end) = &e.end {
+            *h.totals.entry(end_word(end).to_string()).or_default() += 1;
+        }
+        h.episodes.push(e.clone());
+        let extra = h.episodes.len().saturating_sub(KEPT);
+        h.episodes.drain(..extra);
+        let bytes = serde_json::to_vec_pretty(&h).expect("a history serializes");
+        match store.put(HISTORY, expect, bytes).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+    Err(StoreError::Conflict {
+        key: HISTORY.to_string(),
+    })
+}
+
+/// Ends `e` (read at `version`): the current episode first (the compare-and-swap decides who
+/// ends it), then the history.
+async fn close(
+    store: &Arc<dyn Store>,
+    mut e: Episode,
+    version: Version,
+    end: End,
+) -> Result<Episode, StoreError> {
+    e.phase = Phase::Ended;
+    e.end = Some(end);
+    e.ended_at = Some(Utc::now());
+    save(store, &e, Expect::Version(version)).await?;
+    if let Err(err) = remember(store, &e).await {
+        // The current record says how it ended; the next daemon start adds it (`reconcile`).
+        warn!("adding pre-warm {} to the history: {err}", e.id);
+    }
+    Ok(e)
+}
+
+/// An ended episode a crash kept out of the history goes in.
+async fn reconcile(store: &Arc<dyn Store>) {
+    if let Ok(Some((e, _))) = read_current(store).await
+        && e.end.is_some()
+        && let Err(err) = remember(store, &e).await
+    {
+        warn!("adding pre-warm {} to the history: {err}", e.id);
+    }
+}
+
+/// A failover starts: it takes over the pre-warm under way (the standby stays at serving, the
+/// failover's plan reads it there). Returns the pre-warm as the failover found it, for the RTO
+/// it saved. Never holds a failover back: a store error is said and the run goes on.
+pub async fn adopt(store: &Arc<dyn Store>, run: &str) -> Option<HeadStart> {
+    for _ in 0..3 {
+        let (e, version) = match read_current(store).await {
+            Ok(Some(c)) if c.0.end.is_none() => c,
+            Ok(_) => return None,
+            Err(err) => {
+                warn!("reading the pre-warm for failover {run}: {err}");
+                return None;
+            }
+        };
+        // A pre-warm going back to warm gave no head start worth counting.
+        let head = (e.phase != Phase::Releasing).then(|| HeadStart {
+            episode: e.id.clone(),
+            reason: e.reason.clone(),
+            started_at: e.started_at,
+            ready_at: e.ready_at,
+            warm_up_ms: e.warm_up_ms,
+        });
+        match close(
+            store,
+            e,
+            version,
+            End::Failover {
+                run: run.to_string(),
+            },
+        )
+        .await
+        {
+            Ok(e) => {
+                info!(run, "failover {run} takes over pre-warm {}", e.id);
+                return head;
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => {
+                warn!("closing the pre-warm for failover {run}: {err}");
+                return head;
+            }
+        }
+    }
+    None
+}
+
+/// What a pre-warm task came to.
+#[derive(Debug)]
+pub enum Done {
+    /// The standby serves and answered: the episode as it now stands.
+    Ready(Episode),
+    /// Back to warm.
+    Released(Episode),
+    /// Not started or not carried on, and why (not an error: the state said no).
+    Skipped(String),
+    /// A failover adopted it meanwhile.
+    TakenOver,
+    Failed(String),
+}
+
+/// Why nothing may start or release now, if so: traffic elsewhere, a run, a pause, no lease.
+async fn calm(ctx: &Ctx) -> Result<(), String> {
+    if !ctx.may_act() {
+        return Err("this instance does not hold the lease".into());
+    }
+    let (state, _) = crate::journal::read_state(&ctx.store)
+        .await
+        .map_err(|e| format!("the state cannot be read: {e}"))?;
+    if let Some(run) = state.serving.running() {
+        return Err(format!("run {run} is in progress"));
+    }
+    if state.serving != Serving::Primary {
+        return Err(format!("traffic is on the {}", state.serving.label()));
+    }
+    if state.paused {
+        return Err("actions are paused".into());
+    }
+    Ok(())
+}
+
+/// The standby's way to serving and back, as the standby drill plans it now: the groups to
+/// scale up, the verification, the groups back to warm.
+struct Moves {
+    up: Vec<AsgChange>,
+    verify: (u32, Duration, Duration),
+    down: Vec<AsgChange>,
+}
+
+async fn moves(ctx: &Ctx) -> Result<Moves, String> {
+    let world = crate::world::observe(ctx)
+        .await
+        .map_err(|e| format!("cannot read the standby's groups: {e}"))?;
+    let plan = standby_core::plan::plan_for(RunbookKind::DrillStandby, &ctx.cfg, &world);
+    let (mut up, mut verify, mut down) = (None, None, None);
+    for s in &plan.steps {
+        match (&s.action, &s.changes) {
+            (
+                Action::ScaleAsgs {
+                    side: Side::Standby,
+                    target,
+                },
+                Changes::Asgs { groups },
+            ) => match target {
+                Capacity::Serving if up.is_none() => up = Some(groups.clone()),
+                Capacity::Warm => down = Some(groups.clone()),
+                Capacity::Serving => {}
+            },
+            (
+                Action::Verify {
+                    side: Side::Standby,
+                    successes,
+                    interval,
+                },
+                _,
+            ) if verify.is_none() => verify = Some((*successes, *interval, s.timeout)),
+            _ => {}
+        }
+    }
+    match (up, verify, down) {
+        (Some(up), Some(verify), Some(down)) => Ok(Moves { up, verify, down }),
+        _ => Err("the standby drill runbook has no scale-up, verify and return to warm of the standby: a pre-warm uses those steps".into()),
+    }
+}
+
+/// Scales the standby to serving and verifies it: a new pre-warm (`reason`), or the one a
+/// restart left scaling up.
+pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -> Done {
+    if let Err(why) = calm(ctx).await {
+        return Done::Skipped(why);
+    }
+    let store = &ctx.store;
+    let (mut e, mut version) = match read_current(store).await {
+        Err(err) => return Done::Failed(format!("reading the pre-warm: {err}")),
+        Ok(Some((e, _))) if e.end.is_none() && e.phase == Phase::Serving => {
+            return Done::Ready(e);
+        }
+        // A restart's scale-up goes on; an interrupted release becomes a scale-up again (the
+        // capacity was asked for all along: the same episode, the same cost clock).
+        Ok(Some((mut e, v))) if e.end.is_none() => {
+            e.phase = Phase::ScalingUp;
+            e.release_reason = None;
+            (e, v)
+        }
+        Ok(prior) => {
+            let now = Utc::now();
+            let e = Episode {
+                id: format!("prewarm-{}", now.format("%Y%m%dT%H%M%S%.3fZ")),
+                started_at: now,
+                reason,
+                phase: Phase::ScalingUp,
+                groups: ctx
+                    .cfg
+                    .standby
+                    .asgs
+                    .iter()
+                    .map(|g| g.name.clone())
+                    .collect(),
+                ready_at: None,
+                warm_up_ms: None,
+                hourly_usd: price.0,
+                price_basis: price.1,
+                release_reason: None,
+                ended_at: None,
+                end: None,
+            };
+            let expect = prior.map_or(Expect::Absent, |(_, v)| Expect::Version(v));
+            match save(store, &e, expect).await {
+                Ok(v) => (e, v),
+                Err(err) => return Done::Failed(format!("journaling the pre-warm: {err}")),
+            }
+        }
+    };
+    let m = match moves(ctx).await {
+        Ok(m) => m,
+        Err(why) => return fail(ctx, e, version, why, None).await,
+    };
+    let started = Utc::now();
+    let scaled = crate::executor::steps::scale(ctx, &m.up).await;
+    if !scaled.ok {
+        return fail(ctx, e, version, scaled.reason, Some(&m.down)).await;
+    }
+    let (successes, interval, timeout) = m.verify;
+    let verified =
+        crate::executor::steps::verify(ctx, Side::Standby, successes, interval, timeout).await;
+    if !verified.ok {
+        return fail(ctx, e, version, verified.reason, Some(&m.down)).await;
+    }
+    let first_ok = verified.details["first_ok_at"]
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now);
+    e.phase = Phase::Serving;
+    e.ready_at = Some(first_ok);
+    e.warm_up_ms = Some(millis(standby_core::duration::between(started, first_ok)));
+    match save(store, &e, Expect::Version(version.clone())).await {
+        Ok(v) => version = v,
+        // A failover adopted it while it scaled: its run owns the standby now.
+        Err(StoreError::Conflict { .. }) => return Done::TakenOver,
+        Err(err) => return Done::Failed(format!("journaling the ready pre-warm: {err}")),
+    }
+    let _ = version;
+    Done::Ready(e)
+}
+
+/// A pre-warm that could not be carried out: the standby back to warm (when something was
+/// scaled) and the episode ended as failed, unless a failover took it over meanwhile.
+async fn fail(
+    ctx: &Ctx,
+    e: Episode,
+    version: Version,
+    why: String,
+    down: Option<&[AsgChange]>,
+) -> Done {
+    if let Some(down) = down {
+        if calm(ctx).await.is_err() {
+            // A failover (or an operator) acts on the standby now: leave it as it is.
+            return Done::Failed(why);
+        }
+        let back = crate::executor::steps::scale(ctx, down).await;
+        if !back.ok {
+            warn!(
+                "putting the standby back to warm after a failed pre-warm: {}",
+                back.reason
+            );
+        }
+    }
+    match close(
+        &ctx.store,
+        e,
+        version,
+        End::Failed {
+            reason: why.clone(),
+        },
+    )
+    .await
+    {
+        Err(StoreError::Conflict { .. }) => Done::TakenOver,
+        _ => Done::Failed(why),
+    }
+}
+
+/// Puts the standby back to warm and ends the pre-warm.
+pub async fn release(ctx: &Ctx, why: String) -> Done {
+    let store = &ctx.store;
+    let (mut e, version) = match read_current(store).await {
+        Err(err) => return Done::Failed(format!("reading the pre-warm: {err}")),
+        Ok(Some(c)) if c.0.end.is_none() => c,
+        Ok(_) => return Done::Skipped("no pre-warm under way".into()),
+    };
+    if let Err(reason) = calm(ctx).await {
+        return Done::Skipped(format!("not going back to warm: {reason}"));
+    }
+    if e.phase != Phase::Releasing {
+        e.phase = Phase::Releasing;
+        e.release_reason = Some(why);
+    }
+    let version = match save(store, &e, Expect::Version(version)).await {
+        Ok(v) => v,
+        Err(StoreError::Conflict { .. }) => return Done::TakenOver,
+        Err(err) => return Done::Failed(format!("journaling the release: {err}")),
+    };
+    let m = match moves(ctx).await {
+        Ok(m) => m,
+        Err(why) => return Done::Failed(why),
+    };
+    let back = crate::executor::steps::scale(ctx, &m.down).await;
+    if !back.ok {
+        return Done::Failed(format!("back to warm: {}", back.reason));
+    }
+    match close(store, e, version, End::Released).await {
+        Ok(e) => Done::Released(e),
+        Err(StoreError::Conflict { .. }) => Done::TakenOver,
+        Err(err) => Done::Failed(format!("ending the pre-warm: {err}")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Up,
+    Down,
+}
+
+/// The daemon's side: the watch, the task carrying out its last decision, the month's spend.
+pub struct Prewarmer {
+    watch: Watch,
+    task: Option<(Direction, JoinHandle<Done>)>,
+    /// The pre-warm under way as last known here.
+    active: Option<Episode>,
+    /// Ended pre-warms (for the month's spend).
+    ended: Vec<Episode>,
+    /// The added capacity's price per hour, and its basis.
+    price: (Option<f64>, String),
+    release_reason: String,
+    retry_at: Option<tokio::time::Instant>,
+    /// When the price was last read: an unknown one is read again (the first evaluation may
+    /// come after the daemon's start).
+    priced_at: Option<tokio::time::Instant>,
+    /// The last thing said at info or above, so a held reason is said once.
+    said: String,
+}
+
+impl Prewarmer {
+    /// `None` unless `[prewarm] enabled`.
+    pub async fn start(ctx: &Ctx) -> Option<Prewarmer> {
+        let cfg = &ctx.cfg;
+        if !cfg.prewarm.enabled {
+            return None;
+        }
+        let policy = cfg.health.clone();
+        let rules = standby_core::prewarm::Rules::derive(&cfg.prewarm, &policy);
+        info!(
+            "pre-warm on: failure rate above {:.1}%{}, median latency above {}, held {}; back to warm after {} well{}",
+            rules.error_rate * 100.0,
+            rules
+                .throttled_rate
+                .map_or(String::new(), |r| format!(", 429s above {:.0}%", r * 100.0)),
+            human(rules.latency),
+            human(rules.sustain),
+            human(rules.hold),
+            rules.max_monthly_usd.map_or(String::new(), |m| format!(
+                "; at most {} a month",
+                standby_core::cost::dollars(m)
+            ))
+        );
+        let mut watch = Watch::new(rules, policy);
+        reconcile(&ctx.store).await;
+        let active = active(&ctx.store).await;
+        if let Some(e) = &active {
+            info!("pre-warm {} under way ({:?}): resuming it", e.id, e.phase);
+            if e.phase != Phase::Releasing {
+                watch.resume(e.started_at, e.reason.clone());
+            }
+        }
+        let mut p = Prewarmer {
+            watch,
+            task: None,
+            active,
+            ended: history(&ctx.store).await.episodes,
+            price: (None, "no readiness evaluation yet".into()),
+            release_reason: "resumed after a restart".into(),
+            retry_at: None,
+            priced_at: None,
+            said: String::new(),
+        };
+        p.reprice(ctx).await;
+        Some(p)
+    }
+
+    /// The added capacity's price, from the last readiness evaluation (no AWS call).
+    pub async fn reprice(&mut self, ctx: &Ctx) {
+        self.priced_at = Some(tokio::time::Instant::now());
+        if let Some(c) = crate::readiness::last(&ctx.store)
+            .await
+            .and_then(|e| e.cost)
+        {
+            let (h, basis) = c.added_hourly();
+            self.price = (h, basis);
+        }
+    }
+
+    /// A pre-warm holds the standby (or is being carried out).
+    pub fn holding(&self) -> bool {
+        self.active.is_some() || self.task.is_some()
+    }
+
+    /// The primary is down: a release in flight stops here, so the failover starts from what
+    /// is still running.
+    pub fn primary_down(&mut self) {
+        if let Some((Direction::Down, t)) = &self.task {
+            t.abort();
+            warn!("pre-warm: the primary is down; stopping the return to warm");
+            self.task = None;
+        }
+    }
+
+    fn say(&mut self, text: String, warn_level: bool) {
+        if text == self.said {
+            return;
+        }
+        if warn_level {
+            warn!("{text}");
+        } else {
+            info!("{text}");
+        }
+        self.said = text;
+    }
+
+    /// Feeds a round of the primary; starts, resumes or ends a pre-warm as the watch says.
+    pub async fn on_round(&mut self, ctx: &Ctx, round: &ProbeResult) {
+        self.collect(ctx).await;
+        if self.price.0.is_none()
+            && self
+                .priced_at
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
+            self.reprice(ctx).await;
+        }
+        let now = Utc::now();
+        let budget = Budget {
+            spent_usd: standby_core::prewarm::month_spent(&self.ended, now),
+            hourly_usd: self.price.0,
+        };
+        match self.watch.observe(round, budget) {
+            Decision::Nothing => {}
+            Decision::ScaleUp { reason } => {
+                if self.task.is_none() && ctx.may_act() {
+                    self.say(format!("PRE-WARM: {reason}: scaling the standby to serving capacity (DNS untouched)"), true);
+                    let (c, price) = (ctx.clone(), self.price.clone());
+                    self.task = Some((
+                        Direction::Up,
+                        tokio::spawn(async move { scale_up(&c, reason, price).await }),
+                    ));
+                }
+            }
+            Decision::ScaleDown { reason } => self.release_reason = reason,
+            Decision::Suppressed { reason } => {
+                self.say(reason.clone(), true);
+                ctx.notifier.send(
+                    "prewarm",
+                    format!("{}: {reason}", ctx.cfg.service.name),
+                    None,
+                    serde_json::json!({ "prewarm": "suppressed", "reason": reason }),
+                );
+            }
+        }
+        if self.task.is_some() || !ctx.may_act() {
+            return;
+        }
+        let Some(e) = &self.active else { return };
+        if self.watch.warm().is_some() {
+            // A restart left it scaling up: carry it on.
+            if e.phase == Phase::ScalingUp {
+                let (c, price, reason) = (ctx.clone(), self.price.clone(), e.reason.clone());
+                self.task = Some((
+                    Direction::Up,
+                    tokio::spawn(async move { scale_up(&c, reason, price).await }),
+                ));
+            }
+            return;
+        }
+        if self
+            .retry_at
+            .is_some_and(|t| tokio::time::Instant::now() < t)
+        {
+            return;
+        }
+        let (c, why) = (ctx.clone(), self.release_reason.clone());
+        self.task = Some((
+            Direction::Down,
+            tokio::spawn(async move { release(&c, why).await }),
+        ));
+    }
+
+    /// Takes in what a finished task came to.
+    async fn collect(&mut self, ctx: &Ctx) {
+        if !self.task.as_ref().is_some_and(|(_, t)| t.is_finished()) {
+            return;
+        }
+        let Some((direction, task)) = self.task.take() else {
+            return;
+        };
+        let done = match task.await {
+            Ok(d) => d,
+            Err(e) => Done::Failed(format!("the pre-warm task ended abnormally: {e}")),
+        };
+        let name = &ctx.cfg.service.name;
+        let now = Utc::now();
+        match done {
+            Done::Ready(e) => {
+                let text = format!(
+                    "pre-warm {}: the standby serves at serving capacity, warm-up {} ({}); a failover now starts from warm capacity",
+                    e.id,
+                    e.warm_up_ms
+                        .map_or("unknown".into(), |m| human(Duration::from_millis(m))),
+                    e.reason
+                );
+                self.say(text.clone(), true);
+                ctx.notifier.send(
+                    "prewarm",
+                    format!("{name}: {text}"),
+                    None,
+                    serde_json::json!({ "prewarm": "ready", "episode": e }),
+                );
+                self.active = Some(e);
+            }
+            Done::Released(e) => {
+                let text = format!(
+                    "pre-warm ended, the standby is back to warm: {} (released: {})",
+                    e.line(now),
+                    e.release_reason.as_deref().unwrap_or("")
+                );
+                self.say(text.clone(), false);
+                ctx.notifier.send(
+                    "prewarm",
+                    format!("{name}: {text}"),
+                    None,
+                    serde_json::json!({ "prewarm": "released", "episode": e, "cost_usd": e.cost(now) }),
+                );
+                self.ended.push(e);
+                self.active = None;
+                self.retry_at = None;
+            }
+            Done::TakenOver => {
+                self.say(
+                    "pre-warm taken over by a failover: the standby stays at serving".into(),
+                    false,
+                );
+                self.watch.end();
+                self.active = None;
+                self.ended = history(&ctx.store).await.episodes;
+            }
+            Done::Skipped(why) => {
+                if direction == Direction::Up {
+                    self.say(format!("pre-warm not started: {why}"), false);
+                    self.watch.end();
+                } else {
+                    self.say(format!("pre-warm: {why}"), false);
+                    self.retry_at = Some(tokio::time::Instant::now() + RETRY);
+                }
+                self.active = active(&ctx.store).await;
+            }
+            Done::Failed(why) => {
+                error!("pre-warm: {why}");
+                ctx.notifier.send(
+                    "prewarm",
+                    format!("{name}: pre-warm FAILED: {why}"),
+                    None,
+                    serde_json::json!({ "prewarm": "failed", "reason": why }),
+                );
+                if direction == Direction::Up {
+                    self.watch.end();
+                } else {
+                    self.retry_at = Some(tokio::time::Instant::now() + RETRY);
+                }
+                self.active = active(&ctx.store).await;
+                self.ended = history(&ctx.store).await.episodes;
+            }
+        }
+    }
+}
