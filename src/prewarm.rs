@@ -294,9 +294,17 @@ pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -
         // A restart's scale-up goes on; an interrupted release becomes a scale-up again (the
         // capacity was asked for all along: the same episode, the same cost clock).
         Ok(Some((mut e, v))) if e.end.is_none() => {
-            e.phase = Phase::ScalingUp;
-            e.release_reason = None;
-            (e, v)
+            if e.phase == Phase::ScalingUp {
+                (e, v)
+            } else {
+                e.phase = Phase::ScalingUp;
+                e.release_reason = None;
+                match save(store, &e, Expect::Version(v)).await {
+                    Ok(v) => (e, v),
+                    Err(StoreError::Conflict { .. }) => return Done::TakenOver,
+                    Err(err) => return Done::Failed(format!("journaling the pre-warm: {err}")),
+                }
+            }
         }
         Ok(prior) => {
             let now = Utc::now();
@@ -560,14 +568,10 @@ impl Prewarmer {
         };
         match self.watch.observe(round, budget) {
             Decision::Nothing => {}
+            // Started below, with the rest of what the watch and the episode ask for.
             Decision::ScaleUp { reason } => {
-                if self.task.is_none() && ctx.may_act() {
+                if ctx.may_act() {
                     self.say(format!("PRE-WARM: {reason}: scaling the standby to serving capacity (DNS untouched)"), true);
-                    let (c, price) = (ctx.clone(), self.price.clone());
-                    self.task = Some((
-                        Direction::Up,
-                        tokio::spawn(async move { scale_up(&c, reason, price).await }),
-                    ));
                 }
             }
             Decision::ScaleDown { reason } => self.release_reason = reason,
@@ -581,19 +585,27 @@ impl Prewarmer {
                 );
             }
         }
+        // Level, not edge: what the watch wants and what the store holds are brought together
+        // here each round, so a decision taken while a task ran, a restart, or a lease taken
+        // over is acted on too.
         if self.task.is_some() || !ctx.may_act() {
             return;
         }
-        let Some(e) = &self.active else { return };
-        if self.watch.warm().is_some() {
-            // A restart left it scaling up: carry it on.
-            if e.phase == Phase::ScalingUp {
-                let (c, price, reason) = (ctx.clone(), self.price.clone(), e.reason.clone());
-                self.task = Some((
-                    Direction::Up,
-                    tokio::spawn(async move { scale_up(&c, reason, price).await }),
-                ));
-            }
+        let up = match (&self.active, self.watch.warm()) {
+            // Wanted and not there (or left scaling up by a restart): scale up.
+            (None, Some((_, reason))) => Some(reason.clone()),
+            (Some(e), Some(_)) if e.phase == Phase::ScalingUp => Some(e.reason.clone()),
+            (Some(_), Some(_)) | (None, None) => return,
+            // There and no longer wanted: back to warm.
+            (Some(_), None) => None,
+        };
+        let c = ctx.clone();
+        if let Some(reason) = up {
+            let price = self.price.clone();
+            self.task = Some((
+                Direction::Up,
+                tokio::spawn(async move { scale_up(&c, reason, price).await }),
+            ));
             return;
         }
         if self
@@ -602,7 +614,7 @@ impl Prewarmer {
         {
             return;
         }
-        let (c, why) = (ctx.clone(), self.release_reason.clone());
+        let why = self.release_reason.clone();
         self.task = Some((
             Direction::Down,
             tokio::spawn(async move { release(&c, why).await }),
@@ -694,5 +706,76 @@ impl Prewarmer {
                 self.ended = history(&ctx.store).await.episodes;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn episode(phase: Phase) -> Episode {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        Episode {
+            id: "prewarm-1".into(),
+            started_at: at,
+            reason: "median latency 556ms of good rounds above 350ms for 6.0s".into(),
+            phase,
+            groups: vec!["gpu-usw2".into()],
+            ready_at: (phase == Phase::Serving).then_some(at + chrono::Duration::seconds(12)),
+            warm_up_ms: (phase == Phase::Serving).then_some(11_600),
+            hourly_usd: Some(3.018),
+            price_basis: "list".into(),
+            release_reason: None,
+            ended_at: None,
+            end: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failover_adopts_a_ready_pre_warm_once_and_it_is_counted_once() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        assert_eq!(adopt(&store, "r1").await, None, "nothing to adopt");
+        save(&store, &episode(Phase::Serving), Expect::Absent)
+            .await
+            .unwrap();
+        assert!(active(&store).await.is_some());
+        let head = adopt(&store, "r1").await.expect("a head start");
+        assert_eq!(head.warm_up_ms, Some(11_600));
+        assert!(head.ready_at.is_some());
+        // Ended as taken over; a second failover finds nothing; the history has it once.
+        assert!(active(&store).await.is_none());
+        assert_eq!(adopt(&store, "r2").await, None);
+        let (e, _) = read_current(&store).await.unwrap().unwrap();
+        assert_eq!(e.end, Some(End::Failover { run: "r1".into() }));
+        reconcile(&store).await;
+        let h = history(&store).await;
+        assert_eq!(h.episodes.len(), 1);
+        assert_eq!(h.totals.get("failover"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn a_pre_warm_going_back_to_warm_gives_a_failover_no_head_start() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        save(&store, &episode(Phase::Releasing), Expect::Absent)
+            .await
+            .unwrap();
+        assert_eq!(adopt(&store, "r1").await, None);
+        assert!(
+            active(&store).await.is_none(),
+            "still ended: the failover owns the standby"
+        );
+        assert_eq!(history(&store).await.totals.get("failover"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_record_is_no_pre_warm_and_never_a_panic() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        store
+            .put(CURRENT, Expect::Any, b"{\"id\": 7}".to_vec())
+            .await
+            .unwrap();
+        assert!(active(&store).await.is_none());
+        assert_eq!(adopt(&store, "r1").await, None);
     }
 }

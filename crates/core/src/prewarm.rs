@@ -692,8 +692,9 @@ mod tests {
         let s = saved(&ready, at(600), Duration::from_secs(4));
         assert_eq!(s.ms, 296_000);
         assert!(
-            s.basis
-                .starts_with("estimate: the pre-warm's scale-up and verification took 5m (measured"),
+            s.basis.starts_with(
+                "estimate: the pre-warm's scale-up and verification took 5m (measured"
+            ),
             "{}",
             s.basis
         );
