@@ -60,6 +60,8 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
         )
         // The scheduled standby probe also reads both sides' groups for /metrics.
         .replace("[probes]\n", "[probes]\nschedule = \"* * * * * *\"\n")
+            // Pre-warm on: its series join the page promtool checks.
+            + "\n[prewarm]\nenabled = true\n"
     });
     let daemon = serve(&h, "serve.log");
     wait_http_ok(&addr).await;
@@ -104,6 +106,9 @@ async fn metrics_pass_promtool_and_control_needs_authentication() {
         "standby_readiness_findings{check=\"capacity\",severity=\"ok\"} 1",
         "standby_readiness_findings{check=\"iam\",severity=\"error\"} 0",
         "standby_readiness_last_evaluation_timestamp_seconds ",
+        "standby_prewarm_active 0",
+        "standby_prewarms_total{end=\"failover\"} 0",
+        "standby_prewarm_month_dollars 0.00",
     ] {
         assert!(metrics.contains(name), "missing {name}:\n{metrics}");
     }

@@ -474,7 +474,11 @@ impl Episode {
 /// What this calendar month's pre-warms cost (UTC months; an episode counts in the month it
 /// started). Unpriced episodes count nothing and are said by [`Episode::line`].
 pub fn month_spent(episodes: &[Episode], now: DateTime<Utc>) -> f64 {
-    this_month(episodes, now).filter_map(|e| e.cost(now)).sum()
+    // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0.00".
+    this_month(episodes, now)
+        .filter_map(|e| e.cost(now))
+        .sum::<f64>()
+        + 0.0
 }
 
 /// The episodes that started in `now`'s calendar month (UTC).
