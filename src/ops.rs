@@ -176,6 +176,17 @@ pub fn validate(path: &Path, as_json: bool) -> u8 {
                 standby_core::duration::human(r.total_wait()),
                 r.escalate_after
             );
+            say!(
+                "pre-warm: {}",
+                if cfg.prewarm.enabled {
+                    format!(
+                        "on: {}",
+                        standby_core::prewarm::Rules::derive(&cfg.prewarm, &cfg.health).describe()
+                    )
+                } else {
+                    "off ([prewarm] enabled = true brings the standby to serving while the primary degrades)".to_string()
+                }
+            );
             // Advice about the setup, given here, by `status` and by `serve` (not every command).
             if let Some(w) =
                 standby_core::config::dns::control_plane_warning(&cfg.dns, &cfg.primary)

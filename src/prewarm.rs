@@ -474,20 +474,7 @@ impl Prewarmer {
         }
         let policy = cfg.health.clone();
         let rules = standby_core::prewarm::Rules::derive(&cfg.prewarm, &policy);
-        info!(
-            "pre-warm on: failure rate above {:.1}%{}, median latency above {}, held {}; back to warm after {} well{}",
-            rules.error_rate * 100.0,
-            rules
-                .throttled_rate
-                .map_or(String::new(), |r| format!(", 429s above {:.0}%", r * 100.0)),
-            human(rules.latency),
-            human(rules.sustain),
-            human(rules.hold),
-            rules.max_monthly_usd.map_or(String::new(), |m| format!(
-                "; at most {} a month",
-                standby_core::cost::dollars(m)
-            ))
-        );
+        info!("pre-warm on: {}", rules.describe());
         let mut watch = Watch::new(rules, policy);
         reconcile(&ctx.store).await;
         let active = active(&ctx.store).await;

@@ -178,3 +178,51 @@ async fn a_failover_after_a_pre_warm_starts_warm_and_reports_the_rto_saved() {
         "pre-warm warm-up {warm_up} ms, failover scale+verify {took} ms, RTO saved {saved} ms"
     );
 }
+
+/// Killed while scaling up: the restarted daemon finds the journaled pre-warm and carries the
+/// same one on (one episode, one scale-up), then puts the standby back when the primary is well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_mid_pre_warm_resumes_the_same_pre_warm() {
+    let h = Harness::start("prewarm-kill").await;
+    prewarm_on(&h);
+    let _proxy = slow_boots(&h).await;
+    let w = h.world.clone();
+    let mut daemon = serve(&h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
+    h.lab.primary.set(brownout());
+    wait_for("the pre-warm to scale up", Duration::from_secs(60), || {
+        prewarm_json(&h, "prewarm/current.json")["phase"] == "scaling_up"
+    })
+    .await;
+    daemon.kill9();
+    let id = prewarm_json(&h, "prewarm/current.json")["id"].clone();
+    let daemon = serve(&h, "serve2.log");
+    wait_for(
+        "the resumed pre-warm to be ready",
+        Duration::from_secs(60),
+        || prewarm_json(&h, "prewarm/current.json")["phase"] == "serving",
+    )
+    .await;
+    assert_eq!(prewarm_json(&h, "prewarm/current.json")["id"], id);
+    assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 4);
+    h.lab.primary.set(Behavior::Ok);
+    wait_for("the standby back to warm", Duration::from_secs(60), || {
+        prewarm_json(&h, "prewarm/current.json")["phase"] == "ended"
+    })
+    .await;
+    stop(daemon);
+    let log2 = log(&h, "serve2.log");
+    assert!(
+        log2.contains("under way (ScalingUp): resuming it"),
+        "{log2}"
+    );
+    let history = prewarm_json(&h, "prewarm/history.json");
+    assert_eq!(
+        history["episodes"].as_array().unwrap().len(),
+        1,
+        "{history:#}"
+    );
+    assert_eq!(history["episodes"][0]["id"], id);
+    assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 1);
+    assert_eq!(h.record().await, w.primary_value, "DNS untouched");
+}

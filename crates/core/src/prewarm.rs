@@ -56,6 +56,25 @@ impl Rules {
         }
     }
 
+    /// "failure rate above 2.5%, median latency above 350ms, held 30s; back to warm after 15m
+    /// well", for `validate` and the daemon's log.
+    pub fn describe(&self) -> String {
+        format!(
+            "failure rate above {:.1}% (95% confidence){}, median latency above {}, held {}; back to warm after {} well{}",
+            self.error_rate * 100.0,
+            self.throttled_rate
+                .map_or(String::new(), |r| format!(", 429s above {:.0}%", r * 100.0)),
+            human(self.latency),
+            human(self.sustain),
+            human(self.hold),
+            self.max_monthly_usd
+                .map_or("; no monthly ceiling".to_string(), |m| format!(
+                    "; at most {} a month",
+                    crate::cost::dollars(m)
+                ))
+        )
+    }
+
     /// `[prewarm]` as written, the rest derived from `[health]`.
     pub fn derive(s: &crate::config::prewarm::Settings, p: &Policy) -> Rules {
         let d = Rules::for_policy(p);
