@@ -441,9 +441,11 @@ rpo = "6h"
     let serve_status = serve.wait()?;
 
     banner("results");
+    // The runs' reports (the pre-warms' own, under `prewarms/`, are not runs).
     let mut reports: Vec<PathBuf> = std::fs::read_dir(dir.join("reports"))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
+        .filter(|p| !p.ends_with(standby::prewarm::REPORTS))
         .collect();
     reports.sort();
     for r in &reports {

@@ -146,6 +146,37 @@ async fn close(
     Ok(e)
 }
 
+/// Where the pre-warms' reports go, under `reports_dir` (apart from the runs' directories).
+pub const REPORTS: &str = "prewarms";
+
+/// The ended pre-warm's own report: `reports_dir/prewarms/<id>.md` and `<id>.json`. Best
+/// effort: said, never fatal.
+pub fn write_report(cfg: &standby_core::config::Config, e: &Episode) {
+    let dir = cfg.service.reports_dir.join(REPORTS);
+    let now = Utc::now();
+    let json = serde_json::json!({ "episode": e, "cost_usd": e.cost(now) });
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|_| {
+            std::fs::write(
+                dir.join(format!("{}.md", e.id)),
+                e.markdown(&cfg.service.name, now),
+            )
+        })
+        .and_then(|_| {
+            std::fs::write(
+                dir.join(format!("{}.json", e.id)),
+                serde_json::to_string_pretty(&json).expect("an episode serializes") + "\n",
+            )
+        });
+    if let Err(err) = written {
+        warn!(
+            "writing the report of pre-warm {} to {}: {err}",
+            e.id,
+            dir.display()
+        );
+    }
+}
+
 /// An ended episode a crash kept out of the history goes in.
 async fn reconcile(store: &Arc<dyn Store>) {
     if let Ok(Some((e, _))) = read_current(store).await
@@ -159,7 +190,11 @@ async fn reconcile(store: &Arc<dyn Store>) {
 /// A failover starts: it takes over the pre-warm under way (the standby stays at serving, the
 /// failover's plan reads it there). Returns the pre-warm as the failover found it, for the RTO
 /// it saved. Never holds a failover back: a store error is said and the run goes on.
-pub async fn adopt(store: &Arc<dyn Store>, run: &str) -> Option<HeadStart> {
+pub async fn adopt(
+    store: &Arc<dyn Store>,
+    run: &str,
+    report_to: Option<&standby_core::config::Config>,
+) -> Option<HeadStart> {
     for _ in 0..3 {
         let (e, version) = match read_current(store).await {
             Ok(Some(c)) if c.0.end.is_none() => c,
@@ -189,6 +224,9 @@ pub async fn adopt(store: &Arc<dyn Store>, run: &str) -> Option<HeadStart> {
         {
             Ok(e) => {
                 info!(run, "failover {run} takes over pre-warm {}", e.id);
+                if let Some(cfg) = report_to {
+                    write_report(cfg, &e);
+                }
                 return head;
             }
             Err(StoreError::Conflict { .. }) => continue,
@@ -307,6 +345,15 @@ pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -
             }
         }
         Ok(prior) => {
+            // Priced from the last readiness evaluation, read again here when the daemon's
+            // copy had none (the first evaluation may have finished since).
+            let price = match price {
+                (None, _) => match crate::readiness::last(store).await.and_then(|e| e.cost) {
+                    Some(c) => c.added_hourly(),
+                    None => (None, "no readiness evaluation yet: not priced".to_string()),
+                },
+                known => known,
+            };
             let now = Utc::now();
             let e = Episode {
                 id: format!("prewarm-{}", now.format("%Y%m%dT%H%M%S%.3fZ")),
@@ -401,7 +448,11 @@ async fn fail(
     .await
     {
         Err(StoreError::Conflict { .. }) => Done::TakenOver,
-        _ => Done::Failed(why),
+        Ok(e) => {
+            write_report(&ctx.cfg, &e);
+            Done::Failed(why)
+        }
+        Err(_) => Done::Failed(why),
     }
 }
 
@@ -641,6 +692,7 @@ impl Prewarmer {
                 self.active = Some(e);
             }
             Done::Released(e) => {
+                write_report(&ctx.cfg, &e);
                 let text = format!(
                     "pre-warm ended, the standby is back to warm: {} (released: {})",
                     e.line(now),
@@ -722,17 +774,17 @@ mod tests {
     #[tokio::test]
     async fn a_failover_adopts_a_ready_pre_warm_once_and_it_is_counted_once() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-        assert_eq!(adopt(&store, "r1").await, None, "nothing to adopt");
+        assert_eq!(adopt(&store, "r1", None).await, None, "nothing to adopt");
         save(&store, &episode(Phase::Serving), Expect::Absent)
             .await
             .unwrap();
         assert!(active(&store).await.is_some());
-        let head = adopt(&store, "r1").await.expect("a head start");
+        let head = adopt(&store, "r1", None).await.expect("a head start");
         assert_eq!(head.warm_up_ms, Some(11_600));
         assert!(head.ready_at.is_some());
         // Ended as taken over; a second failover finds nothing; the history has it once.
         assert!(active(&store).await.is_none());
-        assert_eq!(adopt(&store, "r2").await, None);
+        assert_eq!(adopt(&store, "r2", None).await, None);
         let (e, _) = read_current(&store).await.unwrap().unwrap();
         assert_eq!(e.end, Some(End::Failover { run: "r1".into() }));
         reconcile(&store).await;
@@ -747,7 +799,7 @@ mod tests {
         save(&store, &episode(Phase::Releasing), Expect::Absent)
             .await
             .unwrap();
-        assert_eq!(adopt(&store, "r1").await, None);
+        assert_eq!(adopt(&store, "r1", None).await, None);
         assert!(
             active(&store).await.is_none(),
             "still ended: the failover owns the standby"
@@ -763,6 +815,6 @@ mod tests {
             .await
             .unwrap();
         assert!(active(&store).await.is_none());
-        assert_eq!(adopt(&store, "r1").await, None);
+        assert_eq!(adopt(&store, "r1", None).await, None);
     }
 }

@@ -128,6 +128,22 @@ async fn a_brownout_pre_warms_the_standby_and_recovery_puts_it_back_without_touc
         serve_log.contains("PRE-WARM: request failure rate"),
         "{serve_log}"
     );
+    // Its own report: why, how long, what it cost.
+    let id = e["id"].as_str().unwrap();
+    let md =
+        std::fs::read_to_string(h.reports_dir().join("prewarms").join(format!("{id}.md"))).unwrap();
+    for row in [
+        "| why | request failure rate",
+        "| standby answering |",
+        "| ended | back to warm at ",
+        "| lasted |",
+        "| cost | $",
+    ] {
+        assert!(md.contains(row), "{row} missing from:\n{md}");
+    }
+    // `standby report list` lists runs: the pre-warms' directory is not one.
+    let list = h.run(&["report", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,6 +184,14 @@ async fn a_failover_after_a_pre_warm_starts_warm_and_reports_the_rto_saved() {
     let history = prewarm_json(&h, "prewarm/history.json");
     assert_eq!(history["totals"]["failover"], 1, "{history:#}");
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 4);
+    let episode = history["episodes"][0]["id"].as_str().unwrap();
+    let own = std::fs::read_to_string(
+        h.reports_dir()
+            .join("prewarms")
+            .join(format!("{episode}.md")),
+    )
+    .unwrap();
+    assert!(own.contains("| ended | taken over by failover "), "{own}");
     let md = last_report_md(&h);
     assert!(md.contains("## Pre-warm"), "{md}");
     assert!(md.contains("| RTO saved |"), "{md}");

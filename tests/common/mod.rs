@@ -298,10 +298,16 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
-/// The newest report directory under `reports`.
+/// The runs' report directories under `reports`, oldest first (the pre-warms' reports,
+/// `prewarms/`, are not runs).
 pub fn reports(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| !p.ends_with(standby::prewarm::REPORTS))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

@@ -490,6 +490,62 @@ impl Episode {
     }
 }
 
+impl Episode {
+    /// The pre-warm's own report, for people: why, how long, what it cost, how it ended.
+    pub fn markdown(&self, service: &str, now: DateTime<Utc>) -> String {
+        let stamp = crate::duration::stamp;
+        let cost = self.cost(now).map_or("not priced".to_string(), |c| {
+            format!(
+                "{} ({}/h added × {}; {})",
+                crate::cost::dollars(c),
+                crate::cost::dollars(self.hourly_usd.unwrap_or(0.0)),
+                human(self.lasted(now)),
+                self.price_basis
+            )
+        });
+        let ended = match &self.end {
+            Some(End::Released) => format!(
+                "back to warm at {}: {}",
+                self.ended_at.map_or("?".into(), stamp),
+                self.release_reason.as_deref().unwrap_or("")
+            ),
+            Some(End::Failover { run }) => format!(
+                "taken over by failover {run} at {} (its report has the RTO saved)",
+                self.ended_at.map_or("?".into(), stamp)
+            ),
+            Some(End::Failed { reason }) => format!("FAILED: {reason}"),
+            None => "under way".into(),
+        };
+        let rows = [
+            ("why", self.reason.clone()),
+            ("started", stamp(self.started_at)),
+            ("groups", self.groups.join(", ")),
+            (
+                "standby answering",
+                match (self.ready_at, self.warm_up_ms) {
+                    (Some(r), Some(w)) => format!(
+                        "{} (scale-up and warm-up {})",
+                        stamp(r),
+                        human(Duration::from_millis(w))
+                    ),
+                    _ => "never".into(),
+                },
+            ),
+            ("ended", ended),
+            ("lasted", human(self.lasted(now))),
+            ("cost", cost),
+        ];
+        let mut o = format!(
+            "# Pre-warm {} ({service})\n\nThe primary degraded; the standby was brought to serving capacity before any verdict. DNS was not touched.\n\n| | |\n|---|---|\n",
+            self.id
+        );
+        for (k, v) in rows {
+            o.push_str(&format!("| {k} | {} |\n", v.replace('|', "\\|")));
+        }
+        o
+    }
+}
+
 /// What this calendar month's pre-warms cost (UTC months; an episode counts in the month it
 /// started). Unpriced episodes count nothing and are said by [`Episode::line`].
 pub fn month_spent(episodes: &[Episode], now: DateTime<Utc>) -> f64 {
