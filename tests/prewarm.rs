@@ -50,20 +50,32 @@ fn prewarm_json(h: &Harness, key: &str) -> serde_json::Value {
     read_json(&p)
 }
 
+/// Pre-warm on, 2 s boots, `serve` armed, then the primary browns out.
+async fn browned_out(h: &Harness) -> (standby_testbed::faults::FaultProxy, Daemon) {
+    prewarm_on(h);
+    let proxy = slow_boots(h).await;
+    let daemon = serve(h, "serve.log");
+    wait_for("armed", Duration::from_secs(20), || armed(h)).await;
+    h.lab.primary.set(brownout());
+    (proxy, daemon)
+}
+
+/// Waits until the current pre-warm is in `phase` (`scaling_up`, `serving`, `ended`).
+async fn wait_phase(h: &Harness, phase: &str) {
+    wait_for(
+        &format!("the pre-warm {phase}"),
+        Duration::from_secs(60),
+        || prewarm_json(h, "prewarm/current.json")["phase"] == phase,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_brownout_pre_warms_the_standby_and_recovery_puts_it_back_without_touching_dns() {
     let h = Harness::start("prewarm").await;
-    prewarm_on(&h);
-    let _proxy = slow_boots(&h).await;
+    let (_proxy, daemon) = browned_out(&h).await;
     let w = h.world.clone();
-    let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
-
-    h.lab.primary.set(brownout());
-    wait_for("the pre-warm to be ready", Duration::from_secs(60), || {
-        prewarm_json(&h, "prewarm/current.json")["phase"] == "serving"
-    })
-    .await;
+    wait_phase(&h, "serving").await;
     let current = prewarm_json(&h, "prewarm/current.json");
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 4);
     assert_eq!(h.record().await, w.primary_value, "DNS untouched");
@@ -95,10 +107,7 @@ async fn a_brownout_pre_warms_the_standby_and_recovery_puts_it_back_without_touc
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 4);
 
     h.lab.primary.set(Behavior::Ok);
-    wait_for("the standby back to warm", Duration::from_secs(60), || {
-        prewarm_json(&h, "prewarm/current.json")["phase"] == "ended"
-    })
-    .await;
+    wait_phase(&h, "ended").await;
     // Said on the round after the release task ends.
     wait_for("the release said", Duration::from_secs(10), || {
         log(&h, "serve.log").contains("pre-warm ended, the standby is back to warm")
@@ -149,17 +158,9 @@ async fn a_brownout_pre_warms_the_standby_and_recovery_puts_it_back_without_touc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_after_a_pre_warm_starts_warm_and_reports_the_rto_saved() {
     let h = Harness::start("prewarm-fo").await;
-    prewarm_on(&h);
-    let _proxy = slow_boots(&h).await;
+    let (_proxy, daemon) = browned_out(&h).await;
     let w = h.world.clone();
-    let daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
-
-    h.lab.primary.set(brownout());
-    wait_for("the pre-warm to be ready", Duration::from_secs(60), || {
-        prewarm_json(&h, "prewarm/current.json")["phase"] == "serving"
-    })
-    .await;
+    wait_phase(&h, "serving").await;
     // The brownout becomes an outage.
     h.lab.primary.set(Behavior::Refuse);
     on_standby_within(&h, Duration::from_secs(60)).await;
@@ -208,32 +209,17 @@ async fn a_failover_after_a_pre_warm_starts_warm_and_reports_the_rto_saved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_killed_mid_pre_warm_resumes_the_same_pre_warm() {
     let h = Harness::start("prewarm-kill").await;
-    prewarm_on(&h);
-    let _proxy = slow_boots(&h).await;
+    let (_proxy, mut daemon) = browned_out(&h).await;
     let w = h.world.clone();
-    let mut daemon = serve(&h, "serve.log");
-    wait_for("armed", Duration::from_secs(20), || armed(&h)).await;
-    h.lab.primary.set(brownout());
-    wait_for("the pre-warm to scale up", Duration::from_secs(60), || {
-        prewarm_json(&h, "prewarm/current.json")["phase"] == "scaling_up"
-    })
-    .await;
+    wait_phase(&h, "scaling_up").await;
     daemon.kill9();
     let id = prewarm_json(&h, "prewarm/current.json")["id"].clone();
     let daemon = serve(&h, "serve2.log");
-    wait_for(
-        "the resumed pre-warm to be ready",
-        Duration::from_secs(60),
-        || prewarm_json(&h, "prewarm/current.json")["phase"] == "serving",
-    )
-    .await;
+    wait_phase(&h, "serving").await;
     assert_eq!(prewarm_json(&h, "prewarm/current.json")["id"], id);
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 4);
     h.lab.primary.set(Behavior::Ok);
-    wait_for("the standby back to warm", Duration::from_secs(60), || {
-        prewarm_json(&h, "prewarm/current.json")["phase"] == "ended"
-    })
-    .await;
+    wait_phase(&h, "ended").await;
     stop(daemon);
     let log2 = log(&h, "serve2.log");
     assert!(
