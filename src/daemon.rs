@@ -152,8 +152,8 @@ pub async fn run(
                         ctx.cfg = Arc::new(cfg);
                         syncs.engine = Arc::new(ctx.sync_engine());
                         if rewatch {
-                            // A pre-warm under way is read back from the store and goes on.
-                            prewarm = crate::prewarm::Prewarmer::start(&ctx).await;
+                            // A pre-warm under way goes on (or, turned off, back to warm).
+                            prewarm.reconfigure(&ctx);
                         }
                         live.metrics.reloaded(true);
                         info!("config reloaded from {} ({}); a run in progress keeps the config it started with; [aws] and [control] changes need a restart", ctx.cfg.path.display(), ctx.cfg.digest);
@@ -182,16 +182,14 @@ pub async fn run(
                 }
                 // A drill's return to warm would undo a pre-warm: a due drill waits it out.
                 if acting.is_empty()
-                    && !prewarm.as_ref().is_some_and(|p| p.holding())
+                    && !prewarm.holding()
                     && let Some(event) = scheduled_drill(drills.due(chrono::Utc::now()))
                 {
                     act(&ctx, &live, &mut watch, &event, RunbookKind::DrillStandby, vec![], &mut acting).await;
                 }
             }
             _ = readiness_tick.tick(), if ctx.may_act() => {
-                if let Some(p) = prewarm.as_mut() {
-                    p.reprice(&ctx).await;
-                }
+                prewarm.reprice(&ctx).await;
                 if evaluating.as_ref().is_none_or(|t| t.is_finished()) {
                     let ctx = ctx.clone();
                     evaluating = Some(tokio::spawn(async move { crate::readiness::scheduled(&ctx).await }));
@@ -229,14 +227,12 @@ pub async fn run(
                     }
                 };
                 live.round_judged();
-                if let Some(p) = prewarm.as_mut() {
-                    p.on_round(&ctx, &round).await;
-                }
+                prewarm.on_round(&ctx, &round).await;
                 let Some((event, evidence)) = watch.on_round(&ctx, &live, round).await else {
                     continue;
                 };
-                if let (Some(p), Event::PrimaryDown { .. }) = (prewarm.as_mut(), &event) {
-                    p.primary_down();
+                if let Event::PrimaryDown { .. } = &event {
+                    prewarm.primary_down();
                 }
                 act(&ctx, &live, &mut watch, &event, RunbookKind::Failover, evidence, &mut acting).await;
             }

@@ -324,7 +324,7 @@ pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -
         return Done::Skipped(why);
     }
     let store = &ctx.store;
-    let (mut e, mut version) = match read_current(store).await {
+    let (mut e, version) = match read_current(store).await {
         Err(err) => return Done::Failed(format!("reading the pre-warm: {err}")),
         Ok(Some((e, _))) if e.end.is_none() && e.phase == Phase::Serving => {
             return Done::Ready(e);
@@ -405,14 +405,18 @@ pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -
     e.phase = Phase::Serving;
     e.ready_at = Some(first_ok);
     e.warm_up_ms = Some(millis(standby_core::duration::between(started, first_ok)));
-    match save(store, &e, Expect::Version(version.clone())).await {
-        Ok(v) => version = v,
-        // A failover adopted it while it scaled: its run owns the standby now.
-        Err(StoreError::Conflict { .. }) => return Done::TakenOver,
-        Err(err) => return Done::Failed(format!("journaling the ready pre-warm: {err}")),
+    match save(store, &e, Expect::Version(version)).await {
+        Ok(_) => Done::Ready(e),
+        // Written meanwhile: a failover adopted it (its run owns the standby now), or another
+        // scale-up of the same pre-warm finished first.
+        Err(StoreError::Conflict { .. }) => match read_current(store).await {
+            Ok(Some((now, _))) if now.end.is_none() && now.phase == Phase::Serving => {
+                Done::Ready(now)
+            }
+            _ => Done::TakenOver,
+        },
+        Err(err) => Done::Failed(format!("journaling the ready pre-warm: {err}")),
     }
-    let _ = version;
-    Done::Ready(e)
 }
 
 /// A pre-warm that could not be carried out: the standby back to warm (when something was
@@ -514,40 +518,80 @@ pub struct Prewarmer {
     priced_at: Option<tokio::time::Instant>,
     /// The last thing said at info or above, so a held reason is said once.
     said: String,
+    /// `[prewarm] enabled`: off, nothing starts, and a pre-warm under way goes back to warm.
+    enabled: bool,
+    /// When the store's current pre-warm was last read: another instance (a lease holder
+    /// before this one) may have started it.
+    read_at: tokio::time::Instant,
 }
 
 impl Prewarmer {
-    /// `None` unless `[prewarm] enabled`.
-    pub async fn start(ctx: &Ctx) -> Option<Prewarmer> {
+    /// The daemon's pre-warm at start: a pre-warm a previous process left is resumed (or, with
+    /// `[prewarm]` now off, put back to warm).
+    pub async fn start(ctx: &Ctx) -> Prewarmer {
         let cfg = &ctx.cfg;
-        if !cfg.prewarm.enabled {
-            return None;
-        }
         let policy = cfg.health.clone();
         let rules = standby_core::prewarm::Rules::derive(&cfg.prewarm, &policy);
-        info!("pre-warm on: {}", rules.describe());
-        let mut watch = Watch::new(rules, policy);
-        reconcile(&ctx.store).await;
-        let active = active(&ctx.store).await;
-        if let Some(e) = &active {
-            info!("pre-warm {} under way ({:?}): resuming it", e.id, e.phase);
-            if e.phase != Phase::Releasing {
-                watch.resume(e.started_at, e.reason.clone());
-            }
+        if cfg.prewarm.enabled {
+            info!("pre-warm on: {}", rules.describe());
         }
         let mut p = Prewarmer {
-            watch,
+            watch: Watch::new(rules, policy),
             task: None,
-            active,
-            ended: history(&ctx.store).await.episodes,
+            active: None,
+            ended: Vec::new(),
             price: (None, "no readiness evaluation yet".into()),
             release_reason: "resumed after a restart".into(),
             retry_at: None,
             priced_at: None,
             said: String::new(),
+            enabled: cfg.prewarm.enabled,
+            read_at: tokio::time::Instant::now(),
         };
-        p.reprice(ctx).await;
-        Some(p)
+        reconcile(&ctx.store).await;
+        p.ended = history(&ctx.store).await.episodes;
+        p.read_active(ctx).await;
+        if p.enabled {
+            p.reprice(ctx).await;
+        }
+        p
+    }
+
+    /// Reads the store's current pre-warm; one this process did not know (left by a restart, or
+    /// started by the previous lease holder) is resumed.
+    async fn read_active(&mut self, ctx: &Ctx) {
+        self.read_at = tokio::time::Instant::now();
+        let now = active(&ctx.store).await;
+        if let Some(e) = &now
+            && self.active.as_ref().is_none_or(|a| a.id != e.id)
+        {
+            info!("pre-warm {} under way ({:?}): resuming it", e.id, e.phase);
+            if self.enabled && e.phase != Phase::Releasing {
+                self.watch.resume(e.started_at, e.reason.clone());
+            } else if !self.enabled {
+                self.release_reason = "[prewarm] is off".into();
+            }
+        }
+        self.active = now;
+    }
+
+    /// A reloaded config: the watch's rules follow `[prewarm]` and `[health]`; a pre-warm under
+    /// way stays (turned off: it goes back to warm).
+    pub fn reconfigure(&mut self, ctx: &Ctx) {
+        let cfg = &ctx.cfg;
+        let rules = standby_core::prewarm::Rules::derive(&cfg.prewarm, &cfg.health);
+        let warm = self.watch.warm().cloned();
+        self.enabled = cfg.prewarm.enabled;
+        if self.enabled {
+            info!("pre-warm on: {}", rules.describe());
+        } else {
+            info!("pre-warm off");
+            self.release_reason = "[prewarm] was turned off".into();
+        }
+        self.watch = Watch::new(rules, cfg.health.clone());
+        if let (true, Some((since, reason))) = (self.enabled, warm) {
+            self.watch.resume(since, reason);
+        }
     }
 
     /// The added capacity's price, from the last readiness evaluation (no AWS call).
@@ -591,7 +635,14 @@ impl Prewarmer {
 
     /// Feeds a round of the primary; starts, resumes or ends a pre-warm as the watch says.
     pub async fn on_round(&mut self, ctx: &Ctx, round: &ProbeResult) {
+        if !self.enabled && self.active.is_none() && self.task.is_none() {
+            return;
+        }
         self.collect(ctx).await;
+        if self.task.is_none() && ctx.may_act() && self.read_at.elapsed() >= Duration::from_secs(30)
+        {
+            self.read_active(ctx).await;
+        }
         if self.price.0.is_none()
             && self
                 .priced_at
@@ -604,7 +655,12 @@ impl Prewarmer {
             spent_usd: standby_core::prewarm::month_spent(&self.ended, now),
             hourly_usd: self.price.0,
         };
-        match self.watch.observe(round, budget) {
+        let decision = if self.enabled {
+            self.watch.observe(round, budget)
+        } else {
+            Decision::Nothing
+        };
+        match decision {
             Decision::Nothing => {}
             // Started below, with the rest of what the watch and the episode ask for.
             Decision::ScaleUp { reason } => {

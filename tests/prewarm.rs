@@ -236,3 +236,25 @@ async fn a_daemon_killed_mid_pre_warm_resumes_the_same_pre_warm() {
     assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 1);
     assert_eq!(h.record().await, w.primary_value, "DNS untouched");
 }
+
+/// Turned off by a reload while it holds the standby: the pre-warm goes back to warm at once,
+/// though the primary still browns out (an operator's off means off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_turns_pre_warm_off_puts_the_standby_back() {
+    let h = Harness::start("prewarm-off").await;
+    let (_proxy, daemon) = browned_out(&h).await;
+    let w = h.world.clone();
+    wait_phase(&h, "serving").await;
+    edit_config(&h, |t| t.replace("enabled = true", "enabled = false"));
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status();
+    wait_phase(&h, "ended").await;
+    stop(daemon);
+    let history = prewarm_json(&h, "prewarm/history.json");
+    let e = &history["episodes"][0];
+    assert_eq!(e["end"]["how"], "released", "{e:#}");
+    assert_eq!(e["release_reason"], "[prewarm] was turned off", "{e:#}");
+    assert_eq!(h.capacity(&w.standby_region, &w.standby_asg).await.0, 1);
+    assert_eq!(serving(&h), "primary");
+}
