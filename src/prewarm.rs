@@ -377,7 +377,20 @@ pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -
             };
             let expect = prior.map_or(Expect::Absent, |(_, v)| Expect::Version(v));
             match save(store, &e, expect).await {
-                Ok(v) => (e, v),
+                Ok(v) => {
+                    let text = format!(
+                        "PRE-WARM {}: {}: scaling the standby to serving capacity (DNS untouched)",
+                        e.id, e.reason
+                    );
+                    warn!("{text}");
+                    ctx.notifier.send(
+                        "prewarm",
+                        format!("{}: {text}", ctx.cfg.service.name),
+                        None,
+                        serde_json::json!({ "prewarm": "started", "episode": e }),
+                    );
+                    (e, v)
+                }
                 Err(err) => return Done::Failed(format!("journaling the pre-warm: {err}")),
             }
         }
@@ -646,7 +659,7 @@ impl Prewarmer {
         if self.price.0.is_none()
             && self
                 .priced_at
-                .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(30))
         {
             self.reprice(ctx).await;
         }
@@ -662,12 +675,10 @@ impl Prewarmer {
         };
         match decision {
             Decision::Nothing => {}
-            // Started below, with the rest of what the watch and the episode ask for.
-            Decision::ScaleUp { reason } => {
-                if ctx.may_act() {
-                    self.say(format!("PRE-WARM: {reason}: scaling the standby to serving capacity (DNS untouched)"), true);
-                }
-            }
+            // Started below, with the rest of what the watch and the episode ask for (and said
+            // there, once the state allows it: a degraded primary while traffic is on the
+            // standby asks again every `sustain`).
+            Decision::ScaleUp { .. } => {}
             Decision::ScaleDown { reason } => self.release_reason = reason,
             Decision::Suppressed { reason } => {
                 self.say(reason.clone(), true);

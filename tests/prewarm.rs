@@ -134,7 +134,7 @@ async fn a_brownout_pre_warms_the_standby_and_recovery_puts_it_back_without_touc
         "{e:#}"
     );
     assert!(
-        serve_log.contains("PRE-WARM: request failure rate"),
+        serve_log.contains(": request failure rate") && serve_log.contains("PRE-WARM prewarm-"),
         "{serve_log}"
     );
     // Its own report: why, how long, what it cost.
