@@ -445,7 +445,7 @@ rpo = "6h"
     let mut reports: Vec<PathBuf> = std::fs::read_dir(dir.join("reports"))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| !p.ends_with(standby::prewarm::REPORTS))
+        .filter(|p| !p.ends_with(standby::prewarm_journal::REPORTS))
         .collect();
     reports.sort();
     for r in &reports {

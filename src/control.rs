@@ -424,8 +424,8 @@ pub async fn snapshot(ctx: &Ctx, metrics: &Metrics) -> Snapshot {
     s.readiness = crate::readiness::last(&ctx.store).await;
     if ctx.cfg.prewarm.enabled {
         s.prewarm = Some((
-            crate::prewarm::active(&ctx.store).await,
-            crate::prewarm::history(&ctx.store).await,
+            crate::prewarm_journal::active(&ctx.store).await,
+            crate::prewarm_journal::history(&ctx.store).await,
         ));
     }
     for a in &ctx.cfg.artifacts {
@@ -527,8 +527,8 @@ async fn prewarm_json(
     cfg: &standby_core::config::Config,
     store: &std::sync::Arc<dyn crate::store::Store>,
 ) -> serde_json::Value {
-    let active = crate::prewarm::active(store).await;
-    let history = crate::prewarm::history(store).await;
+    let active = crate::prewarm_journal::active(store).await;
+    let history = crate::prewarm_journal::history(store).await;
     let now = Utc::now();
     let mut all = history.episodes.clone();
     all.extend(active.clone());

@@ -37,6 +37,7 @@ pub mod migrate;
 pub mod notify;
 pub mod ops;
 pub mod prewarm;
+pub mod prewarm_journal;
 pub mod prober;
 pub mod readiness;
 pub mod reports;

@@ -144,7 +144,7 @@ pub struct Snapshot {
     /// `[prewarm] enabled`: the pre-warm under way, and the ended ones.
     pub prewarm: Option<(
         Option<standby_core::prewarm::Episode>,
-        crate::prewarm::History,
+        crate::prewarm_journal::History,
     )>,
     /// kind → (measured, effective) of the latest finished run of that kind with a figure.
     pub last_rto: BTreeMap<String, (Duration, Duration)>,
@@ -272,7 +272,7 @@ fn process_metrics(o: &mut String) {
 fn prewarm(
     o: &mut String,
     active: Option<&standby_core::prewarm::Episode>,
-    history: &crate::prewarm::History,
+    history: &crate::prewarm_journal::History,
 ) {
     let now = chrono::Utc::now();
     head(

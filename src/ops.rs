@@ -267,7 +267,7 @@ pub async fn run_command(
         // A drill ends with the standby back at warm: under a pre-warm that would take away the
         // capacity a degrading primary's failover is counting on.
         if kind.is_drill()
-            && let Some(e) = crate::prewarm::active(&ctx.store).await
+            && let Some(e) = crate::prewarm_journal::active(&ctx.store).await
         {
             eprintln!(
                 "refusing to drill: a pre-warm holds the standby at serving capacity ({}); the drill's return to warm would undo it: run the drill once the pre-warm has ended",
@@ -1205,10 +1205,10 @@ pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
             "readiness:   not evaluated yet (`standby serve` evaluates every [readiness] every; `standby check --readiness` now)"
         ),
     }
-    let active = crate::prewarm::active(&store).await;
+    let active = crate::prewarm_journal::active(&store).await;
     if cfg.prewarm.enabled || active.is_some() {
         let now = Utc::now();
-        let history = crate::prewarm::history(&store).await;
+        let history = crate::prewarm_journal::history(&store).await;
         let mut all = history.episodes.clone();
         all.extend(active.clone());
         let month: Vec<_> = standby_core::prewarm::this_month(&all, now).collect();

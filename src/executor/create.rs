@@ -133,7 +133,7 @@ pub async fn create_run(
         },
         // A failover takes over a pre-warm under way: the standby stays at serving.
         prewarm: if kind == RunbookKind::Failover {
-            crate::prewarm::adopt(&ctx.store, id, Some(cfg)).await
+            crate::prewarm_journal::adopt(&ctx.store, id, Some(cfg)).await
         } else {
             None
         },

@@ -305,7 +305,7 @@ pub fn reports(dir: &Path) -> Vec<PathBuf> {
         .map(|r| {
             r.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| !p.ends_with(standby::prewarm::REPORTS))
+                .filter(|p| !p.ends_with(standby::prewarm_journal::REPORTS))
                 .collect()
         })
         .unwrap_or_default();
