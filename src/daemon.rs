@@ -45,6 +45,9 @@ pub enum DaemonError {
     Exec(#[from] ExecError),
 }
 
+/// The daemon's first readiness evaluation comes at most this long after its start.
+const FIRST_EVALUATION: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn run(
     mut ctx: Ctx,
     mut shutdown: watch::Receiver<bool>,
@@ -87,8 +90,14 @@ pub async fn run(
     let mut probing: Option<JoinHandle<()>> = None;
     let mut drills =
         standby_core::drills::DrillScheduler::new(&ctx.cfg.drills.scheduled, chrono::Utc::now());
-    // Readiness: at start, every `[readiness] every`, and after each reload (the lease holder).
-    let mut readiness_tick = tokio::time::interval(ctx.cfg.readiness.every);
+    // Readiness: every `[readiness] every` and after each reload (the lease holder); the first
+    // one once the start-up syncs published (`reevaluate`), or FIRST_EVALUATION after start:
+    // not at once, where it would judge sets not synced yet and compete with the first probe
+    // rounds and syncs for this host and for the API (a dozen reads).
+    let mut readiness_tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + FIRST_EVALUATION,
+        ctx.cfg.readiness.every,
+    );
     readiness_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut evaluating: Option<JoinHandle<()>> = None;
     // A sync published since the last evaluation started.

@@ -287,11 +287,11 @@ pub async fn keep(store: &Arc<dyn Store>, e: &Evaluation) -> Result<(), crate::s
     store.put(KEY, Expect::Any, bytes).await.map(|_| ())
 }
 
-/// A sync published: when the last evaluation found an artifact set not synced or over its
-/// RPO, evaluate again now rather than say "not ready" until the next period (the first
-/// evaluation at start comes before the first syncs).
+/// A sync published: with no evaluation yet (the daemon's first comes after its start-up
+/// syncs), or when the last one found an artifact set not synced or over its RPO, evaluate now
+/// rather than say "not ready" until the next period.
 pub async fn after_sync(ctx: &Ctx) {
-    let stale = last(&ctx.store).await.is_some_and(|e| {
+    let stale = last(&ctx.store).await.is_none_or(|e| {
         e.findings
             .iter()
             .any(|f| f.check == "artifacts" && f.severity != standby_core::readiness::Severity::Ok)

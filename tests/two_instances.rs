@@ -151,9 +151,14 @@ fn two_actor_windows(calls: &[Call]) -> usize {
     let mut owner: std::collections::BTreeMap<u64, String> = Default::default();
     let mut highest = 0;
     let mut windows = 0;
-    for (_, who, epoch) in leased(calls) {
+    for (c, who, epoch) in leased(calls) {
         if epoch < highest || owner.get(&epoch).is_some_and(|o| *o != who) {
             windows += 1;
+            // Which call, for whoever reads a failure: the operation and its lease.
+            eprintln!(
+                "two actors: {} {} under {who}/{epoch} (highest epoch seen {highest})",
+                c.service, c.operation
+            );
         }
         owner.entry(epoch).or_insert(who);
         highest = highest.max(epoch);
