@@ -530,16 +530,14 @@ async fn prewarm_json(
     let active = crate::prewarm_journal::active(store).await;
     let history = crate::prewarm_journal::history(store).await;
     let now = Utc::now();
-    let mut all = history.episodes.clone();
-    all.extend(active.clone());
-    let month: Vec<_> = standby_core::prewarm::this_month(&all, now).collect();
+    let month = standby_core::prewarm::month(&history.episodes, active.as_ref(), now);
     json!({
         "enabled": cfg.prewarm.enabled,
         "active": active.as_ref().map(|e| json!({ "line": e.line(now), "episode": e })),
         "month": {
-            "count": month.len(),
-            "seconds": month.iter().map(|e| e.lasted(now).as_secs()).sum::<u64>(),
-            "cost_usd": standby_core::prewarm::month_spent(&all, now),
+            "count": month.count,
+            "seconds": month.lasted.as_secs(),
+            "cost_usd": month.cost_usd,
         },
         "totals": history.totals,
         "recent": history.episodes.iter().rev().take(10).map(|e| e.line(now)).collect::<Vec<_>>(),

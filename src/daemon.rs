@@ -198,7 +198,6 @@ pub async fn run(
                 }
             }
             _ = readiness_tick.tick(), if ctx.may_act() => {
-                prewarm.reprice(&ctx).await;
                 if evaluating.as_ref().is_none_or(|t| t.is_finished()) {
                     let ctx = ctx.clone();
                     evaluating = Some(tokio::spawn(async move { crate::readiness::scheduled(&ctx).await }));

@@ -301,12 +301,10 @@ fn prewarm(
         "gauge",
         "What this calendar month's pre-warms cost so far (USD, UTC month; unpriced ones count nothing).",
     );
-    let mut all = history.episodes.clone();
-    all.extend(active.cloned());
     let _ = writeln!(
         o,
         "standby_prewarm_month_dollars {:.2}",
-        standby_core::prewarm::month_spent(&all, now)
+        standby_core::prewarm::month(&history.episodes, active, now).cost_usd
     );
 }
 

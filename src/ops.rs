@@ -1209,9 +1209,7 @@ pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
     if cfg.prewarm.enabled || active.is_some() {
         let now = Utc::now();
         let history = crate::prewarm_journal::history(&store).await;
-        let mut all = history.episodes.clone();
-        all.extend(active.clone());
-        let month: Vec<_> = standby_core::prewarm::this_month(&all, now).collect();
+        let month = standby_core::prewarm::month(&history.episodes, active.as_ref(), now);
         say!(
             "pre-warm:    {}; this month {} pre-warm(s), {}, {}",
             match &active {
@@ -1219,9 +1217,9 @@ pub async fn status(path: &Path, as_json: bool) -> Result<u8, OpsError> {
                 None if cfg.prewarm.enabled => "on, none under way".to_string(),
                 None => "off ([prewarm] enabled = false)".to_string(),
             },
-            month.len(),
-            standby_core::duration::human(month.iter().map(|e| e.lasted(now)).sum()),
-            standby_core::cost::dollars(standby_core::prewarm::month_spent(&all, now))
+            month.count,
+            standby_core::duration::human(month.lasted),
+            standby_core::cost::dollars(month.cost_usd)
         );
         if let Some(last) = history.episodes.last() {
             say!("             last: {}", last.line(now));

@@ -35,6 +35,8 @@ use standby_core::prewarm::{Budget, Decision, End, Episode, Phase, Watch};
 use standby_core::runbook::{Action, Capacity, RunbookKind};
 use standby_core::side::Side;
 
+/// How often the daemon reads the store's current pre-warm and the last evaluation's prices.
+const REREAD: Duration = Duration::from_secs(30);
 /// A release that failed (AWS refused, throttled) is tried again after this.
 const RETRY: Duration = Duration::from_secs(30);
 
@@ -209,11 +211,7 @@ pub async fn scale_up(ctx: &Ctx, reason: String, price: (Option<f64>, String)) -
     if !verified.ok {
         return fail(ctx, e, version, verified.reason, Some(&m.down)).await;
     }
-    let first_ok = verified.details["first_ok_at"]
-        .as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now);
+    let first_ok = standby_core::report::first_ok_in(&verified.details).unwrap_or_else(Utc::now);
     e.phase = Phase::Serving;
     e.ready_at = Some(first_ok);
     e.warm_up_ms = Some(millis(standby_core::duration::between(started, first_ok)));
@@ -325,15 +323,12 @@ pub struct Prewarmer {
     price: (Option<f64>, String),
     release_reason: String,
     retry_at: Option<tokio::time::Instant>,
-    /// When the price was last read: an unknown one is read again (the first evaluation may
-    /// come after the daemon's start).
-    priced_at: Option<tokio::time::Instant>,
     /// The last thing said at info or above, so a held reason is said once.
     said: String,
     /// `[prewarm] enabled`: off, nothing starts, and a pre-warm under way goes back to warm.
     enabled: bool,
-    /// When the store's current pre-warm was last read: another instance (a lease holder
-    /// before this one) may have started it.
+    /// When the store was last read ([`REREAD`]): another instance (a lease holder before
+    /// this one) may have started a pre-warm, and a new evaluation may have priced it.
     read_at: tokio::time::Instant,
 }
 
@@ -355,7 +350,6 @@ impl Prewarmer {
             price: (None, "no readiness evaluation yet".into()),
             release_reason: "resumed after a restart".into(),
             retry_at: None,
-            priced_at: None,
             said: String::new(),
             enabled: cfg.prewarm.enabled,
             read_at: tokio::time::Instant::now(),
@@ -372,7 +366,6 @@ impl Prewarmer {
     /// Reads the store's current pre-warm; one this process did not know (left by a restart, or
     /// started by the previous lease holder) is resumed.
     async fn read_active(&mut self, ctx: &Ctx) {
-        self.read_at = tokio::time::Instant::now();
         let now = active(&ctx.store).await;
         if let Some(e) = &now
             && self.active.as_ref().is_none_or(|a| a.id != e.id)
@@ -407,8 +400,7 @@ impl Prewarmer {
     }
 
     /// The added capacity's price, from the last readiness evaluation (no AWS call).
-    pub async fn reprice(&mut self, ctx: &Ctx) {
-        self.priced_at = Some(tokio::time::Instant::now());
+    async fn reprice(&mut self, ctx: &Ctx) {
         if let Some(c) = crate::readiness::last(&ctx.store)
             .await
             .and_then(|e| e.cost)
@@ -451,15 +443,13 @@ impl Prewarmer {
             return;
         }
         self.collect(ctx).await;
-        if self.task.is_none() && ctx.may_act() && self.read_at.elapsed() >= Duration::from_secs(30)
-        {
-            self.read_active(ctx).await;
-        }
-        if self.price.0.is_none()
-            && self
-                .priced_at
-                .is_none_or(|t| t.elapsed() >= Duration::from_secs(30))
-        {
+        // What other processes write, read again every REREAD: the pre-warm under way and the
+        // last readiness evaluation's prices.
+        if self.read_at.elapsed() >= REREAD {
+            self.read_at = tokio::time::Instant::now();
+            if self.task.is_none() && ctx.may_act() {
+                self.read_active(ctx).await;
+            }
             self.reprice(ctx).await;
         }
         let now = Utc::now();

@@ -549,19 +549,33 @@ impl Episode {
 /// What this calendar month's pre-warms cost (UTC months; an episode counts in the month it
 /// started). Unpriced episodes count nothing and are said by [`Episode::line`].
 pub fn month_spent(episodes: &[Episode], now: DateTime<Utc>) -> f64 {
-    // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0.00".
-    this_month(episodes, now)
-        .filter_map(|e| e.cost(now))
-        .sum::<f64>()
-        + 0.0
+    month(episodes, None, now).cost_usd
 }
 
-/// The episodes that started in `now`'s calendar month (UTC).
-pub fn this_month(episodes: &[Episode], now: DateTime<Utc>) -> impl Iterator<Item = &Episode> {
+/// This calendar month's pre-warms (UTC; an episode counts in the month it started), the one
+/// under way included: for `status`, `/status` and `/metrics` alike.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Month {
+    pub count: usize,
+    /// How long their capacity was asked for, together.
+    pub lasted: Duration,
+    /// What they cost; unpriced ones count nothing.
+    pub cost_usd: f64,
+}
+
+pub fn month(ended: &[Episode], active: Option<&Episode>, now: DateTime<Utc>) -> Month {
     use chrono::Datelike;
-    episodes
+    let mut m = Month::default();
+    for e in ended
         .iter()
-        .filter(move |e| e.started_at.year() == now.year() && e.started_at.month() == now.month())
+        .chain(active)
+        .filter(|e| e.started_at.year() == now.year() && e.started_at.month() == now.month())
+    {
+        m.count += 1;
+        m.lasted += e.lasted(now);
+        m.cost_usd += e.cost(now).unwrap_or(0.0);
+    }
+    m
 }
 
 /// A pre-warm as a failover found it: stamped on the failover's journal, for its report.
@@ -817,6 +831,21 @@ mod tests {
         let next_month = at(0) + chrono::Duration::days(40);
         assert!((month_spent(std::slice::from_ref(&e), at(3600)) - 82.56).abs() < 1e-9);
         assert_eq!(month_spent(std::slice::from_ref(&e), next_month), 0.0);
+        // With one under way since 10 minutes before `now`, unpriced: counted, priced nothing.
+        let now = at(3600);
+        let running = Episode {
+            id: "prewarm-2".into(),
+            started_at: at(3000),
+            hourly_usd: None,
+            ended_at: None,
+            end: None,
+            ..e.clone()
+        };
+        let m = month(std::slice::from_ref(&e), Some(&running), now);
+        assert_eq!(m.count, 2);
+        assert_eq!(m.lasted, Duration::from_secs(1800 + 600));
+        assert!((m.cost_usd - 82.56).abs() < 1e-9);
+        assert_eq!(month(&[], None, now), Month::default());
         let unpriced = Episode {
             hourly_usd: None,
             ..e

@@ -317,7 +317,12 @@ fn flip_submitted_at(run: &RunRecord, phase: RunbookKind) -> Option<DateTime<Utc
 
 /// The first good answer of a verify step's confirming streak, as the step journaled it.
 pub fn first_ok_at(rec: &crate::record::StepRecord) -> Option<DateTime<Utc>> {
-    rec.details
+    first_ok_in(&rec.details)
+}
+
+/// The first good answer a verify step's details stamp (`first_ok_at`).
+pub fn first_ok_in(details: &serde_json::Value) -> Option<DateTime<Utc>> {
+    details
         .get("first_ok_at")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
